@@ -1,0 +1,239 @@
+//! Configuration from the environment, validated once at start-up: a
+//! misconfigured function fails its init with a clear message instead of
+//! failing (or worse, accepting everything) per request.
+
+use std::time::Duration;
+
+use crate::auth::{Secret, TokenSet, Verifier};
+use crate::providers::AuthScheme;
+
+/// Default body limit: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Default idempotency retention: 7 days.
+pub const DEFAULT_RETENTION_SECONDS: u64 = 7 * 24 * 3600;
+
+/// A function's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `LIVEHOOK_TABLE`: the idempotency table.
+    pub table: String,
+    /// `LIVEHOOK_TOPIC_ARN`: where events are published.
+    pub topic_arn: String,
+    /// `LIVEHOOK_TOKEN`, `LIVEHOOK_TENCENT_KEY`, `LIVEHOOK_ALLOW_UNAUTHENTICATED`.
+    pub verifier: Verifier,
+    /// `LIVEHOOK_RETENTION_SECONDS`: how long idempotency records live.
+    pub retention: Duration,
+    /// `LIVEHOOK_REPLAY_WINDOW_SECONDS` (default: the retention; `0` turns
+    /// the check off): events whose own timestamp is older are refused.
+    pub replay_window: Duration,
+    /// `LIVEHOOK_MAX_BODY_BYTES` (default 1 MiB): larger bodies get 413.
+    pub max_body_bytes: usize,
+}
+
+/// Why the configuration is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is unset or empty.
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    /// A variable's value cannot be used.
+    #[error("{name} is invalid: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The provider's secret is missing and unauthenticated mode is off.
+    #[error(
+        "{0} is not set: deliveries cannot be authenticated (set LIVEHOOK_ALLOW_UNAUTHENTICATED=true only for local experiments)"
+    )]
+    NoSecret(&'static str),
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env(scheme: AuthScheme) -> Result<Self, ConfigError> {
+        Self::from_lookup(scheme, |name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (the environment, or a test map).
+    pub fn from_lookup(
+        scheme: AuthScheme,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let seconds = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            get(name).map_or(Ok(default), |v| {
+                v.parse().map_err(|_| ConfigError::Invalid {
+                    name,
+                    reason: format!("`{v}` is not a whole number of seconds"),
+                })
+            })
+        };
+
+        let allow_unauthenticated = match get("LIVEHOOK_ALLOW_UNAUTHENTICATED").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "LIVEHOOK_ALLOW_UNAUTHENTICATED",
+                    reason: format!("`{other}` is not true or false"),
+                });
+            }
+        };
+        let tokens = TokenSet::parse(&get("LIVEHOOK_TOKEN").unwrap_or_default());
+        let tencent_key = get("LIVEHOOK_TENCENT_KEY").map(Secret::new);
+        match scheme {
+            AuthScheme::QueryToken if tokens.is_empty() && !allow_unauthenticated => {
+                return Err(ConfigError::NoSecret("LIVEHOOK_TOKEN"));
+            }
+            AuthScheme::TencentSign if tencent_key.is_none() && !allow_unauthenticated => {
+                return Err(ConfigError::NoSecret("LIVEHOOK_TENCENT_KEY"));
+            }
+            _ => {}
+        }
+
+        let retention = seconds("LIVEHOOK_RETENTION_SECONDS", DEFAULT_RETENTION_SECONDS)?;
+        if retention == 0 {
+            return Err(ConfigError::Invalid {
+                name: "LIVEHOOK_RETENTION_SECONDS",
+                reason: "must be positive".into(),
+            });
+        }
+        let replay_window = seconds("LIVEHOOK_REPLAY_WINDOW_SECONDS", retention)?;
+        if replay_window > retention {
+            // Beyond the retention a replay finds no record and would be published again.
+            return Err(ConfigError::Invalid {
+                name: "LIVEHOOK_REPLAY_WINDOW_SECONDS",
+                reason: format!("{replay_window} exceeds LIVEHOOK_RETENTION_SECONDS ({retention})"),
+            });
+        }
+        let max_body_bytes =
+            match get("LIVEHOOK_MAX_BODY_BYTES") {
+                None => DEFAULT_MAX_BODY_BYTES,
+                Some(v) => v.parse().ok().filter(|&b: &usize| b > 0).ok_or_else(|| {
+                    ConfigError::Invalid {
+                        name: "LIVEHOOK_MAX_BODY_BYTES",
+                        reason: format!("`{v}` is not a positive number of bytes"),
+                    }
+                })?,
+            };
+
+        Ok(Config {
+            table: required("LIVEHOOK_TABLE")?,
+            topic_arn: required("LIVEHOOK_TOPIC_ARN")?,
+            verifier: Verifier {
+                tokens,
+                tencent_key,
+                allow_unauthenticated,
+            },
+            retention: Duration::from_secs(retention),
+            replay_window: Duration::from_secs(replay_window),
+            max_body_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(scheme: AuthScheme, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(scheme, |k| map.get(k).cloned())
+    }
+
+    const BASE: [(&str, &str); 2] = [
+        ("LIVEHOOK_TABLE", "t"),
+        ("LIVEHOOK_TOPIC_ARN", "arn:aws:sns:us-east-1:1:x"),
+    ];
+
+    #[test]
+    fn a_missing_secret_is_a_startup_error() {
+        assert_eq!(
+            load(AuthScheme::QueryToken, &BASE).unwrap_err(),
+            ConfigError::NoSecret("LIVEHOOK_TOKEN")
+        );
+        assert_eq!(
+            load(
+                AuthScheme::TencentSign,
+                &[BASE[0], BASE[1], ("LIVEHOOK_TOKEN", "x")]
+            )
+            .unwrap_err(),
+            ConfigError::NoSecret("LIVEHOOK_TENCENT_KEY")
+        );
+        let open = load(
+            AuthScheme::QueryToken,
+            &[BASE[0], BASE[1], ("LIVEHOOK_ALLOW_UNAUTHENTICATED", "true")],
+        );
+        assert!(open.unwrap().verifier.allow_unauthenticated);
+    }
+
+    #[test]
+    fn table_and_topic_are_required() {
+        assert_eq!(
+            load(AuthScheme::QueryToken, &[("LIVEHOOK_TOKEN", "x"), BASE[1]]).unwrap_err(),
+            ConfigError::Missing("LIVEHOOK_TABLE")
+        );
+        assert_eq!(
+            load(AuthScheme::QueryToken, &[("LIVEHOOK_TOKEN", "x"), BASE[0]]).unwrap_err(),
+            ConfigError::Missing("LIVEHOOK_TOPIC_ARN")
+        );
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = load(
+            AuthScheme::QueryToken,
+            &[BASE[0], BASE[1], ("LIVEHOOK_TOKEN", "a,b")],
+        )
+        .unwrap();
+        assert_eq!(c.retention, Duration::from_secs(DEFAULT_RETENTION_SECONDS));
+        assert_eq!(c.replay_window, c.retention);
+        assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(c.verifier.tokens.len(), 2);
+        let c = load(
+            AuthScheme::QueryToken,
+            &[
+                BASE[0],
+                BASE[1],
+                ("LIVEHOOK_TOKEN", "a"),
+                ("LIVEHOOK_RETENTION_SECONDS", "3600"),
+                ("LIVEHOOK_REPLAY_WINDOW_SECONDS", "0"),
+                ("LIVEHOOK_MAX_BODY_BYTES", "2048"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.retention, Duration::from_secs(3600));
+        assert_eq!(c.replay_window, Duration::ZERO);
+        assert_eq!(c.max_body_bytes, 2048);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (name, value) in [
+            ("LIVEHOOK_RETENTION_SECONDS", "soon"),
+            ("LIVEHOOK_RETENTION_SECONDS", "0"),
+            ("LIVEHOOK_MAX_BODY_BYTES", "-1"),
+            ("LIVEHOOK_ALLOW_UNAUTHENTICATED", "yes please"),
+            ("LIVEHOOK_REPLAY_WINDOW_SECONDS", "999999999"),
+        ] {
+            let err = load(
+                AuthScheme::QueryToken,
+                &[BASE[0], BASE[1], ("LIVEHOOK_TOKEN", "a"), (name, value)],
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+}

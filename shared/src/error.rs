@@ -1,0 +1,87 @@
+//! Typed reasons a delivery is refused. Mapping them to HTTP statuses happens
+//! in exactly one place: [`crate::pipeline`].
+
+/// Why an authentication check failed. Logged and counted, never sent back to
+/// the caller (a 401 says nothing that helps an attacker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No `token` query parameter.
+    MissingToken,
+    /// More than one `token` query parameter: ambiguous, refused.
+    AmbiguousToken,
+    /// The token matches none of the configured tokens.
+    WrongToken,
+    /// Tencent `sign` is not `md5(key + t)`.
+    BadSignature,
+    /// Tencent `t` (the notification's expiry time) has passed.
+    Expired,
+}
+
+impl AuthFailure {
+    /// Short, stable name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthFailure::MissingToken => "missing_token",
+            AuthFailure::AmbiguousToken => "ambiguous_token",
+            AuthFailure::WrongToken => "wrong_token",
+            AuthFailure::BadSignature => "bad_signature",
+            AuthFailure::Expired => "expired",
+        }
+    }
+}
+
+/// A delivery refused before anything is stored or published.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// Webhooks are POSTed; anything else is refused.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The (decoded) body is larger than the configured limit.
+    #[error("body larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Authentication failed; the reason is for logs only.
+    #[error("unauthenticated")]
+    Unauthenticated(AuthFailure),
+    /// The body is not what the provider sends (not JSON, not an object, a
+    /// required field missing or of the wrong type).
+    #[error("{0}")]
+    Malformed(String),
+    /// The event's own timestamp is older than the replay window: its
+    /// idempotency record may have expired, so it is refused outright.
+    #[error("event is older than the replay window")]
+    Stale,
+}
+
+impl Rejection {
+    /// Shorthand for a [`Rejection::Malformed`] with a reason.
+    pub fn malformed(reason: impl Into<String>) -> Self {
+        Rejection::Malformed(reason.into())
+    }
+
+    /// Short, stable name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Rejection::MethodNotAllowed => "method_not_allowed",
+            Rejection::PayloadTooLarge { .. } => "payload_too_large",
+            Rejection::Unauthenticated(_) => "unauthenticated",
+            Rejection::Malformed(_) => "malformed",
+            Rejection::Stale => "stale",
+        }
+    }
+}
+
+/// An error and its chain of causes on one line (the AWS SDK's own message is
+/// terse, e.g. "service error"; the causes say why).
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,364 @@
+//! The canonical event: a CloudEvents 1.0 envelope (structured JSON mode)
+//! whose `data` holds normalized fields plus the provider payload as received.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// The CloudEvents spec version livehook emits.
+pub const SPEC_VERSION: &str = "1.0";
+
+/// Every kind of event livehook publishes. Serializes to the dotted names of
+/// DESIGN.md (`stream.started`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventType {
+    /// A publisher started pushing a stream.
+    #[serde(rename = "stream.started")]
+    StreamStarted,
+    /// A publisher stopped pushing (the stream may resume).
+    #[serde(rename = "stream.stopped")]
+    StreamStopped,
+    /// The live event is over for good.
+    #[serde(rename = "stream.ended")]
+    StreamEnded,
+    /// Periodic stream health figures (fluency).
+    #[serde(rename = "stream.health")]
+    StreamHealth,
+    /// A viewer started playing a stream.
+    #[serde(rename = "playback.started")]
+    PlaybackStarted,
+    /// A viewer stopped playing a stream.
+    #[serde(rename = "playback.stopped")]
+    PlaybackStopped,
+    /// A recording session started.
+    #[serde(rename = "recording.started")]
+    RecordingStarted,
+    /// A recording session ended.
+    #[serde(rename = "recording.ended")]
+    RecordingEnded,
+    /// A recorder opened a new file.
+    #[serde(rename = "recording.file_opened")]
+    RecordingFileOpened,
+    /// A recorder closed a file; it is complete on the recorder's disk.
+    #[serde(rename = "recording.file_closed")]
+    RecordingFileClosed,
+    /// A recording is available for download.
+    #[serde(rename = "recording.ready")]
+    RecordingReady,
+    /// A snapshot image is available.
+    #[serde(rename = "snapshot.ready")]
+    SnapshotReady,
+    /// A video file finished uploading to a VOD service.
+    #[serde(rename = "vod.uploaded")]
+    VodUploaded,
+    /// A VOD file finished transcoding.
+    #[serde(rename = "vod.transcoded")]
+    VodTranscoded,
+    /// A client opened a (RTMP) connection.
+    #[serde(rename = "connection.opened")]
+    ConnectionOpened,
+    /// A media server started.
+    #[serde(rename = "server.started")]
+    ServerStarted,
+    /// Periodic server statistics.
+    #[serde(rename = "server.stats")]
+    ServerStats,
+    /// An authenticated, well-formed event of a type this version does not
+    /// know; published with its raw payload so nothing is lost.
+    #[serde(rename = "unrecognized")]
+    Unrecognized,
+}
+
+impl EventType {
+    /// Every type, in DESIGN.md's order.
+    pub const ALL: [EventType; 18] = [
+        EventType::StreamStarted,
+        EventType::StreamStopped,
+        EventType::StreamEnded,
+        EventType::StreamHealth,
+        EventType::PlaybackStarted,
+        EventType::PlaybackStopped,
+        EventType::RecordingStarted,
+        EventType::RecordingEnded,
+        EventType::RecordingFileOpened,
+        EventType::RecordingFileClosed,
+        EventType::RecordingReady,
+        EventType::SnapshotReady,
+        EventType::VodUploaded,
+        EventType::VodTranscoded,
+        EventType::ConnectionOpened,
+        EventType::ServerStarted,
+        EventType::ServerStats,
+        EventType::Unrecognized,
+    ];
+
+    /// The dotted name, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::StreamStarted => "stream.started",
+            EventType::StreamStopped => "stream.stopped",
+            EventType::StreamEnded => "stream.ended",
+            EventType::StreamHealth => "stream.health",
+            EventType::PlaybackStarted => "playback.started",
+            EventType::PlaybackStopped => "playback.stopped",
+            EventType::RecordingStarted => "recording.started",
+            EventType::RecordingEnded => "recording.ended",
+            EventType::RecordingFileOpened => "recording.file_opened",
+            EventType::RecordingFileClosed => "recording.file_closed",
+            EventType::RecordingReady => "recording.ready",
+            EventType::SnapshotReady => "snapshot.ready",
+            EventType::VodUploaded => "vod.uploaded",
+            EventType::VodTranscoded => "vod.transcoded",
+            EventType::ConnectionOpened => "connection.opened",
+            EventType::ServerStarted => "server.started",
+            EventType::ServerStats => "server.stats",
+            EventType::Unrecognized => "unrecognized",
+        }
+    }
+
+    /// Parses a dotted name (`stream.started`); `None` for anything else.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One published event: CloudEvents 1.0 in structured JSON mode.
+#[derive(Debug, Clone, Serialize)]
+pub struct CloudEvent {
+    /// Always [`SPEC_VERSION`].
+    pub specversion: &'static str,
+    /// The idempotency key: stable across the provider's retries.
+    pub id: String,
+    /// `livehook/<provider>`.
+    pub source: String,
+    /// The canonical type.
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    /// `<provider>/<stream identity>`, or `<provider>/<most specific id>`
+    /// when the event concerns no stream.
+    pub subject: String,
+    /// RFC 3339 UTC, from the provider's own timestamp when it has one.
+    pub time: String,
+    /// Always `application/json`.
+    pub datacontenttype: &'static str,
+    /// Normalized fields plus `raw`.
+    pub data: EventData,
+}
+
+/// Normalized fields shared by all providers. Every field is optional and
+/// omitted when the provider does not send it; `raw` is always present.
+///
+/// Field names are part of livehook's public contract (see the README's
+/// schema table); add fields, never rename them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EventData {
+    /// The provider's own name for the event (`1`, `StartPublish`,
+    /// `SessionStarted`, `on_pub_start`, `channel_live`, …).
+    pub provider_event: String,
+    /// RTMP application / path segment (`live`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// Stream name or id within the app.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    /// Push or play domain (Tencent `app`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// Streaming protocol (`RTMP`, `RTSP`, `HTTP-FLV`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// Full stream URL as the client used it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Query parameters of the push/play URL, as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url_params: Option<String>,
+    /// Client (publisher or viewer) IP address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
+    /// Client address including the port, when the provider gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_addr: Option<String>,
+    /// Provider ingest node / edge IP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Media server id (lal `server_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_id: Option<String>,
+    /// Connection or recording session id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Provider sequence that ties a start to its stop (Tencent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<String>,
+    /// Provider retry counter of this delivery (Aodianyun `retry_times`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_times: Option<i64>,
+    /// Stop reason code, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<i64>,
+    /// Stop reason text, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// How long the stream was pushed, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push_duration_ms: Option<i64>,
+    /// Room id (Bililive `RoomId`, Aodianyun `room_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<String>,
+    /// Account / user that owns the stream (Aodianyun `admin_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
+    /// Channel id (Api Server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<String>,
+    /// Streamer or channel name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Live title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Recording / VOD file details.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileInfo>,
+    /// Snapshot image URL (or path when the provider gives no host).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_url: Option<String>,
+    /// Stream fluency figures (percent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fluency: Option<Fluency>,
+    /// Whether the stream's group has a publisher (lal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub has_publisher: Option<bool>,
+    /// Whether the stream's group has viewers (lal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub has_viewers: Option<bool>,
+    /// For a provider message split into several events (lal `on_update`
+    /// with many groups): this part's position and the total, 1-based.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part: Option<Part>,
+    /// The provider payload exactly as received (for a split message: this
+    /// part's slice of it).
+    pub raw: Box<RawValue>,
+}
+
+/// A recording or VOD file.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct FileInfo {
+    /// Provider file id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Download URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Path relative to the recorder's work directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Container format (`flv`, `mp4`, `hls`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// Size in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    /// Duration in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<f64>,
+    /// Start of the recorded span, RFC 3339 UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    /// End of the recorded span, RFC 3339 UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    /// Transcoded renditions (name → URL), e.g. `m3u8_240`, `adaptive`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renditions: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Fluency figures, in percent.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Fluency {
+    /// Publisher-side fluency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish: Option<f64>,
+    /// Viewer-side fluency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub play: Option<f64>,
+    /// Relay/forward fluency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forward: Option<f64>,
+}
+
+/// Position of one event among the parts of a split provider message.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Part {
+    /// 1-based index of this part.
+    pub index: usize,
+    /// Number of parts the provider message was split into.
+    pub count: usize,
+}
+
+/// Formats a timestamp as RFC 3339 in UTC (`…Z`), keeping sub-second digits.
+pub fn format_time(at: OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| at.unix_timestamp().to_string())
+}
+
+/// A Unix time in seconds, if representable.
+pub fn from_unix_seconds(seconds: i64) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(seconds).ok()
+}
+
+/// A Unix time in milliseconds, if representable.
+pub fn from_unix_millis(millis: i64) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).ok()
+}
+
+/// An RFC 3339 timestamp with any offset and up to nine fractional digits
+/// (Bililive sends `2021-05-14T17:52:44.4960899+08:00`).
+pub fn parse_rfc3339(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_serialize_to_dotted_names_and_back() {
+        for t in EventType::ALL {
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(json, format!("\"{}\"", t.as_str()));
+            assert_eq!(serde_json::from_str::<EventType>(&json).unwrap(), t);
+            assert_eq!(EventType::from_name(t.as_str()), Some(t));
+        }
+        assert_eq!(EventType::from_name("stream.exploded"), None);
+    }
+
+    #[test]
+    fn bililive_timestamps_become_utc_with_their_fraction() {
+        let at = parse_rfc3339("2021-05-14T17:52:44.4960899+08:00").unwrap();
+        assert_eq!(format_time(at), "2021-05-14T09:52:44.4960899Z");
+    }
+
+    #[test]
+    fn unix_times_format_as_utc() {
+        assert_eq!(
+            format_time(from_unix_seconds(1471256200).unwrap()),
+            "2016-08-15T10:16:40Z"
+        );
+        assert_eq!(
+            format_time(from_unix_millis(1476697473034).unwrap()),
+            "2016-10-17T09:44:33.034Z"
+        );
+        assert!(from_unix_seconds(i64::MAX).is_none());
+        assert!(from_unix_millis(i64::MAX).is_none());
+    }
+}

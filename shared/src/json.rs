@@ -1,0 +1,194 @@
+//! Lenient field access over a parsed JSON object.
+//!
+//! Provider documents disagree with their senders about types (Tencent's `t`
+//! and `file_size` arrive as numbers or strings, Aodianyun's `time` is a
+//! string). Optional fields therefore never fail: a value of an unexpected
+//! type is simply not normalized (it stays in `raw`). Required fields fail with
+//! a [`Rejection::Malformed`] that names the field.
+
+use serde_json::{Map, Value};
+
+use crate::error::Rejection;
+
+/// A JSON object with lenient, typed getters.
+#[derive(Clone, Copy)]
+pub(crate) struct Fields<'a>(pub &'a Map<String, Value>);
+
+impl<'a> Fields<'a> {
+    /// The raw value of a field, if present and not null.
+    pub fn get(&self, key: &str) -> Option<&'a Value> {
+        self.0.get(key).filter(|v| !v.is_null())
+    }
+
+    /// A non-empty string, or a number rendered as text. Anything else: `None`.
+    pub fn text(&self, key: &str) -> Option<String> {
+        self.get(key).and_then(value_text)
+    }
+
+    /// The first of several spellings that holds text (`remote_addr` /
+    /// `remotet_addr`, `id` / `channelId`).
+    pub fn text_any(&self, keys: &[&str]) -> Option<String> {
+        keys.iter().find_map(|k| self.text(k))
+    }
+
+    /// An integer, from a JSON number (integral) or a numeric string.
+    pub fn int(&self, key: &str) -> Option<i64> {
+        self.get(key).and_then(value_int)
+    }
+
+    /// A float, from a JSON number or a numeric string.
+    pub fn float(&self, key: &str) -> Option<f64> {
+        match self.get(key)? {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse().ok().filter(|f: &f64| f.is_finite()),
+            _ => None,
+        }
+    }
+
+    /// A boolean (also `"true"`/`"false"`, `1`/`0`).
+    pub fn boolean(&self, key: &str) -> Option<bool> {
+        match self.get(key)? {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if s == "true" => Some(true),
+            Value::String(s) if s == "false" => Some(false),
+            Value::Number(n) => n.as_i64().map(|i| i != 0),
+            _ => None,
+        }
+    }
+
+    /// A nested object.
+    pub fn object(&self, key: &str) -> Option<Fields<'a>> {
+        self.get(key).and_then(Value::as_object).map(Fields)
+    }
+
+    /// A required identifier: a non-empty string or a number. Missing, empty
+    /// or of another type is a 400 naming the field.
+    pub fn required_text(&self, key: &str) -> Result<String, Rejection> {
+        match self.get(key) {
+            None => Err(Rejection::malformed(format!("missing field `{key}`"))),
+            Some(v) => value_text(v).ok_or_else(|| {
+                Rejection::malformed(format!("field `{key}` must be a non-empty string"))
+            }),
+        }
+    }
+
+    /// A required integer (number or numeric string).
+    pub fn required_int(&self, key: &str) -> Result<i64, Rejection> {
+        match self.get(key) {
+            None => Err(Rejection::malformed(format!("missing field `{key}`"))),
+            Some(v) => value_int(v)
+                .ok_or_else(|| Rejection::malformed(format!("field `{key}` must be an integer"))),
+        }
+    }
+}
+
+fn value_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn value_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            // Integral floats (`1.0`) and u64 above i64::MAX are not ids we can use.
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        }),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Parses a body into a JSON object, or the 400 that explains why not.
+pub(crate) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Rejection> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Rejection::malformed("empty body"));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Rejection::malformed("body must be a JSON object")),
+        Err(e) if e.is_syntax() || e.is_eof() => Err(Rejection::malformed("body is not JSON")),
+        Err(_) => Err(Rejection::malformed("body is not valid JSON")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn text_accepts_strings_and_numbers_only() {
+        let m = obj(json!({"s": "a", "n": 12, "e": "", "b": true, "o": {}, "z": null}));
+        let f = Fields(&m);
+        assert_eq!(f.text("s").as_deref(), Some("a"));
+        assert_eq!(f.text("n").as_deref(), Some("12"));
+        for k in ["e", "b", "o", "z", "missing"] {
+            assert_eq!(f.text(k), None, "{k}");
+        }
+        assert_eq!(f.text_any(&["missing", "n"]).as_deref(), Some("12"));
+    }
+
+    #[test]
+    fn ints_come_from_numbers_and_numeric_strings() {
+        let m = obj(json!({"n": 5, "s": " 7 ", "f": 3.0, "x": 3.5, "w": "abc", "big": 1e300}));
+        let f = Fields(&m);
+        assert_eq!(f.int("n"), Some(5));
+        assert_eq!(f.int("s"), Some(7));
+        assert_eq!(f.int("f"), Some(3));
+        assert_eq!(f.int("x"), None);
+        assert_eq!(f.int("w"), None);
+        assert_eq!(f.int("big"), None);
+    }
+
+    #[test]
+    fn required_fields_name_themselves() {
+        let m = obj(json!({"a": [], "b": "x"}));
+        let f = Fields(&m);
+        assert_eq!(
+            f.required_text("missing"),
+            Err(Rejection::malformed("missing field `missing`"))
+        );
+        assert_eq!(
+            f.required_text("a"),
+            Err(Rejection::malformed("field `a` must be a non-empty string"))
+        );
+        assert_eq!(
+            f.required_int("b"),
+            Err(Rejection::malformed("field `b` must be an integer"))
+        );
+    }
+
+    #[test]
+    fn bodies_must_be_json_objects() {
+        assert_eq!(
+            parse_object(b"").unwrap_err(),
+            Rejection::malformed("empty body")
+        );
+        assert_eq!(
+            parse_object(b" \n").unwrap_err(),
+            Rejection::malformed("empty body")
+        );
+        assert_eq!(
+            parse_object(b"[1]").unwrap_err(),
+            Rejection::malformed("body must be a JSON object")
+        );
+        assert_eq!(
+            parse_object(b"{\"a\":").unwrap_err(),
+            Rejection::malformed("body is not JSON")
+        );
+        assert_eq!(
+            parse_object(b"\xff\xfe").unwrap_err(),
+            Rejection::malformed("body is not JSON")
+        );
+        assert!(parse_object(b"{\"a\":1,\"a\":2}").is_ok());
+    }
+}

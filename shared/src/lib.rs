@@ -1,0 +1,34 @@
+//! livehook's shared crate.
+//!
+//! Everything a livehook Lambda function does lives here; the binaries in
+//! `functions/` only pick their [`providers::Provider`] and call
+//! [`lambda::serve`].
+//!
+//! The flow of one request ([`pipeline::Pipeline::handle`]):
+//! method and size checks → the provider adapter authenticates, parses and
+//! normalizes the delivery into a [`event::CloudEvent`] with a stable
+//! idempotency key → the [`store::IdempotencyStore`] claims the key → the
+//! [`sink::EventSink`] publishes the event → the claim is marked completed →
+//! the provider's own success reply.
+//!
+//! Pure logic (adapters, auth, keys, event model) needs no network and is
+//! unit-tested here; the AWS implementations are tested against a real
+//! emulator in the workspace's `tests/` crate.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod inbound;
+mod json;
+pub mod key;
+pub mod lambda;
+pub mod pipeline;
+pub mod providers;
+pub mod sink;
+pub mod store;
+pub mod telemetry;
+
+pub use error::{AuthFailure, Rejection};
+pub use event::{CloudEvent, EventData, EventType};
+pub use providers::{Delivery, Provider};

@@ -1,0 +1,77 @@
+//! "Api Server" channel webhooks (`channel_live`, `channel_stop`,
+//! `channel_ended`): `{"event", "eventTime" (ms), …the channel object}`.
+//!
+//! Authenticated by `?token=`. The key is `event` + channel id + `eventTime`;
+//! without a channel id, a hash of the body.
+
+use super::{AuthScheme, Delivery, EventParts, Identity, Provider, raw_json, single};
+use crate::auth::Verifier;
+use crate::error::Rejection;
+use crate::event::{EventData, EventType, from_unix_millis};
+use crate::inbound::Inbound;
+use crate::json::{Fields, parse_object};
+use crate::key;
+
+/// Api Server channel webhook adapter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiServer;
+
+const NAME: &str = "apiserver";
+
+impl Provider for ApiServer {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn auth_scheme(&self) -> AuthScheme {
+        AuthScheme::QueryToken
+    }
+
+    fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {
+        verifier.check_token(inbound.query_values("token"))?;
+        let body = parse_object(inbound.body)?;
+        let f = Fields(&body);
+        let event = f.required_text("event")?;
+        let event_type = match event.as_str() {
+            "channel_live" => EventType::StreamStarted,
+            "channel_stop" => EventType::StreamStopped,
+            "channel_ended" => EventType::StreamEnded,
+            _ => EventType::Unrecognized,
+        };
+        let channel_id = f.text_any(&["id", "channelId", "channel_id"]);
+        let event_time = f.int("eventTime");
+        let event_key = match &channel_id {
+            Some(id) => key::derive(
+                NAME,
+                &[
+                    event.as_bytes(),
+                    id.as_bytes(),
+                    event_time.unwrap_or(0).to_string().as_bytes(),
+                ],
+            ),
+            None => key::derive(NAME, &[b"body", inbound.body]),
+        };
+        let data = EventData {
+            provider_event: event.clone(),
+            channel_id: channel_id.clone(),
+            name: f.text_any(&["name", "title"]),
+            raw: raw_json(inbound.body)?,
+            ..EventData::default()
+        };
+        let identity = match channel_id {
+            Some(id) => Identity::Stream(id),
+            None => Identity::Other(event),
+        };
+        Ok(single(
+            EventParts {
+                provider: NAME,
+                key: event_key,
+                event_type,
+                identity,
+                time: event_time.and_then(from_unix_millis),
+                data,
+            },
+            inbound.received_at,
+        ))
+    }
+}

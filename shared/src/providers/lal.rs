@@ -1,0 +1,205 @@
+//! lalserver `http_notify` hooks.
+//!
+//! lal names the event only by which URL it calls, so the hook is the last
+//! path segment (`…/lal/on_pub_start`). Authenticated by `?token=` (each
+//! hook URL in lal's config carries it). Session hooks are keyed by
+//! `server_id` + hook + `session_id`; `on_update` / `on_server_start` by a
+//! hash of the body. Hooks this version does not know are published as
+//! `unrecognized`, never refused.
+
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use super::{AuthScheme, Delivery, EventParts, Identity, Outgoing, Provider, raw_json};
+use crate::auth::Verifier;
+use crate::error::Rejection;
+use crate::event::{EventData, EventType, Part};
+use crate::inbound::Inbound;
+use crate::json::{Fields, parse_object};
+use crate::key;
+
+/// lalserver http_notify adapter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Lal;
+
+const NAME: &str = "lal";
+
+/// `on_update` bodies above this size are split into several `server.stats`
+/// events, so that each fits an SNS message (256 KiB, envelope included).
+pub const SPLIT_ABOVE_BYTES: usize = 128 * 1024;
+
+impl Provider for Lal {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn auth_scheme(&self) -> AuthScheme {
+        AuthScheme::QueryToken
+    }
+
+    fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {
+        verifier.check_token(inbound.query_values("token"))?;
+        let hook = inbound.last_path_segment();
+        if !is_hook_name(hook) {
+            return Err(Rejection::malformed("invalid hook name in the URL path"));
+        }
+        let body = parse_object(inbound.body)?;
+        let f = Fields(&body);
+        let (event_type, session_hook) = match hook {
+            "on_pub_start" => (EventType::StreamStarted, true),
+            "on_pub_stop" => (EventType::StreamStopped, true),
+            "on_sub_start" => (EventType::PlaybackStarted, true),
+            "on_sub_stop" => (EventType::PlaybackStopped, true),
+            "on_rtmp_connect" => (EventType::ConnectionOpened, true),
+            "on_server_start" => (EventType::ServerStarted, false),
+            "on_update" => (EventType::ServerStats, false),
+            _ => (EventType::Unrecognized, false),
+        };
+        let server_id = f.text("server_id");
+        let session_id = if session_hook {
+            Some(f.required_text("session_id")?)
+        } else {
+            f.text("session_id")
+        };
+        let event_key = match &session_id {
+            Some(session) => key::derive(
+                NAME,
+                &[
+                    server_id.as_deref().unwrap_or("").as_bytes(),
+                    hook.as_bytes(),
+                    session.as_bytes(),
+                ],
+            ),
+            None => key::derive(NAME, &[hook.as_bytes(), inbound.body]),
+        };
+        let server_identity =
+            || Identity::Other(server_id.clone().unwrap_or_else(|| "unknown".to_owned()));
+
+        if event_type == EventType::ServerStats && inbound.body.len() > SPLIT_ABOVE_BYTES {
+            if let Some(delivery) = split_update(&body, &event_key, server_id.as_deref(), inbound) {
+                return Ok(delivery);
+            }
+        }
+
+        let app = f.text_any(&["app_name", "app"]);
+        let stream = f.text("stream_name");
+        let data = EventData {
+            provider_event: hook.to_owned(),
+            app: app.clone(),
+            stream: stream.clone(),
+            protocol: f.text("protocol"),
+            url: f.text_any(&["url", "tcUrl"]),
+            url_params: f.text("url_param"),
+            client_addr: f.text_any(&["remote_addr", "remotet_addr"]),
+            client_ip: f
+                .text_any(&["remote_addr", "remotet_addr"])
+                .map(|addr| host_of(&addr).to_owned()),
+            server_id: server_id.clone(),
+            session_id,
+            has_publisher: f.boolean("has_in_session"),
+            has_viewers: f.boolean("has_out_session"),
+            raw: raw_json(inbound.body)?,
+            ..EventData::default()
+        };
+        let identity = match (app, stream) {
+            (Some(app), Some(stream)) => Identity::Stream(format!("{app}/{stream}")),
+            (None, Some(stream)) => Identity::Stream(stream),
+            _ => server_identity(),
+        };
+        Ok(super::single(
+            EventParts {
+                provider: NAME,
+                key: event_key,
+                event_type,
+                identity,
+                time: None,
+                data,
+            },
+            inbound.received_at,
+        ))
+    }
+}
+
+/// Hook names are path segments lal's config gives: letters, digits, `_`
+/// and `-`. Anything else (`..`, encoded slashes) is not a hook.
+fn is_hook_name(hook: &str) -> bool {
+    !hook.is_empty()
+        && hook.len() <= 64
+        && hook
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// `127.0.0.1:52576` → `127.0.0.1`; `[::1]:57308` → `::1`.
+fn host_of(addr: &str) -> &str {
+    if let Some(rest) = addr.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            host
+        }
+        _ => addr,
+    }
+}
+
+/// Splits a large `on_update` into parts of consecutive `groups`, each small
+/// enough for one SNS message. Every part keeps `server_id` and every other
+/// top-level field, so nothing is lost. `None` when there is nothing to
+/// split (no `groups` array).
+fn split_update(
+    body: &Map<String, Value>,
+    event_key: &str,
+    server_id: Option<&str>,
+    inbound: &Inbound<'_>,
+) -> Option<Delivery> {
+    let groups = body.get("groups")?.as_array()?;
+    let mut chunks: Vec<Vec<&Value>> = vec![Vec::new()];
+    let mut chunk_bytes = 0;
+    for group in groups {
+        let size = serde_json::to_vec(group).map_or(0, |v| v.len());
+        if chunk_bytes + size > SPLIT_ABOVE_BYTES && !chunks.last().is_some_and(Vec::is_empty) {
+            chunks.push(Vec::new());
+            chunk_bytes = 0;
+        }
+        chunk_bytes += size;
+        chunks.last_mut()?.push(group);
+    }
+    let count = chunks.len();
+    let mut events = Vec::with_capacity(count);
+    for (index, chunk) in chunks.into_iter().enumerate() {
+        let mut part = body.clone();
+        part.insert(
+            "groups".to_owned(),
+            Value::Array(chunk.into_iter().cloned().collect()),
+        );
+        let raw: Box<RawValue> = serde_json::value::to_raw_value(&part).ok()?;
+        let data = EventData {
+            provider_event: "on_update".to_owned(),
+            server_id: server_id.map(str::to_owned),
+            part: Some(Part {
+                index: index + 1,
+                count,
+            }),
+            raw,
+            ..EventData::default()
+        };
+        let outgoing: Outgoing = EventParts {
+            provider: NAME,
+            key: format!("{event_key}-{}", index + 1),
+            event_type: EventType::ServerStats,
+            identity: Identity::Other(server_id.unwrap_or("unknown").to_owned()),
+            time: None,
+            data,
+        }
+        .build(inbound.received_at);
+        events.push(outgoing);
+    }
+    Some(Delivery {
+        key: event_key.to_owned(),
+        events,
+        provider_time: None,
+        retry_times: None,
+        sequence: None,
+    })
+}

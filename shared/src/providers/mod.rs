@@ -1,0 +1,161 @@
+//! Provider adapters: one module per provider, all behind [`Provider`].
+//!
+//! Adding a provider means one new module here implementing [`Provider`],
+//! one entry in [`ALL`], one tiny binary in `functions/` and one resource in
+//! `template.yaml`.
+
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+
+use crate::auth::Verifier;
+use crate::error::Rejection;
+use crate::event::{CloudEvent, EventData, EventType, SPEC_VERSION, format_time};
+use crate::inbound::Inbound;
+
+mod aodianyun;
+mod apiserver;
+mod bililive;
+mod lal;
+mod tencent;
+
+pub use aodianyun::Aodianyun;
+pub use apiserver::ApiServer;
+pub use bililive::Bililive;
+pub use lal::Lal;
+pub use tencent::Tencent;
+
+/// How a provider proves a delivery is genuine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthScheme {
+    /// A shared secret in the `?token=` query parameter (`LIVEHOOK_TOKEN`).
+    QueryToken,
+    /// Tencent's `sign = md5(key + t)` in the body (`LIVEHOOK_TENCENT_KEY`).
+    TencentSign,
+}
+
+/// One provider's webhook dialect.
+pub trait Provider: Send + Sync + 'static {
+    /// The provider's name: the function and binary name, the `source`
+    /// suffix and the subject prefix (`tencent`, `lal`, …).
+    fn name(&self) -> &'static str;
+
+    /// How deliveries are authenticated; decides which secret is required
+    /// at start-up.
+    fn auth_scheme(&self) -> AuthScheme;
+
+    /// Authenticates, parses and normalizes one delivery. Never panics, on
+    /// any input.
+    fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection>;
+
+    /// The body of a 200 answer (first delivery and duplicates alike, so a
+    /// retry sees exactly what the first delivery saw).
+    fn reply(&self, event_id: &str) -> String {
+        format!(r#"{{"ok":true,"id":"{event_id}"}}"#)
+    }
+}
+
+/// Every provider, for registries (CLI, benchmarks, tests).
+pub static ALL: [&dyn Provider; 5] = [&Tencent, &Aodianyun, &Bililive, &Lal, &ApiServer];
+
+/// The provider of a function name, if there is one.
+pub fn by_name(name: &str) -> Option<&'static dyn Provider> {
+    ALL.iter().copied().find(|p| p.name() == name)
+}
+
+/// An accepted delivery: what to record and what to publish.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The idempotency key of the whole delivery (the DynamoDB `pk`).
+    pub key: String,
+    /// The events to publish: one, or several when a provider message is
+    /// too large for one SNS message and is split (lal `on_update`).
+    pub events: Vec<Outgoing>,
+    /// The provider's own timestamp of the event, when it has one (the
+    /// replay window is checked against it).
+    pub provider_time: Option<OffsetDateTime>,
+    /// The provider's retry counter (Aodianyun `retry_times`), recorded.
+    pub retry_times: Option<i64>,
+    /// The provider's sequence (Tencent `sequence`), recorded.
+    pub sequence: Option<String>,
+}
+
+impl Delivery {
+    /// The canonical type of the delivery (of its first event).
+    pub fn event_type(&self) -> EventType {
+        self.events
+            .first()
+            .map_or(EventType::Unrecognized, |o| o.event.event_type)
+    }
+}
+
+/// One event ready to publish, with the routing facts that are not part of
+/// the envelope.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The envelope.
+    pub event: CloudEvent,
+    /// The stream identity for the `stream` message attribute; `None` when
+    /// the event concerns no stream.
+    pub stream: Option<String>,
+}
+
+/// What an event is about: a stream, or (when no stream) the most specific
+/// id the provider gives.
+pub(crate) enum Identity {
+    Stream(String),
+    Other(String),
+}
+
+/// The parts every adapter fills in; [`EventParts::build`] makes the envelope.
+pub(crate) struct EventParts {
+    pub provider: &'static str,
+    pub key: String,
+    pub event_type: EventType,
+    pub identity: Identity,
+    pub time: Option<OffsetDateTime>,
+    pub data: EventData,
+}
+
+impl EventParts {
+    pub fn build(self, received_at: OffsetDateTime) -> Outgoing {
+        let (subject_id, stream) = match self.identity {
+            Identity::Stream(s) => (s.clone(), Some(s)),
+            Identity::Other(s) => (s, None),
+        };
+        Outgoing {
+            event: CloudEvent {
+                specversion: SPEC_VERSION,
+                id: self.key,
+                source: format!("livehook/{}", self.provider),
+                event_type: self.event_type,
+                subject: format!("{}/{}", self.provider, subject_id),
+                time: format_time(self.time.unwrap_or(received_at)),
+                datacontenttype: "application/json",
+                data: self.data,
+            },
+            stream,
+        }
+    }
+}
+
+/// The body as a raw JSON value (kept verbatim in `data.raw`), or a 400.
+pub(crate) fn raw_json(body: &[u8]) -> Result<Box<RawValue>, Rejection> {
+    serde_json::from_slice::<&RawValue>(body)
+        .map(RawValue::to_owned)
+        .map_err(|_| Rejection::malformed("body is not JSON"))
+}
+
+/// A single-event delivery.
+pub(crate) fn single(parts: EventParts, received_at: OffsetDateTime) -> Delivery {
+    let provider_time = parts.time;
+    Delivery {
+        key: parts.key.clone(),
+        events: vec![parts.build(received_at)],
+        provider_time,
+        retry_times: None,
+        sequence: None,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing;
