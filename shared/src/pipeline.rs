@@ -259,8 +259,15 @@ impl<S: IdempotencyStore, K: EventSink> Pipeline<S, K> {
             return Err(Rejection::PayloadTooLarge { limit }.into());
         }
         let decoded = decode_body(request.headers(), raw, limit)?;
+        // The raw path as the client sent it: the URI's path is normalized
+        // (`/lal/x/..` → `/lal/`), which would turn traversal into a hook name.
+        let raw_path = request.raw_http_path();
         let inbound = Inbound {
-            path: request.uri().path(),
+            path: if raw_path.is_empty() {
+                request.uri().path()
+            } else {
+                raw_path
+            },
             query: request.uri().query().unwrap_or(""),
             headers: request.headers(),
             body: decoded.as_deref().unwrap_or(raw),

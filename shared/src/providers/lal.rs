@@ -75,10 +75,11 @@ impl Provider for Lal {
         let server_identity =
             || Identity::Other(server_id.clone().unwrap_or_else(|| "unknown".to_owned()));
 
-        if event_type == EventType::ServerStats && inbound.body.len() > SPLIT_ABOVE_BYTES {
-            if let Some(delivery) = split_update(&body, &event_key, server_id.as_deref(), inbound) {
-                return Ok(delivery);
-            }
+        if event_type == EventType::ServerStats
+            && inbound.body.len() > SPLIT_ABOVE_BYTES
+            && let Some(delivery) = split_update(&body, &event_key, server_id.as_deref(), inbound)
+        {
+            return Ok(delivery);
         }
 
         let app = f.text_any(&["app_name", "app"]);

@@ -158,4 +158,8 @@ pub(crate) fn single(parts: EventParts, received_at: OffsetDateTime) -> Delivery
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 pub(crate) mod testing;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,511 @@
+//! Adapter tests on inline payloads: rejections, retries, type mapping.
+
+use serde_json::{Value, json};
+
+use super::testing::*;
+use super::*;
+use crate::error::{AuthFailure, Rejection};
+
+fn to_vec(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap()
+}
+
+fn tencent_push() -> Value {
+    json!({
+        "app": "3954.livepush.myqcloud.com", "appname": "live",
+        "channel_id": "3954_abc", "stream_id": "3954_abc",
+        "event_type": 1, "t": 1767226200, "sign": "not-a-signature",
+        "event_time": 1767225500, "sequence": "5911795891871911817",
+        "node": "123.10.1.1", "user_ip": "127.0.0.1", "stream_param": "a=1"
+    })
+}
+
+fn reject(provider: &dyn Provider, path: &str, query: &str, body: &[u8]) -> Rejection {
+    match deliver(provider, path, query, body) {
+        Ok(d) => panic!("expected a rejection, got {:?}", d.event_type()),
+        Err(r) => r,
+    }
+}
+
+#[test]
+fn tencent_signature_and_expiry() {
+    let body = resign_tencent(&tencent_push(), fresh_t());
+    let delivery = deliver(&Tencent, "/tencent", "", &body).unwrap();
+    assert_eq!(delivery.event_type(), EventType::StreamStarted);
+    assert_eq!(Tencent.reply(&delivery.key), r#"{"code":0}"#);
+
+    let mut bad = serde_json::from_slice::<Value>(&body).unwrap();
+    bad["sign"] = json!("00000000000000000000000000000000");
+    assert_eq!(
+        reject(&Tencent, "/tencent", "", &to_vec(&bad)),
+        Rejection::Unauthenticated(AuthFailure::BadSignature)
+    );
+    let expired = resign_tencent(&tencent_push(), now().unix_timestamp() - 1);
+    assert_eq!(
+        reject(&Tencent, "/tencent", "", &expired),
+        Rejection::Unauthenticated(AuthFailure::Expired)
+    );
+    // A token in the query is no substitute for the signature.
+    assert!(matches!(
+        reject(
+            &Tencent,
+            "/tencent",
+            "token=test-token",
+            &to_vec(&tencent_push())
+        ),
+        Rejection::Unauthenticated(_)
+    ));
+}
+
+#[test]
+fn tencent_t_as_string_and_uppercase_sign_are_accepted() {
+    let mut body: Value =
+        serde_json::from_slice(&resign_tencent(&tencent_push(), fresh_t())).unwrap();
+    body["t"] = json!(fresh_t().to_string());
+    body["sign"] = json!(body["sign"].as_str().unwrap().to_uppercase());
+    assert!(deliver(&Tencent, "/tencent", "", &to_vec(&body)).is_ok());
+}
+
+#[test]
+fn tencent_retries_with_a_new_t_keep_the_key() {
+    let first = deliver(
+        &Tencent,
+        "/tencent",
+        "",
+        &resign_tencent(&tencent_push(), fresh_t()),
+    )
+    .unwrap();
+    let retry = deliver(
+        &Tencent,
+        "/tencent",
+        "",
+        &resign_tencent(&tencent_push(), fresh_t() + 60),
+    )
+    .unwrap();
+    assert_eq!(first.key, retry.key);
+    let mut stop = tencent_push();
+    stop["event_type"] = json!(0);
+    let stop = deliver(&Tencent, "/tencent", "", &resign_tencent(&stop, fresh_t())).unwrap();
+    assert_ne!(
+        first.key, stop.key,
+        "start and stop of one sequence are two events"
+    );
+}
+
+#[test]
+fn tencent_structure_errors_are_400_before_the_signature() {
+    for (field, value) in [
+        ("t", Value::Null),
+        ("sign", Value::Null),
+        ("t", json!("soon")),
+        ("t", json!([1])),
+    ] {
+        let mut body = tencent_push();
+        body[field] = value;
+        assert!(
+            matches!(
+                reject(&Tencent, "/tencent", "", &to_vec(&body)),
+                Rejection::Malformed(_)
+            ),
+            "{field}"
+        );
+    }
+    let mut body = tencent_push();
+    body.as_object_mut().unwrap().remove("stream_id");
+    // channel_id alone is enough …
+    assert!(deliver(&Tencent, "/tencent", "", &resign_tencent(&body, fresh_t())).is_ok());
+    // … but not neither.
+    body.as_object_mut().unwrap().remove("channel_id");
+    assert!(matches!(
+        reject(&Tencent, "/tencent", "", &resign_tencent(&body, fresh_t())),
+        Rejection::Malformed(reason) if reason.contains("stream_id")
+    ));
+    let mut body = tencent_push();
+    body["event_type"] = json!({"nested": true});
+    assert!(matches!(
+        reject(&Tencent, "/tencent", "", &resign_tencent(&body, fresh_t())),
+        Rejection::Malformed(reason) if reason.contains("event_type")
+    ));
+}
+
+#[test]
+fn tencent_unknown_event_types_are_unrecognized() {
+    let mut body = tencent_push();
+    body["event_type"] = json!(999);
+    let d = deliver(&Tencent, "/tencent", "", &resign_tencent(&body, fresh_t())).unwrap();
+    assert_eq!(d.event_type(), EventType::Unrecognized);
+    let again = deliver(
+        &Tencent,
+        "/tencent",
+        "",
+        &resign_tencent(&body, fresh_t() + 1),
+    )
+    .unwrap();
+    assert_eq!(
+        d.key, again.key,
+        "t and sign are not part of a fallback key"
+    );
+}
+
+#[test]
+fn token_providers_check_the_token_before_the_body() {
+    let providers: [(&dyn Provider, &str); 4] = [
+        (&Aodianyun, "/aodianyun"),
+        (&Bililive, "/bililive"),
+        (&Lal, "/lal/on_pub_start"),
+        (&ApiServer, "/apiserver"),
+    ];
+    for (provider, path) in providers {
+        let name = provider.name();
+        assert_eq!(
+            reject(provider, path, "", b"not json"),
+            Rejection::Unauthenticated(AuthFailure::MissingToken),
+            "{name}"
+        );
+        assert_eq!(
+            reject(provider, path, "token=nope", b"not json"),
+            Rejection::Unauthenticated(AuthFailure::WrongToken),
+            "{name}"
+        );
+        assert_eq!(
+            reject(provider, path, "token=test-token&token=test-token", b"{}"),
+            Rejection::Unauthenticated(AuthFailure::AmbiguousToken),
+            "{name}"
+        );
+        for token in ["test-token", "old-token"] {
+            let query = format!("token={token}");
+            assert!(
+                matches!(
+                    reject(provider, path, &query, b"not json"),
+                    Rejection::Malformed(_)
+                ),
+                "{name}"
+            );
+            assert!(
+                matches!(reject(provider, path, &query, b""), Rejection::Malformed(_)),
+                "{name}"
+            );
+            assert!(
+                matches!(
+                    reject(provider, path, &query, b"[1,2]"),
+                    Rejection::Malformed(_)
+                ),
+                "{name}"
+            );
+            assert!(
+                matches!(
+                    reject(provider, path, &query, b"{}"),
+                    Rejection::Malformed(_)
+                ),
+                "{name}"
+            );
+        }
+    }
+}
+
+fn aodianyun(retry_times: i64, event_value: Value) -> Vec<u8> {
+    to_vec(&json!({
+        "room_id": 0, "admin_id": 13830, "retry_times": retry_times, "started_at": 1767225500,
+        "event_type": "sys/notify/lss", "event_value": event_value
+    }))
+}
+
+#[test]
+fn aodianyun_retries_and_string_values_are_one_event() {
+    let value =
+        json!({"cmd": "StartPublish", "app": "dyy_1", "stream": "live1", "time": "1767225500"});
+    let first = deliver(
+        &Aodianyun,
+        "/aodianyun",
+        "token=test-token",
+        &aodianyun(1, value.clone()),
+    )
+    .unwrap();
+    assert_eq!(first.event_type(), EventType::StreamStarted);
+    assert_eq!(first.retry_times, Some(1));
+    assert_eq!(first.events[0].event.subject, "aodianyun/dyy_1/live1");
+    for retry in 2..=3 {
+        let d = deliver(
+            &Aodianyun,
+            "/aodianyun",
+            "token=test-token",
+            &aodianyun(retry, value.clone()),
+        )
+        .unwrap();
+        assert_eq!(d.key, first.key);
+        assert_eq!(d.retry_times, Some(retry));
+    }
+    let as_string = aodianyun(1, Value::String(value.to_string()));
+    let d = deliver(&Aodianyun, "/aodianyun", "token=test-token", &as_string).unwrap();
+    assert_eq!(d.key, first.key);
+    assert_eq!(d.event_type(), EventType::StreamStarted);
+    let stop =
+        json!({"cmd": "StopPublish", "app": "dyy_1", "stream": "live1", "time": "1767225500"});
+    let d = deliver(
+        &Aodianyun,
+        "/aodianyun",
+        "token=test-token",
+        &aodianyun(1, stop),
+    )
+    .unwrap();
+    assert_ne!(d.key, first.key);
+    assert_eq!(d.event_type(), EventType::StreamStopped);
+}
+
+#[test]
+fn aodianyun_upload_shapes_and_unknown_types() {
+    let upload = |value: Value| {
+        let body = to_vec(
+            &json!({"admin_id": 1, "retry_times": 1, "started_at": 1, "event_type": "sys/notify/upload_dvr", "event_value": value}),
+        );
+        deliver(&Aodianyun, "/aodianyun", "token=test-token", &body).unwrap()
+    };
+    assert_eq!(
+        upload(json!({"user": "1", "url": "u", "filename": "f"})).event_type(),
+        EventType::VodUploaded
+    );
+    assert_eq!(
+        upload(json!({"user": "1", "url": "u", "adaptive": "a"})).event_type(),
+        EventType::VodTranscoded
+    );
+    assert_eq!(
+        upload(json!({"user": "1", "url": "u", "m3u8_720": "m"})).event_type(),
+        EventType::VodTranscoded
+    );
+    let unknown = to_vec(
+        &json!({"admin_id": 1, "event_type": "sys/notify/brand_new", "event_value": "not json"}),
+    );
+    let d = deliver(&Aodianyun, "/aodianyun", "token=test-token", &unknown).unwrap();
+    assert_eq!(d.event_type(), EventType::Unrecognized);
+    assert_eq!(d.events[0].event.subject, "aodianyun/1");
+    assert_eq!(d.events[0].stream, None);
+    let no_type = to_vec(&json!({"admin_id": 1, "event_value": {}}));
+    assert!(matches!(
+        reject(&Aodianyun, "/aodianyun", "token=test-token", &no_type),
+        Rejection::Malformed(r) if r.contains("event_type")
+    ));
+}
+
+#[test]
+fn bililive_v2_v1_and_required_fields() {
+    let v2 = json!({
+        "EventType": "FileClosed", "EventTimestamp": "2021-05-14T17:52:54.9461101+08:00",
+        "EventId": "98f85267", "EventData": {"RoomId": 23058, "RelativePath": "a/b.flv", "FileSize": 816412, "Duration": 4.992}
+    });
+    let d = deliver(&Bililive, "/bililive", "token=test-token", &to_vec(&v2)).unwrap();
+    assert_eq!(d.event_type(), EventType::RecordingFileClosed);
+    let event = &d.events[0].event;
+    assert_eq!(event.time, "2021-05-14T09:52:54.9461101Z");
+    assert_eq!(event.subject, "bililive/23058");
+    let file = event.data.file.as_ref().unwrap();
+    assert_eq!(
+        (file.size_bytes, file.format.as_deref()),
+        (Some(816412), Some("flv"))
+    );
+    assert_eq!(
+        d.key,
+        deliver(&Bililive, "/bililive", "token=test-token", &to_vec(&v2))
+            .unwrap()
+            .key
+    );
+
+    let v1 = json!({"EventRandomId": "bc2d0a41", "RoomId": 14846654, "EndRecordTime": "2021-01-07T16:06:16.1693244+08:00"});
+    let d = deliver(&Bililive, "/bililive", "token=test-token", &to_vec(&v1)).unwrap();
+    assert_eq!(d.event_type(), EventType::RecordingFileClosed);
+    assert_eq!(d.events[0].event.time, "2021-01-07T08:06:16.1693244Z");
+
+    for missing in ["EventId", "EventType"] {
+        let mut body = v2.clone();
+        body.as_object_mut().unwrap().remove(missing);
+        assert!(matches!(
+            reject(&Bililive, "/bililive", "token=test-token", &to_vec(&body)),
+            Rejection::Malformed(r) if r.contains(missing)
+        ));
+    }
+    let mut unknown = v2.clone();
+    unknown["EventType"] = json!("SomethingNew");
+    unknown["EventData"] = json!("a string, even");
+    let d = deliver(
+        &Bililive,
+        "/bililive",
+        "token=test-token",
+        &to_vec(&unknown),
+    )
+    .unwrap();
+    assert_eq!(d.event_type(), EventType::Unrecognized);
+}
+
+#[test]
+fn lal_hooks_come_from_the_path() {
+    let body = json!({"server_id": "1", "session_id": "RTMPPUBSUB1", "app_name": "live", "stream_name": "test110", "remotet_addr": "[::1]:57308"});
+    let cases = [
+        ("on_pub_start", EventType::StreamStarted),
+        ("on_pub_stop", EventType::StreamStopped),
+        ("on_sub_start", EventType::PlaybackStarted),
+        ("on_sub_stop", EventType::PlaybackStopped),
+        ("on_rtmp_connect", EventType::ConnectionOpened),
+        ("on_hls_make_ts", EventType::Unrecognized),
+    ];
+    let mut keys = std::collections::HashSet::new();
+    for (hook, expected) in cases {
+        let d = deliver(
+            &Lal,
+            &format!("/prod/lal/{hook}"),
+            "token=test-token",
+            &to_vec(&body),
+        )
+        .unwrap();
+        assert_eq!(d.event_type(), expected, "{hook}");
+        assert_eq!(d.events[0].event.data.provider_event, hook);
+        assert!(keys.insert(d.key), "{hook} shares a key");
+    }
+    let d = deliver(
+        &Lal,
+        "/lal/on_pub_start",
+        "token=test-token",
+        &to_vec(&body),
+    )
+    .unwrap();
+    assert_eq!(d.events[0].event.subject, "lal/live/test110");
+    assert_eq!(d.events[0].event.data.client_ip.as_deref(), Some("::1"));
+    assert_eq!(d.events[0].event.time, crate::event::format_time(now()));
+
+    let mut no_session = body.clone();
+    no_session.as_object_mut().unwrap().remove("session_id");
+    assert!(matches!(
+        reject(&Lal, "/lal/on_pub_start", "token=test-token", &to_vec(&no_session)),
+        Rejection::Malformed(r) if r.contains("session_id")
+    ));
+    for path in ["/lal/..", "/lal/on_pub%2fstart", "/lal/a b"] {
+        assert!(
+            matches!(
+                reject(&Lal, path, "token=test-token", &to_vec(&body)),
+                Rejection::Malformed(_)
+            ),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn lal_body_hashed_hooks() {
+    let update = to_vec(&json!({"server_id": "1", "groups": []}));
+    let a = deliver(&Lal, "/lal/on_update", "token=test-token", &update).unwrap();
+    let b = deliver(&Lal, "/lal/on_update", "token=test-token", &update).unwrap();
+    assert_eq!(a.key, b.key);
+    assert_eq!(a.event_type(), EventType::ServerStats);
+    assert_eq!(a.events[0].event.subject, "lal/1");
+    assert_eq!(a.events[0].stream, None);
+    let later = to_vec(&json!({"server_id": "1", "groups": [{"stream_name": "x"}]}));
+    assert_ne!(
+        a.key,
+        deliver(&Lal, "/lal/on_update", "token=test-token", &later)
+            .unwrap()
+            .key
+    );
+}
+
+#[test]
+fn large_lal_updates_split_without_losing_groups() {
+    let groups: Vec<Value> = (0..1000)
+        .map(|i| json!({"stream_name": format!("stream{i}"), "app_name": "live", "pub": {"session_id": format!("RTMPPUBSUB{i}"), "remote_addr": "10.0.0.1:5000", "read_bytes_sum": 123456789, "bitrate_kbits": 2500}, "subs": [{"session_id": "FLVSUB1", "protocol": "HTTP-FLV"}]}))
+        .collect();
+    let body = to_vec(&json!({"server_id": "1", "groups": groups}));
+    assert!(body.len() > 200_000, "{}", body.len());
+    let d = deliver(&Lal, "/lal/on_update", "token=test-token", &body).unwrap();
+    assert!(d.events.len() > 1);
+    let mut seen = 0;
+    for (i, o) in d.events.iter().enumerate() {
+        let envelope = serde_json::to_string(&o.event).unwrap();
+        assert!(
+            envelope.len() < 256 * 1024,
+            "part {i} is {} bytes",
+            envelope.len()
+        );
+        assert_eq!(o.event.data.part.unwrap().index, i + 1);
+        assert_eq!(o.event.id, format!("{}-{}", d.key, i + 1));
+        let raw: Value = serde_json::from_str(o.event.data.raw.get()).unwrap();
+        assert_eq!(raw["server_id"], "1");
+        for g in raw["groups"].as_array().unwrap() {
+            assert_eq!(g["stream_name"], format!("stream{seen}"));
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 1000);
+}
+
+#[test]
+fn apiserver_keys_and_fallback() {
+    let live = json!({"event": "channel_live", "eventTime": 1476697473034_i64, "id": "ch1", "name": "Demo"});
+    let d = deliver(&ApiServer, "/apiserver", "token=test-token", &to_vec(&live)).unwrap();
+    assert_eq!(d.event_type(), EventType::StreamStarted);
+    assert_eq!(d.events[0].event.time, "2016-10-17T09:44:33.034Z");
+    assert_eq!(d.events[0].event.subject, "apiserver/ch1");
+    let mut camel = live.clone();
+    camel.as_object_mut().unwrap().remove("id");
+    camel["channelId"] = json!("ch1");
+    assert_eq!(
+        d.key,
+        deliver(
+            &ApiServer,
+            "/apiserver",
+            "token=test-token",
+            &to_vec(&camel)
+        )
+        .unwrap()
+        .key
+    );
+    let mut later = live.clone();
+    later["eventTime"] = json!(1476697473035_i64);
+    assert_ne!(
+        d.key,
+        deliver(
+            &ApiServer,
+            "/apiserver",
+            "token=test-token",
+            &to_vec(&later)
+        )
+        .unwrap()
+        .key
+    );
+    let anonymous = json!({"event": "channel_ended", "eventTime": 1});
+    let d = deliver(
+        &ApiServer,
+        "/apiserver",
+        "token=test-token",
+        &to_vec(&anonymous),
+    )
+    .unwrap();
+    assert_eq!(d.events[0].stream, None);
+    assert!(matches!(
+        reject(&ApiServer, "/apiserver", "token=test-token", &to_vec(&json!({"eventTime": 1}))),
+        Rejection::Malformed(r) if r.contains("event")
+    ));
+    assert!(matches!(
+        reject(
+            &ApiServer,
+            "/apiserver",
+            "token=test-token",
+            &to_vec(&json!({"event": {"x": 1}}))
+        ),
+        Rejection::Malformed(_)
+    ));
+}
+
+#[test]
+fn registry_finds_every_provider() {
+    for name in ["tencent", "aodianyun", "bililive", "lal", "apiserver"] {
+        assert_eq!(by_name(name).map(|p| p.name()), Some(name));
+    }
+    assert!(by_name("nope").is_none());
+}
+
+#[test]
+fn raw_is_the_body_as_received() {
+    let body = br#"{ "event":"channel_live" , "eventTime":1.50e3,"id":"x" }"#;
+    let d = deliver(&ApiServer, "/apiserver", "token=test-token", body).unwrap();
+    assert_eq!(
+        d.events[0].event.data.raw.get(),
+        r#"{ "event":"channel_live" , "eventTime":1.50e3,"id":"x" }"#
+    );
+}
