@@ -38,11 +38,67 @@ pub struct Settings {
     pub replay_window: Duration,
 }
 
-/// The request flow of one provider's function.
-pub struct Pipeline<S, K> {
+/// The pure front half of the flow: everything decided before any AWS call
+/// (method, size, decoding, the adapter, the replay window). Fuzzed on its
+/// own.
+pub struct Gate {
     provider: &'static dyn Provider,
     verifier: Verifier,
     settings: Settings,
+}
+
+impl Gate {
+    /// A gate for `provider`.
+    pub fn new(provider: &'static dyn Provider, verifier: Verifier, settings: Settings) -> Self {
+        Gate {
+            provider,
+            verifier,
+            settings,
+        }
+    }
+
+    /// The provider this gate serves.
+    pub fn provider(&self) -> &'static dyn Provider {
+        self.provider
+    }
+
+    /// Admits a request received at `now` as a delivery, or refuses it.
+    pub fn admit(&self, request: &Request, now: OffsetDateTime) -> Result<Delivery, Rejection> {
+        if request.method() != Method::POST {
+            return Err(Rejection::MethodNotAllowed);
+        }
+        let raw = request.body().as_ref();
+        let limit = self.settings.max_body_bytes;
+        if raw.len() > limit {
+            return Err(Rejection::PayloadTooLarge { limit });
+        }
+        let decoded = decode_body(request.headers(), raw, limit)?;
+        // The raw path as the client sent it: the URI's path is normalized
+        // (`/lal/x/..` → `/lal/`), which would turn traversal into a hook name.
+        let raw_path = request.raw_http_path();
+        let inbound = Inbound {
+            path: if raw_path.is_empty() {
+                request.uri().path()
+            } else {
+                raw_path
+            },
+            query: request.uri().query().unwrap_or(""),
+            headers: request.headers(),
+            body: decoded.as_deref().unwrap_or(raw),
+            received_at: now,
+        };
+        let delivery = self.provider.accept(&inbound, &self.verifier)?;
+        let window = self.settings.replay_window;
+        match delivery.provider_time {
+            Some(at) if !window.is_zero() && now - at > window => Err(Rejection::Stale),
+            _ => Ok(delivery),
+        }
+    }
+}
+
+/// The request flow of one provider's function.
+pub struct Pipeline<S, K> {
+    gate: Gate,
     store: S,
     sink: K,
     clock: fn() -> OffsetDateTime,
@@ -141,14 +197,13 @@ pub struct Accepted {
 impl<S: IdempotencyStore, K: EventSink> Pipeline<S, K> {
     /// A pipeline for `provider`.
     pub fn new(provider: &'static dyn Provider, config: &Config, store: S, sink: K) -> Self {
+        let settings = Settings {
+            max_body_bytes: config.max_body_bytes,
+            retention: config.retention,
+            replay_window: config.replay_window,
+        };
         Pipeline {
-            provider,
-            verifier: config.verifier.clone(),
-            settings: Settings {
-                max_body_bytes: config.max_body_bytes,
-                retention: config.retention,
-                replay_window: config.replay_window,
-            },
+            gate: Gate::new(provider, config.verifier.clone(), settings),
             store,
             sink,
             clock: OffsetDateTime::now_utc,
@@ -163,7 +218,7 @@ impl<S: IdempotencyStore, K: EventSink> Pipeline<S, K> {
 
     /// The provider this pipeline serves.
     pub fn provider(&self) -> &'static dyn Provider {
-        self.provider
+        self.gate.provider
     }
 
     /// Handles one Lambda HTTP request: never fails, every outcome is a
@@ -185,7 +240,7 @@ impl<S: IdempotencyStore, K: EventSink> Pipeline<S, K> {
         let result = self.process(&request, now, deadline).await;
 
         let query = request.uri().query().map(redact_query).unwrap_or_default();
-        let provider = self.provider.name();
+        let provider = self.gate.provider.name();
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let outcome = match &result {
             Ok(accepted) => {
@@ -250,42 +305,18 @@ impl<S: IdempotencyStore, K: EventSink> Pipeline<S, K> {
         now: OffsetDateTime,
         deadline: OffsetDateTime,
     ) -> Result<(Accepted, &'static str), Failure> {
-        if request.method() != Method::POST {
-            return Err(Rejection::MethodNotAllowed.into());
-        }
-        let raw = request.body().as_ref();
-        let limit = self.settings.max_body_bytes;
-        if raw.len() > limit {
-            return Err(Rejection::PayloadTooLarge { limit }.into());
-        }
-        let decoded = decode_body(request.headers(), raw, limit)?;
-        // The raw path as the client sent it: the URI's path is normalized
-        // (`/lal/x/..` → `/lal/`), which would turn traversal into a hook name.
-        let raw_path = request.raw_http_path();
-        let inbound = Inbound {
-            path: if raw_path.is_empty() {
-                request.uri().path()
-            } else {
-                raw_path
-            },
-            query: request.uri().query().unwrap_or(""),
-            headers: request.headers(),
-            body: decoded.as_deref().unwrap_or(raw),
-            received_at: now,
-        };
-        let delivery = self.provider.accept(&inbound, &self.verifier)?;
-        self.check_replay_window(&delivery, now)?;
+        let delivery = self.gate.admit(request, now)?;
         let event_type = delivery.event_type().as_str();
         let accepted = |duplicate| Accepted {
             id: delivery.key.clone(),
-            reply: self.provider.reply(&delivery.key),
+            reply: self.gate.provider.reply(&delivery.key),
             duplicate,
         };
 
-        let expires_at = now + self.settings.retention;
+        let expires_at = now + self.gate.settings.retention;
         let claim = Claim {
             key: &delivery.key,
-            provider: self.provider.name(),
+            provider: self.gate.provider.name(),
             event_type,
             retry_times: delivery.retry_times,
             sequence: delivery.sequence.as_deref(),
@@ -317,7 +348,7 @@ impl<S: IdempotencyStore, K: EventSink> Pipeline<S, K> {
             .map(|(o, body)| Message {
                 body,
                 id: &o.event.id,
-                provider: self.provider.name(),
+                provider: self.gate.provider.name(),
                 event_type: o.event.event_type.as_str(),
                 stream: o.stream.as_deref(),
                 subject: &o.event.subject,
@@ -343,18 +374,6 @@ impl<S: IdempotencyStore, K: EventSink> Pipeline<S, K> {
             tracing::error!(event_id = delivery.key, error = %e, "published but not marked completed");
         }
         Ok((accepted(false), event_type))
-    }
-
-    fn check_replay_window(
-        &self,
-        delivery: &Delivery,
-        now: OffsetDateTime,
-    ) -> Result<(), Rejection> {
-        let window = self.settings.replay_window;
-        match delivery.provider_time {
-            Some(at) if !window.is_zero() && now - at > window => Err(Rejection::Stale),
-            _ => Ok(()),
-        }
     }
 }
 
@@ -384,5 +403,275 @@ fn decode_body(
             Ok(Some(decoded))
         }
         _ => Err(Rejection::malformed("unsupported Content-Encoding")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use base64::Engine;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::error::AuthFailure;
+    use crate::providers::testing::{now, verifier};
+    use crate::providers::{ApiServer, Bililive, Lal};
+
+    const LIMIT: usize = 4096;
+
+    fn gate(provider: &'static dyn Provider, replay_window: Duration) -> Gate {
+        Gate::new(
+            provider,
+            verifier(),
+            Settings {
+                max_body_bytes: LIMIT,
+                retention: replay_window,
+                replay_window,
+            },
+        )
+    }
+
+    /// A request as lambda_http builds it from an API Gateway HTTP API v2 event.
+    fn request(
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: Value,
+        body: &[u8],
+        base64: bool,
+    ) -> Request {
+        let body = if base64 {
+            base64::engine::general_purpose::STANDARD.encode(body)
+        } else {
+            String::from_utf8(body.to_vec()).unwrap()
+        };
+        let event = json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+            "headers": headers, "isBase64Encoded": base64, "body": body,
+            "requestContext": {"accountId": "1", "apiId": "a", "domainName": "x.example", "domainPrefix": "x",
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
+                "requestId": "r", "routeKey": "$default", "stage": "$default", "time": "", "timeEpoch": 0}
+        });
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    fn bililive_body(timestamp: &str) -> Vec<u8> {
+        serde_json::to_vec(&json!({"EventType": "SessionStarted", "EventId": "e1", "EventTimestamp": timestamp, "EventData": {"RoomId": 1}}))
+            .unwrap()
+    }
+
+    fn post(path: &str, query: &str, body: &[u8]) -> Request {
+        request(
+            "POST",
+            path,
+            query,
+            json!({"content-type": "application/json"}),
+            body,
+            false,
+        )
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    const DAY: Duration = Duration::from_secs(86_400);
+    const RECENT: &str = "2025-12-31T23:00:00.0000000+00:00";
+
+    #[test]
+    fn method_then_size_then_token_then_body() {
+        let g = gate(&Bililive, DAY);
+        let get = request("GET", "/bililive", "", json!({}), b"", false);
+        assert_eq!(
+            g.admit(&get, now()).unwrap_err(),
+            Rejection::MethodNotAllowed
+        );
+        let huge = vec![b'x'; LIMIT + 1];
+        assert_eq!(
+            g.admit(&post("/bililive", "", &huge), now()).unwrap_err(),
+            Rejection::PayloadTooLarge { limit: LIMIT }
+        );
+        assert_eq!(
+            g.admit(&post("/bililive", "", b"nope"), now()).unwrap_err(),
+            Rejection::Unauthenticated(AuthFailure::MissingToken)
+        );
+        assert!(matches!(
+            g.admit(&post("/bililive", "token=test-token", b"nope"), now()),
+            Err(Rejection::Malformed(_))
+        ));
+        assert!(
+            g.admit(
+                &post("/bililive", "token=test-token", &bililive_body(RECENT)),
+                now()
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn base64_bodies_from_api_gateway_are_decoded() {
+        let g = gate(&Bililive, DAY);
+        let r = request(
+            "POST",
+            "/bililive",
+            "token=test-token",
+            json!({}),
+            &bililive_body(RECENT),
+            true,
+        );
+        assert!(g.admit(&r, now()).is_ok());
+    }
+
+    #[test]
+    fn gzip_bodies_are_decoded_within_the_limit() {
+        let g = gate(&Bililive, DAY);
+        let gz = |body: &[u8]| {
+            request(
+                "POST",
+                "/bililive",
+                "token=test-token",
+                json!({"content-encoding": "gzip"}),
+                &gzip(body),
+                true,
+            )
+        };
+        assert!(g.admit(&gz(&bililive_body(RECENT)), now()).is_ok());
+        // A small bomb: 1 MiB of spaces compresses to about a kilobyte.
+        let bomb = gz(&vec![b' '; 1 << 20]);
+        assert!(bomb.body().len() < LIMIT);
+        assert_eq!(
+            g.admit(&bomb, now()).unwrap_err(),
+            Rejection::PayloadTooLarge { limit: LIMIT }
+        );
+        let not_gzip = request(
+            "POST",
+            "/bililive",
+            "token=test-token",
+            json!({"content-encoding": "gzip"}),
+            b"{}",
+            false,
+        );
+        assert!(matches!(
+            g.admit(&not_gzip, now()),
+            Err(Rejection::Malformed(_))
+        ));
+        let brotli = request(
+            "POST",
+            "/bililive",
+            "token=test-token",
+            json!({"content-encoding": "br"}),
+            b"{}",
+            false,
+        );
+        assert!(matches!(
+            g.admit(&brotli, now()),
+            Err(Rejection::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn replay_window_both_sides() {
+        let g = gate(&Bililive, DAY);
+        let inside = "2025-12-31T00:00:01.0000000+00:00"; // 23:59:59 before now()
+        let outside = "2025-12-30T23:59:59.0000000+00:00"; // a day and a second before
+        assert!(
+            g.admit(
+                &post("/bililive", "token=test-token", &bililive_body(inside)),
+                now()
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            g.admit(
+                &post("/bililive", "token=test-token", &bililive_body(outside)),
+                now()
+            )
+            .unwrap_err(),
+            Rejection::Stale
+        );
+        // Zero turns the window off.
+        let open = gate(&Bililive, Duration::ZERO);
+        assert!(
+            open.admit(
+                &post("/bililive", "token=test-token", &bililive_body(outside)),
+                now()
+            )
+            .is_ok()
+        );
+        // lal sends no timestamp: never stale.
+        let lal = gate(&Lal, DAY);
+        let body = br#"{"server_id":"1","session_id":"S1"}"#;
+        assert!(
+            lal.admit(&post("/lal/on_pub_start", "token=test-token", body), now())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn lal_sees_the_raw_path_not_a_normalized_one() {
+        let lal = gate(&Lal, DAY);
+        let body = br#"{"server_id":"1","session_id":"S1"}"#;
+        for path in [
+            "/lal/on_pub_start/..",
+            "/lal/%2e%2e",
+            "/lal/on_pub_start/../../etc",
+        ] {
+            let r = post(path, "token=test-token", body);
+            assert!(
+                matches!(lal.admit(&r, now()), Err(Rejection::Malformed(_))),
+                "{path}"
+            );
+        }
+        let d = lal
+            .admit(
+                &post("/stage/lal/on_pub_start", "token=test-token", body),
+                now(),
+            )
+            .unwrap();
+        assert_eq!(d.events[0].event.data.provider_event, "on_pub_start");
+    }
+
+    #[test]
+    fn failures_map_to_the_contract_statuses() {
+        let cases = [
+            (Failure::Rejected(Rejection::MethodNotAllowed), 405),
+            (
+                Failure::Rejected(Rejection::PayloadTooLarge { limit: 1 }),
+                413,
+            ),
+            (
+                Failure::Rejected(Rejection::Unauthenticated(AuthFailure::WrongToken)),
+                401,
+            ),
+            (Failure::Rejected(Rejection::malformed("x")), 400),
+            (Failure::Rejected(Rejection::Stale), 400),
+            (
+                Failure::InProgress {
+                    retry_after_seconds: 3,
+                },
+                409,
+            ),
+            (Failure::Store(StoreError("secret detail".into())), 503),
+            (Failure::Sink(SinkError("secret detail".into())), 503),
+        ];
+        for (failure, status) in cases {
+            let response = failure.into_response();
+            assert_eq!(response.status().as_u16(), status);
+            let body = String::from_utf8(response.body().to_vec()).unwrap();
+            assert!(
+                !body.contains("secret detail") && !body.contains("WrongToken"),
+                "{body}"
+            );
+            if status == 409 {
+                assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+            }
+            if status == 405 {
+                assert_eq!(response.headers()[header::ALLOW], "POST");
+            }
+        }
+        let _ = ApiServer;
     }
 }

@@ -40,7 +40,7 @@ impl Provider for Lal {
     fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {
         verifier.check_token(inbound.query_values("token"))?;
         let hook = inbound.last_path_segment();
-        if !is_hook_name(hook) {
+        if !is_hook_name(hook) || has_dot_segment(inbound.path) {
             return Err(Rejection::malformed("invalid hook name in the URL path"));
         }
         let body = parse_object(inbound.body)?;
@@ -129,6 +129,15 @@ fn is_hook_name(hook: &str) -> bool {
         && hook
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Whether a path has a `.` or `..` segment, plain or percent-encoded: a
+/// traversal attempt, never a URL lal's config produces.
+fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|segment| {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        decoded == "." || decoded == ".."
+    })
 }
 
 /// `127.0.0.1:52576` → `127.0.0.1`; `[::1]:57308` → `::1`.
