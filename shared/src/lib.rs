@@ -19,6 +19,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod fuzzing;
 pub mod inbound;
 mod json;
 pub mod key;

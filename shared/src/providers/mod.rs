@@ -34,7 +34,9 @@ pub enum AuthScheme {
 }
 
 /// One provider's webhook dialect.
-pub trait Provider: Send + Sync + 'static {
+/// (`RefUnwindSafe`: adapters hold no state, so fuzzers and test harnesses
+/// may call them across `catch_unwind`.)
+pub trait Provider: Send + Sync + std::panic::RefUnwindSafe + 'static {
     /// The provider's name: the function and binary name, the `source`
     /// suffix and the subject prefix (`tencent`, `lal`, …).
     fn name(&self) -> &'static str;
@@ -159,6 +161,8 @@ pub(crate) fn single(parts: EventParts, received_at: OffsetDateTime) -> Delivery
 
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod samples_table;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing (AFL++ through cargo-afl, stable toolchain) of every
+# adapter and of the full request path, each until FUZZ_EXECS executions.
+#
+#   scripts/fuzz.sh                 # all providers, adapter + request targets
+#   FUZZ_EXECS=1000000 PROVIDERS="lal tencent" TARGETS=adapter scripts/fuzz.sh
+#
+# Corpora are seeded from events/; results land in fuzz/out/<target>-<provider>/.
+# Crashing inputs are copied to shared/tests/fuzz-regressions/<provider>/, which
+# `cargo test` replays through the adapter (keep them: they are regression tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+execs=${FUZZ_EXECS:-10000000}
+providers=${PROVIDERS:-"tencent aodianyun bililive lal apiserver"}
+targets=${TARGETS:-"adapter request"}
+
+if ! command -v cargo-afl >/dev/null 2>&1; then
+  echo "fuzz: installing cargo-afl (once)…"
+  cargo install cargo-afl --locked
+fi
+(cd fuzz && cargo afl build --release)
+
+export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_QUIET=1
+summary=()
+for target in $targets; do
+  for provider in $providers; do
+    name="$target-$provider"
+    seeds="fuzz/out/seeds/$name"
+    rm -rf "$seeds" && mkdir -p "$seeds"
+    for sample in events/"$provider"/*.json; do
+      stem=$(basename "$sample" .json)
+      hook=${stem%%.*}
+      case "$target" in
+        adapter)
+          if [ "$provider" = lal ]; then { printf '%s\n' "$hook"; cat "$sample"; } > "$seeds/$stem"
+          else cp "$sample" "$seeds/$stem"; fi ;;
+        request)
+          path="/$provider"; [ "$provider" = lal ] && path="/lal/$hook"
+          { printf '\x02\0%s\0token=fuzz-token\0content-type: application/json\0' "$path"; cat "$sample"; } > "$seeds/$stem" ;;
+      esac
+    done
+    out="fuzz/out/$name"
+    rm -rf "$out"
+    echo "fuzz: $name until $execs executions…"
+    LIVEHOOK_FUZZ_PROVIDER=$provider cargo afl fuzz -i "$seeds" -o "$out" -E "$execs" \
+      "fuzz/target/release/$target" >"fuzz/out/$name.log" 2>&1 || {
+        echo "fuzz: afl-fuzz failed for $name; see fuzz/out/$name.log" >&2; exit 1; }
+    stats="$out/default/fuzzer_stats"
+    done_=$(awk -F' *: ' '/^execs_done/{print $2}' "$stats")
+    rate=$(awk -F' *: ' '/^execs_per_sec/{print $2}' "$stats")
+    crashes=$(awk -F' *: ' '/^saved_crashes/{print $2}' "$stats")
+    edges=$(awk -F' *: ' '/^bitmap_cvg/{print $2}' "$stats")
+    summary+=("$name: $done_ executions, $rate/s, $crashes crashes, coverage $edges")
+    if [ "$crashes" != 0 ]; then
+      mkdir -p "shared/tests/fuzz-regressions/$provider"
+      for crash in "$out"/default/crashes/id:*; do
+        cp "$crash" "shared/tests/fuzz-regressions/$provider/$target-$(sha256sum "$crash" | cut -c1-16)"
+      done
+    fi
+  done
+done
+printf '%s\n' "${summary[@]}" | tee fuzz/out/summary.txt
+grep -q ' 0 crashes' fuzz/out/summary.txt && ! grep -qv ' 0 crashes' fuzz/out/summary.txt

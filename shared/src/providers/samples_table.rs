@@ -1,0 +1,432 @@
+//! Every sample in `events/`: expected type, subject, time, stream attribute
+//! and key. Keys are pinned: a change here means every deployed record stops
+//! deduplicating the provider's retries, so it must be deliberate.
+
+use super::testing::*;
+use super::{Delivery, by_name};
+use crate::samples::{Sample, events_dir, load_dir};
+
+fn deliver_sample(sample: &Sample) -> Delivery {
+    let provider = by_name(&sample.provider).unwrap();
+    let body = sample.body_signed(TENCENT_KEY, fresh_t());
+    deliver(provider, &sample.path(), &sample.query(TOKEN), &body)
+        .unwrap_or_else(|r| panic!("{}/{} refused: {r:?}", sample.provider, sample.event))
+}
+
+#[test]
+#[ignore = "prints the table below from the current code"]
+fn print_table() {
+    for s in load_dir(&events_dir()).unwrap() {
+        let d = deliver_sample(&s);
+        let e = &d.events[0].event;
+        println!(
+            "    (\"{}/{}\", \"{}\", \"{}\", \"{}\", {:?}, \"{}\"),",
+            s.provider, s.event, e.event_type, e.subject, e.time, d.events[0].stream, d.key
+        );
+    }
+}
+
+/// (provider/event, type, subject, time, stream attribute, key)
+type Row = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+);
+
+const EXPECTED: &[Row] = &[
+    (
+        "aodianyun/live_dvr",
+        "recording.ready",
+        "aodianyun/dyy_1/live1",
+        "2015-07-09T02:19:07Z",
+        Some("dyy_1/live1"),
+        "832c84e929de2e2ef25c158046274aca",
+    ),
+    (
+        "aodianyun/live_dvr_preview_image",
+        "snapshot.ready",
+        "aodianyun/dyy_1/live1",
+        "2015-07-09T02:19:07Z",
+        Some("dyy_1/live1"),
+        "3f3f775434194ba9ae21afb7e6c6ac95",
+    ),
+    (
+        "aodianyun/lss_fluency",
+        "stream.health",
+        "aodianyun/dyy_1/live1",
+        "2016-12-15T10:11:40Z",
+        Some("dyy_1/live1"),
+        "e4f1611083171e54f54325db866bdf38",
+    ),
+    (
+        "aodianyun/start_publish",
+        "stream.started",
+        "aodianyun/dyy_1/live1",
+        "2016-12-15T10:06:40Z",
+        Some("dyy_1/live1"),
+        "c18dd295017b0be2a0a65779f1fdcb00",
+    ),
+    (
+        "aodianyun/start_publish.retry-2",
+        "stream.started",
+        "aodianyun/dyy_1/live1",
+        "2016-12-15T10:06:40Z",
+        Some("dyy_1/live1"),
+        "c18dd295017b0be2a0a65779f1fdcb00",
+    ),
+    (
+        "aodianyun/start_publish.string-value",
+        "stream.started",
+        "aodianyun/dyy_1/live1",
+        "2016-12-15T10:06:40Z",
+        Some("dyy_1/live1"),
+        "c18dd295017b0be2a0a65779f1fdcb00",
+    ),
+    (
+        "aodianyun/stop_publish",
+        "stream.stopped",
+        "aodianyun/dyy_1/live1",
+        "2016-12-15T11:06:31Z",
+        Some("dyy_1/live1"),
+        "6c773512eb1cf41cb7fd200f455f6116",
+    ),
+    (
+        "aodianyun/upload_dvr",
+        "vod.uploaded",
+        "aodianyun/13830",
+        "2016-12-15T10:07:47Z",
+        None,
+        "ba7962a0bbdf551d99124f2a635aad0f",
+    ),
+    (
+        "aodianyun/upload_dvr.transcoded",
+        "vod.transcoded",
+        "aodianyun/13830",
+        "2016-12-15T10:16:52Z",
+        None,
+        "e9ca33ba2f35349a61e9bff78bffd4ce",
+    ),
+    (
+        "apiserver/channel_ended",
+        "stream.ended",
+        "apiserver/5f2b9c1e8a4d",
+        "2016-10-17T10:49:33.034Z",
+        Some("5f2b9c1e8a4d"),
+        "8221daa006e9d839eb011db16e6b247b",
+    ),
+    (
+        "apiserver/channel_live",
+        "stream.started",
+        "apiserver/5f2b9c1e8a4d",
+        "2016-10-17T09:44:33.034Z",
+        Some("5f2b9c1e8a4d"),
+        "58eca4cf861fe4c27cfb2f4d5feddd2d",
+    ),
+    (
+        "apiserver/channel_stop",
+        "stream.stopped",
+        "apiserver/5f2b9c1e8a4d",
+        "2016-10-17T10:44:33.034Z",
+        Some("5f2b9c1e8a4d"),
+        "c7a5082a681df85e830418d06256f8b1",
+    ),
+    (
+        "bililive/FileClosed",
+        "recording.file_closed",
+        "bililive/23058",
+        "2021-05-14T09:52:54.9461101Z",
+        Some("23058"),
+        "5335113e424633734c66808b13d8c50a",
+    ),
+    (
+        "bililive/FileOpening",
+        "recording.file_opened",
+        "bililive/23058",
+        "2021-05-14T09:52:50.5256394Z",
+        Some("23058"),
+        "a7f008a40ee4ec6162044eb87397657c",
+    ),
+    (
+        "bililive/SessionEnded",
+        "recording.ended",
+        "bililive/23058",
+        "2021-05-14T09:52:54.9481095Z",
+        Some("23058"),
+        "1e47bf4cddf2b549a258f6110cd89e5b",
+    ),
+    (
+        "bililive/SessionStarted",
+        "recording.started",
+        "bililive/23058",
+        "2021-05-14T09:52:44.4960899Z",
+        Some("23058"),
+        "743b9eee484fe22cde36c07a50fdb8b5",
+    ),
+    (
+        "bililive/v1",
+        "recording.file_closed",
+        "bililive/14846654",
+        "2021-01-07T08:06:16.1693244Z",
+        Some("14846654"),
+        "781fdd224450852f63179d3fa85193b4",
+    ),
+    (
+        "lal/on_pub_start",
+        "stream.started",
+        "lal/live/test110",
+        "2026-01-01T00:00:00Z",
+        Some("live/test110"),
+        "6d2d28df2120b7dbf85d51333edb73d5",
+    ),
+    (
+        "lal/on_pub_start.rtsp",
+        "stream.started",
+        "lal/live/test110",
+        "2026-01-01T00:00:00Z",
+        Some("live/test110"),
+        "cbcebfb7f0e983d25e9b88c932e11cee",
+    ),
+    (
+        "lal/on_pub_stop",
+        "stream.stopped",
+        "lal/live/test110",
+        "2026-01-01T00:00:00Z",
+        Some("live/test110"),
+        "3dcd53fa88cca2f8bda438d6324ea513",
+    ),
+    (
+        "lal/on_rtmp_connect",
+        "connection.opened",
+        "lal/1",
+        "2026-01-01T00:00:00Z",
+        None,
+        "76cc1e5a173bf9956328b9f76f24b22d",
+    ),
+    (
+        "lal/on_server_start",
+        "server.started",
+        "lal/1",
+        "2026-01-01T00:00:00Z",
+        None,
+        "d1ecadaff823c62d3d823ec84ddea9b0",
+    ),
+    (
+        "lal/on_sub_start",
+        "playback.started",
+        "lal/live/test110",
+        "2026-01-01T00:00:00Z",
+        Some("live/test110"),
+        "3afc8b424b361af7d6521910faced4e5",
+    ),
+    (
+        "lal/on_sub_start.http-ts",
+        "playback.started",
+        "lal/live/test110",
+        "2026-01-01T00:00:00Z",
+        Some("live/test110"),
+        "e07f0ef95a20a88b121c58110091759c",
+    ),
+    (
+        "lal/on_sub_stop",
+        "playback.stopped",
+        "lal/live/test110",
+        "2026-01-01T00:00:00Z",
+        Some("live/test110"),
+        "421b4b628baf71f4e0746d18120c18a9",
+    ),
+    (
+        "lal/on_update",
+        "server.stats",
+        "lal/1",
+        "2026-01-01T00:00:00Z",
+        None,
+        "8459bb0a4bb8ac8dc935b0429e041aec",
+    ),
+    (
+        "tencent/push",
+        "stream.started",
+        "tencent/3954_ea88f7495ba711e6a2cba4dcbef5e35a",
+        "2016-08-15T10:03:20Z",
+        Some("3954_ea88f7495ba711e6a2cba4dcbef5e35a"),
+        "39e43bd8acd48212253a69fee7528d38",
+    ),
+    (
+        "tencent/record",
+        "recording.ready",
+        "tencent/2519_2500647",
+        "2017-05-31T08:54:54Z",
+        Some("2519_2500647"),
+        "17a3634c45e9a792f9c24f8ef2b0706e",
+    ),
+    (
+        "tencent/record.file-size-string",
+        "recording.ready",
+        "tencent/2519_2500647",
+        "2017-05-31T08:54:54Z",
+        Some("2519_2500647"),
+        "17a3634c45e9a792f9c24f8ef2b0706e",
+    ),
+    (
+        "tencent/snapshot",
+        "snapshot.ready",
+        "tencent/2016090090936",
+        "2016-09-12T02:03:08Z",
+        Some("2016090090936"),
+        "38d5791e8ff9d86d7cd4f1b28c4a2a0e",
+    ),
+    (
+        "tencent/stop",
+        "stream.stopped",
+        "tencent/3954_ea88f7495ba711e6a2cba4dcbef5e35a",
+        "2016-08-15T10:16:40Z",
+        Some("3954_ea88f7495ba711e6a2cba4dcbef5e35a"),
+        "ebd230e87b905d50f8e5a8c4ef85c4ec",
+    ),
+    (
+        "tencent/stop.push-duration",
+        "stream.stopped",
+        "tencent/3954_ea88f7495ba711e6a2cba4dcbef5e35a",
+        "2016-08-15T10:30:00Z",
+        Some("3954_ea88f7495ba711e6a2cba4dcbef5e35a"),
+        "4d5ccbbfcd107796d3483fb151a3c0a0",
+    ),
+];
+
+#[test]
+fn every_sample_normalizes_as_expected() {
+    let samples = load_dir(&events_dir()).unwrap();
+    let names: Vec<String> = samples
+        .iter()
+        .map(|s| format!("{}/{}", s.provider, s.event))
+        .collect();
+    for (name, ..) in EXPECTED {
+        assert!(
+            names.iter().any(|n| n == name),
+            "{name} is expected but not in events/"
+        );
+    }
+    for (sample, name) in samples.iter().zip(&names) {
+        let row = EXPECTED
+            .iter()
+            .find(|row| row.0 == name)
+            .unwrap_or_else(|| panic!("{name} has no row in EXPECTED (run print_table)"));
+        let d = deliver_sample(sample);
+        let e = &d.events[0].event;
+        assert_eq!(
+            (
+                e.event_type.as_str(),
+                e.subject.as_str(),
+                e.time.as_str(),
+                d.events[0].stream.as_deref(),
+                d.key.as_str()
+            ),
+            (row.1, row.2, row.3, row.4, row.5),
+            "{name}"
+        );
+        assert_eq!(e.id, d.key);
+        assert_eq!(e.source, format!("livehook/{}", sample.provider));
+        assert_eq!(e.specversion, "1.0");
+        assert_eq!(e.datacontenttype, "application/json");
+        // `raw` is the body as sent (Tencent's re-signed body, as received).
+        let sent: serde_json::Value =
+            serde_json::from_slice(&sample.body_signed(TENCENT_KEY, fresh_t())).unwrap();
+        let raw: serde_json::Value = serde_json::from_str(e.data.raw.get()).unwrap();
+        assert_eq!(raw, sent, "{name}");
+        assert_eq!(e.data.provider_event.is_empty(), false, "{name}");
+    }
+}
+
+#[test]
+fn retry_variants_share_a_key_and_other_events_do_not() {
+    let samples = load_dir(&events_dir()).unwrap();
+    // Samples that are the same event as another one (a retry or another wire form).
+    let same_event = [
+        ("aodianyun/start_publish.retry-2", "aodianyun/start_publish"),
+        (
+            "aodianyun/start_publish.string-value",
+            "aodianyun/start_publish",
+        ),
+        ("tencent/record.file-size-string", "tencent/record"),
+    ];
+    let mut keys: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for s in &samples {
+        let name = format!("{}/{}", s.provider, s.event);
+        let key = deliver_sample(s).key;
+        if let Some((_, original)) = same_event.iter().find(|(variant, _)| *variant == name) {
+            let original = samples
+                .iter()
+                .find(|o| format!("{}/{}", o.provider, o.event) == *original)
+                .unwrap();
+            assert_eq!(key, deliver_sample(original).key, "{name}");
+            continue;
+        }
+        if let Some(other) = keys.insert(key, name.clone()) {
+            panic!("{name} and {other} share a key");
+        }
+    }
+}
+
+#[test]
+fn tencent_samples_keep_their_key_when_re_signed() {
+    for s in load_dir(&events_dir())
+        .unwrap()
+        .iter()
+        .filter(|s| s.provider == "tencent")
+    {
+        let provider = by_name("tencent").unwrap();
+        let first = deliver(
+            provider,
+            "/tencent",
+            "",
+            &s.body_signed(TENCENT_KEY, fresh_t()),
+        )
+        .unwrap();
+        let retry = deliver(
+            provider,
+            "/tencent",
+            "",
+            &s.body_signed(TENCENT_KEY, fresh_t() + 60),
+        )
+        .unwrap();
+        assert_eq!(first.key, retry.key, "{}", s.event);
+    }
+}
+
+#[test]
+fn every_sample_survives_wrong_types_in_optional_fields() {
+    // Optional fields of an unexpected type stay in `raw` and never refuse a delivery.
+    const REQUIRED: &[&str] = &[
+        "t",
+        "sign",
+        "event_type",
+        "stream_id",
+        "EventId",
+        "EventType",
+        "EventRandomId",
+        "session_id",
+        "event",
+    ];
+    for s in load_dir(&events_dir()).unwrap() {
+        let mut body: serde_json::Value = serde_json::from_slice(&s.body).unwrap();
+        for (key, value) in body.as_object_mut().unwrap().iter_mut() {
+            if !REQUIRED.contains(&key.as_str()) {
+                *value = serde_json::json!([{"unexpected": true}]);
+            }
+        }
+        let sample = Sample {
+            body: serde_json::to_vec(&body).unwrap(),
+            ..s
+        };
+        let provider = by_name(&sample.provider).unwrap();
+        let sent = sample.body_signed(TENCENT_KEY, fresh_t());
+        if let Err(r) = deliver(provider, &sample.path(), &sample.query(TOKEN), &sent) {
+            panic!(
+                "{}/{} refused with mistyped optional fields: {r:?}",
+                sample.provider, sample.event
+            );
+        }
+    }
+}
