@@ -335,7 +335,7 @@ fn every_sample_normalizes_as_expected() {
             serde_json::from_slice(&sample.body_signed(TENCENT_KEY, fresh_t())).unwrap();
         let raw: serde_json::Value = serde_json::from_str(e.data.raw.get()).unwrap();
         assert_eq!(raw, sent, "{name}");
-        assert_eq!(e.data.provider_event.is_empty(), false, "{name}");
+        assert!(!e.data.provider_event.is_empty(), "{name}");
     }
 }
 
