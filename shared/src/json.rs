@@ -104,15 +104,85 @@ fn value_int(v: &Value) -> Option<i64> {
 }
 
 /// Parses a body into a JSON object, or the 400 that explains why not.
+///
+/// Objects with a repeated key are refused at any depth: parsers disagree on
+/// which duplicate wins, so `{"EventId":"a","EventId":"b"}` could mean one
+/// event to livehook and another to a subscriber reading `raw`.
 pub(crate) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Rejection> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Rejection::malformed("empty body"));
     }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
+    match serde_json::from_slice::<Strict>(body) {
+        Ok(Strict(Value::Object(map))) => Ok(map),
         Ok(_) => Err(Rejection::malformed("body must be a JSON object")),
-        Err(e) if e.is_syntax() || e.is_eof() => Err(Rejection::malformed("body is not JSON")),
-        Err(_) => Err(Rejection::malformed("body is not valid JSON")),
+        Err(e) if e.is_data() => Err(Rejection::malformed(if e.to_string().starts_with(DUPLICATE) {
+            "body has a duplicate key"
+        } else {
+            "body is not valid JSON"
+        })),
+        Err(_) => Err(Rejection::malformed("body is not JSON")),
+    }
+}
+
+const DUPLICATE: &str = "duplicate key";
+
+/// A JSON value whose objects have unique keys.
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            let Strict(value) = access.next_value()?;
+            if map.insert(key, value).is_some() {
+                return Err(serde::de::Error::custom(DUPLICATE));
+            }
+        }
+        Ok(Value::Object(map))
     }
 }
 
@@ -189,6 +259,19 @@ mod tests {
             parse_object(b"\xff\xfe").unwrap_err(),
             Rejection::malformed("body is not JSON")
         );
-        assert!(parse_object(b"{\"a\":1,\"a\":2}").is_ok());
+        assert_eq!(
+            parse_object(br#"{"a":1,"a":2}"#).unwrap_err(),
+            Rejection::malformed("body has a duplicate key")
+        );
+        assert_eq!(
+            parse_object(br#"{"a":{"b":1,"b":1}}"#).unwrap_err(),
+            Rejection::malformed("body has a duplicate key")
+        );
+        assert!(parse_object(br#"{"a":{"b":1},"b":[{"a":1},{"a":2}]}"#).is_ok());
+        let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        assert!(parse_object(deep.as_bytes()).is_err());
+        // Beyond f64's range: refused, never a panic or an infinity.
+        assert!(matches!(parse_object(br#"{"n":1e400}"#), Err(Rejection::Malformed(_))));
+        assert!(parse_object(br#"{"n":123456789012345678901234567890}"#).is_ok());
     }
 }
