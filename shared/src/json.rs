@@ -115,11 +115,13 @@ pub(crate) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Rejection>
     match serde_json::from_slice::<Strict>(body) {
         Ok(Strict(Value::Object(map))) => Ok(map),
         Ok(_) => Err(Rejection::malformed("body must be a JSON object")),
-        Err(e) if e.is_data() => Err(Rejection::malformed(if e.to_string().starts_with(DUPLICATE) {
-            "body has a duplicate key"
-        } else {
-            "body is not valid JSON"
-        })),
+        Err(e) if e.is_data() => Err(Rejection::malformed(
+            if e.to_string().starts_with(DUPLICATE) {
+                "body has a duplicate key"
+            } else {
+                "body is not valid JSON"
+            },
+        )),
         Err(_) => Err(Rejection::malformed("body is not JSON")),
     }
 }
@@ -271,7 +273,10 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
         assert!(parse_object(deep.as_bytes()).is_err());
         // Beyond f64's range: refused, never a panic or an infinity.
-        assert!(matches!(parse_object(br#"{"n":1e400}"#), Err(Rejection::Malformed(_))));
+        assert!(matches!(
+            parse_object(br#"{"n":1e400}"#),
+            Err(Rejection::Malformed(_))
+        ));
         assert!(parse_object(br#"{"n":123456789012345678901234567890}"#).is_ok());
     }
 }
