@@ -1,0 +1,139 @@
+//! Where the table and topic are: flags, the functions' environment
+//! variables, or a deployed stack's outputs; and the AWS SDK configuration.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use clap::Args;
+
+/// The CloudFormation output holding the table name.
+pub const TABLE_OUTPUT: &str = "TableName";
+/// The CloudFormation output holding the topic ARN.
+pub const TOPIC_OUTPUT: &str = "TopicArn";
+
+/// AWS options shared by `tail` and `events`.
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// DynamoDB idempotency table [default: from --stack]
+    #[arg(long, value_name = "NAME", env = "LIVEHOOK_TABLE")]
+    pub table: Option<String>,
+    /// SNS topic ARN [default: from --stack]
+    #[arg(long, value_name = "ARN", env = "LIVEHOOK_TOPIC_ARN")]
+    pub topic_arn: Option<String>,
+    /// Read the table and topic from this deployed CloudFormation (SAM) stack's outputs (TableName, TopicArn)
+    #[arg(long, value_name = "NAME")]
+    pub stack: Option<String>,
+    /// AWS endpoint (an emulator such as moto or LocalStack)
+    #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// AWS region [default: the SDK's (AWS_REGION, profile)]
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+}
+
+/// What `tail` and `events` work on.
+pub struct Target {
+    /// SDK configuration.
+    pub sdk: SdkConfig,
+    table: Option<String>,
+    topic_arn: Option<String>,
+    stack: Option<String>,
+}
+
+impl AwsArgs {
+    /// Loads the SDK configuration and, when a table or topic is missing and
+    /// `--stack` is given, the stack's outputs.
+    pub async fn resolve(&self) -> Result<Target> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    // SQS long polls hold a request for up to 20 s.
+                    .operation_attempt_timeout(Duration::from_secs(30))
+                    .operation_timeout(Duration::from_secs(60))
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(3));
+        if let Some(region) = self.region.clone().filter(|r| !r.is_empty()) {
+            loader = loader.region(Region::new(region));
+        }
+        if let Some(endpoint) = self.endpoint_url.clone().filter(|e| !e.is_empty()) {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let sdk = loader.load().await;
+        let mut target = Target {
+            sdk,
+            table: self.table.clone().filter(|t| !t.is_empty()),
+            topic_arn: self.topic_arn.clone().filter(|t| !t.is_empty()),
+            stack: self.stack.clone().filter(|s| !s.is_empty()),
+        };
+        if let Some(stack) = target.stack.clone()
+            && (target.table.is_none() || target.topic_arn.is_none())
+        {
+            let outputs = stack_outputs(&target.sdk, &stack).await?;
+            let find = |name: &str| {
+                outputs
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .or_else(|| outputs.iter().find(|(k, _)| k.ends_with(name)))
+                    .map(|(_, v)| v.clone())
+            };
+            target.table = target.table.or_else(|| find(TABLE_OUTPUT));
+            target.topic_arn = target.topic_arn.or_else(|| find(TOPIC_OUTPUT));
+        }
+        Ok(target)
+    }
+}
+
+impl Target {
+    /// The table, or an error saying how to give one.
+    pub fn table(&self) -> Result<&str> {
+        match (&self.table, &self.stack) {
+            (Some(t), _) => Ok(t),
+            (None, Some(stack)) => {
+                bail!("stack {stack} has no {TABLE_OUTPUT} output; pass --table NAME")
+            }
+            (None, None) => {
+                bail!(
+                    "no table: pass --table NAME, set LIVEHOOK_TABLE, or name the stack with --stack"
+                )
+            }
+        }
+    }
+
+    /// The topic ARN, or an error saying how to give one.
+    pub fn topic_arn(&self) -> Result<&str> {
+        match (&self.topic_arn, &self.stack) {
+            (Some(t), _) => Ok(t),
+            (None, Some(stack)) => {
+                bail!("stack {stack} has no {TOPIC_OUTPUT} output; pass --topic-arn ARN")
+            }
+            (None, None) => bail!(
+                "no topic: pass --topic-arn ARN, set LIVEHOOK_TOPIC_ARN, or name the stack with --stack"
+            ),
+        }
+    }
+}
+
+/// The outputs (key, value) of a deployed stack.
+async fn stack_outputs(sdk: &SdkConfig, stack: &str) -> Result<Vec<(String, String)>> {
+    let client = aws_sdk_cloudformation::Client::new(sdk);
+    let found = client
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!(crate::sdk_error(&e)))
+        .with_context(|| format!("describing CloudFormation stack {stack}"))?;
+    let Some(description) = found.stacks().first() else {
+        bail!("CloudFormation stack {stack} not found");
+    };
+    Ok(description
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+        .collect())
+}

@@ -1,0 +1,848 @@
+//! `livehook send`, `tail` and `events` against the real pipeline: a
+//! `moto_server` on a free loopback port, an in-test HTTP server handing
+//! every request to `livehook::pipeline::Pipeline::handle` (DynamoStore and
+//! SnsSink on moto), and the built `livehook` binary.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use livehook::config::Config;
+use livehook::pipeline::Pipeline;
+use livehook::sink::SnsSink;
+use livehook::store::DynamoStore;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+
+const TOKEN: &str = "cli-it-token";
+const TENCENT_KEY: &str = "cli-it-tencent-key";
+const BIN: &str = env!("CARGO_BIN_EXE_livehook");
+
+// ---------------------------------------------------------------------------
+// moto_server
+
+/// A running `moto_server`, killed (by its PID) when dropped.
+struct Moto {
+    endpoint: String,
+    child: Child,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("an ephemeral loopback port")
+}
+
+fn answers(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    if stream
+        .write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut status = String::new();
+    BufReader::new(stream).read_line(&mut status).is_ok() && status.starts_with("HTTP/")
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let path = std::env::var_os("MOTO_SERVER").map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server"),
+            PathBuf::from,
+        );
+        assert!(
+            path.exists(),
+            "moto_server not found at {} (python3 -m venv .venv && .venv/bin/pip install 'moto[server]', or set MOTO_SERVER)",
+            path.display()
+        );
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("livehook-cli-moto-{port}.log"));
+        let log_file = std::fs::File::create(&log).expect("moto log file");
+        let mut child = Command::new(&path)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("log handle"))
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", path.display()));
+        let started = Instant::now();
+        while !answers(port) {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "moto_server exited with {status}: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("moto_server did not answer on port {port} within 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child,
+        }
+    }
+}
+
+fn sdk_config(endpoint: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "cli-tests",
+        )))
+        .endpoint_url(endpoint)
+        .build()
+}
+
+// ---------------------------------------------------------------------------
+// The functions, served over HTTP
+
+type Live = Pipeline<DynamoStore, SnsSink>;
+
+/// Serves `/<provider>…` with that provider's pipeline, as API Gateway and
+/// the Lambda runtime would hand the request over. Returns the base URL.
+async fn serve(pipelines: HashMap<&'static str, Live>) -> String {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("binding the test server");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let pipelines = Arc::new(pipelines);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let pipelines = pipelines.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request: hyper::Request<Incoming>| {
+                    let pipelines = pipelines.clone();
+                    async move { Ok::<_, Infallible>(handle(&pipelines, request).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    base
+}
+
+async fn handle(
+    pipelines: &HashMap<&'static str, Live>,
+    request: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let provider = parts
+        .uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let Some(pipeline) = pipelines.get(provider) else {
+        return hyper::Response::builder()
+            .status(404)
+            .body(Full::new(Bytes::from_static(b"no such function")))
+            .expect("response");
+    };
+    let mut request = lambda_http::Request::new(lambda_http::Body::from(body.to_vec()));
+    *request.method_mut() = parts.method;
+    *request.uri_mut() = parts.uri;
+    *request.headers_mut() = parts.headers;
+    let response = pipeline.handle(request).await;
+    let (parts, body) = response.into_parts();
+    hyper::Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))
+}
+
+// ---------------------------------------------------------------------------
+// The emulated stack
+
+struct World {
+    _moto: Moto,
+    endpoint: String,
+    table: String,
+    topic_arn: String,
+    /// A queue of the test's own, subscribed to the topic: what SNS published.
+    queue_url: String,
+    url: String,
+    dynamodb: aws_sdk_dynamodb::Client,
+    sqs: aws_sdk_sqs::Client,
+    sns: aws_sdk_sns::Client,
+}
+
+/// One published message, read from the test's queue.
+struct Published {
+    envelope: Value,
+    attributes: BTreeMap<String, String>,
+}
+
+impl World {
+    async fn new() -> World {
+        let moto = Moto::start();
+        let endpoint = moto.endpoint.clone();
+        let sdk = sdk_config(&endpoint);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let table = "livehook-cli-it".to_owned();
+        dynamodb
+            .create_table()
+            .table_name(&table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .expect("attribute"),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .expect("key"),
+            )
+            .send()
+            .await
+            .expect("CreateTable");
+        let topic_arn = sns
+            .create_topic()
+            .name("livehook-cli-it")
+            .send()
+            .await
+            .expect("CreateTopic")
+            .topic_arn()
+            .expect("topic arn")
+            .to_owned();
+        let queue_url = sqs
+            .create_queue()
+            .queue_name("cli-it-observer")
+            .send()
+            .await
+            .expect("CreateQueue")
+            .queue_url()
+            .expect("queue url")
+            .to_owned();
+        let queue_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("GetQueueAttributes")
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+            .expect("queue arn")
+            .clone();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .expect("Subscribe");
+
+        let vars: HashMap<&str, String> = [
+            ("LIVEHOOK_TABLE", table.clone()),
+            ("LIVEHOOK_TOPIC_ARN", topic_arn.clone()),
+            ("LIVEHOOK_TOKEN", TOKEN.to_owned()),
+            ("LIVEHOOK_TENCENT_KEY", TENCENT_KEY.to_owned()),
+            // The replay window stays on (its default, the retention): the
+            // CLI must refresh the samples' old timestamps to be accepted.
+        ]
+        .into_iter()
+        .collect();
+        let mut pipelines = HashMap::new();
+        for provider in livehook::providers::ALL {
+            let config = Config::from_lookup(provider.auth_scheme(), |k| vars.get(k).cloned())
+                .expect("configuration");
+            let store = DynamoStore::new(dynamodb.clone(), &config.table);
+            let sink = SnsSink::new(sns.clone(), &config.topic_arn);
+            pipelines.insert(
+                provider.name(),
+                Pipeline::new(provider, &config, store, sink),
+            );
+        }
+        let url = serve(pipelines).await;
+        World {
+            _moto: moto,
+            endpoint,
+            table,
+            topic_arn,
+            queue_url,
+            url,
+            dynamodb,
+            sqs,
+            sns,
+        }
+    }
+
+    /// The CLI with the environment a user of this stack would have.
+    fn cli(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", std::env::temp_dir())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("LIVEHOOK_TABLE", &self.table)
+            .env("LIVEHOOK_TOPIC_ARN", &self.topic_arn);
+        command
+    }
+
+    /// Runs the CLI to completion (off the async runtime's threads).
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut command = self.cli(args);
+        tokio::task::spawn_blocking(move || command.output().expect("running livehook"))
+            .await
+            .expect("joining the CLI")
+    }
+
+    /// Starts `livehook tail …` and waits until it is subscribed.
+    async fn tail(&self, args: &[&str]) -> tokio::process::Child {
+        let mut command = tokio::process::Command::from(self.cli(args));
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting livehook tail");
+        let stderr = child.stderr.take().expect("tail stderr");
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.starts_with("tail: listening") {
+                    return Ok(());
+                }
+                if line.contains("error") {
+                    return Err(line);
+                }
+            }
+            Err("tail ended before subscribing".to_owned())
+        })
+        .await
+        .expect("tail subscribed within 30 s");
+        ready.unwrap_or_else(|e| panic!("livehook tail: {e}"));
+        // Keep draining stderr so the child never blocks on it.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        child
+    }
+
+    /// What SNS published since the last call (moto delivers synchronously).
+    async fn published(&self) -> Vec<Published> {
+        let mut out = Vec::new();
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("ReceiveMessage");
+            if received.messages().is_empty() {
+                return out;
+            }
+            for m in received.messages() {
+                let doc: Value =
+                    serde_json::from_str(m.body().unwrap_or_default()).expect("SNS JSON");
+                let envelope = serde_json::from_str(doc["Message"].as_str().expect("Message"))
+                    .expect("envelope");
+                let attributes = doc["MessageAttributes"]
+                    .as_object()
+                    .map(|a| {
+                        a.iter()
+                            .map(|(k, v)| (k.clone(), v["Value"].as_str().unwrap_or("").to_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push(Published {
+                    envelope,
+                    attributes,
+                });
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().expect("receipt"))
+                    .send()
+                    .await
+                    .expect("DeleteMessage");
+            }
+        }
+    }
+}
+
+async fn finish(child: tokio::process::Child) -> (bool, String) {
+    let mut child = child;
+    let mut stdout = child.stdout.take().expect("stdout");
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("tail stopped within 30 s")
+        .expect("waiting for tail");
+    let mut text = String::new();
+    stdout.read_to_string(&mut text).await.expect("tail stdout");
+    (status.success(), text)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The event id in a reply body such as `{"ok":true,"id":"…"}`.
+fn reply_id(stdout: &str) -> String {
+    let start = stdout.find("{\"").expect("a JSON reply in the send output");
+    let end = stdout[start..].find('}').expect("end of the reply") + start + 1;
+    let reply: Value = serde_json::from_str(&stdout[start..end]).expect("reply JSON");
+    reply["id"].as_str().expect("reply id").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_tail_and_events_against_the_pipeline() {
+    let world = World::new().await;
+    let lal_url = format!("{}/lal", world.url);
+
+    // --- send + tail: the lal sample arrives at tail as the published envelope.
+    let tail = world
+        .tail(&["tail", "--max", "1", "--timeout", "20", "--json"])
+        .await;
+    let sent = world
+        .run(&[
+            "send",
+            "lal",
+            "on_pub_start",
+            "--url",
+            &lal_url,
+            "--token",
+            TOKEN,
+            "--retry",
+            "2",
+        ])
+        .await;
+    let stdout = text(&sent.stdout);
+    assert!(
+        sent.status.success(),
+        "send failed: {stdout}{}",
+        text(&sent.stderr)
+    );
+    // Three attempts, all 200 (the retries are duplicates, answered the same).
+    assert_eq!(
+        stdout.lines().filter(|l| l.contains("200 OK")).count(),
+        3,
+        "{stdout}"
+    );
+    let id = reply_id(&stdout);
+    let (ok, tailed) = finish(tail).await;
+    assert!(ok, "tail failed");
+    let lines: Vec<&str> = tailed.lines().collect();
+    assert_eq!(lines.len(), 1, "tail printed: {tailed}");
+    let envelope: Value = serde_json::from_str(lines[0]).expect("tail --json prints the envelope");
+    assert_eq!(envelope["type"], "stream.started");
+    assert_eq!(envelope["subject"], "lal/live/test110");
+    assert_eq!(envelope["source"], "livehook/lal");
+    assert_eq!(envelope["id"], id.as_str());
+    // --retry 2: one publication only.
+    let published = world.published().await;
+    assert_eq!(published.len(), 1, "the retries were published again");
+    assert_eq!(published[0].envelope["id"], id.as_str());
+    // tail cleaned up: no queue of its own, no subscription left but ours.
+    let queues = world
+        .sqs
+        .list_queues()
+        .queue_name_prefix("livehook-tail-")
+        .send()
+        .await
+        .expect("ListQueues");
+    assert!(
+        queues.queue_urls().is_empty(),
+        "tail left {:?}",
+        queues.queue_urls()
+    );
+    let subscriptions = world
+        .sns
+        .list_subscriptions_by_topic()
+        .topic_arn(&world.topic_arn)
+        .send()
+        .await
+        .expect("ListSubscriptionsByTopic");
+    assert_eq!(
+        subscriptions.subscriptions().len(),
+        1,
+        "tail left its subscription"
+    );
+
+    // --- Ctrl-C: tail stops cleanly and deletes its queue and subscription.
+    let tail = world.tail(&["tail"]).await;
+    let pid = tail.id().expect("tail pid").to_string();
+    let interrupted = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill -INT");
+    assert!(interrupted.success());
+    let (ok, tailed) = finish(tail).await;
+    assert!(ok && tailed.is_empty(), "tail after Ctrl-C: {tailed}");
+    let queues = world
+        .sqs
+        .list_queues()
+        .queue_name_prefix("livehook-tail-")
+        .send()
+        .await
+        .expect("ListQueues");
+    assert!(
+        queues.queue_urls().is_empty(),
+        "Ctrl-C left {:?}",
+        queues.queue_urls()
+    );
+    let subscriptions = world
+        .sns
+        .list_subscriptions_by_topic()
+        .topic_arn(&world.topic_arn)
+        .send()
+        .await
+        .expect("ListSubscriptionsByTopic");
+    assert_eq!(
+        subscriptions.subscriptions().len(),
+        1,
+        "Ctrl-C left the subscription"
+    );
+
+    // --- tail's filter policy: only the tencent event, not the lal one.
+    let tail = world
+        .tail(&[
+            "tail",
+            "--provider",
+            "tencent",
+            "--type",
+            "stream.*",
+            "--max",
+            "1",
+            "--timeout",
+            "20",
+        ])
+        .await;
+    let lal_again = world
+        .run(&[
+            "send",
+            "lal",
+            "on_sub_start",
+            "--url",
+            &lal_url,
+            "--token",
+            TOKEN,
+        ])
+        .await;
+    assert!(lal_again.status.success(), "{}", text(&lal_again.stdout));
+    // Tencent: freshly signed (t = now + 600) with fresh times, re-signed on retry.
+    let tencent = world
+        .run(&[
+            "send",
+            "tencent",
+            "push",
+            "--url",
+            &format!("{}/tencent", world.url),
+            "--tencent-key",
+            TENCENT_KEY,
+            "--retry",
+            "1",
+        ])
+        .await;
+    let tencent_out = text(&tencent.stdout);
+    assert!(
+        tencent.status.success(),
+        "{tencent_out}{}",
+        text(&tencent.stderr)
+    );
+    assert_eq!(
+        tencent_out.matches(r#"{"code":0}"#).count(),
+        2,
+        "{tencent_out}"
+    );
+    assert!(!tencent_out.contains(TENCENT_KEY) && !text(&tencent.stderr).contains(TENCENT_KEY));
+    let (ok, tailed) = finish(tail).await;
+    assert!(ok);
+    assert_eq!(tailed.lines().count(), 1, "{tailed}");
+    assert!(
+        tailed.contains("stream.started") && tailed.contains("tencent/"),
+        "{tailed}"
+    );
+    assert!(
+        !tailed.contains("lal/"),
+        "the filter let lal through: {tailed}"
+    );
+    let published = world.published().await;
+    assert_eq!(
+        published.len(),
+        2,
+        "lal on_sub_start and tencent push, once each"
+    );
+
+    // --- Aodianyun retries bump retry_times and stay one event.
+    let aodianyun = world
+        .run(&[
+            "send",
+            "aodianyun",
+            "start_publish",
+            "--url",
+            &format!("{}/aodianyun", world.url),
+            "--token",
+            TOKEN,
+            "--retry",
+            "2",
+        ])
+        .await;
+    assert!(aodianyun.status.success(), "{}", text(&aodianyun.stdout));
+    let published = world.published().await;
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].envelope["data"]["retry_times"], 1);
+
+    // --- A refused delivery makes send fail, with the status shown.
+    let refused = world
+        .run(&[
+            "send",
+            "apiserver",
+            "channel_live",
+            "--url",
+            &format!("{}/apiserver", world.url),
+            "--token",
+            "wrong",
+        ])
+        .await;
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stdout).contains("401"),
+        "{}",
+        text(&refused.stdout)
+    );
+    assert!(text(&refused.stderr).contains("answered 2xx"));
+    // A wrong sample name lists the valid ones.
+    let wrong = world
+        .run(&["send", "lal", "on_nothing", "--url", &lal_url])
+        .await;
+    assert!(!wrong.status.success());
+    assert!(
+        text(&wrong.stderr).contains("on_pub_start"),
+        "{}",
+        text(&wrong.stderr)
+    );
+
+    // --- events list: newest first, filters.
+    let listed = world.run(&["events", "list", "--json"]).await;
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let rows: Vec<Value> = text(&listed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON row"))
+        .collect();
+    assert_eq!(rows.len(), 4, "lal ×2, tencent, aodianyun: {rows:?}");
+    assert_eq!(rows[0]["provider"], "aodianyun", "newest first");
+    assert_eq!(rows[3]["id"], id.as_str(), "oldest last");
+    assert!(rows.iter().all(|r| r["status"] == "COMPLETED"));
+    let lal_rows = world
+        .run(&[
+            "events",
+            "list",
+            "--provider",
+            "lal",
+            "--type",
+            "stream.started",
+        ])
+        .await;
+    let lal_rows = text(&lal_rows.stdout);
+    assert_eq!(
+        lal_rows.lines().count(),
+        2,
+        "header and one row: {lal_rows}"
+    );
+    assert!(lal_rows.contains(&id));
+    let limited = world
+        .run(&["events", "list", "--json", "--limit", "1"])
+        .await;
+    assert_eq!(text(&limited.stdout).lines().count(), 1);
+
+    // --- events show: the stored envelope, pretty.
+    let shown = world.run(&["events", "show", &id]).await;
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    let shown_text = text(&shown.stdout);
+    assert!(
+        shown_text.contains("\n  \"id\""),
+        "not pretty: {shown_text}"
+    );
+    let shown: Value = serde_json::from_str(&shown_text).expect("show prints JSON");
+    assert_eq!(shown, envelope, "show differs from what was published");
+    let missing = world.run(&["events", "show", "no-such-id"]).await;
+    assert!(!missing.status.success());
+    assert!(text(&missing.stderr).contains("no event no-such-id"));
+
+    // --- events replay: the stored envelope again, with replay=true.
+    let replayed = world.run(&["events", "replay", &id]).await;
+    assert!(replayed.status.success(), "{}", text(&replayed.stderr));
+    let published = world.published().await;
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].envelope, envelope);
+    let attrs = &published[0].attributes;
+    assert_eq!(attrs.get("replay").map(String::as_str), Some("true"));
+    assert_eq!(attrs.get("provider").map(String::as_str), Some("lal"));
+    assert_eq!(
+        attrs.get("type").map(String::as_str),
+        Some("stream.started")
+    );
+    assert_eq!(
+        attrs.get("stream").map(String::as_str),
+        Some("live/test110")
+    );
+
+    // An unfinished record cannot be replayed.
+    world
+        .dynamodb
+        .put_item()
+        .table_name(&world.table)
+        .item("pk", AttributeValue::S("half-done".into()))
+        .item("status", AttributeValue::S("IN_PROGRESS".into()))
+        .item("provider", AttributeValue::S("lal".into()))
+        .send()
+        .await
+        .expect("PutItem");
+    let refused = world.run(&["events", "replay", "half-done"]).await;
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("IN_PROGRESS"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(world.published().await.is_empty());
+
+    // --stack: the table and topic from a stack's outputs.
+    let template = serde_json::json!({
+        "Resources": { "Placeholder": { "Type": "AWS::SNS::Topic" } },
+        "Outputs": {
+            "TableName": { "Value": world.table },
+            "TopicArn": { "Value": world.topic_arn },
+        }
+    });
+    aws_sdk_cloudformation::Client::new(&sdk_config(&world.endpoint))
+        .create_stack()
+        .stack_name("livehook-cli-it")
+        .template_body(template.to_string())
+        .send()
+        .await
+        .expect("CreateStack");
+    let from_stack = world
+        .cli(&["events", "list", "--json", "--stack", "livehook-cli-it"])
+        .env_remove("LIVEHOOK_TABLE")
+        .env_remove("LIVEHOOK_TOPIC_ARN")
+        .output()
+        .expect("running livehook");
+    assert!(from_stack.status.success(), "{}", text(&from_stack.stderr));
+    assert_eq!(
+        text(&from_stack.stdout).lines().count(),
+        5,
+        "4 events and half-done"
+    );
+    let no_stack = world
+        .cli(&["events", "list", "--stack", "no-such-stack"])
+        .env_remove("LIVEHOOK_TABLE")
+        .output()
+        .expect("running livehook");
+    assert!(!no_stack.status.success());
+    assert!(
+        text(&no_stack.stderr).contains("no-such-stack"),
+        "{}",
+        text(&no_stack.stderr)
+    );
+
+    // --- Every compiled-in sample is accepted, the replay window on: the
+    // timestamps were refreshed and Tencent's signature is fresh.
+    let list = world.run(&["send", "--list"]).await;
+    let list = text(&list.stdout);
+    let mut sent = 0;
+    for line in list.lines() {
+        let mut words = line.split_whitespace();
+        let provider = words.next().expect("a provider");
+        for event in words.filter(|w| !w.starts_with('(')) {
+            let url = format!("{}/{provider}", world.url);
+            let o = world
+                .run(&[
+                    "send",
+                    provider,
+                    event,
+                    "--url",
+                    &url,
+                    "--token",
+                    TOKEN,
+                    "--tencent-key",
+                    TENCENT_KEY,
+                ])
+                .await;
+            assert!(
+                o.status.success(),
+                "{provider}/{event}: {}{}",
+                text(&o.stdout),
+                text(&o.stderr)
+            );
+            sent += 1;
+        }
+    }
+    assert!(sent >= 5, "only {sent} samples compiled in:\n{list}");
+
+    // Without a table the error says how to give one.
+    let mut bare = Command::new(BIN);
+    let bare = bare
+        .args(["events", "list"])
+        .env_remove("LIVEHOOK_TABLE")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .expect("running livehook");
+    assert!(!bare.status.success());
+    assert!(
+        text(&bare.stderr).contains("--table"),
+        "{}",
+        text(&bare.stderr)
+    );
+}

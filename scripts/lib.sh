@@ -1,0 +1,89 @@
+# Shared by dev.sh and e2e.sh: the local stack (emulator + resources +
+# `cargo lambda watch`). Source it; call `stack_stop` on exit.
+# shellcheck shell=bash
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PATH="$root/.venv/bin:$PATH"
+# Dummy credentials: the emulator accepts anything, and real ones must never be used here.
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+stack_pids=()
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_http URL SECONDS: until URL answers anything over HTTP.
+wait_http() {
+  local deadline=$((SECONDS + $2))
+  until curl -s -o /dev/null "$1"; do
+    if ((SECONDS > deadline)); then
+      echo "no answer from $1 after $2 s" >&2
+      return 1
+    fi
+    sleep 0.3
+  done
+}
+
+# emulator_start PORT LOG: moto, one request at a time (atomic conditional writes).
+emulator_start() {
+  setsid "$root/.venv/bin/python" "$root/scripts/moto_serial.py" -H 127.0.0.1 -p "$1" >"$2" 2>&1 &
+  stack_pids+=($!)
+  wait_http "http://127.0.0.1:$1/moto-api/" 60
+}
+
+# emulator_setup ENDPOINT QUEUE: table, topic, tail queue; sets LIVEHOOK_TABLE, LIVEHOOK_TOPIC_ARN, TAIL_QUEUE_URL.
+emulator_setup() {
+  eval "$("$root/.venv/bin/python" "$root/scripts/aws_setup.py" "$1" --queue "$2")"
+}
+
+# watch_start PORT ENV_FILE LOG: the five functions under `cargo lambda watch`.
+watch_start() {
+  (cd "$root" && setsid cargo lambda watch -A 127.0.0.1 -P "$1" --env-file "$2" >"$3" 2>&1) &
+  stack_pids+=($!)
+  wait_http "http://127.0.0.1:$1/" 600
+}
+
+# write_env FILE ENDPOINT: the functions' environment.
+write_env() {
+  cat >"$1" <<ENV
+LIVEHOOK_TABLE=$LIVEHOOK_TABLE
+LIVEHOOK_TOPIC_ARN=$LIVEHOOK_TOPIC_ARN
+LIVEHOOK_TOKEN=$LIVEHOOK_TOKEN
+LIVEHOOK_TENCENT_KEY=$LIVEHOOK_TENCENT_KEY
+LIVEHOOK_REPLAY_WINDOW_SECONDS=${LIVEHOOK_REPLAY_WINDOW_SECONDS:-0}
+AWS_ENDPOINT_URL=$2
+AWS_ACCESS_KEY_ID=testing
+AWS_SECRET_ACCESS_KEY=testing
+AWS_SESSION_TOKEN=testing
+AWS_REGION=us-east-1
+RUST_LOG=${RUST_LOG:-info}
+ENV
+}
+
+# body_for PROVIDER SAMPLE_FILE: what the provider would POST (Tencent re-signed now).
+body_for() {
+  if [ "$1" = tencent ]; then
+    "$root/.venv/bin/python" "$root/scripts/sign_tencent.py" "$2" "$LIVEHOOK_TENCENT_KEY"
+  else
+    cat "$2"
+  fi
+}
+
+# url_for BASE PROVIDER HOOK: the local URL of a provider's function, with
+# the first configured token.
+url_for() {
+  local token=${LIVEHOOK_TOKEN%%,*}
+  case "$2" in
+    tencent) echo "$1/lambda-url/tencent/" ;;
+    lal) echo "$1/lambda-url/lal/$3?token=$token" ;;
+    *) echo "$1/lambda-url/$2/?token=$token" ;;
+  esac
+}
+
+stack_stop() {
+  local pid
+  for pid in "${stack_pids[@]}"; do
+    kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+}
