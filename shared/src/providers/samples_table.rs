@@ -293,6 +293,31 @@ const EXPECTED: &[Row] = &[
         Some("3954_ea88f7495ba711e6a2cba4dcbef5e35a"),
         "4d5ccbbfcd107796d3483fb151a3c0a0",
     ),
+    // Hooks lal sends that its document does not list: published, unrecognized.
+    (
+        "lal/on_hls_make_ts",
+        "unrecognized",
+        "lal/test110",
+        "2026-01-01T00:00:00Z",
+        Some("test110"),
+        "c9b9a10c9812f0640567a81140305cf7",
+    ),
+    (
+        "lal/on_relay_pull_start",
+        "unrecognized",
+        "lal/live/upstream1",
+        "2026-01-01T00:00:00Z",
+        Some("live/upstream1"),
+        "a7a09cdf437499e8d9fc387fcadc9d37",
+    ),
+    (
+        "lal/on_relay_pull_stop",
+        "unrecognized",
+        "lal/live/upstream1",
+        "2026-01-01T00:00:00Z",
+        Some("live/upstream1"),
+        "602911b2b0d9aa1293c7fdbd2dfbe4a3",
+    ),
 ];
 
 #[test]
