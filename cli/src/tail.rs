@@ -299,9 +299,13 @@ pub async fn run(args: TailArgs) -> Result<()> {
     let sqs = aws_sdk_sqs::Client::new(&target.sdk);
     let sns = aws_sdk_sns::Client::new(&target.sdk);
 
+    // One listener for the whole run: a new one per phase would miss a
+    // Ctrl-C that arrives between the phases.
+    let shutdown = shutdown();
+    tokio::pin!(shutdown);
     let tap = tokio::select! {
         tap = Tap::open(sqs.clone(), sns, &topic_arn, filter.as_ref()) => tap?,
-        () = shutdown() => return Ok(()),
+        () = &mut shutdown => return Ok(()),
     };
     eprintln!(
         "tail: listening on {topic_arn}{}; Ctrl-C to stop",
@@ -309,7 +313,7 @@ pub async fn run(args: TailArgs) -> Result<()> {
     );
     let result = tokio::select! {
         r = receive(&sqs, &tap.queue_url, &args) => r,
-        () = shutdown() => Ok(()),
+        () = &mut shutdown => Ok(()),
     };
     tap.close().await;
     result
