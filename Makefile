@@ -62,7 +62,7 @@ deploy: $(TOOLS)
 	  sam deploy --stack-name $(STACK) --guided --parameter-overrides Architecture=$(ARCH))
 
 bench: $(TOOLS)
-	@if [ -x bench/run.sh ]; then bench/run.sh; else cargo bench -p livehook-shared --bench core; fi
+	bench/run.sh
 
 fuzz:
 	scripts/fuzz.sh

@@ -54,7 +54,8 @@ pub async fn serve(provider: &'static dyn Provider) -> Result<(), lambda_http::E
         Ok(pipeline) => pipeline,
         Err(e) => {
             tracing::error!(provider = provider.name(), error = %e, "configuration error");
-            return Err(e.into());
+            // A String error prints as its message when main returns it.
+            return Err(format!("configuration error: {e}").into());
         }
     };
     let pipeline = &pipeline;
