@@ -7,12 +7,12 @@
 
 use serde_json::{Map, Value};
 
-use super::{AuthScheme, Delivery, EventParts, Identity, Provider, raw_json, single};
+use super::{Delivery, EventParts, Identity, Provider, authenticated_body, raw_json, single};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, Fluency, format_time, from_unix_seconds};
 use crate::inbound::Inbound;
-use crate::json::{Fields, parse_object};
+use crate::json::Fields;
 use crate::key;
 
 /// Aodianyun webhook adapter.
@@ -26,13 +26,8 @@ impl Provider for Aodianyun {
         NAME
     }
 
-    fn auth_scheme(&self) -> AuthScheme {
-        AuthScheme::QueryToken
-    }
-
     fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {
-        verifier.check_token(inbound.query_values("token"))?;
-        let mut body = parse_object(inbound.body)?;
+        let mut body = authenticated_body(inbound, verifier)?;
         let event_type_name = Fields(&body).required_text("event_type")?;
         // Normalize `event_value` to an object (it may be a JSON string) so
         // that both wire forms of an event are one event.

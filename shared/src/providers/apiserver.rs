@@ -4,12 +4,12 @@
 //! Authenticated by `?token=`. The key is `event` + channel id + `eventTime`;
 //! without a channel id, a hash of the body.
 
-use super::{AuthScheme, Delivery, EventParts, Identity, Provider, raw_json, single};
+use super::{Delivery, EventParts, Identity, Provider, authenticated_body, raw_json, single};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, from_unix_millis};
 use crate::inbound::Inbound;
-use crate::json::{Fields, parse_object};
+use crate::json::Fields;
 use crate::key;
 
 /// Api Server channel webhook adapter.
@@ -23,13 +23,8 @@ impl Provider for ApiServer {
         NAME
     }
 
-    fn auth_scheme(&self) -> AuthScheme {
-        AuthScheme::QueryToken
-    }
-
     fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {
-        verifier.check_token(inbound.query_values("token"))?;
-        let body = parse_object(inbound.body)?;
+        let body = authenticated_body(inbound, verifier)?;
         let f = Fields(&body);
         let event = f.required_text("event")?;
         let event_type = match event.as_str() {

@@ -5,12 +5,12 @@
 //! identical body and does not guarantee order; `EventId` (v1
 //! `EventRandomId`) identifies an event.
 
-use super::{AuthScheme, Delivery, EventParts, Identity, Provider, raw_json, single};
+use super::{Delivery, EventParts, Identity, Provider, authenticated_body, raw_json, single};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, format_time, parse_rfc3339};
 use crate::inbound::Inbound;
-use crate::json::{Fields, parse_object};
+use crate::json::Fields;
 use crate::key;
 
 /// BililiveRecorder webhook adapter (v2 and v1).
@@ -24,13 +24,8 @@ impl Provider for Bililive {
         NAME
     }
 
-    fn auth_scheme(&self) -> AuthScheme {
-        AuthScheme::QueryToken
-    }
-
     fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {
-        verifier.check_token(inbound.query_values("token"))?;
-        let body = parse_object(inbound.body)?;
+        let body = authenticated_body(inbound, verifier)?;
         let f = Fields(&body);
         let is_v1 = f.get("EventType").is_none() && f.get("EventRandomId").is_some();
         let (event_id, provider_event, event_type, details, time) = if is_v1 {

@@ -10,12 +10,12 @@
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::{AuthScheme, Delivery, EventParts, Identity, Outgoing, Provider, raw_json};
+use super::{Delivery, EventParts, Identity, Outgoing, Provider, authenticated_body, raw_json};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, Part};
 use crate::inbound::Inbound;
-use crate::json::{Fields, parse_object};
+use crate::json::Fields;
 use crate::key;
 
 /// lalserver http_notify adapter.
@@ -33,17 +33,12 @@ impl Provider for Lal {
         NAME
     }
 
-    fn auth_scheme(&self) -> AuthScheme {
-        AuthScheme::QueryToken
-    }
-
     fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {
-        verifier.check_token(inbound.query_values("token"))?;
+        let body = authenticated_body(inbound, verifier)?;
         let hook = inbound.last_path_segment();
         if !is_hook_name(hook) || has_dot_segment(inbound.path) {
             return Err(Rejection::malformed("invalid hook name in the URL path"));
         }
-        let body = parse_object(inbound.body)?;
         let f = Fields(&body);
         let (event_type, session_hook) = match hook {
             "on_pub_start" => (EventType::StreamStarted, true),

@@ -42,8 +42,10 @@ pub trait Provider: Send + Sync + std::panic::RefUnwindSafe + 'static {
     fn name(&self) -> &'static str;
 
     /// How deliveries are authenticated; decides which secret is required
-    /// at start-up.
-    fn auth_scheme(&self) -> AuthScheme;
+    /// at start-up. Most providers use the shared `?token=`.
+    fn auth_scheme(&self) -> AuthScheme {
+        AuthScheme::QueryToken
+    }
 
     /// Authenticates, parses and normalizes one delivery. Never panics, on
     /// any input.
@@ -138,6 +140,16 @@ impl EventParts {
             stream,
         }
     }
+}
+
+/// The first step of every token provider, in the contract's order: the
+/// `?token=` (401) before the body is even parsed (400).
+pub(crate) fn authenticated_body(
+    inbound: &Inbound<'_>,
+    verifier: &Verifier,
+) -> Result<serde_json::Map<String, serde_json::Value>, Rejection> {
+    verifier.check_token(inbound.query_values("token"))?;
+    crate::json::parse_object(inbound.body)
 }
 
 /// The body as a raw JSON value (kept verbatim in `data.raw`), or a 400.
