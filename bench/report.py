@@ -23,8 +23,9 @@ def criterion() -> dict:
     results = {}
     for group in ("core", "core+envelope"):
         base = pathlib.Path("target/criterion") / group
-        for estimates in sorted(base.glob("*/*/new/estimates.json")):
-            name = "/".join(estimates.parts[-4:-2])
+        # Criterion names the folder `<provider>_<event>` for the id `<provider>/<event>`.
+        for estimates in sorted(base.glob("*/new/estimates.json")):
+            name = estimates.parts[-3].replace("_", "/", 1)
             results.setdefault(group, {})[name] = json.loads(estimates.read_text())["median"]["point_estimate"] / 1000
     return results
 

@@ -60,5 +60,5 @@ for target in $targets; do
     fi
   done
 done
-printf '%s\n' "${summary[@]}" | tee fuzz/out/summary.txt
-grep -q ' 0 crashes' fuzz/out/summary.txt && ! grep -qv ' 0 crashes' fuzz/out/summary.txt
+printf '%s\n' "${summary[@]}" | tee "fuzz/out/summary-${targets// /-}.txt"
+! printf '%s\n' "${summary[@]}" | grep -qv ' 0 crashes'

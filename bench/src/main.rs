@@ -329,8 +329,10 @@ fn cold(common: &Common, runs: usize) -> Value {
             *statuses.entry(answer.status).or_default() += 1;
         }
         stop(child);
-        // Drop a `next` the dead process left behind.
+        // The killed process's last `GET …/next` may still be queued: drop it,
+        // or the next run would take it for its own first request.
         drop(pending);
+        while api.next(Duration::from_millis(50)).is_some() {}
     }
     let (inits, firsts) = (sorted(inits), sorted(firsts));
     json!({
