@@ -38,7 +38,10 @@ emulator_setup() {
 
 # watch_start PORT ENV_FILE LOG: the five functions under `cargo lambda watch`.
 watch_start() {
-  (cd "$root" && setsid cargo lambda watch -A 127.0.0.1 -P "$1" --env-file "$2" >"$3" 2>&1) &
+  # setsid is the background job itself, so $! leads the new process group
+  # (cargo lambda and every function it starts) and stack_stop can end it all.
+  setsid bash -c 'cd "$0" && exec cargo lambda watch "$@"' "$root" \
+    -A 127.0.0.1 -P "$1" --env-file "$2" >"$3" 2>&1 &
   stack_pids+=($!)
   wait_http "http://127.0.0.1:$1/" 600
 }
