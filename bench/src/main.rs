@@ -357,6 +357,16 @@ fn vm_hwm_kb(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// CPU time (user + system) the process has used, from `/proc/<pid>/stat`.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start after ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // The kernel's USER_HZ is 100 on Linux.
+    Some(Duration::from_millis(ticks * 10))
+}
+
 fn warm(
     common: &Common,
     total: usize,
@@ -405,6 +415,7 @@ fn warm(
         }
     }
 
+    let cpu_before = cpu_time(child.id());
     let started = Instant::now();
     let mut last = base;
     for i in 0..total {
@@ -424,6 +435,9 @@ fn warm(
     }
     let elapsed = started.elapsed();
     let peak_rss_kb = vm_hwm_kb(child.id());
+    let cpu_used = cpu_time(child.id())
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
     stop(child);
     let done = latencies.len();
     let latencies = sorted(latencies);
@@ -432,6 +446,7 @@ fn warm(
         "events_per_second": done as f64 / elapsed.as_secs_f64(),
         "latency_ms": {"p50": percentile(&latencies, 50.0), "p99": percentile(&latencies, 99.0), "max": latencies.last()},
         "peak_rss_kb": peak_rss_kb,
+        "cpu_ms_per_event": cpu_used.map(|cpu| ms(cpu) / done.max(1) as f64),
         "statuses": statuses,
         "aws_calls": calls,
     })
