@@ -7,7 +7,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{Delivery, EventParts, Identity, Provider, authenticated_body, raw_json, single};
+use super::{
+    Delivery, EventParts, Identity, Provider, Sending, authenticated_body, raw_json, single,
+};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, Fluency, format_time, from_unix_seconds};
@@ -133,6 +135,30 @@ impl Provider for Aodianyun {
         );
         delivery.retry_times = retry_times;
         Ok(delivery)
+    }
+
+    fn sending(&self) -> Sending {
+        Sending {
+            hook_in_path: false,
+            resends: true,
+            // 5 s, 20 s and 60 s after a non-200 answer.
+            retry_delays_seconds: &[5, 20, 60],
+            user_agent: None,
+            headers: &[],
+            admission: false,
+        }
+    }
+
+    fn synthetic(
+        &self,
+        stream: &str,
+        nonce: &str,
+    ) -> (&'static str, serde_json::Map<String, serde_json::Value>) {
+        let body = serde_json::json!({
+            "room_id": 0, "admin_id": 0, "livehook_check": nonce, "started_at": 0, "event_type": "sys/notify/lss",
+            "event_value": {"cmd": "StartPublish", "app": "livehook", "stream": stream, "time": "0"},
+        });
+        ("start_publish", super::into_map(body))
     }
 }
 

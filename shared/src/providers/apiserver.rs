@@ -4,7 +4,9 @@
 //! Authenticated by `?token=`. The key is `event` + channel id + `eventTime`;
 //! without a channel id, a hash of the body.
 
-use super::{Delivery, EventParts, Identity, Provider, authenticated_body, raw_json, single};
+use super::{
+    Delivery, EventParts, Identity, Provider, Sending, authenticated_body, raw_json, single,
+};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, from_unix_millis};
@@ -68,5 +70,29 @@ impl Provider for ApiServer {
             },
             inbound.received_at,
         ))
+    }
+
+    fn sending(&self) -> Sending {
+        Sending {
+            hook_in_path: false,
+            // Retries are not documented; its keys are stable, so a resend
+            // is deduplicated all the same.
+            resends: true,
+            retry_delays_seconds: &[],
+            user_agent: None,
+            headers: &[],
+            admission: false,
+        }
+    }
+
+    fn synthetic(
+        &self,
+        stream: &str,
+        nonce: &str,
+    ) -> (&'static str, serde_json::Map<String, serde_json::Value>) {
+        let body = serde_json::json!({
+            "event": "channel_live", "eventTime": 0, "id": stream, "name": "livehook check", "livehook_check": nonce,
+        });
+        ("channel_live", super::into_map(body))
     }
 }

@@ -5,7 +5,9 @@
 //! identical body and does not guarantee order; `EventId` (v1
 //! `EventRandomId`) identifies an event.
 
-use super::{Delivery, EventParts, Identity, Provider, authenticated_body, raw_json, single};
+use super::{
+    Delivery, EventParts, Identity, Provider, Sending, authenticated_body, raw_json, single,
+};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, format_time, parse_rfc3339};
@@ -93,6 +95,31 @@ impl Provider for Bililive {
             },
             inbound.received_at,
         ))
+    }
+
+    fn sending(&self) -> Sending {
+        Sending {
+            hook_in_path: false,
+            // Up to 3 tries of the identical body.
+            resends: true,
+            retry_delays_seconds: &[],
+            user_agent: Some("BililiveRecorder/2.6.0"),
+            headers: &[],
+            admission: false,
+        }
+    }
+
+    fn synthetic(
+        &self,
+        stream: &str,
+        nonce: &str,
+    ) -> (&'static str, serde_json::Map<String, serde_json::Value>) {
+        let body = serde_json::json!({
+            "EventType": "SessionStarted", "EventTimestamp": "2021-05-14T17:52:44.4960899+08:00",
+            "EventId": nonce,
+            "EventData": {"RoomId": stream, "Name": stream, "Title": "livehook check"},
+        });
+        ("SessionStarted", super::into_map(body))
     }
 }
 

@@ -10,7 +10,9 @@
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::{Delivery, EventParts, Identity, Outgoing, Provider, authenticated_body, raw_json};
+use super::{
+    Delivery, EventParts, Identity, Outgoing, Provider, Sending, authenticated_body, raw_json,
+};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, Part};
@@ -113,6 +115,29 @@ impl Provider for Lal {
             },
             inbound.received_at,
         ))
+    }
+
+    fn sending(&self) -> Sending {
+        Sending {
+            hook_in_path: true,
+            // One POST per notification, 3 s timeout, reply ignored.
+            resends: false,
+            retry_delays_seconds: &[],
+            // Go's net/http client, which also advertises gzip.
+            user_agent: Some("Go-http-client/1.1"),
+            headers: &[("accept-encoding", "gzip")],
+            admission: false,
+        }
+    }
+
+    fn synthetic(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
+        let body = serde_json::json!({
+            "server_id": "1", "session_id": nonce, "protocol": "RTMP", "base_type": "PUB",
+            "remote_addr": "127.0.0.1:1", "url": format!("rtmp://127.0.0.1:1935/livehook/{stream}"),
+            "app_name": "livehook", "stream_name": stream, "url_param": "",
+            "has_in_session": true, "has_out_session": false,
+        });
+        ("on_pub_start", super::into_map(body))
     }
 }
 

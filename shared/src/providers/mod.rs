@@ -56,6 +56,60 @@ pub trait Provider: Send + Sync + std::panic::RefUnwindSafe + 'static {
     fn reply(&self, event_id: &str) -> String {
         format!(r#"{{"ok":true,"id":"{event_id}"}}"#)
     }
+
+    /// How this provider sends: route, headers, retries. Everything that
+    /// imitates the provider (CLI, `livehook check`, benchmarks, fuzzers,
+    /// scripts) reads it here, never from a list of its own.
+    fn sending(&self) -> Sending;
+
+    /// Makes a payload ready to deliver at `now`, as the provider itself
+    /// would send it: timestamps refreshed (so the replay window admits it)
+    /// and, where the provider signs, signed with `secret`. `attempt` is 0
+    /// for the first delivery and `n` for the provider's `n`-th retry
+    /// (Aodianyun counts `retry_times`, Tencent re-signs with a new `t`).
+    /// Payloads that are not JSON objects are left as they are.
+    fn prepare(
+        &self,
+        body: &mut serde_json::Map<String, serde_json::Value>,
+        secret: Option<&str>,
+        now: OffsetDateTime,
+        attempt: u32,
+    ) {
+        let _ = (body, secret, now, attempt);
+    }
+
+    /// A well-formed delivery about `stream` (synthetic, for `livehook
+    /// check`): the event name (for providers that name the event in the
+    /// path, the hook) and the payload, before [`Provider::prepare`].
+    /// `nonce` goes into the fields that identify the event, so that each
+    /// call is a new event and its resends are duplicates of it.
+    fn synthetic(
+        &self,
+        stream: &str,
+        nonce: &str,
+    ) -> (&'static str, serde_json::Map<String, serde_json::Value>);
+}
+
+/// How a provider delivers its webhooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sending {
+    /// The event is named by the last URL path segment (lal's hooks), not
+    /// in the body: the route is `/<provider>/{hook}`.
+    pub hook_in_path: bool,
+    /// Whether the provider resends an unanswered or refused delivery (so
+    /// its retries must be deduplicated). `false`: every delivery is a new
+    /// event, keyed per delivery.
+    pub resends: bool,
+    /// The documented delays before each retry, in seconds (empty when the
+    /// provider does not document them or never resends).
+    pub retry_delays_seconds: &'static [u64],
+    /// The `User-Agent` the provider's client sends (`None` when unknown).
+    pub user_agent: Option<&'static str>,
+    /// Other headers it sends (`Accept-Encoding: gzip` from Go's client).
+    pub headers: &'static [(&'static str, &'static str)],
+    /// The reply is admission control: anything but the success reply
+    /// refuses the provider's client (SRS refuses the publish or play).
+    pub admission: bool,
 }
 
 /// Every provider, for registries (CLI, benchmarks, tests).
@@ -157,6 +211,14 @@ pub(crate) fn raw_json(body: &[u8]) -> Result<Box<RawValue>, Rejection> {
     serde_json::from_slice::<&RawValue>(body)
         .map(RawValue::to_owned)
         .map_err(|_| Rejection::malformed("body is not JSON"))
+}
+
+/// The object of a `json!({…})` literal.
+pub(crate) fn into_map(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    match value {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
 }
 
 /// A single-event delivery.

@@ -6,7 +6,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{AuthScheme, Delivery, EventParts, Identity, Provider, raw_json, single};
+use super::{
+    AuthScheme, Delivery, EventParts, Identity, Provider, Sending, into_map, raw_json, single,
+};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, format_time, from_unix_seconds};
@@ -126,6 +128,27 @@ impl Provider for Tencent {
     fn reply(&self, _event_id: &str) -> String {
         // Tencent stops retrying only on exactly this body.
         r#"{"code":0}"#.to_owned()
+    }
+
+    fn sending(&self) -> Sending {
+        Sending {
+            hook_in_path: false,
+            resends: true,
+            // Every 60 s, 3 times, on non-200 or no reply within 20 s.
+            retry_delays_seconds: &[60, 60, 60],
+            user_agent: None,
+            headers: &[],
+            admission: false,
+        }
+    }
+
+    fn synthetic(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
+        let body = serde_json::json!({
+            "event_type": 1, "stream_id": stream, "channel_id": stream,
+            "app": "livehook.check", "appname": "live", "sequence": nonce,
+            "event_time": 0, "t": 0, "sign": "",
+        });
+        ("push", into_map(body))
     }
 }
 

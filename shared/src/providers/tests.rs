@@ -337,7 +337,7 @@ fn bililive_v2_v1_and_required_fields() {
 
 #[test]
 fn lal_hooks_come_from_the_path() {
-    let body = json!({"server_id": "1", "session_id": "RTMPPUBSUB1", "app_name": "live", "stream_name": "test110", "remotet_addr": "[::1]:57308"});
+    let body = json!({"server_id": "1", "session_id": nonce, "app_name": "live", "stream_name": "test110", "remotet_addr": "[::1]:57308"});
     let cases = [
         ("on_pub_start", EventType::StreamStarted),
         ("on_pub_stop", EventType::StreamStopped),
