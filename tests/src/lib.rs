@@ -503,6 +503,7 @@ impl Stack {
         let sink = SnsSink::new(
             sns_client(&self.endpoint, Some(&self.calls)),
             &config.topic_arn,
+            config.max_message_bytes,
         );
         Pipeline::new(provider, &config, store, sink)
     }
@@ -808,6 +809,8 @@ pub fn adapter_view(stack: &Stack, sample: &Sample, body: &[u8]) -> Delivery {
         headers: &headers,
         body,
         received_at: time_now(),
+        request_id: "adapter-view",
+        max_message_bytes: config.max_message_bytes,
     };
     provider
         .accept(&inbound, &config.verifier)

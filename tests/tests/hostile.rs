@@ -443,7 +443,11 @@ async fn hung_dependencies_answer_503_within_the_deadline() {
         aws_sdk_dynamodb::Client::from_conf(client_for(&dynamo_endpoint)),
         &config.table,
     );
-    let sns = SnsSink::new(sns_client(&moto().endpoint, None), &config.topic_arn);
+    let sns = SnsSink::new(
+        sns_client(&moto().endpoint, None),
+        &config.topic_arn,
+        config.max_message_bytes,
+    );
     let pipeline = Pipeline::new(provider_named("lal"), &config, hung_store, sns);
     let started = Instant::now();
     let reply = handle(&pipeline, post("/lal/on_pub_start", &sample.body)).await;
@@ -466,6 +470,7 @@ async fn hung_dependencies_answer_503_within_the_deadline() {
     let hung_sink = SnsSink::new(
         aws_sdk_sns::Client::from_conf(sns_config),
         &config.topic_arn,
+        config.max_message_bytes,
     );
     let pipeline = Pipeline::new(provider_named("lal"), &config, store, hung_sink);
     let started = Instant::now();

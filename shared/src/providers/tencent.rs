@@ -6,14 +6,12 @@
 
 use serde_json::{Map, Value};
 
-use super::{
-    AuthScheme, Delivery, EventParts, Identity, Provider, Sending, into_map, raw_json, single,
-};
+use super::{AuthScheme, Delivery, EventParts, Identity, Provider, Sending, into_map, single};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, format_time, from_unix_seconds};
 use crate::inbound::Inbound;
-use crate::json::{Fields, parse_object};
+use crate::json::{Fields, object_without, parse_object};
 use crate::key;
 
 /// Tencent Cloud Live callback adapter.
@@ -49,7 +47,9 @@ impl Provider for Tencent {
         let mut data = EventData {
             provider_event: code.to_string(),
             stream: Some(stream_id.clone()),
-            raw: raw_json(inbound.body)?,
+            // `sign` covers only `t`, not the body: whoever reads it could
+            // forge callbacks until `t` passes. It is never published or stored.
+            raw: object_without(inbound.body, "sign")?,
             ..EventData::default()
         };
         let (event_type, time, event_key) = match code {

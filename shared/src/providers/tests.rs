@@ -337,7 +337,7 @@ fn bililive_v2_v1_and_required_fields() {
 
 #[test]
 fn lal_hooks_come_from_the_path() {
-    let body = json!({"server_id": "1", "session_id": nonce, "app_name": "live", "stream_name": "test110", "remotet_addr": "[::1]:57308"});
+    let body = json!({"server_id": "1", "session_id": "RTMPPUBSUB1", "app_name": "live", "stream_name": "test110", "remotet_addr": "[::1]:57308"});
     let cases = [
         ("on_pub_start", EventType::StreamStarted),
         ("on_pub_stop", EventType::StreamStopped),
@@ -388,21 +388,36 @@ fn lal_hooks_come_from_the_path() {
 }
 
 #[test]
-fn lal_body_hashed_hooks() {
-    let update = to_vec(&json!({"server_id": "1", "groups": []}));
+fn lal_keys_every_delivery_apart() {
+    // An idle server's identical heartbeats are each an event.
+    let update = to_vec(&json!({"server_id": "1", "groups": null}));
     let a = deliver(&Lal, "/lal/on_update", "token=test-token", &update).unwrap();
     let b = deliver(&Lal, "/lal/on_update", "token=test-token", &update).unwrap();
-    assert_eq!(a.key, b.key);
+    assert_ne!(a.key, b.key);
     assert_eq!(a.event_type(), EventType::ServerStats);
     assert_eq!(a.events[0].event.subject, "lal/1");
     assert_eq!(a.events[0].stream, None);
-    let later = to_vec(&json!({"server_id": "1", "groups": [{"stream_name": "x"}]}));
-    assert_ne!(
-        a.key,
-        deliver(&Lal, "/lal/on_update", "token=test-token", &later)
-            .unwrap()
-            .key
+    // A restarted lalserver's first publisher is `RTMPPUBSUB1` again.
+    let publish = to_vec(
+        &json!({"server_id": "1", "session_id": "RTMPPUBSUB1", "app_name": "live", "stream_name": "s"}),
     );
+    let first = deliver(&Lal, "/lal/on_pub_start", "token=test-token", &publish).unwrap();
+    let after_restart = deliver(&Lal, "/lal/on_pub_start", "token=test-token", &publish).unwrap();
+    assert_ne!(first.key, after_restart.key);
+    // Within one invocation (an SDK retry) the key is the same.
+    let once = |id| {
+        deliver_as(
+            &Lal,
+            "/lal/on_pub_start",
+            "token=test-token",
+            &publish,
+            id,
+            262_144,
+        )
+        .unwrap()
+        .key
+    };
+    assert_eq!(once("req-1"), once("req-1"));
 }
 
 #[test]
@@ -412,13 +427,33 @@ fn large_lal_updates_split_without_losing_groups() {
         .collect();
     let body = to_vec(&json!({"server_id": "1", "groups": groups}));
     assert!(body.len() > 200_000, "{}", body.len());
-    let d = deliver(&Lal, "/lal/on_update", "token=test-token", &body).unwrap();
-    assert!(d.events.len() > 1);
+    // Fits a 1 MiB topic whole; a 64 KiB topic gets parts.
+    let whole = deliver_as(
+        &Lal,
+        "/lal/on_update",
+        "token=test-token",
+        &body,
+        "r",
+        1 << 20,
+    )
+    .unwrap();
+    assert_eq!(whole.events.len(), 1);
+    let limit = 64 * 1024;
+    let d = deliver_as(
+        &Lal,
+        "/lal/on_update",
+        "token=test-token",
+        &body,
+        "r",
+        limit,
+    )
+    .unwrap();
+    assert!(d.events.len() > 3, "{}", d.events.len());
     let mut seen = 0;
     for (i, o) in d.events.iter().enumerate() {
         let envelope = serde_json::to_string(&o.event).unwrap();
         assert!(
-            envelope.len() < 256 * 1024,
+            envelope.len() + 1024 < limit,
             "part {i} is {} bytes",
             envelope.len()
         );
