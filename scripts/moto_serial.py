@@ -39,6 +39,9 @@ depends on:
 Refusals use SNS's awsQuery error shape (XML ErrorResponse, HTTP 400), so the
 AWS SDKs raise the same modelled errors as against AWS.
 
+The log has one line per request (a refusal says which and why), as
+moto_server's had: bench/ counts AWS calls by counting them.
+
 Usage: python scripts/moto_serial.py -H 127.0.0.1 -p 5050   (moto_server's flags)
 
 Waitress serves threads of one process: SIGKILL or SIGTERM of the process
@@ -75,6 +78,8 @@ sns_models.MAXIMUM_MESSAGE_LENGTH = HIGHEST_MAXIMUM_MESSAGE_SIZE
 
 # ASCII letters, digits and punctuation (!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~).
 FIFO_ID = re.compile(r"[!-~]{1,128}")
+
+LOG = logging.getLogger("moto_serial")
 
 SNS_XMLNS = "http://sns.amazonaws.com/doc/2010-03-31/"
 
@@ -310,19 +315,40 @@ class StrictSerialApp:
         self.lock = threading.Lock()
 
     def __call__(self, environ, start_response):
+        status = []
+
+        def recording_start_response(line, headers, exc_info=None):
+            status.append(line.split(" ", 1)[0])
+            return start_response(line, headers, exc_info)
+
+        note = ""
         with self.lock:
             refusal = sns_refusal(environ)
             if refusal is not None:
-                return refusal_response(refusal, start_response)
-            # The response is produced entirely under the lock: moto's
-            # iterables may still touch its backends while being read.
-            result = self.app(environ, start_response)
-            try:
-                return [b"".join(result)]
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
+                note = f" refused: {refusal.code} {refusal.message}"
+                body = refusal_response(refusal, recording_start_response)
+            else:
+                # The response is produced entirely under the lock: moto's
+                # iterables may still touch its backends while being read.
+                result = self.app(environ, recording_start_response)
+                try:
+                    body = [b"".join(result)]
+                finally:
+                    close = getattr(result, "close", None)
+                    if close is not None:
+                        close()
+        # One line per request, as moto_server's werkzeug wrote: bench/ counts
+        # AWS calls by counting these lines, and a refusal says why.
+        LOG.info(
+            '%s "%s %s %s" %s%s',
+            environ.get("REMOTE_ADDR", "-"),
+            environ.get("REQUEST_METHOD", "-"),
+            environ.get("PATH_INFO", "-"),
+            environ.get("SERVER_PROTOCOL", "-"),
+            status[0] if status else "-",
+            note,
+        )
+        return body
 
 
 def main():
@@ -342,6 +368,10 @@ def main():
         host=args.host,
         port=args.port,
         threads=8,
+        # Every SDK client keeps its own pool of idle keep-alive connections,
+        # and a test binary makes many clients; at waitress's default limit
+        # (100) new connections would wait for idle ones to time out.
+        connection_limit=1000,
         ident="moto",
         # Tests send 1 MiB SNS messages, form-encoded (up to ~3 MiB).
         max_request_body_size=64 * 1024 * 1024,
