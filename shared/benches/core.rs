@@ -98,6 +98,7 @@ impl Prepared {
             headers,
             body: &self.body,
             received_at,
+            request_id: "bench-request",
         }
     }
 }

@@ -70,6 +70,7 @@ pub fn run_adapter(provider: &dyn Provider, verifier: &Verifier, data: &[u8]) {
         headers: &headers,
         body,
         received_at: now(),
+        request_id: "fuzz-request",
     };
     if let Ok(delivery) = provider.accept(&inbound, verifier) {
         // Serializing is part of the path to SNS: it must not fail either.

@@ -18,6 +18,9 @@ pub struct Inbound<'a> {
     pub body: &'a [u8],
     /// When livehook received it: the clock every time check uses.
     pub received_at: OffsetDateTime,
+    /// The invocation's request id, never empty: the identity of one
+    /// delivery, for providers that never resend (lal, SRS).
+    pub request_id: &'a str,
 }
 
 impl<'a> Inbound<'a> {
@@ -58,6 +61,7 @@ mod tests {
             headers,
             body: b"",
             received_at: OffsetDateTime::UNIX_EPOCH,
+            request_id: "test-request",
         }
     }
 

@@ -76,6 +76,14 @@ impl Gate {
         // The raw path as the client sent it: the URI's path is normalized
         // (`/lal/x/..` → `/lal/`), which would turn traversal into a hook name.
         let raw_path = request.raw_http_path();
+        let local_id;
+        let request_id = match request.lambda_context_ref().map(|c| c.request_id.as_str()) {
+            Some(id) if !id.is_empty() => id,
+            _ => {
+                local_id = local_request_id(now);
+                &local_id
+            }
+        };
         let inbound = Inbound {
             path: if raw_path.is_empty() {
                 request.uri().path()
@@ -86,6 +94,7 @@ impl Gate {
             headers: request.headers(),
             body: decoded.as_deref().unwrap_or(raw),
             received_at: now,
+            request_id,
         };
         let delivery = self.provider.accept(&inbound, &self.verifier)?;
         let window = self.settings.replay_window;
@@ -94,6 +103,18 @@ impl Gate {
             _ => Ok(delivery),
         }
     }
+}
+
+/// A request id unique within this process, for requests that carry no
+/// Lambda context (direct calls, tests): never empty, never repeated.
+fn local_request_id(now: OffsetDateTime) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!(
+        "local-{}-{}-{n}",
+        std::process::id(),
+        now.unix_timestamp_nanos()
+    )
 }
 
 /// The request flow of one provider's function.

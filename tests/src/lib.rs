@@ -808,6 +808,7 @@ pub fn adapter_view(stack: &Stack, sample: &Sample, body: &[u8]) -> Delivery {
         headers: &headers,
         body,
         received_at: time_now(),
+        request_id: "adapter-view",
     };
     provider
         .accept(&inbound, &config.verifier)

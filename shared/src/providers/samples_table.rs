@@ -3,14 +3,22 @@
 //! deduplicating the provider's retries, so it must be deliberate.
 
 use super::testing::*;
-use super::{Delivery, by_name};
+use super::{Delivery, Srs, by_name};
 use crate::samples::{Sample, events_dir, load_dir};
 
 fn deliver_sample(sample: &Sample) -> Delivery {
     let provider = by_name(&sample.provider).unwrap();
     let body = sample.body_signed(TENCENT_KEY, fresh_t());
-    deliver(provider, &sample.path(), &sample.query(TOKEN), &body)
-        .unwrap_or_else(|r| panic!("{}/{} refused: {r:?}", sample.provider, sample.event))
+    // Each sample is its own invocation, as each is its own delivery.
+    let request_id = format!("{}/{}", sample.provider, sample.event);
+    deliver_as(
+        provider,
+        &sample.path(),
+        &sample.query(TOKEN),
+        &body,
+        &request_id,
+    )
+    .unwrap_or_else(|r| panic!("{}/{} refused: {r:?}", sample.provider, sample.event))
 }
 
 #[test]
@@ -293,6 +301,15 @@ const EXPECTED: &[Row] = &[
         Some("3954_ea88f7495ba711e6a2cba4dcbef5e35a"),
         "4d5ccbbfcd107796d3483fb151a3c0a0",
     ),
+    // lal's segment hook when the segment is complete.
+    (
+        "lal/on_hls_make_ts.close",
+        "recording.segment_ready",
+        "lal/test110",
+        "2026-01-01T00:00:00Z",
+        Some("test110"),
+        "84749ed4c7bb798c78bdafbadb32a51c",
+    ),
     // Hooks lal sends that its document does not list: published, unrecognized.
     (
         "lal/on_hls_make_ts",
@@ -317,6 +334,112 @@ const EXPECTED: &[Row] = &[
         "2026-01-01T00:00:00Z",
         Some("live/upstream1"),
         "602911b2b0d9aa1293c7fdbd2dfbe4a3",
+    ),
+    // SRS keys are per delivery: each sample is delivered as the request
+    // id `srs/<sample>`, so these keys pin `key::derive("srs", [request id])`.
+    (
+        "srs/on_close",
+        "connection.closed",
+        "srs/341w361a",
+        "2026-01-01T00:00:00Z",
+        None,
+        "dd7b8301f8070b348eea3df9f5f28b63",
+    ),
+    (
+        "srs/on_connect",
+        "connection.opened",
+        "srs/341w361a",
+        "2026-01-01T00:00:00Z",
+        None,
+        "c23b3dba1f047cce31c2652bbc49dc97",
+    ),
+    (
+        "srs/on_dvr",
+        "recording.file_closed",
+        "srs/live/livestream",
+        "2026-01-01T00:00:00Z",
+        Some("live/livestream"),
+        "fd5ee7b138091586c184785941c9ac4d",
+    ),
+    (
+        "srs/on_forward",
+        "unrecognized",
+        "srs/live/livestream",
+        "2026-01-01T00:00:00Z",
+        Some("live/livestream"),
+        "75f9b838075fab2d2dddae513b4ee0af",
+    ),
+    (
+        "srs/on_hls",
+        "recording.segment_ready",
+        "srs/live/livestream",
+        "2026-01-01T00:00:00Z",
+        Some("live/livestream"),
+        "e9bf5590ff265a9227669daef37d554b",
+    ),
+    (
+        "srs/on_hls.srs3",
+        "recording.segment_ready",
+        "srs/live/livestream",
+        "2026-01-01T00:00:00Z",
+        Some("live/livestream"),
+        "f5b764a0a0634ee52e0f7bd757a03906",
+    ),
+    (
+        "srs/on_play",
+        "playback.started",
+        "srs/live/livestream",
+        "2026-01-01T00:00:00Z",
+        Some("live/livestream"),
+        "c4497dbb053bd1dcdfaa346eac786810",
+    ),
+    (
+        "srs/on_play.vhost",
+        "playback.started",
+        "srs/live/livestream",
+        "2026-01-01T00:00:00Z",
+        Some("live/livestream"),
+        "7ea8e14f7c001a0d694308f58c5b120f",
+    ),
+    (
+        "srs/on_publish",
+        "stream.started",
+        "srs/live/livestream",
+        "2026-01-01T00:00:00Z",
+        Some("live/livestream"),
+        "121985b2e84ae8f58c04a7b0cc3c72b3",
+    ),
+    (
+        "srs/on_publish.srs3",
+        "stream.started",
+        "srs/live/livestream",
+        "2026-01-01T00:00:00Z",
+        Some("live/livestream"),
+        "d0c732ca58ba40e940e6f32d4b7c2fb6",
+    ),
+    (
+        "srs/on_publish.srs4",
+        "stream.started",
+        "srs/live/livestream",
+        "2026-01-01T00:00:00Z",
+        Some("live/livestream"),
+        "703a42e9cda5945ef297c584996a18d2",
+    ),
+    (
+        "srs/on_stop",
+        "playback.stopped",
+        "srs/live/livestream",
+        "2026-01-01T00:00:00Z",
+        Some("live/livestream"),
+        "8941e8ea54aa362afd482af557dc7ab1",
+    ),
+    (
+        "srs/on_unpublish",
+        "stream.stopped",
+        "srs/live/livestream",
+        "2026-01-01T00:00:00Z",
+        Some("live/livestream"),
+        "2830136409f881fcc60ed2d23eb73dce",
     ),
 ];
 
@@ -395,6 +518,21 @@ fn retry_variants_share_a_key_and_other_events_do_not() {
 }
 
 #[test]
+fn srs_keys_depend_on_the_request_id_only() {
+    for s in load_dir(&events_dir())
+        .unwrap()
+        .iter()
+        .filter(|s| s.provider == "srs")
+    {
+        let name = format!("srs/{}", s.event);
+        let key = deliver_sample(s).key;
+        assert_eq!(key, crate::key::derive("srs", &[name.as_bytes()]), "{name}");
+        let again = deliver_as(&Srs, "/srs", &s.query(TOKEN), &s.body, "another-request");
+        assert_ne!(again.unwrap().key, key, "{name}");
+    }
+}
+
+#[test]
 fn tencent_samples_keep_their_key_when_re_signed() {
     for s in load_dir(&events_dir())
         .unwrap()
@@ -433,6 +571,7 @@ fn every_sample_survives_wrong_types_in_optional_fields() {
         "EventRandomId",
         "session_id",
         "event",
+        "action",
     ];
     for s in load_dir(&events_dir()).unwrap() {
         let mut body: serde_json::Value = serde_json::from_slice(&s.body).unwrap();

@@ -27,12 +27,26 @@ pub fn verifier() -> Verifier {
     }
 }
 
-/// Delivers `body` to `provider` at `path?query`.
+/// The request id of every [`deliver`]y.
+pub const REQUEST_ID: &str = "test-request";
+
+/// Delivers `body` to `provider` at `path?query`, as request [`REQUEST_ID`].
 pub fn deliver(
     provider: &dyn Provider,
     path: &str,
     query: &str,
     body: &[u8],
+) -> Result<Delivery, Rejection> {
+    deliver_as(provider, path, query, body, REQUEST_ID)
+}
+
+/// Delivers `body` as the invocation `request_id` (per-delivery keys).
+pub fn deliver_as(
+    provider: &dyn Provider,
+    path: &str,
+    query: &str,
+    body: &[u8],
+    request_id: &str,
 ) -> Result<Delivery, Rejection> {
     let headers = HeaderMap::new();
     let inbound = Inbound {
@@ -41,6 +55,7 @@ pub fn deliver(
         headers: &headers,
         body,
         received_at: now(),
+        request_id,
     };
     provider.accept(&inbound, &verifier())
 }
