@@ -20,7 +20,7 @@ use super::{
 };
 use crate::auth::Verifier;
 use crate::error::Rejection;
-use crate::event::{EventData, EventType, Part};
+use crate::event::{EventData, EventType, FileInfo, Part};
 use crate::inbound::Inbound;
 use crate::json::Fields;
 use crate::key;
@@ -55,6 +55,11 @@ impl Provider for Lal {
             "on_rtmp_connect" => (EventType::ConnectionOpened, true),
             "on_server_start" => (EventType::ServerStarted, false),
             "on_update" => (EventType::ServerStats, false),
+            // lal calls it when a segment opens (`open`, duration 0) and when
+            // it is complete (`close`): only the second is a ready segment.
+            "on_hls_make_ts" if f.text("event").as_deref() == Some("close") => {
+                (EventType::RecordingSegmentReady, false)
+            }
             _ => (EventType::Unrecognized, false),
         };
         let server_id = f.text("server_id");
@@ -93,6 +98,14 @@ impl Provider for Lal {
             session_id,
             has_publisher: f.boolean("has_in_session"),
             has_viewers: f.boolean("has_out_session"),
+            file: (event_type == EventType::RecordingSegmentReady).then(|| FileInfo {
+                path: f.text("ts_file"),
+                format: Some("ts".to_owned()),
+                duration_seconds: f.float("duration"),
+                seq_no: f.int("id"),
+                playlist_path: f.text("live_m3u8_file"),
+                ..FileInfo::default()
+            }),
             raw: raw_json(inbound.body)?,
             ..EventData::default()
         };

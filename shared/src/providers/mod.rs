@@ -16,12 +16,14 @@ mod aodianyun;
 mod apiserver;
 mod bililive;
 mod lal;
+mod srs;
 mod tencent;
 
 pub use aodianyun::Aodianyun;
 pub use apiserver::ApiServer;
 pub use bililive::Bililive;
 pub use lal::Lal;
+pub use srs::Srs;
 pub use tencent::Tencent;
 
 /// How a provider proves a delivery is genuine.
@@ -113,7 +115,7 @@ pub struct Sending {
 }
 
 /// Every provider, for registries (CLI, benchmarks, tests).
-pub static ALL: [&dyn Provider; 5] = [&Tencent, &Aodianyun, &Bililive, &Lal, &ApiServer];
+pub static ALL: [&dyn Provider; 6] = [&Tencent, &Aodianyun, &Bililive, &Lal, &ApiServer, &Srs];
 
 /// The provider of a function name, if there is one.
 pub fn by_name(name: &str) -> Option<&'static dyn Provider> {
