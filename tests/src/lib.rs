@@ -854,9 +854,20 @@ pub fn sample_request(sample: &Sample, body: &[u8]) -> Request {
     request("POST", &sample.path(), &sample.query(TOKEN), body)
 }
 
+/// The same as invocation `request_id` (see [`adapter_view_as`]).
+pub fn sample_request_as(sample: &Sample, body: &[u8], request_id: &str) -> Request {
+    as_invocation(sample_request(sample, body), request_id)
+}
+
 /// What the provider's adapter makes of `body` (the expected id, type and
-/// stream of a delivery), computed without AWS.
+/// stream of a delivery), computed without AWS. For providers that key
+/// every delivery apart (lal, SRS) use [`adapter_view_as`].
 pub fn adapter_view(stack: &Stack, sample: &Sample, body: &[u8]) -> Delivery {
+    adapter_view_as(stack, sample, body, "adapter-view")
+}
+
+/// The same for invocation `request_id`.
+pub fn adapter_view_as(stack: &Stack, sample: &Sample, body: &[u8], request_id: &str) -> Delivery {
     let provider = provider_named(&sample.provider);
     let config = stack.config(provider, &[]);
     let headers = HeaderMap::new();
@@ -868,7 +879,7 @@ pub fn adapter_view(stack: &Stack, sample: &Sample, body: &[u8]) -> Delivery {
         headers: &headers,
         body,
         received_at: time_now(),
-        request_id: "adapter-view",
+        request_id,
         max_message_bytes: config.max_message_bytes,
     };
     provider
