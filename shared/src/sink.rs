@@ -138,10 +138,10 @@ impl SnsSink {
     async fn publish_batch(
         &self,
         messages: &[Message<'_>],
-        batch: &[usize],
+        batch: Vec<usize>,
     ) -> Result<(Vec<usize>, Option<String>), SinkError> {
         let mut entries = Vec::with_capacity(batch.len());
-        for &index in batch {
+        for &index in &batch {
             let m = &messages[index];
             let mut entry = PublishBatchRequestEntry::builder()
                 .id(index.to_string())
@@ -230,27 +230,46 @@ impl EventSink for SnsSink {
             return self.publish_one(m).await;
         }
         let sizes: Vec<usize> = messages.iter().map(Message::size).collect();
-        let mut pending: Vec<usize> = (0..messages.len()).collect();
-        let mut last_reason = None;
-        for _ in 0..BATCH_ROUNDS {
-            let mut failed = Vec::new();
-            for batch in pack_batches(&sizes, &pending, self.max_message_bytes) {
-                let (batch_failed, reason) = self.publish_batch(messages, &batch).await?;
-                failed.extend(batch_failed);
-                last_reason = reason.or(last_reason);
-            }
-            if failed.is_empty() {
-                return Ok(());
-            }
-            pending = failed;
-        }
-        Err(SinkError(format!(
-            "{} of {} batch entries still failed after {BATCH_ROUNDS} rounds, last: {}",
-            pending.len(),
-            messages.len(),
-            last_reason.unwrap_or_default()
-        )))
+        publish_in_rounds(&sizes, self.max_message_bytes, |batch| {
+            self.publish_batch(messages, batch)
+        })
+        .await
     }
+}
+
+/// Sends messages (given by their sizes) in packed batches through
+/// `send_batch`, which answers the indexes SNS reported as failed and why;
+/// those are sent again, for [`BATCH_ROUNDS`] rounds in all. Complete only
+/// when every message is out.
+async fn publish_in_rounds<F, Fut>(
+    sizes: &[usize],
+    max_bytes: usize,
+    mut send_batch: F,
+) -> Result<(), SinkError>
+where
+    F: FnMut(Vec<usize>) -> Fut,
+    Fut: Future<Output = Result<(Vec<usize>, Option<String>), SinkError>>,
+{
+    let mut pending: Vec<usize> = (0..sizes.len()).collect();
+    let mut last_reason = None;
+    for _ in 0..BATCH_ROUNDS {
+        let mut failed = Vec::new();
+        for batch in pack_batches(sizes, &pending, max_bytes) {
+            let (batch_failed, reason) = send_batch(batch).await?;
+            failed.extend(batch_failed);
+            last_reason = reason.or(last_reason);
+        }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        pending = failed;
+    }
+    Err(SinkError(format!(
+        "{} of {} batch entries still failed after {BATCH_ROUNDS} rounds, last: {}",
+        pending.len(),
+        sizes.len(),
+        last_reason.unwrap_or_default()
+    )))
 }
 
 #[cfg(test)]
@@ -341,5 +360,44 @@ mod tests {
         assert_eq!(batches, [vec![0], vec![1], vec![2]]);
         // Exactly at the limit fits.
         assert_eq!(pack_batches(&[50, 50], &[0, 1], 100), [vec![0, 1]]);
+    }
+
+    /// Runs [`publish_in_rounds`] with a batch sender that reports as failed
+    /// each entry `fail(index)` says, recording every batch sent.
+    fn rounds(
+        sizes: &[usize],
+        fail: impl Fn(usize) -> bool,
+    ) -> (Result<(), SinkError>, Vec<Vec<usize>>) {
+        let sent = std::cell::RefCell::new(Vec::new());
+        let result = block_on(publish_in_rounds(sizes, 1000, |batch| {
+            let failed: Vec<usize> = batch.iter().copied().filter(|&i| fail(i)).collect();
+            sent.borrow_mut().push(batch);
+            async move { Ok((failed, Some("InternalError: try again".to_owned()))) }
+        }));
+        (result, sent.into_inner())
+    }
+
+    fn block_on<T>(future: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime")
+            .block_on(future)
+    }
+
+    #[test]
+    fn failed_batch_entries_are_sent_again_until_all_are_out() {
+        // Entry 3 fails once: the second round sends only it.
+        let once = std::cell::Cell::new(true);
+        let (result, sent) = rounds(&[100; 12], |i| i == 3 && once.replace(false));
+        assert!(result.is_ok());
+        assert_eq!(sent, [(0..10).collect::<Vec<_>>(), vec![10, 11], vec![3]]);
+        // An entry that always fails: an error after three rounds, never a success.
+        let (result, sent) = rounds(&[100; 3], |i| i == 1);
+        let error = result.unwrap_err().to_string();
+        assert!(
+            error.contains("1 of 3") && error.contains("InternalError"),
+            "{error}"
+        );
+        assert_eq!(sent, [vec![0, 1, 2], vec![1], vec![1]]);
     }
 }

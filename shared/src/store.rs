@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use crate::error::error_chain;
 use crate::event::format_time;
+use crate::providers::Recorded;
 
 /// Status of a claimed key.
 pub const IN_PROGRESS: &str = "IN_PROGRESS";
@@ -38,10 +39,8 @@ pub struct Claim<'a> {
     pub provider: &'a str,
     /// Canonical type (dotted name).
     pub event_type: &'a str,
-    /// Provider retry counter, when it has one.
-    pub retry_times: Option<i64>,
-    /// Provider sequence, when it has one.
-    pub sequence: Option<&'a str>,
+    /// Provider facts to keep on the record (`retry_times`, `sequence`).
+    pub recorded: &'a [(&'static str, Recorded)],
     /// Now.
     pub now: OffsetDateTime,
     /// Until when this invocation owns the claim (its deadline); after it, a
@@ -166,11 +165,14 @@ impl IdempotencyStore for DynamoStore {
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
             .expression_attribute_values(":now", n(millis(claim.now)))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        if let Some(retry_times) = claim.retry_times {
-            request = request.item("retry_times", n(i128::from(retry_times)));
-        }
-        if let Some(sequence) = claim.sequence {
-            request = request.item("sequence", s(sequence));
+        for (name, value) in claim.recorded {
+            request = request.item(
+                *name,
+                match value {
+                    Recorded::Number(v) => n(i128::from(*v)),
+                    Recorded::Text(v) => s(v.as_str()),
+                },
+            );
         }
         match request.send().await {
             Ok(_) => Ok(ClaimOutcome::Claimed),

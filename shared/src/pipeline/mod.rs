@@ -22,6 +22,8 @@ use crate::store::IdempotencyStore;
 use crate::telemetry::{Outcome, emit_metrics};
 
 pub mod answer;
+#[cfg(test)]
+pub(crate) mod fakes;
 pub mod flow;
 pub mod gate;
 

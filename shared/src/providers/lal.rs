@@ -247,7 +247,6 @@ fn split_update(
         key: event_key.to_owned(),
         events,
         provider_time: None,
-        retry_times: None,
-        sequence: None,
+        recorded: Vec::new(),
     })
 }

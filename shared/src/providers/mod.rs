@@ -133,10 +133,18 @@ pub struct Delivery {
     /// The provider's own timestamp of the event, when it has one (the
     /// replay window is checked against it).
     pub provider_time: Option<OffsetDateTime>,
-    /// The provider's retry counter (Aodianyun `retry_times`), recorded.
-    pub retry_times: Option<i64>,
-    /// The provider's sequence (Tencent `sequence`), recorded.
-    pub sequence: Option<String>,
+    /// Provider facts kept on the idempotency record for inspection (Aodianyun
+    /// `retry_times`, Tencent `sequence`): attribute name and value.
+    pub recorded: Vec<(&'static str, Recorded)>,
+}
+
+/// A provider fact kept on the idempotency record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// A number (DynamoDB `N`).
+    Number(i64),
+    /// A string (DynamoDB `S`).
+    Text(String),
 }
 
 impl Delivery {
@@ -230,8 +238,7 @@ pub(crate) fn single(parts: EventParts, received_at: OffsetDateTime) -> Delivery
         key: parts.key.clone(),
         events: vec![parts.build(received_at)],
         provider_time,
-        retry_times: None,
-        sequence: None,
+        recorded: Vec::new(),
     }
 }
 

@@ -121,7 +121,9 @@ impl Provider for Tencent {
             },
             inbound.received_at,
         );
-        delivery.sequence = sequence;
+        delivery
+            .recorded
+            .extend(sequence.map(|s| ("sequence", super::Recorded::Text(s))));
         Ok(delivery)
     }
 

@@ -223,7 +223,7 @@ fn aodianyun_retries_and_string_values_are_one_event() {
     )
     .unwrap();
     assert_eq!(first.event_type(), EventType::StreamStarted);
-    assert_eq!(first.retry_times, Some(1));
+    assert_eq!(first.recorded, [("retry_times", Recorded::Number(1))]);
     assert_eq!(first.events[0].event.subject, "aodianyun/dyy_1/live1");
     for retry in 2..=3 {
         let d = deliver(
@@ -234,7 +234,7 @@ fn aodianyun_retries_and_string_values_are_one_event() {
         )
         .unwrap();
         assert_eq!(d.key, first.key);
-        assert_eq!(d.retry_times, Some(retry));
+        assert_eq!(d.recorded, [("retry_times", Recorded::Number(retry))]);
     }
     let as_string = aodianyun(1, Value::String(value.to_string()));
     let d = deliver(&Aodianyun, "/aodianyun", "token=test-token", &as_string).unwrap();
