@@ -114,6 +114,37 @@ async fn an_unreachable_table_is_503_and_nothing_is_published() {
     eprintln!("DynamoDB unreachable: 503 after {elapsed:?}");
 }
 
+/// SRS's reply is admission control: on an outage it is refused (503, the
+/// default: the encoder's reconnect redelivers) or allowed (`{"code":0}`,
+/// the event lost and counted), as the deployment chose.
+#[tokio::test]
+async fn srs_on_an_outage_is_refused_or_allowed_as_configured() {
+    let stack = Stack::new("srs-outage").await;
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let sample = sample("srs", "on_publish");
+    for (setting, status, body) in [("refuse", 503, None), ("allow", 200, Some(r#"{"code":0}"#))] {
+        let pipeline = stack.pipeline_on(
+            "srs",
+            &[("LIVEHOOK_ADMISSION_ON_FAILURE", setting)],
+            &closed,
+        );
+        let reply = handle(&pipeline, sample_request(&sample, &sample.body)).await;
+        assert_eq!(reply.status, status, "{setting}: {}", reply.body);
+        if let Some(body) = body {
+            assert_eq!(reply.body, body, "{setting}");
+        }
+        assert!(stack.messages().await.is_empty(), "{setting}: published");
+    }
+    // And when AWS is up, SRS gets its success answer.
+    let reply = handle(
+        &stack.pipeline("srs"),
+        sample_request(&sample, &sample.body),
+    )
+    .await;
+    assert_eq!((reply.status, reply.body.as_str()), (200, r#"{"code":0}"#));
+    assert_eq!(stack.messages().await.len(), 1);
+}
+
 /// Test 7: authentication failures (401) and malformed bodies (400) touch
 /// nothing: no AWS call, no record, no message.
 #[tokio::test]

@@ -152,7 +152,7 @@ fn internal_error() -> Response<Body> {
 mod tests {
     use super::*;
     use crate::error::AuthFailure;
-    use crate::providers::Bililive;
+    use crate::providers::{Bililive, Srs};
 
     #[test]
     fn failures_map_to_the_contract_statuses() {
@@ -208,6 +208,34 @@ mod tests {
             Failure::Rejected(Rejection::Stale).outcome(),
             Outcome::Rejected
         );
+    }
+
+    fn body(response: Response<Body>) -> (u16, String) {
+        let status = response.status().as_u16();
+        (
+            status,
+            String::from_utf8_lossy(response.body()).into_owned(),
+        )
+    }
+
+    #[test]
+    fn srs_is_refused_or_admitted_on_an_outage_as_configured() {
+        let outage = || Err(Failure::Store(StoreError("down".into())));
+        // Refuse (the default): SRS refuses the publish; the encoder's reconnect redelivers.
+        let (status, _) = body(respond(outage(), &Srs, AdmissionOnFailure::Refuse));
+        assert_eq!(status, 503);
+        // Allow: SRS's own success answer, so streaming goes on.
+        let allowed = body(respond(outage(), &Srs, AdmissionOnFailure::Allow));
+        assert_eq!(allowed, (200, r#"{"code":0}"#.to_owned()));
+        // Never for what the request got wrong.
+        let (status, _) = body(respond(
+            Err(Failure::Rejected(Rejection::Unauthenticated(
+                AuthFailure::WrongToken,
+            ))),
+            &Srs,
+            AdmissionOnFailure::Allow,
+        ));
+        assert_eq!(status, 401);
     }
 
     #[test]
