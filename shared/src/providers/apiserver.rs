@@ -4,6 +4,10 @@
 //! Authenticated by `?token=`. The key is `event` + channel id + `eventTime`;
 //! without a channel id, a hash of the body.
 
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use super::stamp::{TimeField, Unit, refresh_times};
 use super::{
     Delivery, EventParts, Identity, Provider, Sending, authenticated_body, raw_json, single,
 };
@@ -72,6 +76,10 @@ impl Provider for ApiServer {
         ))
     }
 
+    fn stream_fields(&self) -> &'static [&'static str] {
+        &["channel_id"]
+    }
+
     fn sending(&self) -> Sending {
         Sending {
             hook_in_path: false,
@@ -85,6 +93,17 @@ impl Provider for ApiServer {
         }
     }
 
+    /// Times refreshed (milliseconds); a resend is the identical body.
+    fn prepare(
+        &self,
+        body: &mut Map<String, Value>,
+        _secret: Option<&str>,
+        now: OffsetDateTime,
+        _attempt: u32,
+    ) {
+        refresh_times(body, TIME_FIELDS, now);
+    }
+
     fn synthetic(
         &self,
         stream: &str,
@@ -96,3 +115,10 @@ impl Provider for ApiServer {
         ("channel_live", super::into_map(body))
     }
 }
+
+/// Api Server's timestamps, the event's own (`eventTime`) first.
+const TIME_FIELDS: &[TimeField] = &[
+    (&["eventTime"], Unit::Millis),
+    (&["createdAt"], Unit::Millis),
+    (&["updatedAt"], Unit::Millis),
+];
