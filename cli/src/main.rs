@@ -19,9 +19,8 @@ mod tail;
     name = "livehook",
     version,
     about = "Send, follow, inspect and replay livehook's live-streaming webhooks",
-    long_about = "livehook receives the webhooks of live-streaming platforms (Tencent Cloud Live, \
-        Aodianyun, BililiveRecorder, lalserver, Api Server), deduplicates them in DynamoDB \
-        and publishes CloudEvents to SNS. This command drives it from the outside:\n\n  \
+    long_about = "livehook receives the webhooks of live-streaming platforms (`livehook providers` \
+        lists them), deduplicates them in DynamoDB and publishes CloudEvents to SNS. This command drives it from the outside:\n\n  \
         send      POST a sample webhook exactly as the provider would\n  \
         tail      print the events published to the topic as they arrive\n  \
         events    list, show and replay the recorded events\n  \

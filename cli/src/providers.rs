@@ -139,7 +139,7 @@ pub fn run(args: ProvidersArgs) -> Result<()> {
         return Ok(());
     }
     let shown = |row: &Value, key: &str| plain(&row[key]);
-    println!(
+    let header = format!(
         "{:<10} {:<16} {:<12} {:<8} {:<12} {:<24} {:<15}{}",
         "PROVIDER",
         "ROUTE",
@@ -150,13 +150,14 @@ pub fn run(args: ProvidersArgs) -> Result<()> {
         "EXAMPLE",
         if args.url.is_some() { " URL" } else { "" }
     );
+    println!("{}", header.trim_end());
     for row in &rows {
         let url = if args.url.is_some() {
             format!(" {}", shown(row, "url"))
         } else {
             String::new()
         };
-        println!(
+        let line = format!(
             "{:<10} {:<16} {:<12} {:<8} {:<12} {:<24} {:<15}{url}",
             shown(row, "name"),
             shown(row, "route"),
@@ -166,6 +167,7 @@ pub fn run(args: ProvidersArgs) -> Result<()> {
             shown(row, "user_agent"),
             shown(row, "example"),
         );
+        println!("{}", line.trim_end());
     }
     Ok(())
 }
