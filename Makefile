@@ -54,12 +54,13 @@ lint: $(TOOLS)
 	cargo clippy --workspace --all-targets -- -D warnings
 
 # `make deploy` prompts for the parameters (secrets are typed, never stored);
-# `make deploy TOKEN=… TENCENT_KEY=…` (or SSM/Secrets Manager dynamic references,
-# see the README) deploys without prompts.
+# `make deploy TOKEN=… TENCENT_KEY=…` deploys without prompts, and so does
+# PARAMS="Key=Value …" (more template parameters, e.g. TokenSecretId=livehook/token
+# TencentKeySecretId=livehook/tencent-key AlarmEmail=ops@example.com; see the README).
 deploy: $(TOOLS)
 	sam build --parameter-overrides Architecture=$(ARCH)
-	$(if $(and $(TOKEN),$(TENCENT_KEY)),\
-	  sam deploy --stack-name $(STACK) --parameter-overrides Architecture=$(ARCH) Token='$(TOKEN)' TencentKey='$(TENCENT_KEY)',\
+	$(if $(or $(and $(TOKEN),$(TENCENT_KEY)),$(PARAMS)),\
+	  sam deploy --stack-name $(STACK) --parameter-overrides Architecture=$(ARCH) $(if $(TOKEN),Token='$(TOKEN)') $(if $(TENCENT_KEY),TencentKey='$(TENCENT_KEY)') $(PARAMS),\
 	  sam deploy --stack-name $(STACK) --guided --parameter-overrides Architecture=$(ARCH))
 
 bench: $(TOOLS)

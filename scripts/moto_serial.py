@@ -1,27 +1,382 @@
 #!/usr/bin/env python3
-"""moto_server answering one request at a time.
+"""moto, served as strictly as AWS answers: atomic, keep-alive, and refusing
+what real SNS refuses.
 
-moto_server runs werkzeug with threaded=True, and moto checks a DynamoDB
-condition and then writes without a lock: two concurrent conditional puts can
-both succeed, which real DynamoDB never allows. Served serially, every
-conditional write is atomic, as in AWS. (Non-threaded werkzeug also answers
-HTTP/1.0, closing each connection, so no client can hold the server.)
+A test that passes where AWS refuses is the costliest bug there is: it ships
+green and fails in production on the first large or unusual event. So this
+wrapper puts back, in front of moto, the rules moto leaves out and our code
+depends on:
+
+* Atomic conditional writes. moto checks a DynamoDB condition and then writes
+  without a lock, so two concurrent conditional puts can both succeed, which
+  real DynamoDB never allows (our idempotency claim relies on it). Waitress
+  serves connections from a thread pool, but one global lock lets only one
+  request at a time into moto.
+* Keep-alive. AWS endpoints speak HTTP/1.1 and keep connections open; the
+  SDK's connection pool, its reuse of idle connections and what happens when
+  one goes stale are only exercised if the emulator does the same.
+  (moto_server's werkzeug, served serially, closed every connection.)
+* SNS message size. SNS counts the message body plus, for every message
+  attribute, its name, data type and value, in bytes, against the topic's
+  `MaximumMessageSize` (1024..1048576, default 262144), and answers
+  `InvalidParameter` ("Message too long"). moto only compares the body's
+  length in characters with 262144: a 200 000-character Chinese message
+  (600 KB) or a body just under the limit with large attributes passes moto
+  and fails in AWS, and a topic raised to 1 MiB is refused by moto above
+  256 Ki characters. moto stores `MaximumMessageSize` (CreateTopic
+  Attributes or SetTopicAttributes) as `topic.maximum_message_size` without
+  validating it; the wrapper validates the value and reads it from there.
+* SNS batches. PublishBatch takes at most 10 entries
+  (`TooManyEntriesInBatchRequest`, which moto does check) and no more than
+  the topic's maximum in total, same measure (`BatchRequestTooLong`, which
+  moto does not check); an empty batch is `EmptyBatchRequest`.
+* FIFO ids. `MessageGroupId` and `MessageDeduplicationId` must be 1 to 128
+  characters, each an ASCII letter, digit or punctuation mark: a space or a
+  non-ASCII character (a Chinese stream name used as group id) is refused
+  with `InvalidParameter`. moto accepts any string. The rule applies to
+  standard topics too (they forward a group id to SQS fair queues).
+
+Refusals use SNS's awsQuery error shape (XML ErrorResponse, HTTP 400), so the
+AWS SDKs raise the same modelled errors as against AWS.
+
+The log has one line per request (a refusal says which and why), as
+moto_server's had: bench/ counts AWS calls by counting them.
 
 Usage: python scripts/moto_serial.py -H 127.0.0.1 -p 5050   (moto_server's flags)
+
+Waitress serves threads of one process: SIGKILL or SIGTERM of the process
+leaves nothing behind. (Unlike werkzeug's handler, waitress drops request
+headers whose names contain "_"; only S3 user metadata uses such names.)
 """
-import sys
 
-import moto.server as server
+import argparse
+import base64
+import binascii
+import io
+import logging
+import os
+import re
+import threading
+import uuid
+from urllib.parse import parse_qsl
 
-_run_simple = server.run_simple
+import moto.sns.models as sns_models
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    create_backend_app,
+)
+from waitress import serve
+
+DEFAULT_MAXIMUM_MESSAGE_SIZE = 262144  # 256 KiB, every topic's default
+LOWEST_MAXIMUM_MESSAGE_SIZE = 1024
+HIGHEST_MAXIMUM_MESSAGE_SIZE = 1048576  # 1 MiB
+MAX_BATCH_ENTRIES = 10
+
+# moto's own check (body characters against 256 KiB) would refuse what a
+# 1 MiB topic accepts; the middleware's byte count is the stricter check.
+sns_models.MAXIMUM_MESSAGE_LENGTH = HIGHEST_MAXIMUM_MESSAGE_SIZE
+
+# ASCII letters, digits and punctuation (!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~).
+FIFO_ID = re.compile(r"[!-~]{1,128}")
+
+LOG = logging.getLogger("moto_serial")
+
+SNS_XMLNS = "http://sns.amazonaws.com/doc/2010-03-31/"
 
 
-def _run_serial(*args, **kwargs):
-    kwargs["threaded"] = False
-    return _run_simple(*args, **kwargs)
+class Refusal(Exception):
+    """What AWS answers instead: an error code and message (HTTP 400)."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
-server.run_simple = _run_serial
+def xml_escape(text):
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+    )
+
+
+def refusal_response(refusal, start_response):
+    request_id = str(uuid.uuid4())
+    body = (
+        f'<ErrorResponse xmlns="{SNS_XMLNS}">'
+        "<Error><Type>Sender</Type>"
+        f"<Code>{xml_escape(refusal.code)}</Code>"
+        f"<Message>{xml_escape(refusal.message)}</Message>"
+        "</Error>"
+        f"<RequestId>{request_id}</RequestId>"
+        "</ErrorResponse>"
+    ).encode("utf-8")
+    start_response(
+        "400 Bad Request",
+        [
+            ("Content-Type", "text/xml"),
+            ("Content-Length", str(len(body))),
+            ("x-amzn-RequestId", request_id),
+        ],
+    )
+    return [body]
+
+
+def signing_service(environ):
+    """The service of a SigV4 credential scope (.../region/SERVICE/aws4_request)."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    match = re.search(r"Credential=[^/,]+/[^/,]+/[^/,]+/([^/,]+)/", auth)
+    return match.group(1).lower() if match else None
+
+
+def read_body(environ):
+    """The request body; wsgi.input is replaced so moto can read it again."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def query_params(environ):
+    """awsQuery parameters (form body and query string), or None if undecodable."""
+    params = {}
+    sources = [environ.get("QUERY_STRING", "")]
+    if environ.get("REQUEST_METHOD") == "POST" and environ.get(
+        "CONTENT_TYPE", ""
+    ).startswith("application/x-www-form-urlencoded"):
+        sources.append(read_body(environ))
+    for source in sources:
+        if isinstance(source, bytes):
+            try:
+                source = source.decode("ascii")
+            except UnicodeDecodeError:
+                return None
+        try:
+            pairs = parse_qsl(
+                source, keep_blank_values=True, encoding="utf-8", errors="strict"
+            )
+        except (UnicodeDecodeError, ValueError):
+            return None
+        params.update(pairs)
+    return params
+
+
+def entry_size(params, prefix):
+    """SNS's measure of one message: UTF-8 bytes of the body plus, for each
+    message attribute, of its name, data type and value (binary values
+    counted decoded)."""
+    size = len(params.get(prefix + "Message", "").encode("utf-8"))
+    n = 1
+    while (prefix + f"MessageAttributes.entry.{n}.Name") in params:
+        attr = prefix + f"MessageAttributes.entry.{n}."
+        size += len(params[attr + "Name"].encode("utf-8"))
+        size += len(params.get(attr + "Value.DataType", "").encode("utf-8"))
+        if attr + "Value.BinaryValue" in params:
+            try:
+                value = base64.b64decode(params[attr + "Value.BinaryValue"])
+            except (binascii.Error, ValueError):
+                value = params[attr + "Value.BinaryValue"].encode("utf-8")
+            size += len(value)
+        else:
+            size += len(params.get(attr + "Value.StringValue", "").encode("utf-8"))
+        n += 1
+    return size
+
+
+def topic_maximum(arn):
+    """The topic's MaximumMessageSize as moto stored it, else the default."""
+    parts = (arn or "").split(":")
+    if len(parts) < 6 or parts[2] != "sns":
+        return DEFAULT_MAXIMUM_MESSAGE_SIZE
+    region, account = parts[3], parts[4]
+    try:
+        topic = sns_models.sns_backends[account][region].topics.get(arn)
+    except (KeyError, ValueError):
+        topic = None
+    value = getattr(topic, "maximum_message_size", None)
+    try:
+        return int(value) if value is not None else DEFAULT_MAXIMUM_MESSAGE_SIZE
+    except (TypeError, ValueError):
+        return DEFAULT_MAXIMUM_MESSAGE_SIZE
+
+
+def check_fifo_ids(params, prefix):
+    for name in ("MessageGroupId", "MessageDeduplicationId"):
+        value = params.get(prefix + name)
+        if value is not None and not FIFO_ID.fullmatch(value):
+            raise Refusal(
+                "InvalidParameter",
+                f"Invalid parameter: {name} Reason: {name} can only include "
+                "alphanumeric and punctuation characters. 1 to 128 in length.",
+            )
+
+
+def check_maximum_message_size(value):
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        size = 0
+    if not (
+        str(value).strip().isdigit()
+        and LOWEST_MAXIMUM_MESSAGE_SIZE <= size <= HIGHEST_MAXIMUM_MESSAGE_SIZE
+    ):
+        raise Refusal(
+            "InvalidParameter",
+            "Invalid parameter: Attributes Reason: MaximumMessageSize must be "
+            f"an integer from {LOWEST_MAXIMUM_MESSAGE_SIZE} to "
+            f"{HIGHEST_MAXIMUM_MESSAGE_SIZE}",
+        )
+
+
+def check_publish(params):
+    check_fifo_ids(params, "")
+    if params.get("PhoneNumber"):
+        return  # SMS has its own limits, which moto checks
+    arn = params.get("TopicArn") or params.get("TargetArn")
+    if entry_size(params, "") > topic_maximum(arn):
+        raise Refusal("InvalidParameter", "Invalid parameter: Message too long")
+
+
+def check_publish_batch(params):
+    entries = 0
+    while f"PublishBatchRequestEntries.member.{entries + 1}.Id" in params:
+        entries += 1
+    if entries > MAX_BATCH_ENTRIES:
+        raise Refusal(
+            "TooManyEntriesInBatchRequest",
+            "The batch request contains more entries than permissible.",
+        )
+    if entries == 0:
+        raise Refusal("EmptyBatchRequest", "The batch request doesn't contain any entries.")
+    prefixes = [f"PublishBatchRequestEntries.member.{n}." for n in range(1, entries + 1)]
+    for prefix in prefixes:
+        check_fifo_ids(params, prefix)
+    total = sum(entry_size(params, prefix) for prefix in prefixes)
+    if total > topic_maximum(params.get("TopicArn")):
+        raise Refusal(
+            "BatchRequestTooLong",
+            "The length of all the batch messages put together is more than the limit.",
+        )
+
+
+def check_topic_attributes(params, action):
+    if action == "CreateTopic":
+        n = 1
+        while f"Attributes.entry.{n}.key" in params:
+            if params[f"Attributes.entry.{n}.key"] == "MaximumMessageSize":
+                check_maximum_message_size(params.get(f"Attributes.entry.{n}.value"))
+            n += 1
+    elif params.get("AttributeName") == "MaximumMessageSize":
+        check_maximum_message_size(params.get("AttributeValue"))
+
+
+SNS_CHECKS = {
+    "Publish": check_publish,
+    "PublishBatch": check_publish_batch,
+    "CreateTopic": lambda params: check_topic_attributes(params, "CreateTopic"),
+    "SetTopicAttributes": lambda params: check_topic_attributes(
+        params, "SetTopicAttributes"
+    ),
+}
+
+
+def sns_refusal(environ):
+    """The Refusal AWS would answer this request with, if it is an SNS one."""
+    service = signing_service(environ)
+    if service not in (None, "sns"):
+        return None
+    params = query_params(environ)
+    if params is None:
+        return None
+    check = SNS_CHECKS.get(params.get("Action"))
+    if check is None:
+        return None
+    if service is None and not (
+        params.get("TopicArn") or params.get("TargetArn") or params.get("Name")
+    ):
+        return None  # unsigned and not recognisably SNS: moto decides
+    try:
+        check(params)
+    except Refusal as refusal:
+        return refusal
+    return None
+
+
+class StrictSerialApp:
+    """SNS's refusals in front of moto, one request at a time inside."""
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        status = []
+
+        def recording_start_response(line, headers, exc_info=None):
+            status.append(line.split(" ", 1)[0])
+            return start_response(line, headers, exc_info)
+
+        note = ""
+        with self.lock:
+            refusal = sns_refusal(environ)
+            if refusal is not None:
+                note = f" refused: {refusal.code} {refusal.message}"
+                body = refusal_response(refusal, recording_start_response)
+            else:
+                # The response is produced entirely under the lock: moto's
+                # iterables may still touch its backends while being read.
+                result = self.app(environ, recording_start_response)
+                try:
+                    body = [b"".join(result)]
+                finally:
+                    close = getattr(result, "close", None)
+                    if close is not None:
+                        close()
+        # One line per request, as moto_server's werkzeug wrote: bench/ counts
+        # AWS calls by counting these lines, and a refusal says why.
+        LOG.info(
+            '%s "%s %s %s" %s%s',
+            environ.get("REMOTE_ADDR", "-"),
+            environ.get("REQUEST_METHOD", "-"),
+            environ.get("PATH_INFO", "-"),
+            environ.get("SERVER_PROTOCOL", "-"),
+            status[0] if status else "-",
+            note,
+        )
+        return body
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument(
+        "-p", "--port", type=int, default=int(os.environ.get("MOTO_PORT", 5000))
+    )
+    args = parser.parse_args()
+    # moto builds some URLs (SQS queue URLs) from MOTO_PORT, as moto_server does.
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app = DomainDispatcherApplication(create_backend_app)
+    serve(
+        StrictSerialApp(app),
+        host=args.host,
+        port=args.port,
+        threads=8,
+        # Every SDK client keeps its own pool of idle keep-alive connections,
+        # and a test binary makes many clients; at waitress's default limit
+        # (100) new connections would wait for idle ones to time out.
+        connection_limit=1000,
+        ident="moto",
+        # Tests send 1 MiB SNS messages, form-encoded (up to ~3 MiB).
+        max_request_body_size=64 * 1024 * 1024,
+    )
+
 
 if __name__ == "__main__":
-    sys.exit(server.main())
+    main()

@@ -347,7 +347,11 @@ async fn replay(aws: &AwsArgs, id: &str) -> Result<()> {
         id.chars().take(100).collect::<String>(),
         OffsetDateTime::now_utc().unix_timestamp()
     );
-    let sink = SnsSink::new(aws_sdk_sns::Client::new(&target.sdk), topic_arn);
+    let sink = SnsSink::new(
+        aws_sdk_sns::Client::new(&target.sdk),
+        topic_arn,
+        livehook::config::DEFAULT_MAX_MESSAGE_BYTES,
+    );
     sink.publish(&[Message {
         body: envelope_text,
         id: &dedup,

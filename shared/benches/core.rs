@@ -98,6 +98,8 @@ impl Prepared {
             headers,
             body: &self.body,
             received_at,
+            request_id: "bench",
+            max_message_bytes: 262_144,
         }
     }
 }

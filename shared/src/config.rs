@@ -9,6 +9,10 @@ use crate::providers::AuthScheme;
 
 /// Default body limit: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// SNS's default `MaximumMessageSize` (256 KiB), body and attributes.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// The largest `MaximumMessageSize` an SNS topic can be given (1 MiB).
+pub const LARGEST_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 /// Default idempotency retention: 7 days.
 pub const DEFAULT_RETENTION_SECONDS: u64 = 7 * 24 * 3600;
 
@@ -28,6 +32,27 @@ pub struct Config {
     pub replay_window: Duration,
     /// `LIVEHOOK_MAX_BODY_BYTES` (default 1 MiB): larger bodies get 413.
     pub max_body_bytes: usize,
+    /// `LIVEHOOK_MAX_MESSAGE_BYTES` (default 256 KiB, at most 1 MiB): the
+    /// topic's `MaximumMessageSize`. Messages and batches are packed under
+    /// it; an event that cannot be split to fit is refused with 413.
+    pub max_message_bytes: usize,
+    /// `LIVEHOOK_ADMISSION_ON_FAILURE` (`refuse`, the default, or `allow`):
+    /// how a provider whose reply is admission control (SRS) is answered
+    /// when AWS fails.
+    pub admission_on_failure: AdmissionOnFailure,
+}
+
+/// The answer to an admission-control provider (SRS) when DynamoDB or SNS
+/// fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AdmissionOnFailure {
+    /// 503: the client's publish or play is refused; its reconnect
+    /// redelivers the event once AWS is back. Nothing is lost.
+    #[default]
+    Refuse,
+    /// The provider's success reply: streaming goes on, the event is lost
+    /// (logged and counted as `publish_failed`).
+    Allow,
 }
 
 /// Why the configuration is unusable.
@@ -125,6 +150,30 @@ impl Config {
                 })?,
             };
 
+        let max_message_bytes = match get("LIVEHOOK_MAX_MESSAGE_BYTES") {
+            None => DEFAULT_MAX_MESSAGE_BYTES,
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|b: &usize| (1024..=LARGEST_MAX_MESSAGE_BYTES).contains(b))
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "LIVEHOOK_MAX_MESSAGE_BYTES",
+                    reason: format!(
+                        "`{v}` is not a number of bytes from 1024 to {LARGEST_MAX_MESSAGE_BYTES} (the topic's MaximumMessageSize)"
+                    ),
+                })?,
+        };
+        let admission_on_failure = match get("LIVEHOOK_ADMISSION_ON_FAILURE").as_deref() {
+            None | Some("refuse") => AdmissionOnFailure::Refuse,
+            Some("allow") => AdmissionOnFailure::Allow,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "LIVEHOOK_ADMISSION_ON_FAILURE",
+                    reason: format!("`{other}` is not refuse or allow"),
+                });
+            }
+        };
+
         Ok(Config {
             table: required("LIVEHOOK_TABLE")?,
             topic_arn: required("LIVEHOOK_TOPIC_ARN")?,
@@ -136,6 +185,8 @@ impl Config {
             retention: Duration::from_secs(retention),
             replay_window: Duration::from_secs(replay_window),
             max_body_bytes,
+            max_message_bytes,
+            admission_on_failure,
         })
     }
 }
@@ -201,6 +252,8 @@ mod tests {
         assert_eq!(c.retention, Duration::from_secs(DEFAULT_RETENTION_SECONDS));
         assert_eq!(c.replay_window, c.retention);
         assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(c.max_message_bytes, 262_144);
+        assert_eq!(c.admission_on_failure, AdmissionOnFailure::Refuse);
         assert_eq!(c.verifier.tokens.len(), 2);
         let c = load(
             AuthScheme::QueryToken,
@@ -211,9 +264,13 @@ mod tests {
                 ("LIVEHOOK_RETENTION_SECONDS", "3600"),
                 ("LIVEHOOK_REPLAY_WINDOW_SECONDS", "0"),
                 ("LIVEHOOK_MAX_BODY_BYTES", "2048"),
+                ("LIVEHOOK_MAX_MESSAGE_BYTES", "1048576"),
+                ("LIVEHOOK_ADMISSION_ON_FAILURE", "allow"),
             ],
         )
         .unwrap();
+        assert_eq!(c.max_message_bytes, LARGEST_MAX_MESSAGE_BYTES);
+        assert_eq!(c.admission_on_failure, AdmissionOnFailure::Allow);
         assert_eq!(c.retention, Duration::from_secs(3600));
         assert_eq!(c.replay_window, Duration::ZERO);
         assert_eq!(c.max_body_bytes, 2048);
@@ -227,6 +284,9 @@ mod tests {
             ("LIVEHOOK_MAX_BODY_BYTES", "-1"),
             ("LIVEHOOK_ALLOW_UNAUTHENTICATED", "yes please"),
             ("LIVEHOOK_REPLAY_WINDOW_SECONDS", "999999999"),
+            ("LIVEHOOK_MAX_MESSAGE_BYTES", "1048577"),
+            ("LIVEHOOK_MAX_MESSAGE_BYTES", "100"),
+            ("LIVEHOOK_ADMISSION_ON_FAILURE", "maybe"),
         ] {
             let err = load(
                 AuthScheme::QueryToken,

@@ -42,6 +42,16 @@ pub enum Rejection {
         /// The limit in bytes.
         limit: usize,
     },
+    /// One event of the delivery is larger than an SNS message may be (the
+    /// topic's `MaximumMessageSize`) and cannot be split: refused before
+    /// anything is written, since no retry could ever publish it.
+    #[error(
+        "the event does not fit one SNS message ({limit} bytes, the topic's MaximumMessageSize) and cannot be split"
+    )]
+    EventTooLarge {
+        /// The topic's limit in bytes.
+        limit: usize,
+    },
     /// Authentication failed; the reason is for logs only.
     #[error("unauthenticated")]
     Unauthenticated(AuthFailure),
@@ -66,6 +76,7 @@ impl Rejection {
         match self {
             Rejection::MethodNotAllowed => "method_not_allowed",
             Rejection::PayloadTooLarge { .. } => "payload_too_large",
+            Rejection::EventTooLarge { .. } => "event_too_large",
             Rejection::Unauthenticated(_) => "unauthenticated",
             Rejection::Malformed(_) => "malformed",
             Rejection::Stale => "stale",

@@ -43,6 +43,10 @@ pub enum EventType {
     /// A recorder closed a file; it is complete on the recorder's disk.
     #[serde(rename = "recording.file_closed")]
     RecordingFileClosed,
+    /// A live segment (an HLS `.ts` file) is complete and listed in its
+    /// playlist: SRS `on_hls`, lal `on_hls_make_ts` with `event` `close`.
+    #[serde(rename = "recording.segment_ready")]
+    RecordingSegmentReady,
     /// A recording is available for download.
     #[serde(rename = "recording.ready")]
     RecordingReady,
@@ -58,6 +62,10 @@ pub enum EventType {
     /// A client opened a (RTMP) connection.
     #[serde(rename = "connection.opened")]
     ConnectionOpened,
+    /// A client's connection closed (SRS `on_close`, with its byte counts
+    /// in `raw`).
+    #[serde(rename = "connection.closed")]
+    ConnectionClosed,
     /// A media server started.
     #[serde(rename = "server.started")]
     ServerStarted,
@@ -72,7 +80,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in DESIGN.md's order.
-    pub const ALL: [EventType; 18] = [
+    pub const ALL: [EventType; 20] = [
         EventType::StreamStarted,
         EventType::StreamStopped,
         EventType::StreamEnded,
@@ -83,11 +91,13 @@ impl EventType {
         EventType::RecordingEnded,
         EventType::RecordingFileOpened,
         EventType::RecordingFileClosed,
+        EventType::RecordingSegmentReady,
         EventType::RecordingReady,
         EventType::SnapshotReady,
         EventType::VodUploaded,
         EventType::VodTranscoded,
         EventType::ConnectionOpened,
+        EventType::ConnectionClosed,
         EventType::ServerStarted,
         EventType::ServerStats,
         EventType::Unrecognized,
@@ -106,11 +116,13 @@ impl EventType {
             EventType::RecordingEnded => "recording.ended",
             EventType::RecordingFileOpened => "recording.file_opened",
             EventType::RecordingFileClosed => "recording.file_closed",
+            EventType::RecordingSegmentReady => "recording.segment_ready",
             EventType::RecordingReady => "recording.ready",
             EventType::SnapshotReady => "snapshot.ready",
             EventType::VodUploaded => "vod.uploaded",
             EventType::VodTranscoded => "vod.transcoded",
             EventType::ConnectionOpened => "connection.opened",
+            EventType::ConnectionClosed => "connection.closed",
             EventType::ServerStarted => "server.started",
             EventType::ServerStats => "server.stats",
             EventType::Unrecognized => "unrecognized",
@@ -276,6 +288,17 @@ pub struct FileInfo {
     /// End of the recorded span, RFC 3339 UTC.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub end_time: Option<String>,
+    /// A live segment's sequence number in its playlist (SRS `seq_no`,
+    /// lal `id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq_no: Option<i64>,
+    /// The playlist a live segment belongs to, as a path on the recorder
+    /// (SRS `m3u8`, lal `live_m3u8_file`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub playlist_path: Option<String>,
+    /// The playlist's URL path (SRS `m3u8_url`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub playlist_url: Option<String>,
     /// Transcoded renditions (name → URL), e.g. `m3u8_240`, `adaptive`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub renditions: Option<serde_json::Map<String, serde_json::Value>>,

@@ -79,6 +79,9 @@ pub fn run_adapter(provider: &dyn Provider, verifier: &Verifier, data: &[u8]) {
         headers: &headers,
         body,
         received_at: now(),
+        request_id: "fuzz",
+        // Small, so that the split path is reached.
+        max_message_bytes: 16 * 1024,
     };
     if let Ok(delivery) = provider.accept(&inbound, verifier) {
         // Serializing is part of the path to SNS: it must not fail either.
@@ -124,7 +127,7 @@ pub fn run_request(gate: &Gate, data: &[u8]) {
         return;
     };
     let request = request.with_raw_http_path(path);
-    let _ = gate.admit(&request, now());
+    let _ = gate.admit(&request, now(), "fuzz");
 }
 
 /// The gate under test, with the body limit low enough to be reached.
@@ -137,6 +140,7 @@ pub fn gate(provider: &'static dyn Provider) -> Gate {
             max_body_bytes: 64 * 1024,
             retention: window,
             replay_window: window,
+            max_message_bytes: 16 * 1024,
         },
     )
 }

@@ -18,6 +18,13 @@ pub struct Inbound<'a> {
     pub body: &'a [u8],
     /// When livehook received it: the clock every time check uses.
     pub received_at: OffsetDateTime,
+    /// The invocation's request id (never empty): the key of providers that
+    /// never resend, whose every delivery is a new event (lal, SRS).
+    pub request_id: &'a str,
+    /// The largest SNS message the topic takes (body and attributes): a
+    /// provider that can split a large delivery (lal `on_update`) splits it
+    /// into parts of at most this size.
+    pub max_message_bytes: usize,
 }
 
 impl<'a> Inbound<'a> {
@@ -58,6 +65,8 @@ mod tests {
             headers,
             body: b"",
             received_at: OffsetDateTime::UNIX_EPOCH,
+            request_id: "r",
+            max_message_bytes: 262_144,
         }
     }
 

@@ -6,6 +6,7 @@
 //! type is simply not normalized (it stays in `raw`). Required fields fail with
 //! a [`Rejection::Malformed`] that names the field.
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::Rejection;
@@ -128,6 +129,52 @@ pub(crate) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Rejection>
 
 const DUPLICATE: &str = "duplicate key";
 
+/// The object `body` without its top-level member `field`, every other
+/// member kept byte for byte and in order (for `data.raw`, which is the
+/// payload as received). `body` is a JSON object (checked before).
+pub(crate) fn object_without(body: &[u8], field: &str) -> Result<Box<RawValue>, Rejection> {
+    let members: Members<'_> =
+        serde_json::from_slice(body).map_err(|_| Rejection::malformed("body is not JSON"))?;
+    let mut out = String::with_capacity(body.len());
+    out.push('{');
+    for (key, value) in members.0.iter().filter(|(key, _)| key != field) {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(key).unwrap_or_default());
+        out.push(':');
+        out.push_str(value.get());
+    }
+    out.push('}');
+    RawValue::from_string(out).map_err(|_| Rejection::malformed("body is not JSON"))
+}
+
+/// An object's members in order, values unparsed.
+struct Members<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Members<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MembersVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for MembersVisitor<'a> {
+            type Value = Members<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<Members<'a>, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = access.next_entry::<String, &'de RawValue>()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(MembersVisitor(std::marker::PhantomData))
+    }
+}
+
 /// A JSON value whose objects have unique keys.
 struct Strict(Value);
 
@@ -195,6 +242,16 @@ mod tests {
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn a_member_is_removed_and_the_rest_kept_byte_for_byte() {
+        let body = br#"{"z": 1.50, "sign":"abc", "a" : {"k":[1, 2]},"e":"\u00e9"}"#;
+        let raw = object_without(body, "sign").unwrap();
+        assert_eq!(raw.get(), r#"{"z":1.50,"a":{"k":[1, 2]},"e":"\u00e9"}"#);
+        let only = object_without(br#"{"sign":"x"}"#, "sign").unwrap();
+        assert_eq!(only.get(), "{}");
+        assert!(object_without(b"[1]", "sign").is_err());
     }
 
     #[test]

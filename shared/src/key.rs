@@ -21,6 +21,25 @@ pub fn derive(provider: &str, parts: &[&[u8]]) -> String {
     to_hex(&hasher.finalize()[..KEY_LEN / 2])
 }
 
+/// A new key that no other call returns: for an invocation without a
+/// request id (local tools and tests; Lambda always gives one). Unique
+/// within the process by a counter, across processes by pid and clock.
+pub fn fresh() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    derive(
+        "fresh",
+        &[
+            &nanos.to_be_bytes(),
+            &std::process::id().to_be_bytes(),
+            &NEXT.fetch_add(1, Ordering::Relaxed).to_be_bytes(),
+        ],
+    )
+}
+
 fn hash_part(hasher: &mut Sha256, part: &[u8]) {
     hasher.update((part.len() as u64).to_be_bytes());
     hasher.update(part);
@@ -57,6 +76,13 @@ mod tests {
         assert_ne!(derive("p", &[b"ab", b"c"]), derive("p", &[b"a", b"bc"]));
         assert_ne!(derive("lal", &[b"x"]), derive("apiserver", &[b"x"]));
         assert_ne!(derive("p", &[b""]), derive("p", &[]));
+    }
+
+    #[test]
+    fn fresh_keys_differ() {
+        let (a, b) = (fresh(), fresh());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), KEY_LEN);
     }
 
     #[test]

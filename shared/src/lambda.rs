@@ -41,7 +41,11 @@ pub async fn pipeline_from_env(
     let config = Config::from_env(provider.auth_scheme())?;
     let sdk = sdk_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table);
-    let sink = SnsSink::new(aws_sdk_sns::Client::new(&sdk), &config.topic_arn);
+    let sink = SnsSink::new(
+        aws_sdk_sns::Client::new(&sdk),
+        &config.topic_arn,
+        config.max_message_bytes,
+    );
     Ok(Pipeline::new(provider, &config, store, sink))
 }
 

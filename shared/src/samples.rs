@@ -33,7 +33,8 @@ pub fn events_dir() -> PathBuf {
         .join("events")
 }
 
-/// Every `<provider>/<event>.json` under `dir` for the registered providers,
+/// Every `<provider>/<event>.json` under `dir` for every provider of the
+/// registry,
 /// sorted by provider and event. Other folders (`apigw/`) are skipped.
 pub fn load_dir(dir: &Path) -> std::io::Result<Vec<Sample>> {
     let mut samples = Vec::new();

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use crate::error::error_chain;
 use crate::event::format_time;
+use crate::providers::Recorded;
 
 /// Status of a claimed key.
 pub const IN_PROGRESS: &str = "IN_PROGRESS";
@@ -30,14 +31,16 @@ pub const MAX_STORED_ENVELOPE_BYTES: usize = 350 * 1024;
 pub struct Claim<'a> {
     /// The delivery's idempotency key.
     pub key: &'a str,
+    /// The invocation's request id. A claim that meets an `IN_PROGRESS`
+    /// item with its own id is its own earlier attempt (a `PutItem` whose
+    /// reply was lost and which the SDK retried): it goes on.
+    pub claimed_by: &'a str,
     /// Provider name.
     pub provider: &'a str,
     /// Canonical type (dotted name).
     pub event_type: &'a str,
-    /// Provider retry counter, when it has one.
-    pub retry_times: Option<i64>,
-    /// Provider sequence, when it has one.
-    pub sequence: Option<&'a str>,
+    /// Provider facts to keep on the record (`retry_times`, `sequence`).
+    pub recorded: &'a [(&'static str, Recorded)],
     /// Now.
     pub now: OffsetDateTime,
     /// Until when this invocation owns the claim (its deadline); after it, a
@@ -118,13 +121,17 @@ fn millis(at: OffsetDateTime) -> i128 {
 }
 
 /// Reads the outcome from the item a failed condition returned.
-fn outcome_of(item: &HashMap<String, AttributeValue>) -> ClaimOutcome {
-    let status = item
-        .get("status")
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str);
-    if status == Some(COMPLETED) {
+fn outcome_of(item: &HashMap<String, AttributeValue>, claimed_by: &str) -> ClaimOutcome {
+    let text = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+    };
+    if text("status") == Some(COMPLETED) {
         return ClaimOutcome::AlreadyCompleted;
+    }
+    if !claimed_by.is_empty() && text("claimed_by") == Some(claimed_by) {
+        return ClaimOutcome::Claimed;
     }
     let until = item
         .get("in_progress_until")
@@ -147,6 +154,7 @@ impl IdempotencyStore for DynamoStore {
                 "expires_at",
                 n(i128::from(claim.expires_at.unix_timestamp())),
             )
+            .item("claimed_by", s(claim.claimed_by))
             .item("provider", s(claim.provider))
             .item("type", s(claim.event_type))
             .item("first_seen", s(format_time(claim.now)))
@@ -157,19 +165,22 @@ impl IdempotencyStore for DynamoStore {
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
             .expression_attribute_values(":now", n(millis(claim.now)))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        if let Some(retry_times) = claim.retry_times {
-            request = request.item("retry_times", n(i128::from(retry_times)));
-        }
-        if let Some(sequence) = claim.sequence {
-            request = request.item("sequence", s(sequence));
+        for (name, value) in claim.recorded {
+            request = request.item(
+                *name,
+                match value {
+                    Recorded::Number(v) => n(i128::from(*v)),
+                    Recorded::Text(v) => s(v.as_str()),
+                },
+            );
         }
         match request.send().await {
             Ok(_) => Ok(ClaimOutcome::Claimed),
             Err(SdkError::ServiceError(err)) => match err.err() {
                 PutItemError::ConditionalCheckFailedException(failed) => match failed.item() {
-                    Some(item) => Ok(outcome_of(item)),
+                    Some(item) => Ok(outcome_of(item, claim.claimed_by)),
                     // An emulator or older API without the returned item: look it up.
-                    None => self.read_outcome(claim.key).await,
+                    None => self.read_outcome(claim.key, claim.claimed_by).await,
                 },
                 _ => Err(StoreError(error_chain(&SdkError::ServiceError(err)))),
             },
@@ -233,7 +244,7 @@ impl IdempotencyStore for DynamoStore {
 }
 
 impl DynamoStore {
-    async fn read_outcome(&self, key: &str) -> Result<ClaimOutcome, StoreError> {
+    async fn read_outcome(&self, key: &str, claimed_by: &str) -> Result<ClaimOutcome, StoreError> {
         let found = self
             .client
             .get_item()
@@ -245,6 +256,8 @@ impl DynamoStore {
             .map_err(|e| StoreError(error_chain(&e)))?;
         Ok(found
             .item()
-            .map_or(ClaimOutcome::InProgress { until: None }, outcome_of))
+            .map_or(ClaimOutcome::InProgress { until: None }, |item| {
+                outcome_of(item, claimed_by)
+            }))
     }
 }

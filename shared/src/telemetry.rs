@@ -12,19 +12,25 @@ pub enum Outcome {
     Duplicate,
     /// Another invocation holds the claim; 409.
     InProgress,
-    /// Refused before anything was stored (4xx).
+    /// Refused before anything was stored (400, 405, 413 body).
     Rejected,
+    /// Authentication failed (401): a misconfigured or attacked provider.
+    Unauthenticated,
+    /// The event cannot fit an SNS message (413): never publishable.
+    TooLarge,
     /// DynamoDB or SNS failed; 503.
     PublishFailed,
 }
 
 impl Outcome {
     /// Every outcome; each is a metric name.
-    pub const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::Accepted,
         Outcome::Duplicate,
         Outcome::InProgress,
         Outcome::Rejected,
+        Outcome::Unauthenticated,
+        Outcome::TooLarge,
         Outcome::PublishFailed,
     ];
 
@@ -35,6 +41,8 @@ impl Outcome {
             Outcome::Duplicate => "duplicate",
             Outcome::InProgress => "in_progress",
             Outcome::Rejected => "rejected",
+            Outcome::Unauthenticated => "unauthenticated",
+            Outcome::TooLarge => "too_large",
             Outcome::PublishFailed => "publish_failed",
         }
     }
@@ -92,7 +100,7 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .len(),
-            5
+            7
         );
         assert_eq!(v["provider"], "lal");
         assert_eq!(v["duplicate"], 1);

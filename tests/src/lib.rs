@@ -439,6 +439,18 @@ impl Stack {
             .expect("Subscribe");
     }
 
+    /// Sets the topic's `MaximumMessageSize` (SNS allows up to 1 MiB).
+    pub async fn set_max_message_bytes(&self, bytes: usize) {
+        self.sns
+            .set_topic_attributes()
+            .topic_arn(&self.topic_arn)
+            .attribute_name("MaximumMessageSize")
+            .attribute_value(bytes.to_string())
+            .send()
+            .await
+            .expect("SetTopicAttributes MaximumMessageSize");
+    }
+
     /// Deletes the topic (its subscriptions go with it).
     pub async fn delete_topic(&self) {
         self.sns
@@ -503,6 +515,7 @@ impl Stack {
         let sink = SnsSink::new(
             sns_client(&self.endpoint, Some(&self.calls)),
             &config.topic_arn,
+            config.max_message_bytes,
         );
         Pipeline::new(provider, &config, store, sink)
     }
@@ -695,6 +708,15 @@ pub fn request(method: &str, path: &str, query: &str, body: &[u8]) -> Request {
     lambda_http::request::from_str(&event).expect("an API Gateway v2 event")
 }
 
+/// `request` as invocation `request_id` (the Lambda context the runtime
+/// attaches): two requests with one id are one invocation's attempts.
+pub fn as_invocation(request: Request, request_id: &str) -> Request {
+    use lambda_http::RequestExt;
+    let mut context = lambda_http::Context::default();
+    context.request_id = request_id.to_owned();
+    request.with_lambda_context(context)
+}
+
 /// A POST with `?token=` of the configured token.
 pub fn post(path: &str, body: &[u8]) -> Request {
     request("POST", path, &format!("token={TOKEN}"), body)
@@ -735,6 +757,44 @@ pub async fn handle(pipeline: &LivePipeline, request: Request) -> Reply {
         status: parts.status.as_u16(),
         headers: parts.headers,
         body: String::from_utf8_lossy(body.as_ref()).into_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Logs
+
+/// Every log line the pipelines write during this test binary (JSON, as in
+/// Lambda), for tests that prove what never reaches the logs.
+pub fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || LogWriter(sink.clone()))
+            .try_init();
+        logs
+    })
+}
+
+/// The captured log text so far.
+pub fn logs_text() -> String {
+    String::from_utf8_lossy(&captured_logs().lock().expect("logs lock")).into_owned()
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -794,9 +854,20 @@ pub fn sample_request(sample: &Sample, body: &[u8]) -> Request {
     request("POST", &sample.path(), &sample.query(TOKEN), body)
 }
 
+/// The same as invocation `request_id` (see [`adapter_view_as`]).
+pub fn sample_request_as(sample: &Sample, body: &[u8], request_id: &str) -> Request {
+    as_invocation(sample_request(sample, body), request_id)
+}
+
 /// What the provider's adapter makes of `body` (the expected id, type and
-/// stream of a delivery), computed without AWS.
+/// stream of a delivery), computed without AWS. For providers that key
+/// every delivery apart (lal, SRS) use [`adapter_view_as`].
 pub fn adapter_view(stack: &Stack, sample: &Sample, body: &[u8]) -> Delivery {
+    adapter_view_as(stack, sample, body, "adapter-view")
+}
+
+/// The same for invocation `request_id`.
+pub fn adapter_view_as(stack: &Stack, sample: &Sample, body: &[u8], request_id: &str) -> Delivery {
     let provider = provider_named(&sample.provider);
     let config = stack.config(provider, &[]);
     let headers = HeaderMap::new();
@@ -808,6 +879,8 @@ pub fn adapter_view(stack: &Stack, sample: &Sample, body: &[u8]) -> Delivery {
         headers: &headers,
         body,
         received_at: time_now(),
+        request_id,
+        max_message_bytes: config.max_message_bytes,
     };
     provider
         .accept(&inbound, &config.verifier)

@@ -5,7 +5,6 @@
 
 use std::io::Write;
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -15,35 +14,6 @@ use livehook::sink::SnsSink;
 use livehook::store::DynamoStore;
 use livehook_tests::*;
 use serde_json::{Value, json};
-
-/// Every log line the pipeline writes during this test binary.
-fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = logs.clone();
-        let _ = tracing_subscriber::fmt()
-            .json()
-            .with_writer(move || LogWriter(sink.clone()))
-            .try_init();
-        logs
-    })
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// A request from an API Gateway v2 event after `edit` changes it.
 fn edited(
@@ -365,30 +335,28 @@ async fn encoded_bodies_are_accepted_once() {
     );
 }
 
-#[tokio::test]
-async fn large_lal_updates_reach_subscribers_in_parts() {
-    let stack = Stack::new("split").await;
+/// A 1,000-group `on_update` of about 600 KiB, as a busy lalserver sends.
+fn busy_update() -> Vec<u8> {
     let groups: Vec<Value> = (0..1000)
         .map(|i| json!({
             "stream_name": format!("stream{i}"), "app_name": "live", "audio_codec": "AAC", "video_codec": "H264",
-            "pub": {"session_id": format!("RTMPPUBSUB{i}"), "protocol": "RTMP", "remote_addr": "10.0.0.1:5000",
-                    "read_bytes_sum": 123_456_789, "bitrate_kbits": 2500},
-            "subs": [{"session_id": format!("FLVSUB{i}"), "protocol": "FLV", "remote_addr": "10.0.0.2:6000"}]
+            "video_width": 1920, "video_height": 1080,
+            "pub": {"session_id": format!("RTMPPUBSUB{i}"), "protocol": "RTMP", "base_type": "PUB",
+                    "remote_addr": "10.0.0.1:5000", "start_time": "2026-11-25 04:55:44.342",
+                    "read_bytes_sum": 123_456_789, "wrote_bytes_sum": 3500, "bitrate_kbits": 2500},
+            "subs": [
+                {"session_id": format!("FLVSUB{i}"), "protocol": "FLV", "base_type": "SUB", "remote_addr": "10.0.0.2:6000", "wrote_bytes_sum": 5_123_456},
+                {"session_id": format!("HLSSUB{i}"), "protocol": "HLS", "base_type": "SUB", "remote_addr": "10.0.0.3:7000", "wrote_bytes_sum": 1_234}
+            ]
         }))
         .collect();
-    let body = serde_json::to_vec(&json!({"server_id": "edge-1", "groups": groups})).expect("JSON");
-    assert!(
-        body.len() > 250_000,
-        "a several-hundred-KB body: {}",
-        body.len()
-    );
-    let pipeline = stack.pipeline("lal");
-    let reply = handle(&pipeline, post("/lal/on_update", &body)).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let messages = stack.messages().await;
-    assert!(messages.len() > 1, "split into parts");
+    serde_json::to_vec(&json!({"server_id": "edge-1", "groups": groups})).expect("JSON")
+}
+
+/// Every group of the messages, in stream order.
+fn groups_of(messages: &[Received]) -> Vec<String> {
     let mut streams = Vec::new();
-    for m in &messages {
+    for m in messages {
         assert_eq!(m.envelope["type"], "server.stats");
         assert_eq!(m.envelope["data"]["part"]["count"], messages.len());
         for g in m.envelope["data"]["raw"]["groups"]
@@ -403,15 +371,69 @@ async fn large_lal_updates_reach_subscribers_in_parts() {
             .parse::<u32>()
             .unwrap_or(u32::MAX)
     });
-    let expected: Vec<String> = (0..1000).map(|i| format!("stream{i}")).collect();
-    assert_eq!(
-        streams, expected,
-        "every group reached subscribers exactly once"
+    streams
+}
+
+#[tokio::test]
+async fn large_lal_updates_reach_subscribers_in_parts() {
+    let body = busy_update();
+    assert!(
+        (550_000..700_000).contains(&body.len()),
+        "about 600 KiB: {}",
+        body.len()
     );
-    // The retry of the same update is a duplicate: nothing more is published.
+    let expected: Vec<String> = (0..1000).map(|i| format!("stream{i}")).collect();
+
+    // A default topic (256 KiB): parts, packed into batches the strict
+    // emulator (as SNS) accepts: at most 10 entries and 256 KiB in all.
+    let stack = Stack::new("split").await;
+    let pipeline = stack.pipeline("lal");
+    let reply = handle(&pipeline, post("/lal/on_update", &body)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let small_topic = stack.messages().await;
+    assert!(
+        small_topic.len() >= 3,
+        "split into parts: {}",
+        small_topic.len()
+    );
+    assert_eq!(
+        groups_of(&small_topic),
+        expected,
+        "every group exactly once"
+    );
+    let calls = stack.take_calls();
+    assert_eq!(calls.first().map(String::as_str), Some("PutItem"));
+    assert_eq!(calls.last().map(String::as_str), Some("UpdateItem"));
+    assert!(
+        calls.iter().filter(|c| *c == "PublishBatch").count() >= 2,
+        "parts over 256 KiB in all need several batches: {calls:?}"
+    );
+
+    // lal never resends: the same body again is the next heartbeat, published in full.
     let again = handle(&pipeline, post("/lal/on_update", &body)).await;
-    assert_eq!((again.status, again.body), (200, reply.body));
-    assert!(stack.messages().await.is_empty());
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_ne!(again.body, reply.body, "a new event id");
+    assert_eq!(groups_of(&stack.messages().await), expected);
+
+    // A 1 MiB topic: the same update in fewer messages.
+    let stack = Stack::new("split-large").await;
+    stack.set_max_message_bytes(1024 * 1024).await;
+    let pipeline = stack.pipeline_with("lal", &[("LIVEHOOK_MAX_MESSAGE_BYTES", "1048576")]);
+    let reply = handle(&pipeline, post("/lal/on_update", &body)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let large_topic = stack.messages().await;
+    assert!(
+        large_topic.len() < small_topic.len(),
+        "{} messages on a 1 MiB topic, {} on 256 KiB",
+        large_topic.len(),
+        small_topic.len()
+    );
+    if large_topic.len() > 1 {
+        assert_eq!(groups_of(&large_topic), expected);
+    } else {
+        let raw = &large_topic[0].envelope["data"]["raw"];
+        assert_eq!(raw["groups"].as_array().map(Vec::len), Some(1000));
+    }
 }
 
 /// An endpoint that accepts connections and never answers.
@@ -443,7 +465,11 @@ async fn hung_dependencies_answer_503_within_the_deadline() {
         aws_sdk_dynamodb::Client::from_conf(client_for(&dynamo_endpoint)),
         &config.table,
     );
-    let sns = SnsSink::new(sns_client(&moto().endpoint, None), &config.topic_arn);
+    let sns = SnsSink::new(
+        sns_client(&moto().endpoint, None),
+        &config.topic_arn,
+        config.max_message_bytes,
+    );
     let pipeline = Pipeline::new(provider_named("lal"), &config, hung_store, sns);
     let started = Instant::now();
     let reply = handle(&pipeline, post("/lal/on_pub_start", &sample.body)).await;
@@ -466,6 +492,7 @@ async fn hung_dependencies_answer_503_within_the_deadline() {
     let hung_sink = SnsSink::new(
         aws_sdk_sns::Client::from_conf(sns_config),
         &config.topic_arn,
+        config.max_message_bytes,
     );
     let pipeline = Pipeline::new(provider_named("lal"), &config, store, hung_sink);
     let started = Instant::now();

@@ -135,7 +135,9 @@ impl Provider for Aodianyun {
             },
             inbound.received_at,
         );
-        delivery.retry_times = retry_times;
+        delivery
+            .recorded
+            .extend(retry_times.map(|n| ("retry_times", super::Recorded::Number(n))));
         Ok(delivery)
     }
 

@@ -2,7 +2,8 @@
 //! `channel_ended`): `{"event", "eventTime" (ms), …the channel object}`.
 //!
 //! Authenticated by `?token=`. The key is `event` + channel id + `eventTime`;
-//! without a channel id, a hash of the body.
+//! without either, a hash of the body (a fixed stand-in for a missing
+//! `eventTime` would make every later event of the channel a duplicate).
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -41,16 +42,12 @@ impl Provider for ApiServer {
         };
         let channel_id = f.text_any(&["id", "channelId", "channel_id"]);
         let event_time = f.int("eventTime");
-        let event_key = match &channel_id {
-            Some(id) => key::derive(
+        let event_key = match (&channel_id, event_time) {
+            (Some(id), Some(at)) => key::derive(
                 NAME,
-                &[
-                    event.as_bytes(),
-                    id.as_bytes(),
-                    event_time.unwrap_or(0).to_string().as_bytes(),
-                ],
+                &[event.as_bytes(), id.as_bytes(), at.to_string().as_bytes()],
             ),
-            None => key::derive(NAME, &[b"body", inbound.body]),
+            _ => key::derive(NAME, &[b"body", inbound.body]),
         };
         let data = EventData {
             provider_event: event.clone(),

@@ -2,10 +2,15 @@
 //!
 //! lal names the event only by which URL it calls, so the hook is the last
 //! path segment (`…/lal/on_pub_start`). Authenticated by `?token=` (each
-//! hook URL in lal's config carries it). Session hooks are keyed by
-//! `server_id` + hook + `session_id`; `on_update` / `on_server_start` by a
-//! hash of the body. Hooks this version does not know are published as
-//! `unrecognized`, never refused.
+//! hook URL in lal's config carries it). Hooks this version does not know
+//! are published as `unrecognized`, never refused.
+//!
+//! lal never resends (one POST per notification, 3 s timeout, reply
+//! ignored), so every delivery is its own event, keyed by the invocation's
+//! request id. Nothing in the body identifies an event: session ids are a
+//! per-process counter (`RTMPPUBSUB1` again after every restart, and every
+//! node defaults to `server_id` "1"), and an idle server sends the very same
+//! `on_update` every interval, each one a heartbeat.
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -15,7 +20,7 @@ use super::{
 };
 use crate::auth::Verifier;
 use crate::error::Rejection;
-use crate::event::{EventData, EventType, Part};
+use crate::event::{EventData, EventType, FileInfo, Part};
 use crate::inbound::Inbound;
 use crate::json::Fields;
 use crate::key;
@@ -26,9 +31,9 @@ pub struct Lal;
 
 const NAME: &str = "lal";
 
-/// `on_update` bodies above this size are split into several `server.stats`
-/// events, so that each fits an SNS message (256 KiB, envelope included).
-pub const SPLIT_ABOVE_BYTES: usize = 128 * 1024;
+/// Room kept in an SNS message for everything but the payload: the
+/// envelope's other fields and the message attributes.
+const ENVELOPE_ALLOWANCE: usize = 4 * 1024;
 
 impl Provider for Lal {
     fn name(&self) -> &'static str {
@@ -50,6 +55,11 @@ impl Provider for Lal {
             "on_rtmp_connect" => (EventType::ConnectionOpened, true),
             "on_server_start" => (EventType::ServerStarted, false),
             "on_update" => (EventType::ServerStats, false),
+            // lal calls it when a segment opens (`open`, duration 0) and when
+            // it is complete (`close`): only the second is a ready segment.
+            "on_hls_make_ts" if f.text("event").as_deref() == Some("close") => {
+                (EventType::RecordingSegmentReady, false)
+            }
             _ => (EventType::Unrecognized, false),
         };
         let server_id = f.text("server_id");
@@ -58,22 +68,14 @@ impl Provider for Lal {
         } else {
             f.text("session_id")
         };
-        let event_key = match &session_id {
-            Some(session) => key::derive(
-                NAME,
-                &[
-                    server_id.as_deref().unwrap_or("").as_bytes(),
-                    hook.as_bytes(),
-                    session.as_bytes(),
-                ],
-            ),
-            None => key::derive(NAME, &[hook.as_bytes(), inbound.body]),
-        };
+        let event_key = key::derive(NAME, &[inbound.request_id.as_bytes()]);
         let server_identity =
             || Identity::Other(server_id.clone().unwrap_or_else(|| "unknown".to_owned()));
 
+        // The envelope adds at most a few KiB to the body; a body that may
+        // not fit one SNS message is split by groups.
         if event_type == EventType::ServerStats
-            && inbound.body.len() > SPLIT_ABOVE_BYTES
+            && inbound.body.len() + ENVELOPE_ALLOWANCE > inbound.max_message_bytes
             && let Some(delivery) = split_update(&body, &event_key, server_id.as_deref(), inbound)
         {
             return Ok(delivery);
@@ -96,6 +98,14 @@ impl Provider for Lal {
             session_id,
             has_publisher: f.boolean("has_in_session"),
             has_viewers: f.boolean("has_out_session"),
+            file: (event_type == EventType::RecordingSegmentReady).then(|| FileInfo {
+                path: f.text("ts_file"),
+                format: Some("ts".to_owned()),
+                duration_seconds: f.float("duration"),
+                seq_no: f.int("id"),
+                playlist_path: f.text("live_m3u8_file"),
+                ..FileInfo::default()
+            }),
             raw: raw_json(inbound.body)?,
             ..EventData::default()
         };
@@ -173,10 +183,11 @@ fn host_of(addr: &str) -> &str {
     }
 }
 
-/// Splits a large `on_update` into parts of consecutive `groups`, each small
-/// enough for one SNS message. Every part keeps `server_id` and every other
-/// top-level field, so nothing is lost. `None` when there is nothing to
-/// split (no `groups` array).
+/// Splits a large `on_update` into parts of consecutive `groups`, each
+/// small enough for one SNS message of the topic's size. Every part keeps
+/// `server_id` and every other top-level field, so nothing is lost. `None`
+/// when there is nothing to split (no `groups` array); a part that still
+/// does not fit (one huge group) is refused by the pipeline's size check.
 fn split_update(
     body: &Map<String, Value>,
     event_key: &str,
@@ -184,11 +195,18 @@ fn split_update(
     inbound: &Inbound<'_>,
 ) -> Option<Delivery> {
     let groups = body.get("groups")?.as_array()?;
+    // What every part carries besides its groups: the other top-level
+    // fields, the envelope and the attributes.
+    let mut rest = body.clone();
+    rest.insert("groups".to_owned(), Value::Array(Vec::new()));
+    let fixed = serde_json::to_vec(&rest).map_or(0, |v| v.len()) + ENVELOPE_ALLOWANCE;
+    let budget = inbound.max_message_bytes.saturating_sub(fixed);
     let mut chunks: Vec<Vec<&Value>> = vec![Vec::new()];
     let mut chunk_bytes = 0;
     for group in groups {
-        let size = serde_json::to_vec(group).map_or(0, |v| v.len());
-        if chunk_bytes + size > SPLIT_ABOVE_BYTES && !chunks.last().is_some_and(Vec::is_empty) {
+        // `,` between groups.
+        let size = serde_json::to_vec(group).map_or(0, |v| v.len()) + 1;
+        if chunk_bytes + size > budget && !chunks.last().is_some_and(Vec::is_empty) {
             chunks.push(Vec::new());
             chunk_bytes = 0;
         }
@@ -229,7 +247,6 @@ fn split_update(
         key: event_key.to_owned(),
         events,
         provider_time: None,
-        retry_times: None,
-        sequence: None,
+        recorded: Vec::new(),
     })
 }

@@ -16,6 +16,7 @@ mod aodianyun;
 mod apiserver;
 mod bililive;
 mod lal;
+mod srs;
 mod stamp;
 mod tencent;
 
@@ -23,6 +24,7 @@ pub use aodianyun::Aodianyun;
 pub use apiserver::ApiServer;
 pub use bililive::Bililive;
 pub use lal::Lal;
+pub use srs::Srs;
 pub use tencent::Tencent;
 
 /// Sets Tencent's `t` and `sign = md5(key + t)` (as Tencent's retries re-sign).
@@ -127,7 +129,7 @@ pub struct Sending {
 }
 
 /// Every provider, for registries (CLI, benchmarks, tests).
-pub static ALL: [&dyn Provider; 5] = [&Tencent, &Aodianyun, &Bililive, &Lal, &ApiServer];
+pub static ALL: [&dyn Provider; 6] = [&Tencent, &Aodianyun, &Bililive, &Lal, &ApiServer, &Srs];
 
 /// The route a provider's function serves, as API Gateway writes it:
 /// `/<name>/{hook}` when the event is named in the path, else `/<name>`.
@@ -192,10 +194,18 @@ pub struct Delivery {
     /// The provider's own timestamp of the event, when it has one (the
     /// replay window is checked against it).
     pub provider_time: Option<OffsetDateTime>,
-    /// The provider's retry counter (Aodianyun `retry_times`), recorded.
-    pub retry_times: Option<i64>,
-    /// The provider's sequence (Tencent `sequence`), recorded.
-    pub sequence: Option<String>,
+    /// Provider facts kept on the idempotency record for inspection (Aodianyun
+    /// `retry_times`, Tencent `sequence`): attribute name and value.
+    pub recorded: Vec<(&'static str, Recorded)>,
+}
+
+/// A provider fact kept on the idempotency record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// A number (DynamoDB `N`).
+    Number(i64),
+    /// A string (DynamoDB `S`).
+    Text(String),
 }
 
 impl Delivery {
@@ -289,8 +299,7 @@ pub(crate) fn single(parts: EventParts, received_at: OffsetDateTime) -> Delivery
         key: parts.key.clone(),
         events: vec![parts.build(received_at)],
         provider_time,
-        retry_times: None,
-        sequence: None,
+        recorded: Vec::new(),
     }
 }
 

@@ -8,14 +8,12 @@ use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
 use super::stamp::{TimeField, Unit, refresh_times, set_integer};
-use super::{
-    AuthScheme, Delivery, EventParts, Identity, Provider, Sending, into_map, raw_json, single,
-};
+use super::{AuthScheme, Delivery, EventParts, Identity, Provider, Sending, into_map, single};
 use crate::auth::{Secret, Verifier, tencent_sign};
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, format_time, from_unix_seconds};
 use crate::inbound::Inbound;
-use crate::json::{Fields, parse_object};
+use crate::json::{Fields, object_without, parse_object};
 use crate::key;
 
 /// Tencent Cloud Live callback adapter.
@@ -51,7 +49,9 @@ impl Provider for Tencent {
         let mut data = EventData {
             provider_event: code.to_string(),
             stream: Some(stream_id.clone()),
-            raw: raw_json(inbound.body)?,
+            // `sign` covers only `t`, not the body: whoever reads it could
+            // forge callbacks until `t` passes. It is never published or stored.
+            raw: object_without(inbound.body, "sign")?,
             ..EventData::default()
         };
         let (event_type, time, event_key) = match code {
@@ -123,7 +123,9 @@ impl Provider for Tencent {
             },
             inbound.received_at,
         );
-        delivery.sequence = sequence;
+        delivery
+            .recorded
+            .extend(sequence.map(|s| ("sequence", super::Recorded::Text(s))));
         Ok(delivery)
     }
 

@@ -27,12 +27,24 @@ pub fn verifier() -> Verifier {
     }
 }
 
-/// Delivers `body` to `provider` at `path?query`.
+/// Delivers `body` to `provider` at `path?query`, as a new invocation.
 pub fn deliver(
     provider: &dyn Provider,
     path: &str,
     query: &str,
     body: &[u8],
+) -> Result<Delivery, Rejection> {
+    deliver_as(provider, path, query, body, &crate::key::fresh(), 262_144)
+}
+
+/// The same by invocation `request_id`, on a topic of `max_message_bytes`.
+pub fn deliver_as(
+    provider: &dyn Provider,
+    path: &str,
+    query: &str,
+    body: &[u8],
+    request_id: &str,
+    max_message_bytes: usize,
 ) -> Result<Delivery, Rejection> {
     let headers = HeaderMap::new();
     let inbound = Inbound {
@@ -41,6 +53,8 @@ pub fn deliver(
         headers: &headers,
         body,
         received_at: now(),
+        request_id,
+        max_message_bytes,
     };
     provider.accept(&inbound, &verifier())
 }

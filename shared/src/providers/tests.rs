@@ -149,11 +149,12 @@ fn tencent_unknown_event_types_are_unrecognized() {
 
 #[test]
 fn token_providers_check_the_token_before_the_body() {
-    let providers: [(&dyn Provider, &str); 4] = [
+    let providers: [(&dyn Provider, &str); 5] = [
         (&Aodianyun, "/aodianyun"),
         (&Bililive, "/bililive"),
         (&Lal, "/lal/on_pub_start"),
         (&ApiServer, "/apiserver"),
+        (&Srs, "/srs"),
     ];
     for (provider, path) in providers {
         let name = provider.name();
@@ -222,7 +223,7 @@ fn aodianyun_retries_and_string_values_are_one_event() {
     )
     .unwrap();
     assert_eq!(first.event_type(), EventType::StreamStarted);
-    assert_eq!(first.retry_times, Some(1));
+    assert_eq!(first.recorded, [("retry_times", Recorded::Number(1))]);
     assert_eq!(first.events[0].event.subject, "aodianyun/dyy_1/live1");
     for retry in 2..=3 {
         let d = deliver(
@@ -233,7 +234,7 @@ fn aodianyun_retries_and_string_values_are_one_event() {
         )
         .unwrap();
         assert_eq!(d.key, first.key);
-        assert_eq!(d.retry_times, Some(retry));
+        assert_eq!(d.recorded, [("retry_times", Recorded::Number(retry))]);
     }
     let as_string = aodianyun(1, Value::String(value.to_string()));
     let d = deliver(&Aodianyun, "/aodianyun", "token=test-token", &as_string).unwrap();
@@ -388,21 +389,36 @@ fn lal_hooks_come_from_the_path() {
 }
 
 #[test]
-fn lal_body_hashed_hooks() {
-    let update = to_vec(&json!({"server_id": "1", "groups": []}));
+fn lal_keys_every_delivery_apart() {
+    // An idle server's identical heartbeats are each an event.
+    let update = to_vec(&json!({"server_id": "1", "groups": null}));
     let a = deliver(&Lal, "/lal/on_update", "token=test-token", &update).unwrap();
     let b = deliver(&Lal, "/lal/on_update", "token=test-token", &update).unwrap();
-    assert_eq!(a.key, b.key);
+    assert_ne!(a.key, b.key);
     assert_eq!(a.event_type(), EventType::ServerStats);
     assert_eq!(a.events[0].event.subject, "lal/1");
     assert_eq!(a.events[0].stream, None);
-    let later = to_vec(&json!({"server_id": "1", "groups": [{"stream_name": "x"}]}));
-    assert_ne!(
-        a.key,
-        deliver(&Lal, "/lal/on_update", "token=test-token", &later)
-            .unwrap()
-            .key
+    // A restarted lalserver's first publisher is `RTMPPUBSUB1` again.
+    let publish = to_vec(
+        &json!({"server_id": "1", "session_id": "RTMPPUBSUB1", "app_name": "live", "stream_name": "s"}),
     );
+    let first = deliver(&Lal, "/lal/on_pub_start", "token=test-token", &publish).unwrap();
+    let after_restart = deliver(&Lal, "/lal/on_pub_start", "token=test-token", &publish).unwrap();
+    assert_ne!(first.key, after_restart.key);
+    // Within one invocation (an SDK retry) the key is the same.
+    let once = |id| {
+        deliver_as(
+            &Lal,
+            "/lal/on_pub_start",
+            "token=test-token",
+            &publish,
+            id,
+            262_144,
+        )
+        .unwrap()
+        .key
+    };
+    assert_eq!(once("req-1"), once("req-1"));
 }
 
 #[test]
@@ -412,13 +428,33 @@ fn large_lal_updates_split_without_losing_groups() {
         .collect();
     let body = to_vec(&json!({"server_id": "1", "groups": groups}));
     assert!(body.len() > 200_000, "{}", body.len());
-    let d = deliver(&Lal, "/lal/on_update", "token=test-token", &body).unwrap();
-    assert!(d.events.len() > 1);
+    // Fits a 1 MiB topic whole; a 64 KiB topic gets parts.
+    let whole = deliver_as(
+        &Lal,
+        "/lal/on_update",
+        "token=test-token",
+        &body,
+        "r",
+        1 << 20,
+    )
+    .unwrap();
+    assert_eq!(whole.events.len(), 1);
+    let limit = 64 * 1024;
+    let d = deliver_as(
+        &Lal,
+        "/lal/on_update",
+        "token=test-token",
+        &body,
+        "r",
+        limit,
+    )
+    .unwrap();
+    assert!(d.events.len() > 3, "{}", d.events.len());
     let mut seen = 0;
     for (i, o) in d.events.iter().enumerate() {
         let envelope = serde_json::to_string(&o.event).unwrap();
         assert!(
-            envelope.len() < 256 * 1024,
+            envelope.len() + 1024 < limit,
             "part {i} is {} bytes",
             envelope.len()
         );
@@ -494,7 +530,14 @@ fn apiserver_keys_and_fallback() {
 
 #[test]
 fn registry_finds_every_provider() {
-    for name in ["tencent", "aodianyun", "bililive", "lal", "apiserver"] {
+    for name in [
+        "tencent",
+        "aodianyun",
+        "bililive",
+        "lal",
+        "apiserver",
+        "srs",
+    ] {
         assert_eq!(by_name(name).map(|p| p.name()), Some(name));
     }
     assert!(by_name("nope").is_none());
@@ -658,4 +701,193 @@ fn routes_and_paths_come_from_sending() {
     assert_eq!(request_path(&Lal, "on_update.large"), "/lal/on_update");
     assert_eq!(route(&Tencent), "/tencent");
     assert_eq!(request_path(&Tencent, "push"), "/tencent");
+}
+
+#[test]
+fn lal_segment_is_ready_only_when_closed() {
+    let segment = |event: &str| {
+        to_vec(
+            &json!({"server_id": "1", "event": event, "stream_name": "test110",
+            "ts_file": "/opt/lal/hls/test110/test110-1-12.ts", "id": 12, "duration": 3.067,
+            "live_m3u8_file": "/opt/lal/hls/test110/playlist.m3u8"}),
+        )
+    };
+    let open = deliver(
+        &Lal,
+        "/lal/on_hls_make_ts",
+        "token=test-token",
+        &segment("open"),
+    )
+    .unwrap();
+    assert_eq!(open.event_type(), EventType::Unrecognized);
+    assert_eq!(open.events[0].event.data.file, None);
+    let closed = deliver(
+        &Lal,
+        "/lal/on_hls_make_ts",
+        "token=test-token",
+        &segment("close"),
+    )
+    .unwrap();
+    assert_eq!(closed.event_type(), EventType::RecordingSegmentReady);
+    let file = closed.events[0].event.data.file.clone().unwrap();
+    assert_eq!(file.seq_no, Some(12));
+    assert_eq!(file.duration_seconds, Some(3.067));
+    assert_eq!(
+        file.path.as_deref(),
+        Some("/opt/lal/hls/test110/test110-1-12.ts")
+    );
+    assert_eq!(
+        file.playlist_path.as_deref(),
+        Some("/opt/lal/hls/test110/playlist.m3u8")
+    );
+}
+
+fn srs(action: &str) -> Value {
+    json!({
+        "server_id": "vid-0xk989d", "service_id": "d8d3fc3s", "action": action,
+        "client_id": "341w361a", "ip": "127.0.0.1", "vhost": "__defaultVhost__", "app": "live",
+        "tcUrl": "rtmp://127.0.0.1/live", "stream": "livestream", "param": "?secret=x",
+        "stream_url": "/live/livestream", "stream_id": "vid-2h3a69i"
+    })
+}
+
+#[test]
+fn srs_actions_map_to_types() {
+    let cases = [
+        ("on_connect", EventType::ConnectionOpened),
+        ("on_close", EventType::ConnectionClosed),
+        ("on_publish", EventType::StreamStarted),
+        ("on_unpublish", EventType::StreamStopped),
+        ("on_play", EventType::PlaybackStarted),
+        ("on_stop", EventType::PlaybackStopped),
+        ("on_dvr", EventType::RecordingFileClosed),
+        ("on_hls", EventType::RecordingSegmentReady),
+        ("on_forward", EventType::Unrecognized),
+        ("on_something_new", EventType::Unrecognized),
+    ];
+    for (action, expected) in cases {
+        let d = deliver(&Srs, "/srs", "token=test-token", &to_vec(&srs(action))).unwrap();
+        assert_eq!(d.event_type(), expected, "{action}");
+        let e = &d.events[0].event;
+        assert_eq!(e.data.provider_event, action);
+        assert_eq!(e.subject, "srs/live/livestream", "{action}");
+        assert_eq!(d.events[0].stream.as_deref(), Some("live/livestream"));
+        assert_eq!(e.time, crate::event::format_time(now()));
+        assert_eq!(e.data.client_ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(e.data.session_id.as_deref(), Some("341w361a"));
+        assert_eq!(e.data.server_id.as_deref(), Some("vid-0xk989d"));
+        assert_eq!(e.data.url.as_deref(), Some("rtmp://127.0.0.1/live"));
+        assert_eq!(e.data.url_params.as_deref(), Some("?secret=x"));
+        // `__defaultVhost__` is SRS's placeholder, not a domain.
+        assert_eq!(e.data.domain, None);
+    }
+    assert_eq!(Srs.reply("any"), r#"{"code":0}"#);
+}
+
+#[test]
+fn srs_requires_an_action_after_the_token() {
+    let mut body = srs("on_publish");
+    body.as_object_mut().unwrap().remove("action");
+    assert!(matches!(
+        reject(&Srs, "/srs", "token=test-token", &to_vec(&body)),
+        Rejection::Malformed(r) if r.contains("action")
+    ));
+    // The token is checked before the body is even parsed.
+    assert_eq!(
+        reject(&Srs, "/srs", "token=nope", &to_vec(&body)),
+        Rejection::Unauthenticated(AuthFailure::WrongToken)
+    );
+    assert_eq!(
+        reject(&Srs, "/srs", "token=nope", b"not json"),
+        Rejection::Unauthenticated(AuthFailure::WrongToken)
+    );
+}
+
+#[test]
+fn srs_keys_are_per_delivery() {
+    let body = to_vec(&srs("on_publish"));
+    let a = deliver_as(&Srs, "/srs", "token=test-token", &body, "req-a", 262_144).unwrap();
+    let again = deliver_as(&Srs, "/srs", "token=test-token", &body, "req-a", 262_144).unwrap();
+    let b = deliver_as(&Srs, "/srs", "token=test-token", &body, "req-b", 262_144).unwrap();
+    // SRS never resends: the same body twice is two events; the same
+    // invocation (a Lambda retry of one request) is one.
+    assert_eq!(a.key, again.key);
+    assert_ne!(a.key, b.key);
+    let other = to_vec(&srs("on_unpublish"));
+    let c = deliver_as(&Srs, "/srs", "token=test-token", &other, "req-a", 262_144).unwrap();
+    assert_eq!(a.key, c.key, "the key depends on the request id only");
+}
+
+#[test]
+fn srs_tolerates_old_and_odd_field_types() {
+    // SRS 3: `client_id` is an integer and there are no server ids.
+    let old = json!({"action": "on_publish", "client_id": 107, "ip": "127.0.0.1",
+        "vhost": "__defaultVhost__", "app": "live", "tcUrl": "rtmp://127.0.0.1/live",
+        "stream": "livestream", "param": ""});
+    let d = deliver(&Srs, "/srs", "token=test-token", &to_vec(&old)).unwrap();
+    assert_eq!(d.event_type(), EventType::StreamStarted);
+    let e = &d.events[0].event;
+    assert_eq!(e.data.session_id.as_deref(), Some("107"));
+    assert_eq!(e.data.server_id, None);
+    assert_eq!(e.data.url_params, None);
+
+    // A connection before any stream: subject is the client id.
+    let connect = json!({"action": "on_connect", "client_id": "341w361a", "app": "live",
+        "stream": "", "vhost": "video.test.com"});
+    let d = deliver(&Srs, "/srs", "token=test-token", &to_vec(&connect)).unwrap();
+    assert_eq!(d.events[0].event.subject, "srs/341w361a");
+    assert_eq!(d.events[0].stream, None);
+    assert_eq!(
+        d.events[0].event.data.domain.as_deref(),
+        Some("video.test.com")
+    );
+
+    // Wrong types in optional fields stay in `raw`.
+    let odd = json!({"action": "on_hls", "client_id": {"x": 1}, "duration": "9.5",
+        "seq_no": "7", "file": 5, "app": ["live"], "stream": true});
+    let d = deliver(&Srs, "/srs", "token=test-token", &to_vec(&odd)).unwrap();
+    assert_eq!(d.event_type(), EventType::RecordingSegmentReady);
+    assert_eq!(d.events[0].event.subject, "srs/unknown");
+    let file = d.events[0].event.data.file.clone().unwrap();
+    assert_eq!(file.duration_seconds, Some(9.5));
+    assert_eq!(file.seq_no, Some(7));
+    assert_eq!(file.path.as_deref(), Some("5"));
+
+    // An action that is not text is an action this version does not know.
+    let numeric = json!({"action": 3, "client_id": "a"});
+    let d = deliver(&Srs, "/srs", "token=test-token", &to_vec(&numeric)).unwrap();
+    assert_eq!(d.event_type(), EventType::Unrecognized);
+}
+
+#[test]
+fn srs_segment_and_dvr_files() {
+    let mut hls = srs("on_hls");
+    let extra = json!({"duration": 10.011, "cwd": "/usr/local/srs",
+        "file": "./objs/nginx/html/live/livestream-12.ts", "url": "live/livestream-12.ts",
+        "m3u8": "./objs/nginx/html/live/livestream.m3u8", "m3u8_url": "live/livestream.m3u8",
+        "seq_no": 12});
+    hls.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let d = deliver(&Srs, "/srs", "token=test-token", &to_vec(&hls)).unwrap();
+    let file = d.events[0].event.data.file.clone().unwrap();
+    assert_eq!(
+        file,
+        crate::event::FileInfo {
+            url: Some("live/livestream-12.ts".into()),
+            path: Some("./objs/nginx/html/live/livestream-12.ts".into()),
+            format: Some("ts".into()),
+            duration_seconds: Some(10.011),
+            seq_no: Some(12),
+            playlist_path: Some("./objs/nginx/html/live/livestream.m3u8".into()),
+            playlist_url: Some("live/livestream.m3u8".into()),
+            ..Default::default()
+        }
+    );
+    let mut dvr = srs("on_dvr");
+    dvr["file"] = json!("./objs/nginx/html/live/livestream.1729001234567.FLV");
+    let d = deliver(&Srs, "/srs", "token=test-token", &to_vec(&dvr)).unwrap();
+    let file = d.events[0].event.data.file.clone().unwrap();
+    assert_eq!(file.format.as_deref(), Some("flv"));
+    assert_eq!(file.duration_seconds, None);
 }

@@ -1,0 +1,226 @@
+//! The answer: the only place where outcomes become HTTP statuses and
+//! bodies.
+
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Response};
+
+use crate::config::AdmissionOnFailure;
+use crate::error::Rejection;
+use crate::providers::Provider;
+use crate::sink::SinkError;
+use crate::store::StoreError;
+use crate::telemetry::Outcome;
+
+/// Everything that is not a 200, in one type.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// Refused (4xx): nothing stored or published.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// Another invocation is publishing this event: retry later (409).
+    #[error("event is being processed; retry later")]
+    InProgress {
+        /// Seconds for `Retry-After`.
+        retry_after_seconds: u64,
+    },
+    /// DynamoDB failed (503).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// SNS failed (503); the claim was released.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+impl Failure {
+    /// The outcome to log and count.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Failure::Rejected(Rejection::Unauthenticated(_)) => Outcome::Unauthenticated,
+            Failure::Rejected(Rejection::EventTooLarge { .. }) => Outcome::TooLarge,
+            Failure::Rejected(_) => Outcome::Rejected,
+            Failure::InProgress { .. } => Outcome::InProgress,
+            Failure::Store(_) | Failure::Sink(_) => Outcome::PublishFailed,
+        }
+    }
+
+    /// The HTTP status of this failure.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Failure::Rejected(Rejection::MethodNotAllowed) => StatusCode::METHOD_NOT_ALLOWED,
+            Failure::Rejected(
+                Rejection::PayloadTooLarge { .. } | Rejection::EventTooLarge { .. },
+            ) => StatusCode::PAYLOAD_TOO_LARGE,
+            Failure::Rejected(Rejection::Unauthenticated(_)) => StatusCode::UNAUTHORIZED,
+            Failure::Rejected(Rejection::Malformed(_) | Rejection::Stale) => {
+                StatusCode::BAD_REQUEST
+            }
+            Failure::InProgress { .. } => StatusCode::CONFLICT,
+            Failure::Store(_) | Failure::Sink(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// Whether AWS, not the request, failed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Failure::Store(_) | Failure::Sink(_))
+    }
+
+    /// The response: a short JSON reason, never internal detail.
+    pub fn into_response(self) -> Response<Body> {
+        let status = self.status();
+        let reason = match &self {
+            // What failed inside AWS is for our logs, not for the caller.
+            Failure::Store(_) | Failure::Sink(_) => {
+                "temporarily unavailable; retry later".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut builder = Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, "application/json");
+        match &self {
+            Failure::InProgress {
+                retry_after_seconds,
+            } => {
+                builder = builder.header(header::RETRY_AFTER, retry_after_seconds.to_string());
+            }
+            Failure::Rejected(Rejection::MethodNotAllowed) => {
+                builder = builder.header(header::ALLOW, "POST")
+            }
+            Failure::Store(_) | Failure::Sink(_) => {
+                builder = builder.header(header::RETRY_AFTER, "5")
+            }
+            _ => {}
+        }
+        let body = serde_json::json!({ "error": reason }).to_string();
+        builder
+            .body(Body::from(body))
+            .unwrap_or_else(|_| internal_error())
+    }
+}
+
+/// A successful answer: the provider's reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The delivery's key.
+    pub id: String,
+    /// The canonical type's name.
+    pub event_type: &'static str,
+    /// The reply body.
+    pub reply: String,
+    /// Whether it was a duplicate of a published event.
+    pub duplicate: bool,
+}
+
+/// The response to one request. An admission-control provider (SRS) set to
+/// [`AdmissionOnFailure::Allow`] gets its success reply when AWS fails, so
+/// that its client's publish or play goes on.
+pub fn respond(
+    result: Result<Accepted, Failure>,
+    provider: &dyn Provider,
+    admission_on_failure: AdmissionOnFailure,
+) -> Response<Body> {
+    match result {
+        Ok(accepted) => ok(accepted.reply),
+        Err(failure)
+            if failure.is_unavailable()
+                && provider.sending().admission
+                && admission_on_failure == AdmissionOnFailure::Allow =>
+        {
+            ok(provider.reply(""))
+        }
+        Err(failure) => failure.into_response(),
+    }
+}
+
+fn ok(reply: String) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(reply))
+        .unwrap_or_else(|_| internal_error())
+}
+
+/// A response that could not be built is a 500, never a 200 that would tell
+/// the provider to stop retrying.
+fn internal_error() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::AuthFailure;
+    use crate::providers::Bililive;
+
+    #[test]
+    fn failures_map_to_the_contract_statuses() {
+        let cases = [
+            (Failure::Rejected(Rejection::MethodNotAllowed), 405),
+            (
+                Failure::Rejected(Rejection::PayloadTooLarge { limit: 1 }),
+                413,
+            ),
+            (
+                Failure::Rejected(Rejection::EventTooLarge { limit: 1 }),
+                413,
+            ),
+            (
+                Failure::Rejected(Rejection::Unauthenticated(AuthFailure::WrongToken)),
+                401,
+            ),
+            (Failure::Rejected(Rejection::malformed("x")), 400),
+            (Failure::Rejected(Rejection::Stale), 400),
+            (
+                Failure::InProgress {
+                    retry_after_seconds: 3,
+                },
+                409,
+            ),
+            (Failure::Store(StoreError("secret detail".into())), 503),
+            (Failure::Sink(SinkError("secret detail".into())), 503),
+        ];
+        for (failure, status) in cases {
+            let response = failure.into_response();
+            assert_eq!(response.status().as_u16(), status);
+            let body = String::from_utf8(response.body().to_vec()).unwrap();
+            assert!(
+                !body.contains("secret detail") && !body.contains("WrongToken"),
+                "{body}"
+            );
+            if status == 409 {
+                assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+            }
+            if status == 405 {
+                assert_eq!(response.headers()[header::ALLOW], "POST");
+            }
+        }
+    }
+
+    #[test]
+    fn outcomes_separate_auth_and_size_from_other_rejections() {
+        let unauth = Failure::Rejected(Rejection::Unauthenticated(AuthFailure::MissingToken));
+        assert_eq!(unauth.outcome(), Outcome::Unauthenticated);
+        let large = Failure::Rejected(Rejection::EventTooLarge { limit: 1 });
+        assert_eq!(large.outcome(), Outcome::TooLarge);
+        assert_eq!(
+            Failure::Rejected(Rejection::Stale).outcome(),
+            Outcome::Rejected
+        );
+    }
+
+    #[test]
+    fn fail_open_applies_only_to_admission_providers_and_outages() {
+        let unavailable = || Err(Failure::Sink(SinkError("down".into())));
+        // Bililive's reply is not admission control: 503 either way.
+        let r = respond(unavailable(), &Bililive, AdmissionOnFailure::Allow);
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let r = respond(
+            Err(Failure::Rejected(Rejection::Stale)),
+            &Bililive,
+            AdmissionOnFailure::Allow,
+        );
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+}

@@ -1,0 +1,173 @@
+//! The one request flow of every function, in three layers:
+//!
+//! - [`gate`]: pure checks before any AWS call — method (405) → size (413)
+//!   → content decoding → the provider's adapter: authentication (401) and
+//!   parsing (400) → replay window (400);
+//! - [`flow`]: message size (413) → claim (duplicate: 200, in progress:
+//!   409) → publish → complete;
+//! - [`answer`]: the only place where outcomes become HTTP statuses. Any
+//!   DynamoDB or SNS failure answers 503 with nothing recorded as done.
+
+use std::time::{Duration, Instant};
+
+use lambda_http::{Body, Request, RequestExt, Response};
+use time::OffsetDateTime;
+
+use crate::config::{AdmissionOnFailure, Config};
+use crate::error::Rejection;
+use crate::inbound::redact_query;
+use crate::providers::Provider;
+use crate::sink::EventSink;
+use crate::store::IdempotencyStore;
+use crate::telemetry::{Outcome, emit_metrics};
+
+pub mod answer;
+#[cfg(test)]
+pub(crate) mod fakes;
+pub mod flow;
+pub mod gate;
+
+pub use answer::{Accepted, Failure};
+pub use flow::Invocation;
+pub use gate::{Gate, Settings};
+
+/// When the invocation has no Lambda context (tests, local tools), a claim
+/// lasts this long.
+const DEFAULT_CLAIM: Duration = Duration::from_secs(30);
+
+/// The request flow of one provider's function.
+pub struct Pipeline<S, K> {
+    gate: Gate,
+    store: S,
+    sink: K,
+    admission_on_failure: AdmissionOnFailure,
+    clock: fn() -> OffsetDateTime,
+}
+
+impl<S: IdempotencyStore, K: EventSink> Pipeline<S, K> {
+    /// A pipeline for `provider`.
+    pub fn new(provider: &'static dyn Provider, config: &Config, store: S, sink: K) -> Self {
+        let settings = Settings {
+            max_body_bytes: config.max_body_bytes,
+            retention: config.retention,
+            replay_window: config.replay_window,
+            max_message_bytes: config.max_message_bytes,
+        };
+        Pipeline {
+            gate: Gate::new(provider, config.verifier.clone(), settings),
+            store,
+            sink,
+            admission_on_failure: config.admission_on_failure,
+            clock: OffsetDateTime::now_utc,
+        }
+    }
+
+    /// Replaces the clock (tests of expiry and replay windows).
+    pub fn with_clock(mut self, clock: fn() -> OffsetDateTime) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The provider this pipeline serves.
+    pub fn provider(&self) -> &'static dyn Provider {
+        self.gate.provider()
+    }
+
+    /// The store (tests inspect fakes through it).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The sink (tests inspect fakes through it).
+    pub fn sink(&self) -> &K {
+        &self.sink
+    }
+
+    /// Handles one Lambda HTTP request: never fails, every outcome is a
+    /// response. Logs one line and one EMF metrics line.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let started = Instant::now();
+        let now = (self.clock)();
+        let context = request.lambda_context_ref();
+        let request_id = context
+            .map(|c| c.request_id.clone())
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(crate::key::fresh);
+        let deadline = context
+            .and_then(|c| i64::try_from(c.deadline).ok())
+            .filter(|&ms| ms > 0)
+            .and_then(|ms| {
+                OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+            })
+            .filter(|&d| d > now)
+            .unwrap_or(now + DEFAULT_CLAIM);
+        let invocation = Invocation {
+            request_id: &request_id,
+            now,
+            deadline,
+        };
+
+        let result = self.process(&request, invocation).await;
+
+        let query = request.uri().query().map(redact_query).unwrap_or_default();
+        let provider = self.gate.provider().name();
+        let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let outcome = match &result {
+            Ok(accepted) => {
+                let outcome = if accepted.duplicate {
+                    Outcome::Duplicate
+                } else {
+                    Outcome::Accepted
+                };
+                tracing::info!(
+                    request_id,
+                    provider,
+                    event_id = accepted.id,
+                    r#type = accepted.event_type,
+                    outcome = outcome.as_str(),
+                    status = 200,
+                    latency_us,
+                    query,
+                    "delivery handled"
+                );
+                outcome
+            }
+            Err(failure) => {
+                let outcome = failure.outcome();
+                let detail = match failure {
+                    Failure::Rejected(Rejection::Unauthenticated(why)) => why.as_str().to_owned(),
+                    other => other.to_string(),
+                };
+                tracing::warn!(
+                    request_id,
+                    provider,
+                    outcome = outcome.as_str(),
+                    status = failure.status().as_u16(),
+                    detail,
+                    latency_us,
+                    query,
+                    "delivery not accepted"
+                );
+                outcome
+            }
+        };
+        emit_metrics(
+            provider,
+            outcome,
+            i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0),
+        );
+        answer::respond(result, self.gate.provider(), self.admission_on_failure)
+    }
+
+    /// The flow without HTTP framing: the accepted delivery or the failure.
+    pub async fn process(
+        &self,
+        request: &Request,
+        invocation: Invocation<'_>,
+    ) -> Result<Accepted, Failure> {
+        let delivery = self
+            .gate
+            .admit(request, invocation.now, invocation.request_id)?;
+        flow::deliver(&self.gate, &self.store, &self.sink, &delivery, invocation).await
+    }
+}

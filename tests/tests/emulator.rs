@@ -1,0 +1,439 @@
+//! The emulator itself (scripts/moto_serial.py): it must refuse what AWS
+//! refuses, or a test passes here and the code fails in production. Black
+//! box, through the AWS SDK the functions use: SNS's message-size, batch and
+//! FIFO-id rules with SNS's own error codes, HTTP/1.1 keep-alive, and atomic
+//! conditional writes under concurrency.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use livehook_tests::*;
+
+/// Every topic's default `MaximumMessageSize`.
+const DEFAULT_MAX: usize = 262_144;
+/// The highest `MaximumMessageSize` a topic may set.
+const HIGHEST_MAX: usize = 1_048_576;
+
+/// Asserts the call was refused with `code` and HTTP 400.
+fn assert_refused<T, E>(result: Result<T, SdkError<E, HttpResponse>>, code: &str, ctx: &str)
+where
+    T: std::fmt::Debug,
+    E: ProvideErrorMetadata + std::fmt::Debug,
+{
+    match result {
+        Ok(ok) => panic!("{ctx}: accepted ({ok:?}), AWS refuses it"),
+        Err(e) => {
+            assert_eq!(e.code(), Some(code), "{ctx}: error code ({e:?})");
+            let status = e.raw_response().map(|r| r.status().as_u16());
+            assert_eq!(status, Some(400), "{ctx}: HTTP status");
+        }
+    }
+}
+
+fn sns() -> aws_sdk_sns::Client {
+    sns_client(&moto().endpoint, None)
+}
+
+/// A topic without subscriptions; `attributes` as in CreateTopic.
+async fn topic(sns: &aws_sdk_sns::Client, label: &str, attributes: &[(&str, &str)]) -> String {
+    let fifo = attributes
+        .iter()
+        .any(|(k, v)| *k == "FifoTopic" && *v == "true");
+    let name = format!("{}{}", unique_name(label), if fifo { ".fifo" } else { "" });
+    let mut create = sns.create_topic().name(name);
+    for (k, v) in attributes {
+        create = create.attributes(*k, *v);
+    }
+    create
+        .send()
+        .await
+        .expect("CreateTopic")
+        .topic_arn()
+        .expect("topic arn")
+        .to_owned()
+}
+
+fn string_attribute(value: &str) -> MessageAttributeValue {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .expect("message attribute")
+}
+
+fn entry(id: usize, message: String) -> PublishBatchRequestEntry {
+    PublishBatchRequestEntry::builder()
+        .id(format!("e{id}"))
+        .message(message)
+        .build()
+        .expect("batch entry")
+}
+
+#[tokio::test]
+async fn publish_is_measured_in_bytes_with_attributes() {
+    let sns = sns();
+    let arn = topic(&sns, "size", &[]).await;
+
+    sns.publish()
+        .topic_arn(&arn)
+        .message("x".repeat(DEFAULT_MAX))
+        .send()
+        .await
+        .expect("a message of exactly 256 KiB is accepted");
+    assert_refused(
+        sns.publish()
+            .topic_arn(&arn)
+            .message("x".repeat(DEFAULT_MAX + 1))
+            .send()
+            .await,
+        "InvalidParameter",
+        "256 KiB + 1 byte",
+    );
+
+    // Bytes, not characters: 87 382 three-byte characters are 262 146 bytes.
+    let chinese = "直".repeat(DEFAULT_MAX / 3 + 1);
+    assert!(chinese.chars().count() < DEFAULT_MAX && chinese.len() > DEFAULT_MAX);
+    assert_refused(
+        sns.publish().topic_arn(&arn).message(chinese).send().await,
+        "InvalidParameter",
+        "multi-byte body over the limit in bytes",
+    );
+
+    // Attribute name ("k", 1) + data type ("String", 6) + value count too.
+    let body = "x".repeat(DEFAULT_MAX - 10);
+    sns.publish()
+        .topic_arn(&arn)
+        .message(&body)
+        .message_attributes("k", string_attribute("abc"))
+        .send()
+        .await
+        .expect("body + attribute of exactly 256 KiB is accepted");
+    assert_refused(
+        sns.publish()
+            .topic_arn(&arn)
+            .message(&body)
+            .message_attributes("k", string_attribute("abcd"))
+            .send()
+            .await,
+        "InvalidParameter",
+        "body + attribute one byte over",
+    );
+}
+
+#[tokio::test]
+async fn topic_maximum_message_size_is_honoured() {
+    let sns = sns();
+
+    // Raised to 1 MiB at creation.
+    let large = topic(&sns, "large", &[("MaximumMessageSize", "1048576")]).await;
+    sns.publish()
+        .topic_arn(&large)
+        .message("x".repeat(600 * 1024))
+        .send()
+        .await
+        .expect("a 1 MiB topic accepts 600 KiB");
+    sns.publish()
+        .topic_arn(&large)
+        .message("x".repeat(HIGHEST_MAX))
+        .send()
+        .await
+        .expect("a 1 MiB topic accepts exactly 1 MiB");
+    assert_refused(
+        sns.publish()
+            .topic_arn(&large)
+            .message("x".repeat(HIGHEST_MAX + 1))
+            .send()
+            .await,
+        "InvalidParameter",
+        "1 MiB + 1 byte on a 1 MiB topic",
+    );
+
+    // Lowered with SetTopicAttributes.
+    let small = topic(&sns, "small", &[]).await;
+    sns.set_topic_attributes()
+        .topic_arn(&small)
+        .attribute_name("MaximumMessageSize")
+        .attribute_value("1024")
+        .send()
+        .await
+        .expect("SetTopicAttributes MaximumMessageSize 1024");
+    sns.publish()
+        .topic_arn(&small)
+        .message("x".repeat(1024))
+        .send()
+        .await
+        .expect("exactly 1 KiB on a 1 KiB topic");
+    assert_refused(
+        sns.publish()
+            .topic_arn(&small)
+            .message("x".repeat(1025))
+            .send()
+            .await,
+        "InvalidParameter",
+        "1 KiB + 1 byte on a 1 KiB topic",
+    );
+
+    // Out of SNS's range, either way.
+    for value in ["1023", "1048577", "big"] {
+        assert_refused(
+            sns.set_topic_attributes()
+                .topic_arn(&small)
+                .attribute_name("MaximumMessageSize")
+                .attribute_value(value)
+                .send()
+                .await,
+            "InvalidParameter",
+            &format!("SetTopicAttributes MaximumMessageSize {value}"),
+        );
+        assert_refused(
+            sns.create_topic()
+                .name(unique_name("bad-max"))
+                .attributes("MaximumMessageSize", value)
+                .send()
+                .await,
+            "InvalidParameter",
+            &format!("CreateTopic MaximumMessageSize {value}"),
+        );
+    }
+}
+
+#[tokio::test]
+async fn publish_batch_limits() {
+    let sns = sns();
+    let arn = topic(&sns, "batch", &[]).await;
+
+    let ten: Vec<_> = (0..10).map(|i| entry(i, format!("m{i}"))).collect();
+    let accepted = sns
+        .publish_batch()
+        .topic_arn(&arn)
+        .set_publish_batch_request_entries(Some(ten))
+        .send()
+        .await
+        .expect("10 entries are accepted");
+    assert_eq!(accepted.successful().len(), 10);
+
+    let eleven: Vec<_> = (0..11).map(|i| entry(i, format!("m{i}"))).collect();
+    assert_refused(
+        sns.publish_batch()
+            .topic_arn(&arn)
+            .set_publish_batch_request_entries(Some(eleven))
+            .send()
+            .await,
+        "TooManyEntriesInBatchRequest",
+        "11 entries",
+    );
+
+    // Ten entries of 26 214 bytes, one of 26 218: exactly 256 KiB in total.
+    let exact: Vec<_> = (0..10)
+        .map(|i| entry(i, "x".repeat(DEFAULT_MAX / 10 + usize::from(i == 0) * 4)))
+        .collect();
+    let accepted = sns
+        .publish_batch()
+        .topic_arn(&arn)
+        .set_publish_batch_request_entries(Some(exact))
+        .send()
+        .await
+        .expect("a batch of exactly 256 KiB is accepted");
+    assert_eq!(accepted.successful().len(), 10);
+
+    let over: Vec<_> = (0..10)
+        .map(|i| entry(i, "x".repeat(DEFAULT_MAX / 10 + usize::from(i == 0) * 5)))
+        .collect();
+    assert_refused(
+        sns.publish_batch()
+            .topic_arn(&arn)
+            .set_publish_batch_request_entries(Some(over))
+            .send()
+            .await,
+        "BatchRequestTooLong",
+        "a batch one byte over 256 KiB",
+    );
+
+    // Attributes count towards the batch too.
+    let with_attribute = PublishBatchRequestEntry::builder()
+        .id("a")
+        .message("x".repeat(DEFAULT_MAX - 10))
+        .message_attributes("k", string_attribute("abcd"))
+        .build()
+        .expect("batch entry");
+    assert_refused(
+        sns.publish_batch()
+            .topic_arn(&arn)
+            .publish_batch_request_entries(with_attribute)
+            .send()
+            .await,
+        "BatchRequestTooLong",
+        "one entry whose attribute takes it over",
+    );
+}
+
+#[tokio::test]
+async fn fifo_ids_must_be_printable_ascii() {
+    let sns = sns();
+    let arn = topic(&sns, "fifo", &[("FifoTopic", "true")]).await;
+    let publish = |group: &str, dedup: &str| {
+        sns.publish()
+            .topic_arn(&arn)
+            .message("m")
+            .message_group_id(group)
+            .message_deduplication_id(dedup)
+            .send()
+    };
+
+    let punctuation = r##"room-1_!"#$%&'()*+,-./:;<=>?@[\]^`{|}~"##;
+    publish(punctuation, punctuation)
+        .await
+        .expect("letters, digits and punctuation are accepted");
+    let longest = "g".repeat(128);
+    publish(&longest, &longest)
+        .await
+        .expect("128 characters are accepted");
+
+    for bad in ["直播 1", "live 1", "直播", "tab\there", &"g".repeat(129)] {
+        assert_refused(
+            publish(bad, "d1").await,
+            "InvalidParameter",
+            &format!("MessageGroupId {bad:?}"),
+        );
+        assert_refused(
+            publish("g1", bad).await,
+            "InvalidParameter",
+            &format!("MessageDeduplicationId {bad:?}"),
+        );
+    }
+
+    // In a batch, one bad entry refuses the request.
+    let good = PublishBatchRequestEntry::builder()
+        .id("good")
+        .message("m")
+        .message_group_id("g1")
+        .message_deduplication_id("d-good")
+        .build()
+        .expect("batch entry");
+    let bad = PublishBatchRequestEntry::builder()
+        .id("bad")
+        .message("m")
+        .message_group_id("直播 1")
+        .message_deduplication_id("d-bad")
+        .build()
+        .expect("batch entry");
+    assert_refused(
+        sns.publish_batch()
+            .topic_arn(&arn)
+            .publish_batch_request_entries(good.clone())
+            .publish_batch_request_entries(bad)
+            .send()
+            .await,
+        "InvalidParameter",
+        "a batch entry with group id 直播 1",
+    );
+    let accepted = sns
+        .publish_batch()
+        .topic_arn(&arn)
+        .publish_batch_request_entries(good)
+        .send()
+        .await
+        .expect("a batch of valid ids");
+    assert_eq!(accepted.successful().len(), 1);
+}
+
+/// Reads one HTTP response (status line, headers, Content-Length body) and
+/// returns the status line and the headers, lower-cased.
+fn read_response(reader: &mut BufReader<TcpStream>) -> (String, Vec<String>) {
+    let mut status = String::new();
+    reader.read_line(&mut status).expect("status line");
+    let mut headers = Vec::new();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("header line");
+        let line = line.trim_end().to_ascii_lowercase();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.strip_prefix("content-length:") {
+            length = v.trim().parse().expect("Content-Length");
+        }
+        headers.push(line);
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).expect("response body");
+    (status.trim_end().to_owned(), headers)
+}
+
+#[test]
+fn http11_connections_are_kept_alive() {
+    let port = moto()
+        .endpoint
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse::<u16>().ok())
+        .expect("emulator port");
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    let mut writer = stream.try_clone().expect("clone stream");
+    let mut reader = BufReader::new(stream);
+    for n in 1..=2 {
+        writer
+            .write_all(b"GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap_or_else(|e| panic!("request {n} on the same connection: {e}"));
+        let (status, headers) = read_response(&mut reader);
+        assert_eq!(status, "HTTP/1.1 200 OK", "response {n}");
+        assert!(
+            !headers.iter().any(|h| h == "connection: close"),
+            "response {n} closes the connection: {headers:?}"
+        );
+    }
+}
+
+/// 20 concurrent conditional puts on one key: exactly one wins. moto reads
+/// the item, then parses the condition, then writes; the long condition and
+/// the wide item stretch that window so that an emulator letting requests in
+/// concurrently (moto_server itself) loses this race in practice every time
+/// (measured: 3 of 3 rounds had several winners), and a serialized one never.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_conditional_puts_are_atomic() {
+    let stack = Stack::new("atomic").await;
+    // Under DynamoDB's 4 KB expression limit.
+    let condition = format!(
+        "attribute_not_exists(pk) AND ({})",
+        (0..130)
+            .map(|i| format!("attribute_not_exists(a{i})"))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    );
+    let tasks: Vec<_> = (0..20)
+        .map(|writer| {
+            let mut put = stack
+                .dynamodb
+                .put_item()
+                .table_name(&stack.table)
+                .item("pk", AttributeValue::S("one-key".into()))
+                .item("writer", AttributeValue::N(writer.to_string()))
+                .condition_expression(&condition);
+            for i in 0..300 {
+                put = put.item(format!("a{i}"), AttributeValue::S("v".repeat(10)));
+            }
+            tokio::spawn(put.send())
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => won += 1,
+            Err(e) => assert!(
+                e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()),
+                "a loser must fail its condition, not {e:?}"
+            ),
+        }
+    }
+    assert_eq!(won, 1, "exactly one conditional put wins");
+}
