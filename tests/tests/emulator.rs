@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use livehook_tests::*;
+use livehook_testkit::*;
 
 /// Every topic's default `MaximumMessageSize`.
 const DEFAULT_MAX: usize = 262_144;

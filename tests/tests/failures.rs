@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use livehook_tests::*;
+use livehook_testkit::*;
 use serde_json::Value;
 
 /// The body without `fields` (each of which the sample must have).
@@ -289,7 +289,7 @@ async fn method_size_and_fifo() {
         ("bililive", "SessionStarted"),
         ("tencent", "push"),
     ] {
-        let sample = livehook_tests::sample(provider, event);
+        let sample = livehook_testkit::sample(provider, event);
         let pipeline = fifo.pipeline(provider);
         let body = sample_body(&sample, fresh_t());
         for _ in 0..2 {

@@ -12,7 +12,7 @@ use livehook::lambda;
 use livehook::pipeline::Pipeline;
 use livehook::sink::SnsSink;
 use livehook::store::DynamoStore;
-use livehook_tests::*;
+use livehook_testkit::*;
 use serde_json::{Value, json};
 
 /// A request from an API Gateway v2 event after `edit` changes it.

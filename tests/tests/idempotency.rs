@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use livehook_tests::*;
+use livehook_testkit::*;
 use serde_json::{Value, json};
 
 /// Delivers each body in turn; every answer must be a 200 with the first

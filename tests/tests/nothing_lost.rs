@@ -15,7 +15,7 @@ use aws_smithy_runtime_api::http::StatusCode;
 use livehook::pipeline::Pipeline;
 use livehook::sink::SnsSink;
 use livehook::store::DynamoStore;
-use livehook_tests::*;
+use livehook_testkit::*;
 use serde_json::{Value, json};
 
 #[tokio::test]

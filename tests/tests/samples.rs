@@ -1,6 +1,6 @@
 //! Every sample of `events/` through the real pipeline, and what is stored.
 
-use livehook_tests::*;
+use livehook_testkit::*;
 use serde_json::Value;
 
 /// The type the contract (DESIGN.md, "Event type mapping") gives a sample,

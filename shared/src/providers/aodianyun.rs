@@ -143,13 +143,9 @@ impl Provider for Aodianyun {
 
     fn sending(&self) -> Sending {
         Sending {
-            hook_in_path: false,
-            resends: true,
             // 5 s, 20 s and 60 s after a non-200 answer.
             retry_delays_seconds: &[5, 20, 60],
-            user_agent: None,
-            headers: &[],
-            admission: false,
+            ..Sending::DEFAULT
         }
     }
 

@@ -79,14 +79,10 @@ impl Provider for ApiServer {
 
     fn sending(&self) -> Sending {
         Sending {
-            hook_in_path: false,
             // Retries are not documented; its keys are stable, so a resend
             // is deduplicated all the same.
             resends: true,
-            retry_delays_seconds: &[],
-            user_agent: None,
-            headers: &[],
-            admission: false,
+            ..Sending::DEFAULT
         }
     }
 

@@ -107,13 +107,10 @@ impl Provider for Bililive {
 
     fn sending(&self) -> Sending {
         Sending {
-            hook_in_path: false,
             // Up to 3 tries of the identical body.
             resends: true,
-            retry_delays_seconds: &[],
             user_agent: Some("BililiveRecorder/2.6.0"),
-            headers: &[],
-            admission: false,
+            ..Sending::DEFAULT
         }
     }
 

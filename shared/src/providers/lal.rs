@@ -132,11 +132,10 @@ impl Provider for Lal {
             hook_in_path: true,
             // One POST per notification, 3 s timeout, reply ignored.
             resends: false,
-            retry_delays_seconds: &[],
             // Go's net/http client, which also advertises gzip.
             user_agent: Some("Go-http-client/1.1"),
             headers: &[("accept-encoding", "gzip")],
-            admission: false,
+            ..Sending::DEFAULT
         }
     }
 

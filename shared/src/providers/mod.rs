@@ -128,6 +128,20 @@ pub struct Sending {
     pub admission: bool,
 }
 
+impl Sending {
+    /// Where every provider starts: one route, refused deliveries resent
+    /// (on an undocumented schedule), no known client headers, a reply that
+    /// gates nothing. Providers override what differs.
+    pub const DEFAULT: Sending = Sending {
+        hook_in_path: false,
+        resends: true,
+        retry_delays_seconds: &[],
+        user_agent: None,
+        headers: &[],
+        admission: false,
+    };
+}
+
 /// Every provider, for registries (CLI, benchmarks, tests).
 pub static ALL: [&dyn Provider; 6] = [&Tencent, &Aodianyun, &Bililive, &Lal, &ApiServer, &Srs];
 

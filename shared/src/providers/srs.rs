@@ -142,10 +142,8 @@ impl Provider for Srs {
 
     fn sending(&self) -> Sending {
         Sending {
-            hook_in_path: false,
             // One POST per hook URL; a failure is logged, never resent.
             resends: false,
-            retry_delays_seconds: &[],
             // SrsHttpClient's defaults (SRS 6.0 release; the version varies).
             user_agent: Some("SRS/6.0.157(Hang)"),
             headers: &[
@@ -153,6 +151,7 @@ impl Provider for Srs {
                 ("connection", "Keep-Alive"),
             ],
             admission: true,
+            ..Sending::DEFAULT
         }
     }
 

@@ -136,13 +136,9 @@ impl Provider for Tencent {
 
     fn sending(&self) -> Sending {
         Sending {
-            hook_in_path: false,
-            resends: true,
             // Every 60 s, 3 times, on non-200 or no reply within 20 s.
             retry_delays_seconds: &[60, 60, 60],
-            user_agent: None,
-            headers: &[],
-            admission: false,
+            ..Sending::DEFAULT
         }
     }
 
