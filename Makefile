@@ -9,7 +9,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-FUNCTIONS := tencent aodianyun bililive lal apiserver
+# functions/ is the registry of binaries: one folder per provider.
+FUNCTIONS := $(notdir $(wildcard functions/*))
 # Build/deploy architecture. ARCH=arm64 (Graviton: cheaper per ms) needs the
 # aarch64-unknown-linux-gnu Rust target (`rustup target add …`); x86_64 builds
 # with nothing more than the host toolchain.

@@ -1,12 +1,15 @@
 //! Compiles the sample payloads of the workspace's `events/` folder into the
 //! binary: `$OUT_DIR/samples.rs` holds one `(provider, event, bytes)` entry
-//! per `events/<provider>/<event>.json` of the five providers, sorted.
+//! per `events/<provider>/<event>.json`, sorted: every folder of `events/`
+//! but `apigw/` (API Gateway events, not payloads). Which folders are
+//! providers is the registry's business: the CLI shows only those.
 //! `LIVEHOOK_EVENTS_DIR` points the build at another folder.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-const PROVIDERS: [&str; 5] = ["tencent", "aodianyun", "bililive", "lal", "apiserver"];
+/// Folders of `events/` that hold no provider payloads.
+const NOT_PROVIDERS: [&str; 1] = ["apigw"];
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -17,10 +20,19 @@ fn main() {
     // A directory is scanned for any change below it (new, removed, edited files).
     println!("cargo:rerun-if-changed={}", dir.display());
 
+    let mut providers: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| Some((e.file_name().to_str()?.to_owned(), e.path())))
+        .filter(|(name, _)| !NOT_PROVIDERS.contains(&name.as_str()))
+        .collect();
+    providers.sort();
+
     let mut entries = Vec::new();
-    for provider in PROVIDERS {
-        let folder = dir.join(provider);
-        let Ok(read) = std::fs::read_dir(&folder) else {
+    for (provider, folder) in &providers {
+        let Ok(read) = std::fs::read_dir(folder) else {
             continue;
         };
         for entry in read.flatten() {
@@ -31,7 +43,7 @@ fn main() {
             let Some(event) = path.file_stem().and_then(|s| s.to_str()) else {
                 continue;
             };
-            entries.push((provider, event.to_owned(), absolute(&path)));
+            entries.push((provider.clone(), event.to_owned(), absolute(&path)));
         }
     }
     entries.sort();

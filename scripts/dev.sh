@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make dev`: the local livehook stack. Emulator (moto) on 127.0.0.1:${MOTO_PORT:-5050},
-# table + topic + a tail queue, and the five functions under `cargo lambda watch`
-# on 127.0.0.1:${WATCH_PORT:-9000}. Prints the URL for each provider and a ready
-# curl line. Ctrl-C stops everything it started.
+# table + topic + a tail queue, and every function under `cargo lambda watch`
+# on 127.0.0.1:${WATCH_PORT:-9000}. Prints each provider's URL (from the registry:
+# `livehook providers`) and a ready `livehook send` line. Ctrl-C stops everything it started.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -21,6 +21,8 @@ watch_port=${WATCH_PORT:-9000}
 endpoint="http://127.0.0.1:$moto_port"
 base="http://127.0.0.1:$watch_port"
 
+echo "dev: building the livehook CLI (.livehook/livehook)"
+cli_build .livehook
 echo "dev: emulator on $endpoint (log: .livehook/moto.log)"
 emulator_start "$moto_port" .livehook/moto.log
 emulator_setup "$endpoint" livehook-tail
@@ -29,23 +31,29 @@ echo "dev: cargo lambda watch on $base (log: .livehook/watch.log; first requests
 watch_start "$watch_port" .livehook/env .livehook/watch.log
 
 token=${LIVEHOOK_TOKEN%%,*}
+echo
+echo "livehook is running locally. Point each provider at its URL ({hook}: one URL per hook):"
+echo
+"$livehook" providers --url "$base/lambda-url" --token "$token" --format '{name} {auth} {url}' |
+  while read -r name auth url; do
+    note=""
+    [ "$auth" = tencent-sign ] && note="   (callback key: $LIVEHOOK_TENCENT_KEY)"
+    printf '  %-10s %s%s\n' "$name" "$url" "$note"
+  done
+echo
+echo "Try one (each prints the provider's reply; --print-body shows what is sent):"
+echo
+"$livehook" providers --url "$base/lambda-url" --format '{name} {example} {auth} {function_url}' |
+  while read -r name example auth url; do
+    credential="--token $token"
+    [ "$auth" = tencent-sign ] && credential="--tencent-key $LIVEHOOK_TENCENT_KEY"
+    echo "  .livehook/livehook send $name $example --url $url $credential"
+  done
 cat <<INFO
 
-livehook is running locally. Point each provider at its URL:
+Check every provider end to end (event to topic, retry deduplicated, wrong token refused):
 
-  Tencent Cloud Live  $(url_for "$base" tencent)      (callback key: $LIVEHOOK_TENCENT_KEY)
-  Aodianyun           $(url_for "$base" aodianyun)
-  BililiveRecorder    $(url_for "$base" bililive)
-  lalserver           $base/lambda-url/lal/<hook>?token=$token   (one URL per http_notify hook)
-  Api Server          $(url_for "$base" apiserver)
-
-Try one (each prints the provider's reply):
-
-  .venv/bin/python scripts/sign_tencent.py events/tencent/push.json $LIVEHOOK_TENCENT_KEY | curl -s -H 'content-type: application/json' --data-binary @- '$(url_for "$base" tencent)'
-  curl -s -H 'content-type: application/json' --data-binary @events/aodianyun/start_publish.json '$(url_for "$base" aodianyun)'
-  curl -s -H 'content-type: application/json' --data-binary @events/bililive/SessionStarted.json '$(url_for "$base" bililive)'
-  curl -s -H 'content-type: application/json' --data-binary @events/lal/on_pub_start.json '$(url_for "$base" lal on_pub_start)'
-  curl -s -H 'content-type: application/json' --data-binary @events/apiserver/channel_live.json '$(url_for "$base" apiserver)'
+  .livehook/livehook check --url $base/lambda-url --endpoint-url $endpoint --topic-arn $LIVEHOOK_TOPIC_ARN --token $token --tencent-key $LIVEHOOK_TENCENT_KEY
 
 See what was published:   .venv/bin/python scripts/tail.py --endpoint $endpoint
 Table / topic:            $LIVEHOOK_TABLE / $LIVEHOOK_TOPIC_ARN  (AWS_ENDPOINT_URL=$endpoint)

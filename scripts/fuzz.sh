@@ -2,18 +2,24 @@
 # Coverage-guided fuzzing (AFL++ through cargo-afl, stable toolchain) of every
 # adapter and of the full request path, each until FUZZ_EXECS executions.
 #
-#   scripts/fuzz.sh                 # all providers, adapter + request targets
+#   scripts/fuzz.sh                 # every provider of the registry, adapter + request targets
 #   FUZZ_EXECS=1000000 PROVIDERS="lal tencent" TARGETS=adapter scripts/fuzz.sh
 #
 # Corpora are seeded from events/; results land in fuzz/out/<target>-<provider>/.
 # Crashing inputs are copied to shared/tests/fuzz-regressions/<provider>/, which
 # `cargo test` replays through the adapter (keep them: they are regression tests).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$root"
 execs=${FUZZ_EXECS:-10000000}
-providers=${PROVIDERS:-"tencent aodianyun bililive lal apiserver"}
 targets=${TARGETS:-"adapter request"}
+# The providers and their routes come from the registry (`livehook providers`).
+cli_dir=$(mktemp -d)
+trap 'rm -rf "$cli_dir"' EXIT
+cli_build "$cli_dir"
+routes=$("$livehook" providers --format '{name} {route}')
+providers=${PROVIDERS:-$(awk '{ print $1 }' <<<"$routes" | tr '\n' ' ')}
 
 if ! command -v cargo-afl >/dev/null 2>&1; then
   echo "fuzz: installing cargo-afl (once)…"
@@ -28,15 +34,18 @@ for target in $targets; do
     name="$target-$provider"
     seeds="fuzz/out/seeds/$name"
     rm -rf "$seeds" && mkdir -p "$seeds"
+    route=$(awk -v p="$provider" '$1 == p { print $2 }' <<<"$routes")
+    [ -n "$route" ] || { echo "fuzz: unknown provider $provider" >&2; exit 1; }
     for sample in events/"$provider"/*.json; do
       stem=$(basename "$sample" .json)
       hook=${stem%%.*}
       case "$target" in
         adapter)
-          if [ "$provider" = lal ]; then { printf '%s\n' "$hook"; cat "$sample"; } > "$seeds/$stem"
+          # Providers that name the event in the path get `<hook>\n<body>`.
+          if [[ $route == *"{hook}"* ]]; then { printf '%s\n' "$hook"; cat "$sample"; } > "$seeds/$stem"
           else cp "$sample" "$seeds/$stem"; fi ;;
         request)
-          path="/$provider"; [ "$provider" = lal ] && path="/lal/$hook"
+          path=${route/"{hook}"/$hook}
           { printf '\x02\0%s\0token=fuzz-token\0content-type: application/json\0' "$path"; cat "$sample"; } > "$seeds/$stem" ;;
       esac
     done

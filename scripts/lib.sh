@@ -36,7 +36,17 @@ emulator_setup() {
   eval "$("$root/.venv/bin/python" "$root/scripts/aws_setup.py" "$1" --queue "$2")"
 }
 
-# watch_start PORT ENV_FILE LOG: the five functions under `cargo lambda watch`.
+# cli_build DIR: builds the livehook CLI and copies it into DIR (the target
+# directory may be shared with other checkouts); sets $livehook. Everything
+# the scripts know about providers (names, routes, credentials, how each one
+# sends) comes from it: `livehook providers`, `livehook send`.
+cli_build() {
+  (cd "$root" && cargo build -q -p livehook-cli)
+  cp "$root/target/debug/livehook" "$1/livehook"
+  livehook="$1/livehook"
+}
+
+# watch_start PORT ENV_FILE LOG: every function of functions/ under `cargo lambda watch`.
 watch_start() {
   # setsid is the background job itself, so $! leads the new process group
   # (cargo lambda and every function it starts) and stack_stop can end it all.
@@ -63,24 +73,14 @@ RUST_LOG=${RUST_LOG:-info}
 ENV
 }
 
-# body_for PROVIDER SAMPLE_FILE: what the provider would POST (Tencent re-signed now).
-body_for() {
-  if [ "$1" = tencent ]; then
-    "$root/.venv/bin/python" "$root/scripts/sign_tencent.py" "$2" "$LIVEHOOK_TENCENT_KEY"
-  else
-    cat "$2"
-  fi
-}
-
-# url_for BASE PROVIDER HOOK: the local URL of a provider's function, with
-# the first configured token.
+# url_for BASE PROVIDER [HOOK]: the local URL of a provider's function with
+# the first configured token (where the provider takes one), from the registry.
 url_for() {
-  local token=${LIVEHOOK_TOKEN%%,*}
-  case "$2" in
-    tencent) echo "$1/lambda-url/tencent/" ;;
-    lal) echo "$1/lambda-url/lal/$3?token=$token" ;;
-    *) echo "$1/lambda-url/$2/?token=$token" ;;
-  esac
+  local url
+  url=$("$livehook" providers --url "$1/lambda-url" --token "$LIVEHOOK_TOKEN" --format '{name} {url}' |
+    awk -v p="$2" '$1 == p { print $2 }')
+  [ -n "$url" ] || { echo "url_for: no provider $2" >&2; return 1; }
+  echo "${url/"{hook}"/${3:-}}"
 }
 
 stack_stop() {

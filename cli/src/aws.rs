@@ -119,7 +119,7 @@ impl Target {
 }
 
 /// The outputs (key, value) of a deployed stack.
-async fn stack_outputs(sdk: &SdkConfig, stack: &str) -> Result<Vec<(String, String)>> {
+pub(crate) async fn stack_outputs(sdk: &SdkConfig, stack: &str) -> Result<Vec<(String, String)>> {
     let client = aws_sdk_cloudformation::Client::new(sdk);
     let found = client
         .describe_stacks()

@@ -78,6 +78,34 @@ enum EventsCommand {
         /// The event id (the idempotency key).
         id: String,
     },
+    /// Write API Gateway events of the samples (events/apigw/) for `cargo lambda invoke`.
+    #[command(
+        long_about = "Write API Gateway HTTP API (payload 2.0) events of the samples.\n\n\
+            One file per provider, <provider>.json, holding its example sample as \
+            Lambda receives it behind the stack's API (route, path, ?token=, the \
+            provider's headers), for `cargo lambda invoke <provider> --data-file`. \
+            By default the samples go as stored, so the files change only when a \
+            sample or a provider does (Tencent's keeps the document's sign: 401 \
+            until re-signed); --fresh prepares each body as the provider would send \
+            it now, Tencent's signed with --tencent-key and valid for 10 minutes.",
+        after_help = "Examples:\n  \
+            livehook events apigw\n  \
+            livehook events apigw --fresh --out /tmp/apigw && cargo lambda invoke tencent --data-file /tmp/apigw/tencent.json"
+    )]
+    Apigw {
+        /// Folder to write into.
+        #[arg(long, value_name = "DIR", default_value = "events/apigw")]
+        out: std::path::PathBuf,
+        /// The ?token= of providers that take one (make dev's default).
+        #[arg(long, value_name = "T", default_value = "dev-token")]
+        token: String,
+        /// Prepare the bodies as sent now (fresh timestamps, Tencent signed).
+        #[arg(long)]
+        fresh: bool,
+        /// Tencent key for --fresh (make dev's default).
+        #[arg(long, value_name = "K", default_value = "dev-tencent-key")]
+        tencent_key: String,
+    },
 }
 
 /// Runs `livehook events …`.
@@ -92,6 +120,21 @@ pub async fn run(args: EventsArgs) -> Result<()> {
         } => list(&aws, provider, event_type, limit, json).await,
         EventsCommand::Show { aws, id } => show(&aws, &id).await,
         EventsCommand::Replay { aws, id } => replay(&aws, &id).await,
+        EventsCommand::Apigw {
+            out,
+            token,
+            fresh,
+            tencent_key,
+        } => {
+            let options = crate::apigw::Options {
+                token: &token,
+                fresh: fresh.then_some(tencent_key.as_str()),
+            };
+            for path in crate::apigw::write_all(&out, &options)? {
+                println!("wrote {path}");
+            }
+            Ok(())
+        }
     }
 }
 
@@ -256,20 +299,14 @@ async fn show(aws: &AwsArgs, id: &str) -> Result<()> {
 
 /// The `stream` attribute of a stored envelope: the subject without its
 /// `<provider>/` prefix, when the event concerns a stream. The envelope does
-/// not say so directly; the adapters take the stream identity from these
-/// fields (`data.stream` for lal and Aodianyun, `data.room_id` for
-/// BililiveRecorder, `data.channel_id` for Api Server; Tencent events always
-/// concern a stream).
+/// not say so directly; the provider names the `data` fields that do
+/// ([`livehook::providers::Provider::stream_fields`]).
 pub fn stream_of(provider: &str, envelope: &Value) -> Option<String> {
     let data = envelope.get("data")?;
     let has = |field: &str| data.get(field).is_some_and(|v| !v.is_null());
-    let concerns_stream = match provider {
-        "tencent" => true,
-        "bililive" => has("room_id"),
-        "apiserver" => has("channel_id"),
-        _ => has("stream"),
-    };
-    if !concerns_stream {
+    let fields =
+        livehook::providers::by_name(provider).map_or(&["stream"][..], |p| p.stream_fields());
+    if !fields.iter().any(|f| has(f)) {
         return None;
     }
     let subject = envelope.get("subject")?.as_str()?;
@@ -345,5 +382,7 @@ mod tests {
         assert_eq!(stream_of("bililive", &bili).as_deref(), Some("123"));
         let api = json!({"subject": "apiserver/channel_live", "data": {}});
         assert_eq!(stream_of("apiserver", &api), None);
+        let tencent = json!({"subject": "tencent/s1", "data": {"stream": "s1"}});
+        assert_eq!(stream_of("tencent", &tencent).as_deref(), Some("s1"));
     }
 }

@@ -4,8 +4,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod apigw;
 mod aws;
+mod check;
 mod events;
+mod providers;
 mod register;
 mod samples;
 mod send;
@@ -16,13 +19,14 @@ mod tail;
     name = "livehook",
     version,
     about = "Send, follow, inspect and replay livehook's live-streaming webhooks",
-    long_about = "livehook receives the webhooks of live-streaming platforms (Tencent Cloud Live, \
-        Aodianyun, BililiveRecorder, lalserver, Api Server), deduplicates them in DynamoDB \
-        and publishes CloudEvents to SNS. This command drives it from the outside:\n\n  \
+    long_about = "livehook receives the webhooks of live-streaming platforms (`livehook providers` \
+        lists them), deduplicates them in DynamoDB and publishes CloudEvents to SNS. This command drives it from the outside:\n\n  \
         send      POST a sample webhook exactly as the provider would\n  \
         tail      print the events published to the topic as they arrive\n  \
         events    list, show and replay the recorded events\n  \
-        register  manage the webhooks registered with an Api Server\n\n\
+        register  manage the webhooks registered with an Api Server\n  \
+        providers list the providers and how each one sends\n  \
+        check     prove a deployment works: one event per provider to the topic\n\n\
         The table and topic come from --table/--topic-arn, the functions' variables \
         (LIVEHOOK_TABLE, LIVEHOOK_TOPIC_ARN), or a deployed stack's outputs (--stack). \
         AWS_ENDPOINT_URL or --endpoint-url points the AWS calls at an emulator.",
@@ -31,7 +35,8 @@ mod tail;
         livehook tail --stack livehook --type 'stream.*'\n  \
         livehook events list --stack livehook --limit 10\n  \
         livehook events replay <id> --stack livehook\n  \
-        livehook register list --api http://api-server:8080 --all\n\n\
+        livehook register list --api http://api-server:8080 --all\n  \
+        livehook check --stack livehook\n\n\
         Run `livehook <command> --help` for the details of a command."
 )]
 struct Cli {
@@ -45,6 +50,8 @@ enum Command {
     Tail(tail::TailArgs),
     Events(events::EventsArgs),
     Register(register::RegisterArgs),
+    Providers(providers::ProvidersArgs),
+    Check(check::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +73,8 @@ fn main() -> ExitCode {
             Command::Tail(args) => tail::run(args).await,
             Command::Events(args) => events::run(args).await,
             Command::Register(args) => register::run(args).await,
+            Command::Providers(args) => providers::run(args),
+            Command::Check(args) => check::run(args).await,
         }
     });
     match result {

@@ -156,16 +156,86 @@ fn check_uri(uri: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_id(id: &str) -> Result<()> {
-    if id.is_empty()
-        || id == "."
-        || id == ".."
-        || id.contains(['/', '?', '#'])
-        || id.chars().any(char::is_whitespace)
-    {
-        bail!("`{id}` is not a webhook id");
+/// Refuses an id that would not stay one path segment under
+/// `v1/webhook/`: `Url::join` resolves `..`, `%2e%2e` (any case) and `/` to
+/// another path of the Api Server. Ids are RFC 3986 unreserved characters
+/// (letters, digits, `-`, `.`, `_`, `~`), and never `.` or `..`.
+pub fn check_id(id: &str) -> Result<()> {
+    let unreserved = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~');
+    let escaping = id.contains("..")
+        || id.contains(['/', '\\'])
+        || id.to_ascii_lowercase().contains("%2e")
+        || id.to_ascii_lowercase().contains("%2f")
+        || id.to_ascii_lowercase().contains("%5c");
+    if escaping {
+        bail!(
+            "`{}` is not a webhook id: it contains `..`, `/` or an encoded dot or slash (%2e, %2f), which would send the request to another path of the Api Server",
+            redact_tokens(id)
+        );
+    }
+    if id.is_empty() || id == "." || !id.chars().all(unreserved) {
+        bail!(
+            "`{}` is not a webhook id: ids are letters, digits, `-`, `.`, `_` and `~`",
+            redact_tokens(id)
+        );
     }
     Ok(())
+}
+
+/// `text` with the value of every `token=` query parameter replaced by
+/// `***` (as the functions' logs show queries: `inbound::redact_query`).
+/// Webhook URIs carry livehook's token; the CLI never prints it.
+pub fn redact_tokens(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = find_token_param(rest) {
+        let value_start = at + "token=".len();
+        out.push_str(&rest[..value_start]);
+        let value_len = rest[value_start..]
+            .find(|c: char| {
+                matches!(c, '&' | '#' | '"' | '\'' | '\\' | '<' | '>') || c.is_whitespace()
+            })
+            .unwrap_or(rest.len() - value_start);
+        if value_len > 0 {
+            out.push_str("***");
+        }
+        rest = &rest[value_start + value_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where the next `token=` parameter (case-insensitive, at the start of a
+/// query parameter) begins in `text`.
+fn find_token_param(text: &str) -> Option<usize> {
+    let lower = text.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(found) = lower[from..].find("token=") {
+        let at = from + found;
+        let before = lower[..at].chars().next_back();
+        if matches!(before, Some('?' | '&' | ';')) {
+            return Some(at);
+        }
+        from = at + "token=".len();
+    }
+    None
+}
+
+/// A JSON answer as printed: every string redacted.
+fn redacted(value: &Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(redact_tokens(s)),
+        Value::Array(items) => Value::Array(items.iter().map(redacted).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), redacted(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// Pretty JSON with tokens redacted.
+fn pretty(value: &Value) -> Result<String> {
+    Ok(serde_json::to_string_pretty(&redacted(value))?)
 }
 
 /// A client of one Api Server.
@@ -217,6 +287,11 @@ impl Api {
             .base
             .join(path)
             .with_context(|| format!("building the URL of {path}"))?;
+        // Defence in depth behind check_id: the joined path is exactly the
+        // base's path + `path`, nothing resolved away.
+        if url.path() != format!("{}{path}", self.base.path()) {
+            bail!("`{path}` does not stay under the Api Server's base path");
+        }
         if !query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             for (k, v) in query {
@@ -253,7 +328,7 @@ impl Api {
                 if text.trim().is_empty() {
                     "(empty body)".to_owned()
                 } else {
-                    excerpt(&text, 300)
+                    redact_tokens(&excerpt(&text, 300))
                 }
             );
         }
@@ -263,7 +338,7 @@ impl Api {
         serde_json::from_str(&text).with_context(|| {
             format!(
                 "the Api Server's answer to {shown} is not JSON: {}",
-                excerpt(&text, 200)
+                redact_tokens(&excerpt(&text, 200))
             )
         })
     }
@@ -284,7 +359,7 @@ pub async fn run(args: RegisterArgs) -> Result<()> {
                     Some(json!({ "uri": uri, "event": event })),
                 )
                 .await?;
-            println!("{}", serde_json::to_string_pretty(&created)?);
+            println!("{}", pretty(&created)?);
         }
         RegisterCommand::List {
             api,
@@ -316,7 +391,7 @@ pub async fn run(args: RegisterArgs) -> Result<()> {
                     Some(json!({ "uri": uri, "event": event })),
                 )
                 .await?;
-            println!("{}", serde_json::to_string_pretty(&updated)?);
+            println!("{}", pretty(&updated)?);
         }
         RegisterCommand::Delete {
             api,
@@ -338,7 +413,7 @@ pub async fn run(args: RegisterArgs) -> Result<()> {
             };
             let answer = api.call(method, url, None).await?;
             if answer.as_object().is_some_and(|o| !o.is_empty()) {
-                println!("{}", serde_json::to_string_pretty(&answer)?);
+                println!("{}", pretty(&answer)?);
             }
             println!("deleted webhook {id}");
         }
@@ -373,7 +448,7 @@ async fn list(
             .call(Method::GET, api.url("v1/webhook", &query)?, None)
             .await?;
         if json && !all {
-            println!("{}", serde_json::to_string_pretty(&answer)?);
+            println!("{}", pretty(&answer)?);
             return Ok(());
         }
         let data = answer
@@ -382,7 +457,7 @@ async fn list(
             .with_context(|| {
                 format!(
                     "the Api Server's list has no `data` array: {}",
-                    excerpt(&answer.to_string(), 200)
+                    redact_tokens(&excerpt(&answer.to_string(), 200))
                 )
             })?;
         let count = data.len();
@@ -400,7 +475,7 @@ async fn list(
         page_no += 1;
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&Value::Array(webhooks))?);
+        println!("{}", pretty(&Value::Array(webhooks))?);
         return Ok(());
     }
     if webhooks.is_empty() {
@@ -423,7 +498,11 @@ async fn list(
                 _ => "-".to_owned(),
             };
             let uri = w.get("uri").and_then(Value::as_str).unwrap_or("-");
-            println!("{id:<12}  {events:<40}  {uri}");
+            println!(
+                "{:<12}  {events:<40}  {}",
+                redact_tokens(&id),
+                redact_tokens(uri)
+            );
         }
     }
     match total {
@@ -450,10 +529,31 @@ mod tests {
     }
 
     #[test]
+    fn tokens_are_redacted_wherever_they_are() {
+        assert_eq!(
+            redact_tokens("https://a/apiserver?token=s3cret"),
+            "https://a/apiserver?token=***"
+        );
+        assert_eq!(
+            redact_tokens(r#"{"uri":"https://a/x?a=1&TOKEN=s%2F3&b=2#f"}"#),
+            r#"{"uri":"https://a/x?a=1&TOKEN=***&b=2#f"}"#
+        );
+        assert_eq!(redact_tokens("mytoken=1 ?token= x"), "mytoken=1 ?token= x");
+        assert_eq!(redact_tokens("no secrets"), "no secrets");
+    }
+
+    #[test]
     fn ids_cannot_escape_the_path() {
         assert!(check_id("123456").is_ok());
         assert!(check_id("../x").is_err());
         assert!(check_id("1?event=all").is_err());
         assert!(check_id("").is_err());
+        for bad in [
+            "..", ".", "%2e%2e", "%2E%2e", "a%2F..", "a/b", "..%2f", "a\\b", "x y",
+        ] {
+            assert!(check_id(bad).is_err(), "{bad}");
+        }
+        assert!(check_id("5f2b9c1e8a4d").is_ok());
+        assert!(check_id("v1.2_a-b~c").is_ok());
     }
 }

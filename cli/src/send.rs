@@ -5,17 +5,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use livehook::auth::Secret;
+use livehook::providers::{self, AuthScheme, Provider};
 use reqwest::Url;
-use reqwest::header::{ACCEPT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use time::OffsetDateTime;
 
 use crate::samples;
 
-/// BililiveRecorder 2.x announces itself with its version.
-pub const BILILIVE_USER_AGENT: &str = "BililiveRecorder/2.6.0";
-/// lalserver's notifications come from Go's net/http client.
-pub const LAL_USER_AGENT: &str = "Go-http-client/1.1";
 /// What the CLI calls itself where the provider's client is not documented.
 pub const CLI_USER_AGENT: &str = concat!("livehook-cli/", env!("CARGO_PKG_VERSION"));
 
@@ -24,31 +20,38 @@ pub const CLI_USER_AGENT: &str = concat!("livehook-cli/", env!("CARGO_PKG_VERSIO
     about = "POST a sample webhook exactly as the provider would",
     long_about = "POST a sample webhook exactly as the provider would.\n\n\
         The samples of the project's events/ folder are compiled in (see --list). \
-        Each delivery carries the provider's headers and User-Agent, its timestamps \
+        How each provider sends is its adapter's (see `livehook providers`): each \
+        delivery carries the provider's headers and User-Agent, its timestamps \
         refreshed to now (livehook refuses events older than its replay window), \
         the token as ?token= (every provider but Tencent), and for Tencent a fresh \
-        t = now + 600 s with sign = md5(key + t). For lal the hook is appended to \
-        the URL path.\n\n\
+        t = now + 600 s with sign = md5(key + t). For providers that name the event \
+        in the path (lal) the hook is appended to the URL path.\n\n\
         --retry N re-sends the same delivery N more times, as the provider's own \
         retry would: Aodianyun bumps retry_times, Tencent re-signs with a new t, \
-        BililiveRecorder, lal and Api Server resend the identical body.\n\n\
+        the others resend the identical body.\n\n\
         Prints status, reply and latency of each attempt; exits non-zero if any \
-        answer is not 2xx.",
+        answer is not 2xx. --print-body prints the prepared body instead of sending \
+        it (for curl, or to see what the provider would send).",
     after_help = "Examples:\n  \
         livehook send --list\n  \
         livehook send lal on_pub_start --url https://abc.execute-api…/lal --token s3cret\n  \
         livehook send tencent push --url http://127.0.0.1:9000/lambda-url/tencent --tencent-key k --retry 2\n  \
-        livehook send bililive custom --url https://…/bililive --file ./my-event.json"
+        livehook send bililive custom --url https://…/bililive --file ./my-event.json\n  \
+        livehook send tencent push --tencent-key k --print-body | curl --data-binary @- https://…/tencent"
 )]
 pub struct SendArgs {
-    /// Provider: tencent, aodianyun, bililive, lal or apiserver.
+    /// Provider (see `livehook providers`).
     #[arg(required_unless_present = "list")]
     provider: Option<String>,
     /// Event: a sample name (see --list); with --file any name (for lal, the hook).
     #[arg(required_unless_present = "list")]
     event: Option<String>,
     /// The function's URL (for lal the base: `…/lal`, the hook is appended).
-    #[arg(long, value_name = "URL", required_unless_present = "list")]
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present_any = ["list", "print_body"]
+    )]
     url: Option<String>,
     /// Token sent as `?token=` (not for Tencent).
     #[arg(long, value_name = "T", env = "LIVEHOOK_TOKEN", hide_env_values = true)]
@@ -64,7 +67,7 @@ pub struct SendArgs {
     /// Re-send the same delivery N more times, as the provider's retry would.
     #[arg(long, value_name = "N", default_value_t = 0)]
     retry: u32,
-    /// Send this file's payload instead of a sample (sent as is; Tencent's is re-signed when a key is given).
+    /// Send this file's payload instead of a sample (prepared like a sample: timestamps refreshed, signed where the provider signs).
     #[arg(long, value_name = "PATH")]
     file: Option<PathBuf>,
     /// Per-attempt timeout in seconds (Tencent waits 20 s).
@@ -73,6 +76,9 @@ pub struct SendArgs {
     /// List the compiled-in samples and exit.
     #[arg(long, exclusive = true)]
     list: bool,
+    /// Print the body the provider would send now (first delivery) instead of sending it.
+    #[arg(long, conflicts_with_all = ["retry", "url"])]
+    print_body: bool,
 }
 
 /// Runs `livehook send`.
@@ -81,47 +87,57 @@ pub async fn run(args: SendArgs) -> Result<()> {
         print!("{}", samples::listing());
         return Ok(());
     }
-    let (Some(provider), Some(event), Some(url)) = (args.provider, args.event, args.url) else {
-        bail!("provider, event and --url are required (see livehook send --help)");
+    let (Some(name), Some(event)) = (args.provider, args.event) else {
+        bail!("provider and event are required (see livehook send --help)");
     };
-    samples::check_provider(&provider)?;
-    let key = args.tencent_key.filter(|k| !k.is_empty()).map(Secret::new);
+    let provider = samples::provider(&name)?;
+    let key = args.tencent_key.filter(|k| !k.is_empty());
     let token = args.token.filter(|t| !t.is_empty());
-
+    let signs = provider.auth_scheme() == AuthScheme::TencentSign;
+    // The event's time: its retries are the same event, resent later.
     let now = OffsetDateTime::now_utc();
-    let body = match &args.file {
-        Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-        None => {
-            let sample = samples::find(&provider, &event)?;
-            samples::refresh_times(&provider, sample.body, now)?
-        }
+
+    let (body, from_file) = match &args.file {
+        Some(path) => (
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+            true,
+        ),
+        None => (samples::find(&name, &event)?.body.to_vec(), false),
     };
-    if provider == "tencent" && key.is_none() {
-        if args.file.is_none() {
+    if signs && key.is_none() {
+        if !from_file {
             bail!(
-                "Tencent deliveries are signed: pass --tencent-key K (or set LIVEHOOK_TENCENT_KEY)"
+                "{name} deliveries are signed: pass --tencent-key K (or set LIVEHOOK_TENCENT_KEY)"
             );
         }
         eprintln!("note: no --tencent-key: the file is sent unsigned, as it is");
     }
-    if provider == "tencent" && token.is_some() {
-        eprintln!("note: Tencent signs its body and sends no token; --token is ignored");
+    if args.print_body {
+        let payload = prepare(provider, &body, key.as_deref(), now, 0);
+        println!("{}", String::from_utf8_lossy(&payload));
+        return Ok(());
     }
-    if provider != "tencent" && token.is_none() {
+    if signs && token.is_some() {
+        eprintln!("note: {name} signs its body and sends no token; --token is ignored");
+    }
+    if !signs && token.is_none() {
         eprintln!("note: no --token: livehook will answer 401 unless it runs unauthenticated");
     }
+    let Some(url) = args.url else {
+        bail!("--url is required (see livehook send --help)");
+    };
 
-    let url = target_url(&url, &provider, &event, token.as_deref())?;
+    let url = target_url(&url, provider, &event, token.as_deref())?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(args.timeout.max(1)))
         .build()
         .context("building the HTTP client")?;
-    let headers = headers_for(&provider);
+    let headers = headers_for(provider);
 
     let attempts = 1 + args.retry;
     let mut failures = 0;
     for attempt in 0..attempts {
-        let payload = attempt_body(&provider, &body, attempt, key.as_ref())?;
+        let payload = prepare(provider, &body, key.as_deref(), now, attempt);
         let started = Instant::now();
         let result = client
             .post(url.clone())
@@ -165,40 +181,38 @@ pub async fn run(args: SendArgs) -> Result<()> {
     Ok(())
 }
 
-/// The body of attempt `attempt` (0 = first delivery).
-fn attempt_body(
-    provider: &str,
+/// The body of attempt `attempt` (0 = first delivery) of an event first
+/// sent at `now`, as the provider would send it.
+fn prepare(
+    provider: &dyn Provider,
     body: &[u8],
+    key: Option<&str>,
+    now: OffsetDateTime,
     attempt: u32,
-    key: Option<&Secret>,
-) -> Result<Vec<u8>> {
-    match provider {
-        // Every delivery and retry is signed with a fresh expiry.
-        "tencent" => match key {
-            Some(key) => {
-                samples::sign_tencent(body, key, samples::tencent_t(OffsetDateTime::now_utc()))
-            }
-            None => Ok(body.to_vec()),
-        },
-        "aodianyun" if attempt > 0 => samples::aodianyun_retry(body, i64::from(attempt)),
-        _ => Ok(body.to_vec()),
-    }
+) -> Vec<u8> {
+    providers::prepared_body(provider, body, key, now, attempt)
 }
 
-/// The URL a provider POSTs to: for lal the hook appended to the path; the
-/// token as `?token=` for every provider but Tencent, kept beside any query
-/// the URL already has (lal notify URLs may carry one).
-pub fn target_url(base: &str, provider: &str, event: &str, token: Option<&str>) -> Result<Url> {
+/// The URL a provider POSTs to: for providers that name the event in the
+/// path, the hook appended; the token as `?token=` for providers that use
+/// one, kept beside any query the URL already has (lal notify URLs may carry
+/// one).
+pub fn target_url(
+    base: &str,
+    provider: &dyn Provider,
+    event: &str,
+    token: Option<&str>,
+) -> Result<Url> {
     let mut url = Url::parse(base).with_context(|| format!("--url `{base}` is not a URL"))?;
     if !matches!(url.scheme(), "http" | "https") {
         bail!("--url must be http:// or https://, not {}://", url.scheme());
     }
-    if provider == "lal" {
-        let hook = samples::hook_of(event);
+    if provider.sending().hook_in_path {
+        let hook = providers::hook_of(event);
         let path = url.path().trim_end_matches('/').to_owned();
         url.set_path(&format!("{path}/{hook}"));
     }
-    if provider != "tencent"
+    if provider.auth_scheme() == AuthScheme::QueryToken
         && let Some(token) = token
     {
         url.query_pairs_mut().append_pair("token", token);
@@ -207,17 +221,17 @@ pub fn target_url(base: &str, provider: &str, event: &str, token: Option<&str>) 
 }
 
 /// The headers the provider's HTTP client sends.
-pub fn headers_for(provider: &str) -> HeaderMap {
+pub fn headers_for(provider: &dyn Provider) -> HeaderMap {
+    let sending = provider.sending();
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let agent = match provider {
-        "lal" => {
-            headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-            LAL_USER_AGENT
-        }
-        "bililive" => BILILIVE_USER_AGENT,
-        _ => CLI_USER_AGENT,
-    };
+    for (name, value) in sending.headers {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    let agent = sending.user_agent.unwrap_or(CLI_USER_AGENT);
     headers.insert(USER_AGENT, HeaderValue::from_static(agent));
     headers
 }
@@ -240,12 +254,14 @@ pub fn excerpt(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use livehook::providers::{ApiServer, Bililive, Lal, Tencent};
+    use reqwest::header::ACCEPT_ENCODING;
 
     #[test]
     fn lal_hook_is_appended_and_token_added_to_the_query() {
         let url = target_url(
             "http://127.0.0.1:9000/lal/?x=1",
-            "lal",
+            &Lal,
             "on_update.large",
             Some("a b"),
         )
@@ -258,23 +274,32 @@ mod tests {
 
     #[test]
     fn tencent_gets_no_token() {
-        let url = target_url("https://h/tencent", "tencent", "push", Some("t")).unwrap();
+        let url = target_url("https://h/tencent", &Tencent, "push", Some("t")).unwrap();
         assert_eq!(url.as_str(), "https://h/tencent");
-        assert!(target_url("ftp://h", "lal", "x", None).is_err());
-        assert!(target_url("not a url", "lal", "x", None).is_err());
+        assert!(target_url("ftp://h", &Lal, "x", None).is_err());
+        assert!(target_url("not a url", &Lal, "x", None).is_err());
     }
 
     #[test]
     fn provider_headers() {
-        let lal = headers_for("lal");
-        assert_eq!(lal[USER_AGENT], LAL_USER_AGENT);
+        let lal = headers_for(&Lal);
+        assert_eq!(lal[USER_AGENT], "Go-http-client/1.1");
         assert_eq!(lal[ACCEPT_ENCODING], "gzip");
         assert!(
-            headers_for("bililive")[USER_AGENT]
+            headers_for(&Bililive)[USER_AGENT]
                 .to_str()
                 .unwrap()
                 .starts_with("BililiveRecorder/2.")
         );
-        assert_eq!(headers_for("apiserver")[CONTENT_TYPE], "application/json");
+        assert_eq!(headers_for(&ApiServer)[CONTENT_TYPE], "application/json");
+        assert_eq!(headers_for(&ApiServer)[USER_AGENT], CLI_USER_AGENT);
+    }
+
+    #[test]
+    fn every_provider_has_valid_headers() {
+        // HeaderName::from_static panics on an invalid (e.g. upper-case) name.
+        for provider in livehook::providers::ALL {
+            let _ = headers_for(provider);
+        }
     }
 }

@@ -91,26 +91,29 @@ pub fn queue_policy(queue_arn: &str, topic_arn: &str) -> Value {
 }
 
 /// A temporary queue and its subscription; [`Tap::close`] deletes both.
-struct Tap {
+pub(crate) struct Tap {
     sqs: aws_sdk_sqs::Client,
     sns: aws_sdk_sns::Client,
-    queue_url: String,
+    /// The queue's URL.
+    pub(crate) queue_url: String,
     subscription_arn: Option<String>,
 }
 
 impl Tap {
-    async fn open(
+    /// Creates a queue named `<prefix>-…` and subscribes it to the topic.
+    pub(crate) async fn open(
         sqs: aws_sdk_sqs::Client,
         sns: aws_sdk_sns::Client,
         topic_arn: &str,
         filter: Option<&Value>,
+        prefix: &str,
     ) -> Result<Tap> {
         let fifo = topic_arn.ends_with(".fifo");
         let nonce = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         let name = format!(
-            "livehook-tail-{}-{nonce:x}{}",
+            "{prefix}-{}-{nonce:x}{}",
             std::process::id(),
             if fifo { ".fifo" } else { "" }
         );
@@ -191,7 +194,7 @@ impl Tap {
     }
 
     /// Deletes the subscription and the queue; failures are reported, not fatal.
-    async fn close(self) {
+    pub(crate) async fn close(self) {
         if let Some(arn) = &self.subscription_arn
             && let Err(e) = self.sns.unsubscribe().subscription_arn(arn).send().await
         {
@@ -304,7 +307,7 @@ pub async fn run(args: TailArgs) -> Result<()> {
     let shutdown = shutdown();
     tokio::pin!(shutdown);
     let tap = tokio::select! {
-        tap = Tap::open(sqs.clone(), sns, &topic_arn, filter.as_ref()) => tap?,
+        tap = Tap::open(sqs.clone(), sns, &topic_arn, filter.as_ref(), "livehook-tail") => tap?,
         () = &mut shutdown => return Ok(()),
     };
     eprintln!(

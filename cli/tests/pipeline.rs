@@ -843,3 +843,114 @@ async fn send_tail_and_events_against_the_pipeline() {
         text(&bare.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_proves_every_provider_and_fails_on_a_wrong_token() {
+    let world = World::new().await;
+
+    let o = world
+        .run(&[
+            "check",
+            "--url",
+            &world.url,
+            "--token",
+            TOKEN,
+            "--tencent-key",
+            TENCENT_KEY,
+            "--settle",
+            "1",
+        ])
+        .await;
+    let stdout = text(&o.stdout);
+    assert!(o.status.success(), "{stdout}{}", text(&o.stderr));
+    for provider in livehook::providers::ALL {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{} ", provider.name())))
+            .unwrap_or_else(|| panic!("no row for {}: {stdout}", provider.name()));
+        assert!(row.trim_end().ends_with(" ok"), "{row}");
+        assert!(row.contains(" 401 "), "{row}");
+        let duplicate = if provider.sending().resends {
+            " yes "
+        } else {
+            "never resends"
+        };
+        assert!(row.contains(duplicate), "{row}");
+    }
+    // One event per provider reached the topic (the observer does not
+    // filter), each about the check stream; the resends and wrong
+    // credentials published nothing.
+    let published = world.published().await;
+    assert_eq!(
+        published.len(),
+        livehook::providers::ALL.len(),
+        "{:?}",
+        published
+            .iter()
+            .map(|p| &p.envelope["subject"])
+            .collect::<Vec<_>>()
+    );
+    for p in &published {
+        let subject = p.envelope["subject"].as_str().unwrap_or_default();
+        assert!(subject.ends_with("livehook-check"), "{subject}");
+        assert!(p.attributes["stream"].ends_with("livehook-check"));
+    }
+
+    // A wrong token: every token provider fails with the hint, nothing is
+    // published by them, Tencent (signed with the right key) still passes.
+    let o = world
+        .run(&[
+            "check",
+            "--url",
+            &world.url,
+            "--token",
+            "not-the-token",
+            "--tencent-key",
+            TENCENT_KEY,
+            "--settle",
+            "1",
+        ])
+        .await;
+    let stderr = text(&o.stderr);
+    assert!(!o.status.success(), "{}", text(&o.stdout));
+    assert!(stderr.contains("wrong token"), "{stderr}");
+    assert!(!stderr.contains("not-the-token") && !text(&o.stdout).contains("not-the-token"));
+    let published = world.published().await;
+    assert_eq!(published.len(), 1, "only Tencent's check event");
+    assert_eq!(published[0].attributes["provider"], "tencent");
+
+    // A wrong Tencent key.
+    let o = world
+        .run(&[
+            "check",
+            "--url",
+            &world.url,
+            "--token",
+            TOKEN,
+            "--tencent-key",
+            "wrong",
+            "--provider",
+            "tencent",
+            "--settle",
+            "0",
+        ])
+        .await;
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("wrong Tencent key"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    // The temporary queues and subscriptions are gone.
+    let queues = world.sqs.list_queues().send().await.expect("ListQueues");
+    assert_eq!(queues.queue_urls().len(), 1, "{:?}", queues.queue_urls());
+    let subscriptions = world
+        .sns
+        .list_subscriptions_by_topic()
+        .topic_arn(&world.topic_arn)
+        .send()
+        .await
+        .expect("ListSubscriptionsByTopic");
+    assert_eq!(subscriptions.subscriptions().len(), 1);
+}

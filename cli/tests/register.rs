@@ -276,3 +276,85 @@ async fn bad_input_is_refused_before_any_request() {
     let received = server.received_requests().await.expect("recording is on");
     assert!(received.is_empty(), "{} requests were sent", received.len());
 }
+
+/// A webhook whose `uri` carries livehook's token, as livehook's own are.
+fn webhook_with_token(id: u32) -> Value {
+    json!({ "id": id.to_string(), "uri": format!("https://abc.example/apiserver?token=s3cret-{id}&x=1"), "event": ["channel_live"] })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_and_list_never_print_the_token() {
+    let server = MockServer::start().await;
+    let uri = "https://abc.example/apiserver?token=s3cret-1&x=1";
+    Mock::given(method("POST"))
+        .and(path("/v1/webhook"))
+        // The token itself is sent: only what is printed is redacted.
+        .and(body_json(json!({ "uri": uri, "event": "all" })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(webhook_with_token(1)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/webhook"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [webhook_with_token(1), webhook_with_token(2)], "total": 2,
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/v1/webhook/1"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(json!({ "error": format!("bad uri {uri}") })),
+        )
+        .mount(&server)
+        .await;
+    let api = server.uri();
+    let runs = [
+        vec!["register", "create", "--api", &api, "--uri", uri],
+        vec!["register", "list", "--api", &api],
+        vec!["register", "list", "--api", &api, "--json"],
+        vec!["register", "list", "--api", &api, "--all", "--json"],
+        vec!["register", "update", "1", "--api", &api, "--uri", uri],
+    ];
+    for args in runs {
+        let o = livehook(&args).await;
+        let printed = format!("{}{}", out(&o), err(&o));
+        assert!(
+            !printed.contains("s3cret"),
+            "{args:?} printed the token: {printed}"
+        );
+        assert!(printed.contains("token=***"), "{args:?}: {printed}");
+    }
+    server.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_that_would_resolve_to_another_path_are_refused() {
+    let server = MockServer::start().await;
+    let api = server.uri();
+    for id in [
+        "%2e%2e",
+        "%2E%2e",
+        "..",
+        "../../admin",
+        "a/b",
+        "%2e%2e%2fadmin",
+        "%2E%2E",
+    ] {
+        for command in ["update", "delete"] {
+            let mut args = vec!["register", command, id, "--api", &api];
+            if command == "update" {
+                args.extend(["--uri", "https://x.example/"]);
+            }
+            let o = livehook(&args).await;
+            assert!(!o.status.success(), "{args:?} was accepted");
+            assert!(
+                err(&o).contains("is not a webhook id") && err(&o).contains("another path"),
+                "{args:?}: {}",
+                err(&o)
+            );
+        }
+    }
+    let received = server.received_requests().await.expect("recording is on");
+    assert!(received.is_empty(), "{} requests were sent", received.len());
+}

@@ -3,15 +3,16 @@
 //! (`shared/tests/fuzz_regressions.rs`), so both decode inputs the same way.
 //!
 //! Input formats (also what `scripts/fuzz.sh` seeds the corpora with):
-//! - adapter: the body; for lal, `<hook>\n<body>`. Tencent bodies that are
-//!   JSON objects are re-signed with a fresh `t`, so the fuzzer reaches the
-//!   code behind the signature check.
+//! - adapter: the body; for providers that name the event in the path
+//!   (lal), `<hook>\n<body>`. Bodies of providers that sign them (Tencent)
+//!   are re-signed with a fresh `t` when they are JSON objects, so the fuzzer
+//!   reaches the code behind the signature check.
 //! - request: `<method>\0<path>\0<query>\0<header lines>\0<body>`.
 
 use crate::auth::{Secret, TokenSet, Verifier};
 use crate::inbound::Inbound;
 use crate::pipeline::{Gate, Settings};
-use crate::providers::{Provider, by_name};
+use crate::providers::{AuthScheme, Provider, by_name};
 use crate::samples::resign_tencent;
 use lambda_http::RequestExt;
 use lambda_http::http::HeaderMap;
@@ -45,19 +46,27 @@ pub fn now() -> OffsetDateTime {
 /// Runs one `adapter` input.
 pub fn run_adapter(provider: &dyn Provider, verifier: &Verifier, data: &[u8]) {
     let headers = HeaderMap::new();
-    let (path, body) = if provider.name() == "lal" {
+    let (path, body) = if provider.sending().hook_in_path {
         match data.iter().position(|&b| b == b'\n') {
             Some(i) => (
-                format!("/lal/{}", String::from_utf8_lossy(&data[..i])),
+                format!(
+                    "/{}/{}",
+                    provider.name(),
+                    String::from_utf8_lossy(&data[..i])
+                ),
                 &data[i + 1..],
             ),
-            None => ("/lal/on_update".to_owned(), data),
+            // No hook line: the provider's example event.
+            None => (
+                crate::providers::request_path(provider, provider.synthetic("", "").0),
+                data,
+            ),
         }
     } else {
         (format!("/{}", provider.name()), data)
     };
     let signed;
-    let body = if provider.name() == "tencent" {
+    let body = if provider.auth_scheme() == AuthScheme::TencentSign {
         signed = resign_tencent(body, TENCENT_KEY, now().unix_timestamp() + 600);
         signed.as_deref().unwrap_or(body)
     } else {

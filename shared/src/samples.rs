@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::auth::{Secret, tencent_sign};
+use time::OffsetDateTime;
+
+use crate::auth::Secret;
+use crate::providers::{AuthScheme, Provider};
 
 /// One sample payload: `events/<provider>/<event>.json`.
 #[derive(Debug, Clone)]
@@ -62,35 +65,53 @@ pub fn load_dir(dir: &Path) -> std::io::Result<Vec<Sample>> {
 impl Sample {
     /// The provider's own event name (for lal, the hook).
     pub fn kind(&self) -> &str {
-        self.event.split('.').next().unwrap_or(&self.event)
+        crate::providers::hook_of(&self.event)
     }
 
-    /// The path the provider POSTs to (`/lal/<hook>` for lal).
+    fn adapter(&self) -> Option<&'static dyn Provider> {
+        crate::providers::by_name(&self.provider)
+    }
+
+    /// The path the provider POSTs to (`/lal/<hook>` for a provider that
+    /// names the event in the path).
     pub fn path(&self) -> String {
-        match self.provider.as_str() {
-            "lal" => format!("/lal/{}", self.kind()),
-            other => format!("/{other}"),
+        match self.adapter() {
+            Some(p) => crate::providers::request_path(p, &self.event),
+            None => format!("/{}", self.provider),
         }
     }
 
-    /// The query string carrying `token` (none for Tencent, which signs).
+    /// The query string carrying `token` (none for a provider that signs
+    /// its body instead).
     pub fn query(&self, token: &str) -> String {
-        if self.provider == "tencent" {
-            String::new()
-        } else {
-            form_urlencoded::Serializer::new(String::new())
+        match self.adapter().map(|p| p.auth_scheme()) {
+            Some(AuthScheme::TencentSign) => String::new(),
+            _ => form_urlencoded::Serializer::new(String::new())
                 .append_pair("token", token)
-                .finish()
+                .finish(),
         }
     }
 
-    /// The body to send: as is, except Tencent's, re-signed with expiry `t`
-    /// (as Tencent's own retries are).
+    /// The body to send with the sample's own timestamps: as is, except
+    /// where the provider signs its body, re-signed with expiry `t` (as
+    /// Tencent's own retries are).
     pub fn body_signed(&self, tencent_key: &str, t: i64) -> Vec<u8> {
-        if self.provider != "tencent" {
-            return self.body.clone();
+        match self.adapter().map(|p| p.auth_scheme()) {
+            Some(AuthScheme::TencentSign) => {
+                resign_tencent(&self.body, tencent_key, t).unwrap_or_else(|| self.body.clone())
+            }
+            _ => self.body.clone(),
         }
-        resign_tencent(&self.body, tencent_key, t).unwrap_or_else(|| self.body.clone())
+    }
+
+    /// The body as the provider would send it at `now` (timestamps
+    /// refreshed, signed with `secret` where the provider signs), on
+    /// attempt `attempt` (0: the first delivery).
+    pub fn prepared(&self, secret: Option<&str>, now: OffsetDateTime, attempt: u32) -> Vec<u8> {
+        match self.adapter() {
+            Some(p) => crate::providers::prepared_body(p, &self.body, secret, now, attempt),
+            None => self.body.clone(),
+        }
     }
 }
 
@@ -98,11 +119,6 @@ impl Sample {
 /// is not a JSON object.
 pub fn resign_tencent(body: &[u8], key: &str, t: i64) -> Option<Vec<u8>> {
     let mut value: Value = serde_json::from_slice(body).ok()?;
-    let map = value.as_object_mut()?;
-    map.insert("t".into(), Value::from(t));
-    map.insert(
-        "sign".into(),
-        Value::from(tencent_sign(&Secret::new(key), &t.to_string())),
-    );
+    crate::providers::sign_tencent(value.as_object_mut()?, &Secret::new(key), t);
     serde_json::to_vec(&value).ok()
 }

@@ -6,7 +6,9 @@
 //! a JSON-encoded string; both forms of one event give one key.
 
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
 
+use super::stamp::{TimeField, Unit, integer, refresh_times, set_integer};
 use super::{
     Delivery, EventParts, Identity, Provider, Sending, authenticated_body, raw_json, single,
 };
@@ -147,6 +149,22 @@ impl Provider for Aodianyun {
         }
     }
 
+    /// Times refreshed; `retry_times` counts deliveries from 1 (added when
+    /// missing), so retry `n` carries the first delivery's count + `n`.
+    fn prepare(
+        &self,
+        body: &mut Map<String, Value>,
+        _secret: Option<&str>,
+        now: OffsetDateTime,
+        attempt: u32,
+    ) {
+        refresh_times(body, TIME_FIELDS, now);
+        let first = body.get("retry_times").and_then(integer);
+        if first.is_none() || attempt > 0 {
+            set_integer(body, "retry_times", first.unwrap_or(1) + i64::from(attempt));
+        }
+    }
+
     fn synthetic(
         &self,
         stream: &str,
@@ -159,6 +177,15 @@ impl Provider for Aodianyun {
         ("start_publish", super::into_map(body))
     }
 }
+
+/// Aodianyun's timestamps, the notification's own first.
+const TIME_FIELDS: &[TimeField] = &[
+    (&["started_at"], Unit::Seconds),
+    (&["event_value", "time"], Unit::Seconds),
+    (&["event_value", "start"], Unit::Seconds),
+    (&["event_value", "end"], Unit::Seconds),
+    (&["event_value", "uptime"], Unit::Seconds),
+];
 
 fn unix_text(seconds: Option<i64>) -> Option<String> {
     seconds.and_then(from_unix_seconds).map(format_time)

@@ -5,6 +5,10 @@
 //! without either, a hash of the body (a fixed stand-in for a missing
 //! `eventTime` would make every later event of the channel a duplicate).
 
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use super::stamp::{TimeField, Unit, refresh_times};
 use super::{
     Delivery, EventParts, Identity, Provider, Sending, authenticated_body, raw_json, single,
 };
@@ -69,6 +73,10 @@ impl Provider for ApiServer {
         ))
     }
 
+    fn stream_fields(&self) -> &'static [&'static str] {
+        &["channel_id"]
+    }
+
     fn sending(&self) -> Sending {
         Sending {
             // Retries are not documented; its keys are stable, so a resend
@@ -76,6 +84,17 @@ impl Provider for ApiServer {
             resends: true,
             ..Sending::DEFAULT
         }
+    }
+
+    /// Times refreshed (milliseconds); a resend is the identical body.
+    fn prepare(
+        &self,
+        body: &mut Map<String, Value>,
+        _secret: Option<&str>,
+        now: OffsetDateTime,
+        _attempt: u32,
+    ) {
+        refresh_times(body, TIME_FIELDS, now);
     }
 
     fn synthetic(
@@ -89,3 +108,10 @@ impl Provider for ApiServer {
         ("channel_live", super::into_map(body))
     }
 }
+
+/// Api Server's timestamps, the event's own (`eventTime`) first.
+const TIME_FIELDS: &[TimeField] = &[
+    (&["eventTime"], Unit::Millis),
+    (&["createdAt"], Unit::Millis),
+    (&["updatedAt"], Unit::Millis),
+];

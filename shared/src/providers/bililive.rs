@@ -5,6 +5,10 @@
 //! identical body and does not guarantee order; `EventId` (v1
 //! `EventRandomId`) identifies an event.
 
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use super::stamp::{TimeField, Unit, refresh_times};
 use super::{
     Delivery, EventParts, Identity, Provider, Sending, authenticated_body, raw_json, single,
 };
@@ -97,6 +101,10 @@ impl Provider for Bililive {
         ))
     }
 
+    fn stream_fields(&self) -> &'static [&'static str] {
+        &["room_id"]
+    }
+
     fn sending(&self) -> Sending {
         Sending {
             // Up to 3 tries of the identical body.
@@ -104,6 +112,18 @@ impl Provider for Bililive {
             user_agent: Some("BililiveRecorder/2.6.0"),
             ..Sending::DEFAULT
         }
+    }
+
+    /// Times refreshed, each keeping its offset (`+08:00`) and its seven
+    /// fractional digits (.NET's); retries are the identical body.
+    fn prepare(
+        &self,
+        body: &mut Map<String, Value>,
+        _secret: Option<&str>,
+        now: OffsetDateTime,
+        _attempt: u32,
+    ) {
+        refresh_times(body, TIME_FIELDS, now);
     }
 
     fn synthetic(
@@ -119,6 +139,15 @@ impl Provider for Bililive {
         ("SessionStarted", super::into_map(body))
     }
 }
+
+/// BililiveRecorder's timestamps (v2, then v1), the event's own first.
+const TIME_FIELDS: &[TimeField] = &[
+    (&["EventTimestamp"], Unit::Rfc3339),
+    (&["EndRecordTime"], Unit::Rfc3339),
+    (&["StartRecordTime"], Unit::Rfc3339),
+    (&["EventData", "FileOpenTime"], Unit::Rfc3339),
+    (&["EventData", "FileCloseTime"], Unit::Rfc3339),
+];
 
 fn time_text(text: Option<String>) -> Option<String> {
     text.as_deref().and_then(parse_rfc3339).map(format_time)

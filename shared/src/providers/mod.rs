@@ -17,6 +17,7 @@ mod apiserver;
 mod bililive;
 mod lal;
 mod srs;
+mod stamp;
 mod tencent;
 
 pub use aodianyun::Aodianyun;
@@ -25,6 +26,9 @@ pub use bililive::Bililive;
 pub use lal::Lal;
 pub use srs::Srs;
 pub use tencent::Tencent;
+
+/// Sets Tencent's `t` and `sign = md5(key + t)` (as Tencent's retries re-sign).
+pub use tencent::sign as sign_tencent;
 
 /// How a provider proves a delivery is genuine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,17 +63,27 @@ pub trait Provider: Send + Sync + std::panic::RefUnwindSafe + 'static {
         format!(r#"{{"ok":true,"id":"{event_id}"}}"#)
     }
 
+    /// The `data` fields of this provider's events whose presence means an
+    /// event concerns a stream (its subject then names the stream, and it
+    /// was published with the `stream` attribute). Tools that re-publish a
+    /// stored envelope (`livehook events replay`) read it here.
+    fn stream_fields(&self) -> &'static [&'static str] {
+        &["stream"]
+    }
+
     /// How this provider sends: route, headers, retries. Everything that
     /// imitates the provider (CLI, `livehook check`, benchmarks, fuzzers,
     /// scripts) reads it here, never from a list of its own.
     fn sending(&self) -> Sending;
 
-    /// Makes a payload ready to deliver at `now`, as the provider itself
-    /// would send it: timestamps refreshed (so the replay window admits it)
+    /// Makes a payload ready to deliver, as the provider itself would send
+    /// it: timestamps refreshed to `now` (so the replay window admits it)
     /// and, where the provider signs, signed with `secret`. `attempt` is 0
-    /// for the first delivery and `n` for the provider's `n`-th retry
-    /// (Aodianyun counts `retry_times`, Tencent re-signs with a new `t`).
-    /// Payloads that are not JSON objects are left as they are.
+    /// for the first delivery and `n` for the provider's `n`-th retry of the
+    /// same event; `now` stays the first delivery's time for its retries
+    /// (Aodianyun counts `retry_times`, Tencent re-signs with the later `t`
+    /// its retry schedule gives). Payloads that are not JSON objects are
+    /// left as they are (see [`prepared_body`]).
     fn prepare(
         &self,
         body: &mut serde_json::Map<String, serde_json::Value>,
@@ -130,6 +144,53 @@ impl Sending {
 
 /// Every provider, for registries (CLI, benchmarks, tests).
 pub static ALL: [&dyn Provider; 6] = [&Tencent, &Aodianyun, &Bililive, &Lal, &ApiServer, &Srs];
+
+/// The route a provider's function serves, as API Gateway writes it:
+/// `/<name>/{hook}` when the event is named in the path, else `/<name>`.
+pub fn route(provider: &dyn Provider) -> String {
+    if provider.sending().hook_in_path {
+        format!("/{}/{{hook}}", provider.name())
+    } else {
+        format!("/{}", provider.name())
+    }
+}
+
+/// The provider's own name of a sample event: the part before the first
+/// `.` (sample variants such as `on_update.large` go to their hook).
+pub fn hook_of(event: &str) -> &str {
+    event.split('.').next().unwrap_or(event)
+}
+
+/// The path the provider POSTs `event` to: `/<name>/<hook>` when the event
+/// is named in the path, else `/<name>`.
+pub fn request_path(provider: &dyn Provider, event: &str) -> String {
+    if provider.sending().hook_in_path {
+        format!("/{}/{}", provider.name(), hook_of(event))
+    } else {
+        format!("/{}", provider.name())
+    }
+}
+
+/// `body` as the provider would deliver it at `now` on attempt `attempt`
+/// (see [`Provider::prepare`]). A body [`Provider::prepare`] leaves as it is
+/// (lal's, or one that is not a JSON object) is returned byte for byte.
+pub fn prepared_body(
+    provider: &dyn Provider,
+    body: &[u8],
+    secret: Option<&str>,
+    now: OffsetDateTime,
+    attempt: u32,
+) -> Vec<u8> {
+    let Ok(serde_json::Value::Object(original)) = serde_json::from_slice(body) else {
+        return body.to_vec();
+    };
+    let mut map = original.clone();
+    provider.prepare(&mut map, secret, now, attempt);
+    if map == original {
+        return body.to_vec();
+    }
+    serde_json::to_vec(&map).unwrap_or_else(|_| body.to_vec())
+}
 
 /// The provider of a function name, if there is one.
 pub fn by_name(name: &str) -> Option<&'static dyn Provider> {

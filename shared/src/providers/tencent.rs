@@ -5,9 +5,11 @@
 //! fresh `t`/`sign`, so neither is ever part of the key.
 
 use serde_json::{Map, Value};
+use time::{Duration, OffsetDateTime};
 
+use super::stamp::{TimeField, Unit, refresh_times, set_integer};
 use super::{AuthScheme, Delivery, EventParts, Identity, Provider, Sending, into_map, single};
-use crate::auth::Verifier;
+use crate::auth::{Secret, Verifier, tencent_sign};
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, format_time, from_unix_seconds};
 use crate::inbound::Inbound;
@@ -140,6 +142,30 @@ impl Provider for Tencent {
         }
     }
 
+    /// Times refreshed; every delivery carries a fresh expiry `t` = its
+    /// send time + 10 min and `sign = md5(key + t)`: retry `n` is sent after
+    /// the schedule's first `n` delays, so its `t` is that much later.
+    fn prepare(
+        &self,
+        body: &mut Map<String, Value>,
+        secret: Option<&str>,
+        now: OffsetDateTime,
+        attempt: u32,
+    ) {
+        refresh_times(body, TIME_FIELDS, now);
+        if let Some(key) = secret {
+            let delays = self.sending().retry_delays_seconds;
+            let waited: i64 = delays
+                .iter()
+                .cycle()
+                .take(attempt as usize)
+                .map(|&s| i64::try_from(s).unwrap_or(0))
+                .sum();
+            let t = (now + SIGN_VALID_FOR).unix_timestamp() + waited;
+            sign(body, &Secret::new(key), t);
+        }
+    }
+
     fn synthetic(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
         let body = serde_json::json!({
             "event_type": 1, "stream_id": stream, "channel_id": stream,
@@ -148,6 +174,27 @@ impl Provider for Tencent {
         });
         ("push", into_map(body))
     }
+}
+
+/// Tencent's timestamps, the event's own first (push/stop, record, snapshot).
+const TIME_FIELDS: &[TimeField] = &[
+    (&["event_time"], Unit::Seconds),
+    (&["end_time"], Unit::Seconds),
+    (&["create_time"], Unit::Seconds),
+    (&["start_time"], Unit::Seconds),
+];
+
+/// How far ahead Tencent sets a notification's expiry `t`.
+const SIGN_VALID_FOR: Duration = Duration::minutes(10);
+
+/// Sets `t` (keeping its shape: number or numeric string) and
+/// `sign = md5(key + t)`.
+pub fn sign(body: &mut Map<String, Value>, key: &Secret, t: i64) {
+    set_integer(body, "t", t);
+    body.insert(
+        "sign".to_owned(),
+        Value::from(tencent_sign(key, &t.to_string())),
+    );
 }
 
 fn unix_text(seconds: Option<i64>) -> Option<String> {

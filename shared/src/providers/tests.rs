@@ -553,6 +553,156 @@ fn raw_is_the_body_as_received() {
     );
 }
 
+// ---------------------------------------------------------------------------
+// Sending: what `prepare` does to a payload, as the provider itself would.
+
+fn prepared(provider: &dyn Provider, body: &Value, secret: Option<&str>, attempt: u32) -> Value {
+    let out = prepared_body(provider, &to_vec(body), secret, now(), attempt);
+    serde_json::from_slice(&out).unwrap()
+}
+
+#[test]
+fn tencent_times_move_together_and_the_body_is_signed() {
+    let body =
+        json!({"event_type": 100, "start_time": 1000, "end_time": "1300", "t": "1", "sign": "x"});
+    let out = prepared(&Tencent, &body, Some(TENCENT_KEY), 0);
+    let now = now().unix_timestamp();
+    assert_eq!(out["end_time"], now.to_string());
+    assert_eq!(out["start_time"], now - 300);
+    // `t` keeps its shape (a string here), ten minutes ahead.
+    assert_eq!(out["t"], fresh_t().to_string());
+    assert_eq!(
+        out["sign"],
+        crate::auth::tencent_sign(
+            &crate::auth::Secret::new(TENCENT_KEY),
+            &fresh_t().to_string()
+        )
+    );
+    // Without a key the body is not signed.
+    assert_eq!(prepared(&Tencent, &body, None, 0)["sign"], "x");
+}
+
+#[test]
+fn tencent_prepared_synthetic_is_accepted_and_its_retry_is_the_same_event() {
+    let (event, body) = Tencent.synthetic("livehook-check", "n1");
+    let body = Value::Object(body);
+    let first = prepared_body(&Tencent, &to_vec(&body), Some(TENCENT_KEY), now(), 0);
+    let retry = prepared_body(&Tencent, &to_vec(&body), Some(TENCENT_KEY), now(), 1);
+    let path = request_path(&Tencent, event);
+    let a = deliver(&Tencent, &path, "", &first).unwrap();
+    let b = deliver(&Tencent, &path, "", &retry).unwrap();
+    assert_eq!(a.key, b.key);
+    // The retry is signed anew, with the later expiry of its send time.
+    let retry: Value = serde_json::from_slice(&retry).unwrap();
+    assert_eq!(retry["t"], fresh_t() + 60);
+    assert!(a.events[0].event.subject.ends_with("/livehook-check"));
+}
+
+#[test]
+fn aodianyun_string_event_value_is_edited_inside() {
+    let body =
+        json!({"started_at": 10, "retry_times": 1, "event_value": "{\"start\":5,\"end\":10}"});
+    let out = prepared(&Aodianyun, &body, None, 0);
+    let now = now().unix_timestamp();
+    assert_eq!(out["started_at"], now);
+    let inner: Value = serde_json::from_str(out["event_value"].as_str().unwrap()).unwrap();
+    assert_eq!(inner, json!({"start": now - 5, "end": now}));
+}
+
+#[test]
+fn aodianyun_retries_count_up_from_one() {
+    assert_eq!(
+        prepared(&Aodianyun, &json!({"retry_times": 1}), None, 2)["retry_times"],
+        3
+    );
+    assert_eq!(
+        prepared(&Aodianyun, &json!({"retry_times": "1"}), None, 1)["retry_times"],
+        "2"
+    );
+    assert_eq!(
+        prepared(&Aodianyun, &json!({"x": 0}), None, 0)["retry_times"],
+        1
+    );
+    assert_eq!(
+        prepared(&Aodianyun, &json!({"x": 0}), None, 1)["retry_times"],
+        2
+    );
+}
+
+#[test]
+fn bililive_timestamps_keep_offset_and_digits() {
+    let body = json!({"EventTimestamp": "2021-05-14T17:52:44.4960899+08:00",
+        "EventData": {"FileOpenTime": "2021-05-14T17:52:40.4960899+08:00"}});
+    let out = prepared(&Bililive, &body, None, 0);
+    assert_eq!(out["EventTimestamp"], "2026-01-01T08:00:00.0000000+08:00");
+    assert_eq!(
+        out["EventData"]["FileOpenTime"],
+        "2026-01-01T07:59:56.0000000+08:00"
+    );
+}
+
+#[test]
+fn apiserver_event_time_is_in_milliseconds() {
+    let body = json!({"eventTime": 1000, "createdAt": 500});
+    let out = prepared(&ApiServer, &body, None, 0);
+    let ms = now().unix_timestamp() * 1000;
+    assert_eq!(out["eventTime"], ms);
+    assert_eq!(out["createdAt"], ms - 500);
+}
+
+#[test]
+fn lal_is_sent_byte_for_byte() {
+    let body = br#"{"b":1, "a":2}"#;
+    assert_eq!(prepared_body(&Lal, body, Some("k"), now(), 0), body);
+    // And a body that is not a JSON object, by every provider.
+    for provider in ALL {
+        assert_eq!(
+            prepared_body(provider, b"[1, 2]", Some("k"), now(), 1),
+            b"[1, 2]"
+        );
+    }
+}
+
+#[test]
+fn every_prepared_synthetic_event_is_accepted_about_the_check_stream() {
+    for provider in ALL {
+        let (event, body) = provider.synthetic("livehook-check", "nonce-1");
+        let bytes = prepared_body(
+            provider,
+            &to_vec(&Value::Object(body)),
+            Some(TENCENT_KEY),
+            now(),
+            0,
+        );
+        let query = match provider.auth_scheme() {
+            AuthScheme::QueryToken => format!("token={TOKEN}"),
+            AuthScheme::TencentSign => String::new(),
+        };
+        let d = deliver(provider, &request_path(provider, event), &query, &bytes)
+            .unwrap_or_else(|r| panic!("{}: {r:?}", provider.name()));
+        let out = &d.events[0];
+        assert!(
+            out.event.subject.ends_with("livehook-check"),
+            "{}: {}",
+            provider.name(),
+            out.event.subject
+        );
+        assert!(
+            out.stream
+                .as_deref()
+                .is_some_and(|s| s.ends_with("livehook-check"))
+        );
+    }
+}
+
+#[test]
+fn routes_and_paths_come_from_sending() {
+    assert_eq!(route(&Lal), "/lal/{hook}");
+    assert_eq!(request_path(&Lal, "on_update.large"), "/lal/on_update");
+    assert_eq!(route(&Tencent), "/tencent");
+    assert_eq!(request_path(&Tencent, "push"), "/tencent");
+}
+
 #[test]
 fn lal_segment_is_ready_only_when_closed() {
     let segment = |event: &str| {

@@ -1,0 +1,158 @@
+//! API Gateway HTTP API (payload 2.0) events of the samples, as Lambda
+//! receives them behind the stack's API, for `cargo lambda invoke
+//! --data-file` (`livehook events apigw`).
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use livehook::providers::{self, AuthScheme, Provider};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::samples::{self, Sample};
+
+/// The API id and host the events pretend to come through.
+const API_ID: &str = "abc123";
+const HOST: &str = "abc123.execute-api.us-east-1.amazonaws.com";
+/// 2026-11-25T00:00:00Z: a fixed request time, so that the files only
+/// change when a sample or the registry does.
+const TIME_EPOCH_MS: i64 = 1_795_564_800_000;
+
+/// What to put in the events.
+pub struct Options<'a> {
+    /// The `?token=` of providers that take one.
+    pub token: &'a str,
+    /// Prepare the bodies as the provider would send them now (fresh
+    /// timestamps; Tencent signed with `tencent_key`, valid 10 minutes).
+    /// Otherwise the samples go as stored (Tencent's keeps the document's
+    /// `sign`, so it is refused until re-signed).
+    pub fresh: Option<&'a str>,
+}
+
+/// The API Gateway event of `sample` delivered by `provider`.
+pub fn event_for(provider: &dyn Provider, sample: &Sample, options: &Options<'_>) -> Value {
+    let body = match options.fresh {
+        Some(key) => providers::prepared_body(
+            provider,
+            sample.body,
+            Some(key),
+            OffsetDateTime::now_utc(),
+            0,
+        ),
+        None => sample.body.to_vec(),
+    };
+    let path = providers::request_path(provider, sample.event);
+    let route = format!("ANY {}", providers::route(provider));
+    let sending = provider.sending();
+    let agent = sending.user_agent.unwrap_or(crate::send::CLI_USER_AGENT);
+    let mut headers = json!({
+        "content-type": "application/json",
+        "user-agent": agent,
+        "host": HOST,
+        "x-forwarded-proto": "https",
+    });
+    for (name, value) in sending.headers {
+        headers[*name] = Value::from(*value);
+    }
+    let token = provider.auth_scheme() == AuthScheme::QueryToken;
+    let query = if token {
+        reqwest::Url::parse_with_params("http://h/", [("token", options.token)])
+            .ok()
+            .and_then(|u| u.query().map(str::to_owned))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route,
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": API_ID,
+            "domainName": HOST,
+            "domainPrefix": API_ID,
+            "http": {
+                "method": "POST",
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": agent,
+            },
+            "requestId": format!("sample-{}-{}", provider.name(), sample.event),
+            "routeKey": route,
+            "stage": "$default",
+            "time": "25/Nov/2026:00:00:00 +0000",
+            "timeEpoch": TIME_EPOCH_MS,
+        },
+        "body": String::from_utf8_lossy(&body),
+        "isBase64Encoded": false,
+    });
+    if token {
+        event["queryStringParameters"] = json!({"token": options.token});
+    }
+    if sending.hook_in_path {
+        event["pathParameters"] = json!({"hook": providers::hook_of(sample.event)});
+    }
+    event
+}
+
+/// Writes `<provider>.json` into `dir` for every provider: the event of its
+/// example sample. Returns the files written.
+pub fn write_all(dir: &Path, options: &Options<'_>) -> Result<Vec<String>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut written = Vec::new();
+    for provider in providers::ALL {
+        let example = provider.synthetic("livehook-check", "example").0;
+        let Ok(sample) = samples::find(provider.name(), example) else {
+            eprintln!(
+                "note: {} has no sample `{example}` compiled in: no API Gateway event written",
+                provider.name()
+            );
+            continue;
+        };
+        let path = dir.join(format!("{}.json", provider.name()));
+        let text = serde_json::to_string_pretty(&event_for(provider, &sample, options))? + "\n";
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        written.push(path.display().to_string());
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use livehook::providers::{Lal, Tencent};
+
+    #[test]
+    fn lal_event_names_its_hook_and_carries_the_token() {
+        let sample = samples::find("lal", "on_pub_start").unwrap();
+        let options = Options {
+            token: "dev-token",
+            fresh: None,
+        };
+        let event = event_for(&Lal, &sample, &options);
+        assert_eq!(event["rawPath"], "/lal/on_pub_start");
+        assert_eq!(event["routeKey"], "ANY /lal/{hook}");
+        assert_eq!(event["rawQueryString"], "token=dev-token");
+        assert_eq!(event["pathParameters"]["hook"], "on_pub_start");
+        assert_eq!(event["headers"]["accept-encoding"], "gzip");
+        assert_eq!(event["body"].as_str().unwrap().as_bytes(), sample.body);
+    }
+
+    #[test]
+    fn tencent_event_has_no_token_and_is_signed_when_fresh() {
+        let sample = samples::find("tencent", "push").unwrap();
+        let options = Options {
+            token: "dev-token",
+            fresh: Some("k"),
+        };
+        let event = event_for(&Tencent, &sample, &options);
+        assert_eq!(event["rawQueryString"], "");
+        assert!(event.get("queryStringParameters").is_none());
+        let body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+        assert!(body["t"].as_i64().unwrap() > OffsetDateTime::now_utc().unix_timestamp());
+    }
+}
