@@ -11,7 +11,8 @@ depends on:
   without a lock, so two concurrent conditional puts can both succeed, which
   real DynamoDB never allows (our idempotency claim relies on it). Waitress
   serves connections from a thread pool, but one global lock lets only one
-  request at a time into moto.
+  request at a time into moto (SQS long polls excepted: they only read a
+  queue, and would stall every other call for up to 20 s).
 * Keep-alive. AWS endpoints speak HTTP/1.1 and keep connections open; the
   SDK's connection pool, its reuse of idle connections and what happens when
   one goes stale are only exercised if the emulator does the same.
@@ -50,6 +51,7 @@ headers whose names contain "_"; only S3 user metadata uses such names.)
 """
 
 import argparse
+import contextlib
 import base64
 import binascii
 import io
@@ -307,6 +309,15 @@ def sns_refusal(environ):
     return None
 
 
+def is_sqs_receive(environ):
+    """Whether the request is SQS ReceiveMessage (JSON or query protocol)."""
+    if environ.get("HTTP_X_AMZ_TARGET", "") == "AmazonSQS.ReceiveMessage":
+        return True
+    return signing_service(environ) == "sqs" and "ReceiveMessage" in environ.get(
+        "QUERY_STRING", ""
+    )
+
+
 class StrictSerialApp:
     """SNS's refusals in front of moto, one request at a time inside."""
 
@@ -322,7 +333,10 @@ class StrictSerialApp:
             return start_response(line, headers, exc_info)
 
         note = ""
-        with self.lock:
+        # An SQS long poll (WaitTimeSeconds) waits inside moto for up to 20 s;
+        # under the lock it would stall every other call for that long. It
+        # only reads a queue, so it runs beside the serialized calls.
+        with self.lock if not is_sqs_receive(environ) else contextlib.nullcontext():
             refusal = sns_refusal(environ)
             if refusal is not None:
                 note = f" refused: {refusal.code} {refusal.message}"

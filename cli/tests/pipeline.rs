@@ -1,320 +1,56 @@
-//! `livehook send`, `tail` and `events` against the real pipeline: a
-//! `moto_server` on a free loopback port, an in-test HTTP server handing
-//! every request to `livehook::pipeline::Pipeline::handle` (DynamoStore and
-//! SnsSink on moto), and the built `livehook` binary.
+//! `livehook send`, `tail`, `events` and `check` against the real pipeline:
+//! the test kit's strict emulator, every provider's function served over
+//! HTTP (DynamoStore and SnsSink on it), and the built `livehook` binary.
 
-use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
-use aws_sdk_sqs::types::QueueAttributeName;
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use livehook::config::Config;
-use livehook::pipeline::Pipeline;
-use livehook::sink::SnsSink;
-use livehook::store::DynamoStore;
+use aws_sdk_dynamodb::types::AttributeValue;
+use livehook_testkit::{Received, Stack, TENCENT_KEY, TOKEN, sdk_config, serve_functions};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 
-const TOKEN: &str = "cli-it-token";
-const TENCENT_KEY: &str = "cli-it-tencent-key";
 const BIN: &str = env!("CARGO_BIN_EXE_livehook");
 
 // ---------------------------------------------------------------------------
-// moto_server
-
-/// A running `moto_server`, killed (by its PID) when dropped.
-struct Moto {
-    endpoint: String,
-    child: Child,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("an ephemeral loopback port")
-}
-
-fn answers(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    if stream
-        .write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut status = String::new();
-    BufReader::new(stream).read_line(&mut status).is_ok() && status.starts_with("HTTP/")
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let path = std::env::var_os("MOTO_SERVER").map_or_else(
-            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server"),
-            PathBuf::from,
-        );
-        assert!(
-            path.exists(),
-            "moto_server not found at {} (python3 -m venv .venv && .venv/bin/pip install 'moto[server]', or set MOTO_SERVER)",
-            path.display()
-        );
-        let port = free_port();
-        let log = std::env::temp_dir().join(format!("livehook-cli-moto-{port}.log"));
-        let log_file = std::fs::File::create(&log).expect("moto log file");
-        let mut child = Command::new(&path)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("log handle"))
-            .stderr(log_file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", path.display()));
-        let started = Instant::now();
-        while !answers(port) {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "moto_server exited with {status}: {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                let _ = child.kill();
-                panic!("moto_server did not answer on port {port} within 60 s");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Moto {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            child,
-        }
-    }
-}
-
-fn sdk_config(endpoint: &str) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "cli-tests",
-        )))
-        .endpoint_url(endpoint)
-        .build()
-}
-
-// ---------------------------------------------------------------------------
-// The functions, served over HTTP
-
-type Live = Pipeline<DynamoStore, SnsSink>;
-
-/// Serves `/<provider>…` with that provider's pipeline, as API Gateway and
-/// the Lambda runtime would hand the request over. Returns the base URL.
-async fn serve(pipelines: HashMap<&'static str, Live>) -> String {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .expect("binding the test server");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    let pipelines = Arc::new(pipelines);
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let pipelines = pipelines.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request: hyper::Request<Incoming>| {
-                    let pipelines = pipelines.clone();
-                    async move { Ok::<_, Infallible>(handle(&pipelines, request).await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    base
-}
-
-async fn handle(
-    pipelines: &HashMap<&'static str, Live>,
-    request: hyper::Request<Incoming>,
-) -> hyper::Response<Full<Bytes>> {
-    let (parts, body) = request.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let provider = parts
-        .uri
-        .path()
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .unwrap_or("");
-    let Some(pipeline) = pipelines.get(provider) else {
-        return hyper::Response::builder()
-            .status(404)
-            .body(Full::new(Bytes::from_static(b"no such function")))
-            .expect("response");
-    };
-    let mut request = lambda_http::Request::new(lambda_http::Body::from(body.to_vec()));
-    *request.method_mut() = parts.method;
-    *request.uri_mut() = parts.uri;
-    *request.headers_mut() = parts.headers;
-    let response = pipeline.handle(request).await;
-    let (parts, body) = response.into_parts();
-    hyper::Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))
-}
-
-// ---------------------------------------------------------------------------
-// The emulated stack
+// The emulated stack: the test kit's strict emulator, one stack, every
+// provider's function served over HTTP.
 
 struct World {
-    _moto: Moto,
+    stack: Stack,
     endpoint: String,
     table: String,
     topic_arn: String,
-    /// A queue of the test's own, subscribed to the topic: what SNS published.
-    queue_url: String,
     url: String,
     dynamodb: aws_sdk_dynamodb::Client,
     sqs: aws_sdk_sqs::Client,
     sns: aws_sdk_sns::Client,
 }
 
-/// One published message, read from the test's queue.
-struct Published {
-    envelope: Value,
-    attributes: BTreeMap<String, String>,
-}
-
 impl World {
     async fn new() -> World {
-        let moto = Moto::start();
-        let endpoint = moto.endpoint.clone();
-        let sdk = sdk_config(&endpoint);
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        let sns = aws_sdk_sns::Client::new(&sdk);
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let table = "livehook-cli-it".to_owned();
-        dynamodb
-            .create_table()
-            .table_name(&table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .expect("attribute"),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("pk")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .expect("key"),
-            )
-            .send()
-            .await
-            .expect("CreateTable");
-        let topic_arn = sns
-            .create_topic()
-            .name("livehook-cli-it")
-            .send()
-            .await
-            .expect("CreateTopic")
-            .topic_arn()
-            .expect("topic arn")
-            .to_owned();
-        let queue_url = sqs
-            .create_queue()
-            .queue_name("cli-it-observer")
-            .send()
-            .await
-            .expect("CreateQueue")
-            .queue_url()
-            .expect("queue url")
-            .to_owned();
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("GetQueueAttributes")
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-            .expect("queue arn")
-            .clone();
-        sns.subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(queue_arn)
-            .send()
-            .await
-            .expect("Subscribe");
-
-        let vars: HashMap<&str, String> = [
-            ("LIVEHOOK_TABLE", table.clone()),
-            ("LIVEHOOK_TOPIC_ARN", topic_arn.clone()),
-            ("LIVEHOOK_TOKEN", TOKEN.to_owned()),
-            ("LIVEHOOK_TENCENT_KEY", TENCENT_KEY.to_owned()),
-            // The replay window stays on (its default, the retention): the
-            // CLI must refresh the samples' old timestamps to be accepted.
-        ]
-        .into_iter()
-        .collect();
-        let mut pipelines = HashMap::new();
-        for provider in livehook::providers::ALL {
-            let config = Config::from_lookup(provider.auth_scheme(), |k| vars.get(k).cloned())
-                .expect("configuration");
-            let store = DynamoStore::new(dynamodb.clone(), &config.table);
-            let sink = SnsSink::new(sns.clone(), &config.topic_arn, config.max_message_bytes);
-            pipelines.insert(
-                provider.name(),
-                Pipeline::new(provider, &config, store, sink),
-            );
-        }
-        let url = serve(pipelines).await;
+        let stack = Stack::new("cli").await;
+        // The replay window stays on (at the retention, its default): the
+        // CLI must refresh the samples' old timestamps to be accepted.
+        let window = livehook::config::DEFAULT_RETENTION_SECONDS.to_string();
+        let pipelines = livehook::providers::ALL
+            .iter()
+            .map(|p| {
+                let pipeline =
+                    stack.pipeline_with(p.name(), &[("LIVEHOOK_REPLAY_WINDOW_SECONDS", &window)]);
+                (p.name(), pipeline)
+            })
+            .collect();
+        let url = serve_functions(pipelines).await;
         World {
-            _moto: moto,
-            endpoint,
-            table,
-            topic_arn,
-            queue_url,
+            endpoint: stack.endpoint.clone(),
+            table: stack.table.clone(),
+            topic_arn: stack.topic_arn.clone(),
+            dynamodb: stack.dynamodb.clone(),
+            sqs: stack.sqs.clone(),
+            sns: stack.sns.clone(),
             url,
-            dynamodb,
-            sqs,
-            sns,
+            stack,
         }
     }
 
@@ -374,48 +110,9 @@ impl World {
         child
     }
 
-    /// What SNS published since the last call (moto delivers synchronously).
-    async fn published(&self) -> Vec<Published> {
-        let mut out = Vec::new();
-        loop {
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(0)
-                .send()
-                .await
-                .expect("ReceiveMessage");
-            if received.messages().is_empty() {
-                return out;
-            }
-            for m in received.messages() {
-                let doc: Value =
-                    serde_json::from_str(m.body().unwrap_or_default()).expect("SNS JSON");
-                let envelope = serde_json::from_str(doc["Message"].as_str().expect("Message"))
-                    .expect("envelope");
-                let attributes = doc["MessageAttributes"]
-                    .as_object()
-                    .map(|a| {
-                        a.iter()
-                            .map(|(k, v)| (k.clone(), v["Value"].as_str().unwrap_or("").to_owned()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                out.push(Published {
-                    envelope,
-                    attributes,
-                });
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(m.receipt_handle().expect("receipt"))
-                    .send()
-                    .await
-                    .expect("DeleteMessage");
-            }
-        }
+    /// What SNS published since the last call.
+    async fn published(&self) -> Vec<Received> {
+        self.stack.messages().await
     }
 }
 
@@ -943,8 +640,14 @@ async fn check_proves_every_provider_and_fails_on_a_wrong_token() {
     );
 
     // The temporary queues and subscriptions are gone.
+    // (The emulator is shared with the other tests: only the test's own queue
+    // and those of other stacks may remain.)
     let queues = world.sqs.list_queues().send().await.expect("ListQueues");
-    assert_eq!(queues.queue_urls().len(), 1, "{:?}", queues.queue_urls());
+    assert!(
+        queues.queue_urls().iter().all(|q| q.contains("/lh-")),
+        "{:?}",
+        queues.queue_urls()
+    );
     let subscriptions = world
         .sns
         .list_subscriptions_by_topic()

@@ -12,6 +12,7 @@
 //! run in parallel against the one emulator.
 
 use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -35,6 +36,10 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
 use lambda_http::Request;
 use lambda_http::http::HeaderMap;
 use serde_json::{Value, json};
@@ -759,6 +764,69 @@ pub async fn handle(pipeline: &LivePipeline, request: Request) -> Reply {
         headers: parts.headers,
         body: String::from_utf8_lossy(body.as_ref()).into_owned(),
     }
+}
+
+// ---------------------------------------------------------------------------
+// The functions over HTTP
+
+/// Serves `http://127.0.0.1:<port>/<provider>…` with that provider's pipeline, as API Gateway and
+/// the Lambda runtime would hand the request over. Returns the base URL.
+pub async fn serve_functions(pipelines: HashMap<&'static str, LivePipeline>) -> String {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("binding the test server");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let pipelines = Arc::new(pipelines);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let pipelines = pipelines.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request: hyper::Request<Incoming>| {
+                    let pipelines = pipelines.clone();
+                    async move { Ok::<_, Infallible>(route(&pipelines, request).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    base
+}
+
+async fn route(
+    pipelines: &HashMap<&'static str, LivePipeline>,
+    request: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let provider = parts
+        .uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let Some(pipeline) = pipelines.get(provider) else {
+        return hyper::Response::builder()
+            .status(404)
+            .body(Full::new(Bytes::from_static(b"no such function")))
+            .expect("response");
+    };
+    let mut request = lambda_http::Request::new(lambda_http::Body::from(body.to_vec()));
+    *request.method_mut() = parts.method;
+    *request.uri_mut() = parts.uri;
+    *request.headers_mut() = parts.headers;
+    let response = pipeline.handle(request).await;
+    let (parts, body) = response.into_parts();
+    hyper::Response::from_parts(parts, Full::new(Bytes::copy_from_slice(body.as_ref())))
 }
 
 // ---------------------------------------------------------------------------
