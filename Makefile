@@ -37,7 +37,7 @@ test: $(TOOLS)
 
 # Unit tests only: no emulator, no network.
 unit:
-	cargo test -p livehook-shared
+	cargo test -p livehook
 
 e2e: $(TOOLS)
 	scripts/e2e.sh

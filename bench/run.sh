@@ -20,7 +20,7 @@ functions="tencent aodianyun bililive lal apiserver"
 trap 'stack_stop' EXIT
 
 echo "bench: criterion (per-event core)…"
-cargo bench -p livehook-shared --bench core -- --noplot 2>&1 | tail -n 3
+cargo bench -p livehook --bench core -- --noplot 2>&1 | tail -n 3
 echo "bench: release build (cargo lambda build --release, x86_64)…"
 cargo lambda build --release --x86-64 $(printf -- '--bin %s ' $functions) --output-format zip >"$out/build.log" 2>&1
 # The zips above; the bare bootstraps for timing and their stripped size.

@@ -6,7 +6,7 @@
 #   FUZZ_EXECS=1000000 PROVIDERS="lal tencent" TARGETS=adapter scripts/fuzz.sh
 #
 # Corpora are seeded from events/; results land in fuzz/out/<target>-<provider>/.
-# Crashing inputs are copied to shared/tests/fuzz-regressions/<provider>/, which
+# Crashing inputs are copied to testkit/tests/fuzz-regressions/<provider>/, which
 # `cargo test` replays through the adapter (keep them: they are regression tests).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -62,9 +62,9 @@ for target in $targets; do
     edges=$(awk -F' *: ' '/^bitmap_cvg/{print $2}' "$stats")
     summary+=("$name: $done_ executions, $rate/s, $crashes crashes, coverage $edges")
     if [ "$crashes" != 0 ]; then
-      mkdir -p "shared/tests/fuzz-regressions/$provider"
+      mkdir -p "testkit/tests/fuzz-regressions/$provider"
       for crash in "$out"/default/crashes/id:*; do
-        cp "$crash" "shared/tests/fuzz-regressions/$provider/$target-$(sha256sum "$crash" | cut -c1-16)"
+        cp "$crash" "testkit/tests/fuzz-regressions/$provider/$target-$(sha256sum "$crash" | cut -c1-16)"
       done
     fi
   done

@@ -19,7 +19,7 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
-use livehook::samples::{Sample, events_dir, load_dir, resign_tencent};
+use livehook_testkit::samples::{Sample, events_dir, load_dir, resign_tencent};
 use serde_json::{Value, json};
 
 #[derive(Parser)]

@@ -1,3 +1,3 @@
-//! The fuzz targets' harness lives in the shared crate (`livehook::fuzzing`),
+//! The fuzz targets' harness lives in the test kit (`livehook_testkit::fuzzing`),
 //! so the regression test replays crashes exactly as the fuzzer ran them.
-pub use livehook::fuzzing::*;
+pub use livehook_testkit::fuzzing::*;

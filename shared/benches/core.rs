@@ -10,7 +10,7 @@ use lambda_http::http::HeaderMap;
 use livehook::auth::{Secret, TokenSet, Verifier};
 use livehook::inbound::Inbound;
 use livehook::providers::{Provider, by_name};
-use livehook::samples::{events_dir, load_dir};
+use livehook_testkit::samples::{events_dir, load_dir};
 use time::OffsetDateTime;
 
 const TOKEN: &str = "bench-token";

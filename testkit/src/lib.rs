@@ -47,7 +47,10 @@ use serde_json::{Value, json};
 pub use livehook::config::Config;
 pub use livehook::pipeline::Pipeline;
 pub use livehook::providers::{Delivery, Provider};
-pub use livehook::samples::Sample;
+pub use samples::Sample;
+
+pub mod fuzzing;
+pub mod samples;
 pub use livehook::sink::SnsSink;
 pub use livehook::store::DynamoStore;
 
@@ -891,15 +894,14 @@ pub fn fresh_t() -> i64 {
 
 /// The samples folder: `$LIVEHOOK_EVENTS_DIR`, else the workspace's `events/`.
 pub fn events_dir() -> PathBuf {
-    std::env::var_os("LIVEHOOK_EVENTS_DIR")
-        .map_or_else(livehook::samples::events_dir, PathBuf::from)
+    std::env::var_os("LIVEHOOK_EVENTS_DIR").map_or_else(samples::events_dir, PathBuf::from)
 }
 
 /// Every sample of [`events_dir`] (all providers; `events/apigw` and
 /// non-JSON files skipped). Panics when there is none.
 pub fn samples() -> Vec<Sample> {
     let dir = events_dir();
-    let samples = livehook::samples::load_dir(&dir)
+    let samples = samples::load_dir(&dir)
         .unwrap_or_else(|e| panic!("reading samples from {}: {e}", dir.display()));
     assert!(!samples.is_empty(), "no samples under {}", dir.display());
     samples

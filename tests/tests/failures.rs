@@ -31,7 +31,7 @@ fn without_any(body: &[u8], fields: &[&str]) -> Vec<u8> {
 }
 
 fn signed(body: &[u8], t: i64) -> Vec<u8> {
-    livehook::samples::resign_tencent(body, TENCENT_KEY, t).expect("a JSON object")
+    livehook_testkit::samples::resign_tencent(body, TENCENT_KEY, t).expect("a JSON object")
 }
 
 /// Asserts that nothing reached AWS: no call at all, no record, no message.

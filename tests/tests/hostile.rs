@@ -251,7 +251,7 @@ async fn every_hostile_class_gets_its_status_and_leaves_no_trace() {
             ] {
                 let mut bad = with_field(body, field, wrong);
                 if provider == "tencent" {
-                    bad = livehook::samples::resign_tencent(&bad, TENCENT_KEY, fresh_t())
+                    bad = livehook_testkit::samples::resign_tencent(&bad, TENCENT_KEY, fresh_t())
                         .expect("object");
                     // channel_id alone would still identify the stream.
                     if *field == "stream_id" {

@@ -320,8 +320,6 @@ pub(crate) fn single(parts: EventParts, received_at: OffsetDateTime) -> Delivery
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
-mod samples_table;
-#[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,6 @@
 //! Fuzz harness entry points, shared by the AFL targets in `fuzz/` and the
 //! regression test that replays the crashing inputs they found
-//! (`shared/tests/fuzz_regressions.rs`), so both decode inputs the same way.
+//! (`testkit/tests/fuzz_regressions.rs`), so both decode inputs the same way.
 //!
 //! Input formats (also what `scripts/fuzz.sh` seeds the corpora with):
 //! - adapter: the body; for providers that name the event in the path
@@ -9,13 +9,13 @@
 //!   reaches the code behind the signature check.
 //! - request: `<method>\0<path>\0<query>\0<header lines>\0<body>`.
 
-use crate::auth::{Secret, TokenSet, Verifier};
-use crate::inbound::Inbound;
-use crate::pipeline::{Gate, Settings};
-use crate::providers::{AuthScheme, Provider, by_name};
 use crate::samples::resign_tencent;
 use lambda_http::RequestExt;
 use lambda_http::http::HeaderMap;
+use livehook::auth::{Secret, TokenSet, Verifier};
+use livehook::inbound::Inbound;
+use livehook::pipeline::{Gate, Settings};
+use livehook::providers::{AuthScheme, Provider, by_name};
 use time::OffsetDateTime;
 
 /// The token the fuzz verifier accepts.
@@ -58,7 +58,7 @@ pub fn run_adapter(provider: &dyn Provider, verifier: &Verifier, data: &[u8]) {
             ),
             // No hook line: the provider's example event.
             None => (
-                crate::providers::request_path(provider, provider.synthetic("", "").0),
+                livehook::providers::request_path(provider, provider.synthetic("", "").0),
                 data,
             ),
         }

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use time::OffsetDateTime;
 
-use crate::auth::Secret;
-use crate::providers::{AuthScheme, Provider};
+use livehook::auth::Secret;
+use livehook::providers::{AuthScheme, Provider};
 
 /// One sample payload: `events/<provider>/<event>.json`.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ pub fn events_dir() -> PathBuf {
 /// sorted by provider and event. Other folders (`apigw/`) are skipped.
 pub fn load_dir(dir: &Path) -> std::io::Result<Vec<Sample>> {
     let mut samples = Vec::new();
-    for provider in crate::providers::ALL.iter().map(|p| p.name()) {
+    for provider in livehook::providers::ALL.iter().map(|p| p.name()) {
         let folder = dir.join(provider);
         if !folder.is_dir() {
             continue;
@@ -65,18 +65,18 @@ pub fn load_dir(dir: &Path) -> std::io::Result<Vec<Sample>> {
 impl Sample {
     /// The provider's own event name (for lal, the hook).
     pub fn kind(&self) -> &str {
-        crate::providers::hook_of(&self.event)
+        livehook::providers::hook_of(&self.event)
     }
 
     fn adapter(&self) -> Option<&'static dyn Provider> {
-        crate::providers::by_name(&self.provider)
+        livehook::providers::by_name(&self.provider)
     }
 
     /// The path the provider POSTs to (`/lal/<hook>` for a provider that
     /// names the event in the path).
     pub fn path(&self) -> String {
         match self.adapter() {
-            Some(p) => crate::providers::request_path(p, &self.event),
+            Some(p) => livehook::providers::request_path(p, &self.event),
             None => format!("/{}", self.provider),
         }
     }
@@ -109,7 +109,7 @@ impl Sample {
     /// attempt `attempt` (0: the first delivery).
     pub fn prepared(&self, secret: Option<&str>, now: OffsetDateTime, attempt: u32) -> Vec<u8> {
         match self.adapter() {
-            Some(p) => crate::providers::prepared_body(p, &self.body, secret, now, attempt),
+            Some(p) => livehook::providers::prepared_body(p, &self.body, secret, now, attempt),
             None => self.body.clone(),
         }
     }
@@ -119,6 +119,6 @@ impl Sample {
 /// is not a JSON object.
 pub fn resign_tencent(body: &[u8], key: &str, t: i64) -> Option<Vec<u8>> {
     let mut value: Value = serde_json::from_slice(body).ok()?;
-    crate::providers::sign_tencent(value.as_object_mut()?, &Secret::new(key), t);
+    livehook::providers::sign_tencent(value.as_object_mut()?, &Secret::new(key), t);
     serde_json::to_vec(&value).ok()
 }

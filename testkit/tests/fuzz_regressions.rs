@@ -1,15 +1,15 @@
 //! Replays every input the fuzzers ever crashed on (and every sample, as the
 //! fuzzers' seeds) through the same harness: each must now return normally.
 //!
-//! Crashing inputs are kept in `shared/tests/fuzz-regressions/<provider>/`,
+//! Crashing inputs are kept in `testkit/tests/fuzz-regressions/<provider>/`,
 //! named `adapter-…` or `request-…` after the target that found them
 //! (`scripts/fuzz.sh` copies them there).
 
 use std::path::Path;
 
-use livehook::fuzzing::{gate, run_adapter, run_request, verifier};
 use livehook::providers::by_name;
-use livehook::samples::{events_dir, load_dir};
+use livehook_testkit::fuzzing::{gate, run_adapter, run_request, verifier};
+use livehook_testkit::samples::{events_dir, load_dir};
 
 #[test]
 fn kept_crash_inputs_no_longer_crash() {
