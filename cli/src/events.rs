@@ -269,12 +269,14 @@ async fn get(aws: &AwsArgs, id: &str) -> Result<(crate::aws::Target, Item)> {
 async fn show(aws: &AwsArgs, id: &str) -> Result<()> {
     let (_, item) = get(aws, id).await?;
     match text(&item, "envelope") {
-        Some(envelope) => {
-            let pretty = serde_json::from_str::<Value>(envelope)
-                .and_then(|v| serde_json::to_string_pretty(&v))
-                .unwrap_or_else(|_| envelope.to_owned());
-            println!("{pretty}");
-        }
+        Some(envelope) => match serde_json::from_str::<Value>(envelope) {
+            Ok(mut value) => {
+                livehook::providers::scrub_envelope(&mut value);
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            }
+            // Not JSON: nothing in it can be scrubbed by field, so it is not shown.
+            Err(_) => bail!("the stored envelope of {id} is not JSON"),
+        },
         None => {
             let status = text(&item, "status").unwrap_or("?");
             eprintln!(
@@ -328,8 +330,13 @@ async fn replay(aws: &AwsArgs, id: &str) -> Result<()> {
             "event {id} has no stored envelope (split into parts or too large to store): it cannot be replayed"
         );
     };
-    let envelope: Value = serde_json::from_str(envelope_text)
+    let mut envelope: Value = serde_json::from_str(envelope_text)
         .with_context(|| format!("the stored envelope of {id} is not JSON"))?;
+    // A record of an older version may still hold a secret-derived field.
+    let scrubbed = livehook::providers::scrub_envelope(&mut envelope)
+        .then(|| serde_json::to_string(&envelope))
+        .transpose()?;
+    let envelope_text = scrubbed.as_deref().unwrap_or(envelope_text);
     let field = |name: &str| envelope.get(name).and_then(Value::as_str);
     let provider = text(&item, "provider")
         .or_else(|| field("source").and_then(|s| s.strip_prefix("livehook/")))

@@ -129,15 +129,19 @@ pub(crate) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Rejection>
 
 const DUPLICATE: &str = "duplicate key";
 
-/// The object `body` without its top-level member `field`, every other
-/// member kept byte for byte and in order (for `data.raw`, which is the
-/// payload as received). `body` is a JSON object (checked before).
-pub(crate) fn object_without(body: &[u8], field: &str) -> Result<Box<RawValue>, Rejection> {
+/// The object `body` without its top-level members named in `fields`, every
+/// other member kept byte for byte and in order (for `data.raw`, which is
+/// the payload as received). `body` is a JSON object (checked before).
+pub(crate) fn object_without(body: &[u8], fields: &[&str]) -> Result<Box<RawValue>, Rejection> {
     let members: Members<'_> =
         serde_json::from_slice(body).map_err(|_| Rejection::malformed("body is not JSON"))?;
     let mut out = String::with_capacity(body.len());
     out.push('{');
-    for (key, value) in members.0.iter().filter(|(key, _)| key != field) {
+    for (key, value) in members
+        .0
+        .iter()
+        .filter(|(key, _)| !fields.contains(&key.as_str()))
+    {
         if out.len() > 1 {
             out.push(',');
         }
@@ -247,11 +251,11 @@ mod tests {
     #[test]
     fn a_member_is_removed_and_the_rest_kept_byte_for_byte() {
         let body = br#"{"z": 1.50, "sign":"abc", "a" : {"k":[1, 2]},"e":"\u00e9"}"#;
-        let raw = object_without(body, "sign").unwrap();
+        let raw = object_without(body, &["sign"]).unwrap();
         assert_eq!(raw.get(), r#"{"z":1.50,"a":{"k":[1, 2]},"e":"\u00e9"}"#);
-        let only = object_without(br#"{"sign":"x"}"#, "sign").unwrap();
+        let only = object_without(br#"{"sign":"x"}"#, &["sign"]).unwrap();
         assert_eq!(only.get(), "{}");
-        assert!(object_without(b"[1]", "sign").is_err());
+        assert!(object_without(b"[1]", &["sign"]).is_err());
     }
 
     #[test]

@@ -71,6 +71,13 @@ pub trait Provider: Send + Sync + std::panic::RefUnwindSafe + 'static {
         &["stream"]
     }
 
+    /// Payload fields derived from a secret, which are never published,
+    /// stored or shown (Tencent's `sign`: it covers only `t`, so whoever
+    /// reads it could forge callbacks until `t` passes).
+    fn secret_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// How this provider sends: route, headers, retries. Everything that
     /// imitates the provider (CLI, `livehook check`, benchmarks, fuzzers,
     /// scripts) reads it here, never from a list of its own.
@@ -296,6 +303,32 @@ pub(crate) fn raw_json(body: &[u8]) -> Result<Box<RawValue>, Rejection> {
     serde_json::from_slice::<&RawValue>(body)
         .map(RawValue::to_owned)
         .map_err(|_| Rejection::malformed("body is not JSON"))
+}
+
+/// Removes from a recorded envelope's `data.raw` the fields its provider
+/// never publishes ([`Provider::secret_fields`]), so that records written by
+/// versions that kept them are neither shown nor re-published with them.
+/// Returns whether anything was removed.
+pub fn scrub_envelope(envelope: &mut serde_json::Value) -> bool {
+    let provider = envelope
+        .get("source")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|source| source.strip_prefix("livehook/"))
+        .and_then(by_name);
+    let Some(provider) = provider else {
+        return false;
+    };
+    let Some(raw) = envelope
+        .pointer_mut("/data/raw")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return false;
+    };
+    let mut removed = false;
+    for field in provider.secret_fields() {
+        removed |= raw.remove(*field).is_some();
+    }
+    removed
 }
 
 /// The object of a `json!({…})` literal.

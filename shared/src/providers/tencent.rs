@@ -49,9 +49,7 @@ impl Provider for Tencent {
         let mut data = EventData {
             provider_event: code.to_string(),
             stream: Some(stream_id.clone()),
-            // `sign` covers only `t`, not the body: whoever reads it could
-            // forge callbacks until `t` passes. It is never published or stored.
-            raw: object_without(inbound.body, "sign")?,
+            raw: object_without(inbound.body, self.secret_fields())?,
             ..EventData::default()
         };
         let (event_type, time, event_key) = match code {
@@ -127,6 +125,10 @@ impl Provider for Tencent {
             .recorded
             .extend(sequence.map(|s| ("sequence", super::Recorded::Text(s))));
         Ok(delivery)
+    }
+
+    fn secret_fields(&self) -> &'static [&'static str] {
+        &["sign"]
     }
 
     fn reply(&self, _event_id: &str) -> String {

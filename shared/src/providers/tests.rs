@@ -891,3 +891,18 @@ fn srs_segment_and_dvr_files() {
     assert_eq!(file.format.as_deref(), Some("flv"));
     assert_eq!(file.duration_seconds, None);
 }
+
+#[test]
+fn recorded_envelopes_are_scrubbed_of_secret_fields() {
+    // A record written before `sign` was removed from `data.raw`.
+    let mut old = json!({"source": "livehook/tencent", "data": {"raw": {"t": 1, "sign": "abc", "stream_id": "s"}}});
+    assert!(scrub_envelope(&mut old));
+    assert_eq!(old["data"]["raw"], json!({"t": 1, "stream_id": "s"}));
+    assert!(!scrub_envelope(&mut old), "nothing left to remove");
+    // Other providers have no secret fields: a `sign` of theirs is data.
+    let mut lal = json!({"source": "livehook/lal", "data": {"raw": {"sign": "x"}}});
+    assert!(!scrub_envelope(&mut lal));
+    assert_eq!(lal["data"]["raw"]["sign"], "x");
+    let mut unknown = json!({"source": "elsewhere", "data": {"raw": {"sign": "x"}}});
+    assert!(!scrub_envelope(&mut unknown));
+}
