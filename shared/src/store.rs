@@ -78,12 +78,12 @@ pub trait IdempotencyStore: Send + Sync {
         claim: &Claim<'_>,
     ) -> impl Future<Output = Result<ClaimOutcome, StoreError>> + Send;
 
-    /// Marks a key published, with its TTL and (when it fits) the envelope.
+    /// Marks a key published, with (when it fits) the envelope. Its TTL is
+    /// the claim's: the claim that is being completed wrote it.
     fn complete(
         &self,
         key: &str,
         envelope: Option<&str>,
-        expires_at: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Drops an unpublished claim so the provider's retry can succeed.
@@ -188,29 +188,21 @@ impl IdempotencyStore for DynamoStore {
         }
     }
 
-    async fn complete(
-        &self,
-        key: &str,
-        envelope: Option<&str>,
-        expires_at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    async fn complete(&self, key: &str, envelope: Option<&str>) -> Result<(), StoreError> {
         let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(key))
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":completed", s(COMPLETED))
-            .expression_attribute_values(":expires_at", n(i128::from(expires_at.unix_timestamp())));
+            .expression_attribute_values(":completed", s(COMPLETED));
         request = match envelope.filter(|e| e.len() <= MAX_STORED_ENVELOPE_BYTES) {
             Some(envelope) => request
                 .update_expression(
-                    "SET #status = :completed, expires_at = :expires_at, envelope = :envelope REMOVE in_progress_until",
+                    "SET #status = :completed, envelope = :envelope REMOVE in_progress_until",
                 )
                 .expression_attribute_values(":envelope", s(envelope)),
-            None => request.update_expression(
-                "SET #status = :completed, expires_at = :expires_at REMOVE in_progress_until",
-            ),
+            None => request.update_expression("SET #status = :completed REMOVE in_progress_until"),
         };
         request
             .send()

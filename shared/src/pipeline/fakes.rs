@@ -71,12 +71,7 @@ impl IdempotencyStore for MemoryStore {
         Ok(ClaimOutcome::Claimed)
     }
 
-    async fn complete(
-        &self,
-        key: &str,
-        envelope: Option<&str>,
-        _expires_at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    async fn complete(&self, key: &str, envelope: Option<&str>) -> Result<(), StoreError> {
         self.called("complete");
         let failing = self.failing_completes.load(Ordering::SeqCst);
         if failing > 0 {

@@ -104,9 +104,9 @@ pub(crate) async fn deliver<S: IdempotencyStore, K: EventSink>(
     // Published already: a 503 now would make the provider publish it again
     // once the claim lapses, so a failed completion is retried once, then
     // logged, and the answer stays 200.
-    if let Err(first) = store.complete(&delivery.key, stored, expires_at).await {
+    if let Err(first) = store.complete(&delivery.key, stored).await {
         tracing::warn!(event_id = delivery.key, error = %first, "marking completed failed; retrying once");
-        if let Err(e) = store.complete(&delivery.key, stored, expires_at).await {
+        if let Err(e) = store.complete(&delivery.key, stored).await {
             tracing::error!(event_id = delivery.key, error = %e, "published but not marked completed");
         }
     }
