@@ -61,6 +61,28 @@ impl AwsArgs {
             loader = loader.region(Region::new(region));
         }
         if let Some(endpoint) = self.endpoint_url.clone().filter(|e| !e.is_empty()) {
+            // A local emulator takes any credentials: a shell without AWS
+            // settings (another terminal than `make dev`'s) still works.
+            // Only for loopback, so real credentials are never replaced.
+            if is_loopback(&endpoint)
+                && std::env::var_os("AWS_ACCESS_KEY_ID").is_none()
+                && std::env::var_os("AWS_PROFILE").is_none()
+            {
+                loader = loader
+                    .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                        "testing",
+                        "testing",
+                        None,
+                        None,
+                        "livehook-local-emulator",
+                    ))
+                    .region(Region::new(
+                        self.region
+                            .clone()
+                            .filter(|r| !r.is_empty())
+                            .unwrap_or_else(|| "us-east-1".to_owned()),
+                    ));
+            }
             loader = loader.endpoint_url(endpoint);
         }
         let sdk = loader.load().await;
@@ -86,6 +108,21 @@ impl AwsArgs {
         }
         Ok(target)
     }
+}
+
+/// Whether an endpoint URL names this machine (an emulator, never AWS).
+fn is_loopback(endpoint: &str) -> bool {
+    reqwest::Url::parse(endpoint)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .is_some_and(|host| {
+            host == "localhost"
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        })
 }
 
 impl Target {
@@ -136,4 +173,29 @@ pub(crate) async fn stack_outputs(sdk: &SdkConfig, stack: &str) -> Result<Vec<(S
         .iter()
         .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_machine_is_an_emulator() {
+        for local in [
+            "http://127.0.0.1:5050",
+            "http://localhost:4566",
+            "http://[::1]:5050",
+            "http://127.9.9.9",
+        ] {
+            assert!(is_loopback(local), "{local}");
+        }
+        for remote in [
+            "https://sns.us-east-1.amazonaws.com",
+            "http://10.0.0.1:5050",
+            "not a url",
+            "http://localhost.example.com",
+        ] {
+            assert!(!is_loopback(remote), "{remote}");
+        }
+    }
 }
