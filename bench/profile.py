@@ -4,32 +4,34 @@ prints the profile table (markdown) of bench/profile.sh.
 
 Usage: perf script -F comm,tid,ip,sym,dso --no-inline | profile.py EVENTS [HZ]
 
-A sample's category is the most specific component on its stack, read from
-the leaf up, skipping frames that say nothing about who asked for the work
-(allocation, memcpy, core::fmt, serde, the kernel). With LTO much is inlined,
-so a component's own frames cover what was inlined into them. Columns split
+A sample's category is the first of COMPONENTS (most specific first) that
+any frame of its stack matches: a syscall made by hyper for an SDK call
+counts as the SDK's send, a malloc inside SigV4 as signing. Frames that say
+nothing about who asked for the work (allocation, memcpy, core::fmt, serde,
+the kernel) never decide. With LTO much is inlined, so a component's own
+frames cover what was inlined into them. Columns split
 each category by where the leaf is: kernel, malloc/free, memcpy/memmove.
 """
 import re
 import sys
 from collections import Counter, defaultdict
 
-# (category, pattern): the first pattern matching a frame, from the leaf up.
+# (category, pattern), most specific first.
 COMPONENTS = [
     ("SDK: sign (SigV4)", r"aws_sigv4|sigv4"),
     ("SDK: serialize request", r"::ser_|serialize_input|aws_smithy_json::serialize|aws_smithy_query|SerializeRequest|ser_put_item|ser_publish|ser_update_item"),
     ("SDK: parse response", r"::de_|deserialize_nonstreaming|DeserializeResponse|aws_smithy_json::deserialize|aws_smithy_xml|de_put_item|de_publish|de_update_item"),
     ("SDK: endpoint resolution", r"endpoint_lib|resolve_endpoint|ResolveEndpoint|orchestrator::endpoints|endpoint::DefaultResolver"),
-    ("SDK: send (HTTP client, connection pool)", r"aws_smithy_http_client|aws_smithy_runtime::client::http"),
     ("logs & metrics", r"tracing_subscriber|tracing_core|livehook::telemetry|emf_line|emit_metrics"),
     ("envelope serialization", r"CloudEvent.*Serialize|livehook::event::.*serialize|EventData.*Serialize"),
     ("parse & normalize (adapter, auth, key)", r"livehook::providers|livehook::json|livehook::auth|livehook::key|livehook::inbound|Gate.*admit|parse_rfc3339|format_time|livehook::event"),
+    ("SDK: send (HTTP client, connection pool, socket I/O)", r"aws_smithy_http_client|aws_smithy_runtime::client::http"),
     ("SDK: orchestration (retries, interceptors, identity, user agent)", r"aws_smithy_runtime|aws_runtime|aws_sdk_dynamodb|aws_sdk_sns|aws_smithy_types|aws_smithy_runtime_api|aws_types|aws_config"),
     ("idempotency store & sink (livehook)", r"livehook::store|livehook::sink"),
     ("HTTP (hyper)", r"hyper::|hyper_util::|h2::|http::"),
-    ("Runtime API round trip (lambda_runtime)", r"lambda_runtime|lambda_http|lambda_runtime_api_client"),
     ("pipeline (livehook)", r"livehook::pipeline"),
-    ("async runtime (tokio)", r"tokio::"),
+    ("Runtime API round trip and event (de)serialization (lambda_runtime, lambda_http)", r"lambda_runtime|lambda_http|lambda_runtime_api_client"),
+    ("async runtime (tokio: scheduler, timers, epoll)", r"tokio::|mio::"),
 ]
 SDK = re.compile(r"aws_smithy|aws_sdk|aws_runtime")
 LAMBDA = re.compile(r"lambda_runtime|lambda_http")
@@ -60,16 +62,15 @@ def samples(lines):
 
 
 def categorize(frames):
-    for sym, _ in frames:
-        for name, pattern in COMPONENTS:
-            if re.search(pattern, sym):
-                if name == "HTTP (hyper)":
-                    stack = " ".join(s for s, _ in frames)
-                    if SDK.search(stack):
-                        return "SDK: send (HTTP client, connection pool)"
-                    if LAMBDA.search(stack):
-                        return "Runtime API round trip (lambda_runtime)"
-                return name
+    stack = "\n".join(s for s, _ in frames)
+    for name, pattern in COMPONENTS:
+        if re.search(pattern, stack):
+            if name == "HTTP (hyper)":
+                if SDK.search(stack):
+                    return next(n for n, _ in COMPONENTS if n.startswith("SDK: send"))
+                if LAMBDA.search(stack):
+                    return next(n for n, _ in COMPONENTS if n.startswith("Runtime API"))
+            return name
     return "other (unresolved)"
 
 

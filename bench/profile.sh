@@ -7,6 +7,8 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/../scripts/lib.sh"
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 cd "$root"
 out=bench/out/profile
 mkdir -p "$out"
@@ -20,12 +22,7 @@ CARGO_PROFILE_RELEASE_STRIP=false cargo lambda build --release --x86-64 --bin bi
   --lambda-dir "$out/lambda" >>"$out/build.log" 2>&1
 
 port=$(free_port)
-setsid "$root/.venv/bin/python" "${BENCH_EMULATOR:-$root/scripts/moto_serial.py}" -H 127.0.0.1 -p "$port" >"$out/emulator.log" 2>&1 &
-stack_pids+=($!)
-wait_http "http://127.0.0.1:$port/moto-api/" 60
-emulator_setup "http://127.0.0.1:$port" bench-tail
-export LIVEHOOK_TABLE LIVEHOOK_TOPIC_ARN LIVEHOOK_TOKEN=bench-token
-export LIVEHOOK_REPLAY_WINDOW_SECONDS=0 AWS_ENDPOINT_URL="http://127.0.0.1:$port" RUST_LOG=info
+bench_emulator "$port" "$out/emulator.log"
 
 target/release/runtime-bench warm --provider bililive --event FileClosed --events "$events" --duplicate-every 5 \
   -- perf record -q -e cpu-clock -F 4000 --call-graph dwarf,32768 -o "$out/perf.data" -- "$out/lambda/bililive/bootstrap" \

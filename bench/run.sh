@@ -10,10 +10,12 @@
 #      same Bililive FileClosed events, then livehook with the X-Ray header
 # Nothing here asserts a time; it measures and reports. Counts:
 #   COLD_RUNS=15 WARM_EVENTS=2000 PROVIDER_EVENTS=300 DUPLICATE_EVERY=5 bench/run.sh
-#   BENCH_CRITERION=0 skips step 1.
+#   Step 1 (criterion, minutes of builds at opt-level 3) only with BENCH_CRITERION=1.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/../scripts/lib.sh"
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 cd "$root"
 out=bench/out
 mkdir -p "$out"
@@ -26,7 +28,7 @@ baseline_provider=bililive
 baseline_event=FileClosed
 trap 'stack_stop' EXIT
 
-if [ "${BENCH_CRITERION:-1}" != 0 ]; then
+if [ "${BENCH_CRITERION:-0}" != 0 ]; then
   echo "bench: criterion (per-event core)…"
   cargo bench -p livehook-shared --bench core -- --noplot 2>&1 | tail -n 3
 fi
@@ -52,21 +54,7 @@ fi
 python_peer=("$pyvenv/bin/python" -m awslambdaric handler.handler)
 
 port=$(free_port)
-export MOTO_RECORDER_FILEPATH="$root/$out/moto_recording"
-# BENCH_EMULATOR: another emulator script with the same flags (to compare).
-setsid "$root/.venv/bin/python" "${BENCH_EMULATOR:-$root/scripts/moto_serial.py}" -H 127.0.0.1 -p "$port" >"$out/emulator.log" 2>&1 &
-stack_pids+=($!)
-wait_http "http://127.0.0.1:$port/moto-api/" 60
-emulator_setup "http://127.0.0.1:$port" bench-tail
-# Nothing reads the tail queue here, and moto's SQS delivery slows down as the
-# queue fills (40 ms a publish after a few hundred messages): unsubscribe it.
-"$root/.venv/bin/python" -c '
-import sys, boto3
-sns = boto3.client("sns", endpoint_url=sys.argv[1])
-for s in sns.list_subscriptions_by_topic(TopicArn=sys.argv[2])["Subscriptions"]:
-    sns.unsubscribe(SubscriptionArn=s["SubscriptionArn"])' "http://127.0.0.1:$port" "$LIVEHOOK_TOPIC_ARN"
-export LIVEHOOK_TABLE LIVEHOOK_TOPIC_ARN LIVEHOOK_TOKEN=bench-token LIVEHOOK_TENCENT_KEY=bench-tencent-key
-export LIVEHOOK_REPLAY_WINDOW_SECONDS=0 AWS_ENDPOINT_URL="http://127.0.0.1:$port" RUST_LOG=info
+bench_emulator "$port" "$out/emulator.log"
 # The Python runtime finds the handler module here.
 export LAMBDA_TASK_ROOT="$root/bench/python" PYTHONPATH="$root/bench/python" POWERTOOLS_LOG_LEVEL=INFO
 
