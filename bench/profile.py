@@ -28,11 +28,14 @@ COMPONENTS = [
     ("SDK: send (HTTP client, connection pool, socket I/O)", r"aws_smithy_http_client|aws_smithy_runtime::client::http"),
     ("SDK: orchestration (retries, interceptors, identity, user agent)", r"aws_smithy_runtime|aws_runtime|aws_sdk_dynamodb|aws_sdk_sns|aws_smithy_types|aws_smithy_runtime_api|aws_types|aws_config"),
     ("idempotency store & sink (livehook)", r"livehook::store|livehook::sink"),
-    ("HTTP (hyper)", r"hyper::|hyper_util::|h2::|http::"),
+    ("HTTP (hyper)", r"hyper::|hyper_util::|h2::|http::"),  # no caller on the stack: see HTTP_TASKS
     ("pipeline (livehook)", r"livehook::pipeline"),
     ("Runtime API round trip and event (de)serialization (lambda_runtime, lambda_http)", r"lambda_runtime|lambda_http|lambda_runtime_api_client"),
     ("async runtime (tokio: scheduler, timers, epoll)", r"tokio::|mio::"),
 ]
+# hyper drives each connection in a task of its own: its reads and writes have
+# no SDK or lambda_runtime frame above them, for either kind of connection.
+HTTP_TASKS = "HTTP/1 connection tasks (hyper; SDK and Runtime API connections alike)"
 SDK = re.compile(r"aws_smithy|aws_sdk|aws_runtime")
 LAMBDA = re.compile(r"lambda_runtime|lambda_http")
 ALLOC = re.compile(r"^(__libc_)?(malloc|free|realloc|calloc|cfree)$|^_int_(malloc|free|realloc)|malloc_consolidate|^tcache|^mi_|^_mi_|^__rust_(alloc|dealloc|realloc)|^unlink_chunk|alloc::alloc::")
@@ -70,7 +73,7 @@ def categorize(frames):
                     return next(n for n, _ in COMPONENTS if n.startswith("SDK: send"))
                 if LAMBDA.search(stack):
                     return next(n for n, _ in COMPONENTS if n.startswith("Runtime API"))
-            return name
+            return HTTP_TASKS if name == "HTTP (hyper)" else name
     return "other (unresolved)"
 
 

@@ -128,8 +128,8 @@ def main() -> None:
     per_provider = [r for r in runs if r["mode"] == "warm" and label(r) == r["provider"] and not r.get("event")]
     if per_provider:
         md += ["## Every provider (its synthetic deliveries)", "",
-               "| function | init median ms | init p90 ms | CPU per event | p50 ms | p99 ms | peak RSS | AWS calls new / duplicate | zip |",
-               "|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+               "| function | init median ms | init p90 ms | CPU per event | p50 ms | p99 ms | peak RSS | AWS calls new / duplicate | answers | zip |",
+               "|---|---:|---:|---:|---:|---:|---:|---|---|---:|"]
         for r in per_provider:
             c = cold.get(r["provider"], {})
             calls = r.get("aws_calls") or {}
@@ -137,6 +137,7 @@ def main() -> None:
             md.append(f"| {r['provider']} | {fmt((c.get('init_ms') or {}).get('median'))} | {fmt((c.get('init_ms') or {}).get('p90'))} | "
                       f"{fmt(r.get('cpu_ms_per_event'), '.3f', ' ms')} | {fmt(r['latency_ms']['p50'])} | {fmt(r['latency_ms']['p99'])} | "
                       f"{(r['peak_rss_kb'] or 0) / 1024:.1f} MB | {calls.get('new_event')} / {calls.get('duplicate')} | "
+                      f"{', '.join(f'{k}: {v}' for k, v in (r.get('statuses') or {}).items())} | "
                       f"{fmt((s.get('zip_bytes') or 0) / 1e6, '.2f', ' MB')} |")
         md.append("")
 

@@ -84,6 +84,7 @@ for p in "${providers[@]}"; do
   echo "bench: cold start of $p ($cold_runs spawns)…"
   "$driver" cold --provider "$p" --runs "$cold_runs" -- "target/lambda/$p/bootstrap" | tee -a "$out/runs.jsonl"
 done
+cold livehook "target/lambda/$baseline_provider/bootstrap"
 cold naive target/lambda/naive-bililive/bootstrap
 cold python "${python_peer[@]}"
 

@@ -366,7 +366,9 @@ impl Events {
         let nonce = format!("bench-{n}");
         let (name, mut body) = match &self.sample {
             None => {
-                let (name, body) = self.provider.synthetic("bench", &nonce);
+                // The nonce as the stream too: some providers key an event by
+                // its stream and time, not by the nonce alone.
+                let (name, body) = self.provider.synthetic(&nonce, &nonce);
                 (name.to_owned(), body)
             }
             Some((name, sample)) => {
