@@ -150,7 +150,9 @@ def main() -> None:
                                       ("init_ms", "init median", ".2f", " ms"), ("peak_rss_mb", "peak RSS", ".1f", " MB")]:
             diff = None if on[key] is None or off[key] is None else on[key] - off[key]
             md.append(f"| {name} | {fmt(off[key], spec, unit)} | {fmt(on[key], spec, unit)} | {fmt(diff, '+' + spec, unit)} |")
-        md += ["", f"AWS requests carrying `X-Amzn-Trace-Id` in the probe (one new event and its duplicate): {traced}.", ""]
+        md += ["", f"AWS requests carrying `X-Amzn-Trace-Id` in the probe (one new event and its duplicate): {traced}. "
+               "One run each, back to back: a difference inside the run-to-run noise of this machine (±0.1–0.3 ms per "
+               "event between repeated runs) is no difference; the interleaved runs in the notes below are the better figure.", ""]
 
     core = results["core_us"].get("core", {})
     if core:
