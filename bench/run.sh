@@ -28,7 +28,8 @@ baseline_provider=bililive
 baseline_event=FileClosed
 trap 'stack_stop' EXIT
 
-if [ "${BENCH_CRITERION:-0}" != 0 ]; then
+export BENCH_CRITERION=${BENCH_CRITERION:-0}
+if [ "$BENCH_CRITERION" != 0 ]; then
   echo "bench: criterion (per-event core)…"
   cargo bench -p livehook-shared --bench core -- --noplot 2>&1 | tail -n 3
 fi
