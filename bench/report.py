@@ -47,11 +47,44 @@ def ratio(a, b):
     return None if a is None or not b else a / b
 
 
+def merge_rounds(runs: list, label) -> dict:
+    """One warm result per label: the rounds of a label (bench/run.sh runs
+    the side-by-side labels in interleaved rounds) merged. CPU per event is
+    over all events; latency percentiles are the mean of the rounds'; peak RSS
+    the highest; AWS calls from the first round."""
+    by_label: dict = {}
+    for r in runs:
+        by_label.setdefault(label(r), []).append(r)
+    merged = {}
+    for name, rs in by_label.items():
+        if len(rs) == 1:
+            merged[name] = rs[0]
+            continue
+        events = sum(r["events"] for r in rs)
+        def cpu(key):
+            if any(r.get(key) is None for r in rs):
+                return None
+            return sum(r[key] * r["events"] for r in rs) / max(events, 1)
+        statuses: dict = {}
+        for r in rs:
+            for k, v in (r.get("statuses") or {}).items():
+                statuses[k] = statuses.get(k, 0) + v
+        merged[name] = {**rs[0], "events": events, "rounds": len(rs),
+                        "cpu_ms_per_event": cpu("cpu_ms_per_event"),
+                        "user_ms_per_event": cpu("user_ms_per_event"),
+                        "system_ms_per_event": cpu("system_ms_per_event"),
+                        "cpu_ms_per_event_by_round": [r.get("cpu_ms_per_event") for r in rs],
+                        "latency_ms": {p: sum(r["latency_ms"][p] for r in rs) / len(rs) for p in ("p50", "p99")},
+                        "peak_rss_kb": max(r.get("peak_rss_kb") or 0 for r in rs),
+                        "statuses": statuses}
+    return merged
+
+
 def main() -> None:
     runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
     label = lambda r: r.get("label") or r["provider"]  # noqa: E731
     cold = {label(r): r for r in runs if r["mode"] == "cold"}
-    warm = {label(r): r for r in runs if r["mode"] == "warm"}
+    warm = merge_rounds([r for r in runs if r["mode"] == "warm"], label)
     sizes = {r["label"]: r for r in runs if r["mode"] == "size"}
 
     def row(name: str) -> dict:
@@ -103,6 +136,8 @@ def main() -> None:
         table.append(f"| {name} | " + " | ".join(cells + rs) + " |")
     calls = " | ".join(
         f"{(side[n]['aws_calls'] or {}).get('new_event', '–')} / {(side[n]['aws_calls'] or {}).get('duplicate', '–')}" for n in SIDE)
+    rounds = " | ".join(", ".join(f"{c:.3f}" for c in warm.get(n, {}).get("cpu_ms_per_event_by_round") or []) or "–" for n in SIDE)
+    table.append(f"| CPU per event, each round (ms) | {rounds} | | |")
     table.append(f"| AWS calls new / duplicate | {calls} | | |")
     table.append("| events (answers) | " + " | ".join(
         f"{side[n]['events']} ({', '.join(f'{k}: {v}' for k, v in (side[n]['statuses'] or {}).items())})" for n in SIDE) + " | | |")
@@ -126,7 +161,7 @@ def main() -> None:
           "Goals of issue 12 (livehook against the naive handler, same run):", *goals, ""]
 
     # Per-provider runs: no label of their own, the provider's synthetic deliveries.
-    per_provider = [r for r in runs if r["mode"] == "warm" and label(r) == r["provider"] and not r.get("event")]
+    per_provider = [r for r in warm.values() if label(r) == r["provider"] and not r.get("event")]
     if per_provider:
         md += ["## Every provider (its synthetic deliveries)", "",
                "| function | init median ms | init p90 ms | CPU per event | p50 ms | p99 ms | peak RSS | AWS calls new / duplicate | answers | zip |",
@@ -152,8 +187,8 @@ def main() -> None:
             diff = None if on[key] is None or off[key] is None else on[key] - off[key]
             md.append(f"| {name} | {fmt(off[key], spec, unit)} | {fmt(on[key], spec, unit)} | {fmt(diff, '+' + spec, unit)} |")
         md += ["", f"AWS requests carrying `X-Amzn-Trace-Id` in the probe (one new event and its duplicate): {traced}. "
-               "One run each, back to back: a difference inside the run-to-run noise of this machine (±0.1–0.3 ms per "
-               "event between repeated runs) is no difference; the interleaved runs in the notes below are the better figure.", ""]
+               "Run in the same interleaved rounds as the side-by-side rows; still, a difference inside the run-to-run noise "
+               "of this machine (±0.1–0.3 ms per event between rounds) is no difference.", ""]
 
     core = results["core_us"].get("core", {})
     # Criterion's folder outlives its run: report it only when this run ran it.

@@ -9,7 +9,7 @@
 #      every provider of the registry, then livehook, naive and Python on the
 #      same Bililive FileClosed events, then livehook with the X-Ray header
 # Nothing here asserts a time; it measures and reports. Counts:
-#   COLD_RUNS=15 WARM_EVENTS=2000 PROVIDER_EVENTS=300 DUPLICATE_EVERY=5 bench/run.sh
+#   COLD_RUNS=15 WARM_EVENTS=2000 ROUNDS=2 PROVIDER_EVENTS=300 DUPLICATE_EVERY=5 bench/run.sh
 #   Step 1 (criterion, minutes of builds at opt-level 3) only with BENCH_CRITERION=1.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -93,16 +93,22 @@ for p in "${providers[@]}"; do
   echo "bench: warm $p ($provider_events invocations, its synthetic deliveries)…"
   warm "$provider_events" --provider "$p" -- "target/lambda/$p/bootstrap"
 done
+# In ROUNDS interleaved rounds (WARM_EVENTS in all per label), so that a drift
+# of the shared machine's load does not favour whoever runs last.
+rounds=${ROUNDS:-2}
+per_round=$((warm_events / rounds))
 side() { # side LABEL [ARGS…] -- COMMAND…
   local label=$1
   shift
-  echo "bench: warm $label ($warm_events $baseline_provider $baseline_event invocations)…"
-  warm "$warm_events" --provider "$baseline_provider" --event "$baseline_event" --label "$label" "$@"
+  echo "bench: warm $label, round $round/$rounds ($per_round $baseline_provider $baseline_event invocations)…"
+  warm "$per_round" --provider "$baseline_provider" --event "$baseline_event" --label "$label" "$@"
 }
-side livehook -- "target/lambda/$baseline_provider/bootstrap"
-side naive -- target/lambda/naive-bililive/bootstrap
-side python -- "${python_peer[@]}"
-side livehook+xray --xray -- "target/lambda/$baseline_provider/bootstrap"
+for round in $(seq "$rounds"); do
+  side livehook -- "target/lambda/$baseline_provider/bootstrap"
+  side naive -- target/lambda/naive-bililive/bootstrap
+  side python -- "${python_peer[@]}"
+  side livehook+xray --xray -- "target/lambda/$baseline_provider/bootstrap"
+done
 "$driver" cold --provider "$baseline_provider" --event "$baseline_event" --label livehook+xray --xray \
   --runs "$cold_runs" -- "target/lambda/$baseline_provider/bootstrap" | tee -a "$out/runs.jsonl"
 
