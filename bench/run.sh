@@ -1,47 +1,115 @@
 #!/usr/bin/env bash
-# `make bench`: livehook's numbers, written to bench/results.json and bench/results.md.
+# `make bench`: livehook side by side with two baselines, in one run, against
+# one keep-alive emulator; written to bench/results.json and bench/results.md.
 #   1. per-event core cost (criterion) for every sample
-#   2. cold start of every function's release bootstrap (runtime-bench cold)
-#   3. warm throughput, latency and peak RSS against the emulator (runtime-bench warm)
-#   4. bootstrap and zip sizes (cargo lambda build --release, x86_64)
-#   5. AWS calls per new and per duplicate event, counted in the emulator's request log
-# Nothing here asserts a time; it measures and reports.
-#   COLD_RUNS=20 WARM_EVENTS=10000 WARM_PROVIDERS="lal bililive" bench/run.sh
+#   2. release builds (cargo lambda, x86_64): every function, the naive Rust
+#      baseline (bench/src/naive.rs); the Python peer's venv (bench/python/)
+#   3. cold start of each (runtime-bench cold)
+#   4. warm CPU per event, latency, peak RSS, AWS calls (runtime-bench warm):
+#      every provider of the registry, then livehook, naive and Python on the
+#      same Bililive FileClosed events, then livehook with the X-Ray header
+# Nothing here asserts a time; it measures and reports. Counts:
+#   COLD_RUNS=15 WARM_EVENTS=2000 ROUNDS=2 PROVIDER_EVENTS=300 DUPLICATE_EVERY=5 bench/run.sh
+#   Step 1 (criterion, minutes of builds at opt-level 3) only with BENCH_CRITERION=1.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/../scripts/lib.sh"
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 cd "$root"
 out=bench/out
 mkdir -p "$out"
-cold_runs=${COLD_RUNS:-20}
-warm_events=${WARM_EVENTS:-10000}
-warm_providers=${WARM_PROVIDERS:-"lal bililive"}
-functions="tencent aodianyun bililive lal apiserver"
+cold_runs=${COLD_RUNS:-15}
+warm_events=${WARM_EVENTS:-2000}
+provider_events=${PROVIDER_EVENTS:-300}
+duplicate_every=${DUPLICATE_EVERY:-5}
+# The baselines implement the Bililive contract; they get its FileClosed sample.
+baseline_provider=bililive
+baseline_event=FileClosed
 trap 'stack_stop' EXIT
 
-echo "bench: criterion (per-event core)…"
-cargo bench -p livehook --bench core -- --noplot 2>&1 | tail -n 3
-echo "bench: release build (cargo lambda build --release, x86_64)…"
-cargo lambda build --release --x86-64 $(printf -- '--bin %s ' $functions) --output-format zip >"$out/build.log" 2>&1
-# The zips above; the bare bootstraps for timing and their stripped size.
-cargo lambda build --release --x86-64 $(printf -- '--bin %s ' $functions) >>"$out/build.log" 2>&1
-cargo build --release -p livehook-bench >>"$out/build.log" 2>&1
+export BENCH_CRITERION=${BENCH_CRITERION:-0}
+if [ "$BENCH_CRITERION" != 0 ]; then
+  echo "bench: criterion (per-event core)…"
+  cargo bench -p livehook --bench core -- --noplot 2>&1 | tail -n 3
+fi
+echo "bench: release builds (cargo lambda build --release, x86_64)…"
+cargo build --release -p livehook-bench --bin runtime-bench >"$out/build.log" 2>&1
+driver=target/release/runtime-bench
+mapfile -t providers < <("$driver" providers)
+bins=("${providers[@]}" naive-bililive)
+cargo lambda build --release --x86-64 $(printf -- '--bin %s ' "${bins[@]}") --output-format zip >>"$out/build.log" 2>&1
+# The zips above; the bare bootstraps for timing.
+cargo lambda build --release --x86-64 $(printf -- '--bin %s ' "${bins[@]}") >>"$out/build.log" 2>&1
+
+echo "bench: Python peer venv (bench/python/requirements.txt)…"
+pyvenv=bench/.venv-python
+if [ ! -x "$pyvenv/bin/python" ] || [ bench/python/requirements.txt -nt "$pyvenv/.installed" ]; then
+  python3 -m venv "$pyvenv"
+  "$pyvenv/bin/pip" install --quiet --disable-pip-version-check -r bench/python/requirements.txt
+  touch "$pyvenv/.installed"
+fi
+# Its deployment package: the handler and Powertools (the Lambda Python
+# runtime brings boto3; awslambdaric is the runtime's own client).
+"$pyvenv/bin/python" bench/python/package.py "$pyvenv" "$out/python.zip"
+python_peer=("$pyvenv/bin/python" -m awslambdaric handler.handler)
 
 port=$(free_port)
-emulator_start "$port" "$out/emulator.log"
-emulator_setup "http://127.0.0.1:$port" bench-tail
-export LIVEHOOK_TABLE LIVEHOOK_TOPIC_ARN LIVEHOOK_TOKEN=bench-token LIVEHOOK_TENCENT_KEY=bench-tencent-key
-export LIVEHOOK_REPLAY_WINDOW_SECONDS=0 AWS_ENDPOINT_URL="http://127.0.0.1:$port" RUST_LOG=warn
-driver=target/release/runtime-bench
+bench_emulator "$port" "$out/emulator.log"
+# The Python runtime finds the handler module here.
+export LAMBDA_TASK_ROOT="$root/bench/python" PYTHONPATH="$root/bench/python" POWERTOOLS_LOG_LEVEL=INFO
 
 : >"$out/runs.jsonl"
-for f in $functions; do
-  echo "bench: cold start of $f ($cold_runs spawns)…"
-  "$driver" cold --provider "$f" --runs "$cold_runs" -- "target/lambda/$f/bootstrap" | tee -a "$out/runs.jsonl"
+size() { # size LABEL ZIP: the deployment size, for the report
+  printf '{"mode":"size","label":"%s","zip_bytes":%s}\n' "$1" "$(stat -c %s "$2")" >>"$out/runs.jsonl"
+}
+for p in "${providers[@]}"; do size "$p" "target/lambda/$p/bootstrap.zip"; done
+size livehook "target/lambda/$baseline_provider/bootstrap.zip"
+size naive target/lambda/naive-bililive/bootstrap.zip
+size python "$out/python.zip"
+cold() { # cold LABEL COMMAND…
+  local label=$1
+  shift
+  echo "bench: cold start of $label ($cold_runs spawns)…"
+  "$driver" cold --provider "$baseline_provider" --event "$baseline_event" --label "$label" --runs "$cold_runs" \
+    -- "$@" | tee -a "$out/runs.jsonl"
+}
+warm() { # warm EVENTS ARGS… -- COMMAND…
+  local events=$1
+  shift
+  "$driver" warm --events "$events" --duplicate-every "$duplicate_every" \
+    --emulator "http://127.0.0.1:$port" "$@" | tee -a "$out/runs.jsonl"
+}
+
+for p in "${providers[@]}"; do
+  echo "bench: cold start of $p ($cold_runs spawns)…"
+  "$driver" cold --provider "$p" --runs "$cold_runs" -- "target/lambda/$p/bootstrap" | tee -a "$out/runs.jsonl"
 done
-for f in $warm_providers; do
-  echo "bench: warm $f ($warm_events invocations against the emulator)…"
-  "$driver" warm --provider "$f" --events "$warm_events" --emulator-log "$out/emulator.log" \
-    -- "target/lambda/$f/bootstrap" | tee -a "$out/runs.jsonl"
+cold livehook "target/lambda/$baseline_provider/bootstrap"
+cold naive target/lambda/naive-bililive/bootstrap
+cold python "${python_peer[@]}"
+
+for p in "${providers[@]}"; do
+  echo "bench: warm $p ($provider_events invocations, its synthetic deliveries)…"
+  warm "$provider_events" --provider "$p" -- "target/lambda/$p/bootstrap"
 done
-"$root/.venv/bin/python" bench/report.py "$out/runs.jsonl" $functions
+# In ROUNDS interleaved rounds (WARM_EVENTS in all per label), so that a drift
+# of the shared machine's load does not favour whoever runs last.
+rounds=${ROUNDS:-2}
+per_round=$((warm_events / rounds))
+side() { # side LABEL [ARGS…] -- COMMAND…
+  local label=$1
+  shift
+  echo "bench: warm $label, round $round/$rounds ($per_round $baseline_provider $baseline_event invocations)…"
+  warm "$per_round" --provider "$baseline_provider" --event "$baseline_event" --label "$label" "$@"
+}
+for round in $(seq "$rounds"); do
+  side livehook -- "target/lambda/$baseline_provider/bootstrap"
+  side naive -- target/lambda/naive-bililive/bootstrap
+  side python -- "${python_peer[@]}"
+  side livehook+xray --xray -- "target/lambda/$baseline_provider/bootstrap"
+done
+"$driver" cold --provider "$baseline_provider" --event "$baseline_event" --label livehook+xray --xray \
+  --runs "$cold_runs" -- "target/lambda/$baseline_provider/bootstrap" | tee -a "$out/runs.jsonl"
+
+"$root/.venv/bin/python" bench/report.py "$out/runs.jsonl"

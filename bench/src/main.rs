@@ -9,18 +9,29 @@
 //!   with `--emulator-log`, the AWS calls per new and per duplicate event as
 //!   counted in the emulator's request log.
 //!
-//! Events are API Gateway HTTP API v2 requests built from `events/` samples,
-//! made unique per invocation so each is a new event (duplicates on demand).
+//! Events are API Gateway HTTP API v2 requests built from the provider's own
+//! description (`livehook::providers::ALL`): its synthetic delivery, or with
+//! `--event` one of its `events/` samples with the synthetic's identifying
+//! fields transplanted, made unique per invocation so that each is a new
+//! event (duplicates on demand), prepared (timestamps, signatures) by the
+//! provider itself. No provider is named here.
+//!
+//! AWS calls are counted with the emulator's request recorder (moto's
+//! `/moto-api/recorder/…`), which also shows whether the SDK propagated the
+//! X-Ray trace header.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
-use livehook_testkit::samples::{Sample, events_dir, load_dir, resign_tencent};
-use serde_json::{Value, json};
+use livehook::providers::{ALL, AuthScheme, Provider, by_name};
+use livehook_testkit::samples::{events_dir, load_dir};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
 
 #[derive(Parser)]
 #[command(
@@ -33,9 +44,20 @@ struct Cli {
 
 #[derive(clap::Args, Clone)]
 struct Common {
-    /// The provider whose samples are sent (tencent, aodianyun, bililive, lal, apiserver).
+    /// The provider whose deliveries are sent (a name from `runtime-bench providers`).
     #[arg(long)]
     provider: String,
+    /// The name this run is reported under (default: the provider's).
+    #[arg(long)]
+    label: Option<String>,
+    /// Send this `events/<provider>/<EVENT>.json` sample (made unique per
+    /// event) instead of the provider's synthetic delivery.
+    #[arg(long)]
+    event: Option<String>,
+    /// Hand out a sampled `Lambda-Runtime-Trace-Id` with every invocation, as
+    /// Lambda does with active X-Ray tracing (default: no trace header).
+    #[arg(long)]
+    xray: bool,
     /// The `?token=` to send.
     #[arg(long, default_value = "bench-token")]
     token: String,
@@ -63,38 +85,108 @@ enum Mode {
         #[arg(long, default_value_t = 10_000)]
         events: usize,
         /// Every Nth event repeats the previous one (a provider retry).
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 5)]
         duplicate_every: usize,
-        /// The emulator's request log (one line per request), to count AWS calls.
+        /// The emulator's endpoint (moto): its request recorder counts the
+        /// AWS calls per new and per duplicate event.
         #[arg(long)]
-        emulator_log: Option<PathBuf>,
+        emulator: Option<String>,
     },
+    /// The providers of the registry, one name per line (what `make bench` iterates).
+    Providers,
 }
 
-type Incoming = (Instant, tiny_http::Request);
+/// One HTTP request of the function to the Runtime API, answered through
+/// its connection's thread.
+struct Request {
+    url: String,
+    body: String,
+    reply: Sender<Vec<u8>>,
+}
+
+impl Request {
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Answers with `status`, `headers` and `body`, in one write.
+    fn respond(self, status: u16, headers: &[(&str, String)], body: &str) {
+        let mut out = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", body.len());
+        for (name, value) in headers {
+            out.push_str(&format!("{name}: {value}\r\n"));
+        }
+        out.push_str("\r\n");
+        out.push_str(body);
+        let _ = self.reply.send(out.into_bytes());
+    }
+}
+
+type Incoming = (Instant, Request);
 
 /// The Runtime API endpoint: every request is forwarded, with its arrival
 /// time, to the driver, which answers when it decides to.
+///
+/// A minimal HTTP/1.1 server of its own (Content-Length bodies, keep-alive),
+/// with TCP_NODELAY and each answer in one write, as Lambda's endpoint
+/// answers: a server that writes headers and body separately without
+/// TCP_NODELAY meets the client's delayed ACK (Nagle), and every invocation
+/// waited 40 ms for its event.
 struct RuntimeApi {
     address: String,
     requests: Receiver<Incoming>,
 }
 
+/// Serves one connection: requests in order, each answered by the driver.
+fn serve_connection(stream: TcpStream, tx: Sender<Incoming>) -> Option<()> {
+    stream.set_nodelay(true).ok()?;
+    let mut writer = stream.try_clone().ok()?;
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let at = Instant::now();
+        let url = line.split_whitespace().nth(1)?.to_owned();
+        let (mut length, mut expect_continue) = (0_usize, false);
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).ok()?;
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            let (name, value) = header.split_once(':')?;
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().ok()?;
+            } else if name.eq_ignore_ascii_case("expect") {
+                expect_continue = value.trim().eq_ignore_ascii_case("100-continue");
+            }
+        }
+        if expect_continue {
+            writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").ok()?;
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).ok()?;
+        let (reply, answer) = channel();
+        let body = String::from_utf8_lossy(&body).into_owned();
+        tx.send((at, Request { url, body, reply })).ok()?;
+        // Dropped unanswered (the run ended): close the connection.
+        let bytes = answer.recv().ok()?;
+        writer.write_all(&bytes).ok()?;
+    }
+}
+
 impl RuntimeApi {
     fn start() -> RuntimeApi {
-        let server =
-            tiny_http::Server::http("127.0.0.1:0").expect("binding the Runtime API on loopback");
-        let address = server
-            .server_addr()
-            .to_ip()
-            .expect("an IP address")
-            .to_string();
+        let listener =
+            TcpListener::bind("127.0.0.1:0").expect("binding the Runtime API on loopback");
+        let address = listener.local_addr().expect("a bound address").to_string();
         let (tx, requests) = channel();
         std::thread::spawn(move || {
-            for request in server.incoming_requests() {
-                if tx.send((Instant::now(), request)).is_err() {
-                    break;
-                }
+            for stream in listener.incoming().flatten() {
+                let tx = tx.clone();
+                std::thread::spawn(move || serve_connection(stream, tx));
             }
         });
         RuntimeApi { address, requests }
@@ -106,38 +198,42 @@ impl RuntimeApi {
     }
 }
 
-fn header(name: &str, value: &str) -> tiny_http::Header {
-    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("a valid header")
-}
-
 fn unix_ms() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis())
 }
 
-/// Hands out `event` as invocation `id` on a pending `GET …/next`.
-fn hand_out(request: tiny_http::Request, id: &str, event: &str) {
-    let response = tiny_http::Response::from_string(event)
-        .with_header(header("Lambda-Runtime-Aws-Request-Id", id))
-        .with_header(header(
+/// Hands out `event` as invocation `id` on a pending `GET …/next`, with an
+/// X-Ray trace header when `trace` (as Lambda does under active tracing).
+fn hand_out(request: Request, id: &str, event: &str, trace: bool) {
+    let mut headers = vec![
+        ("Lambda-Runtime-Aws-Request-Id", id.to_owned()),
+        (
             "Lambda-Runtime-Deadline-Ms",
-            &(unix_ms() + 30_000).to_string(),
-        ))
-        .with_header(header(
+            (unix_ms() + 30_000).to_string(),
+        ),
+        (
             "Lambda-Runtime-Invoked-Function-Arn",
-            "arn:aws:lambda:us-east-1:123456789012:function:bench",
-        ))
-        .with_header(header(
-            "Lambda-Runtime-Trace-Id",
-            "Root=1-00000000-000000000000000000000000;Sampled=0",
-        ))
-        .with_header(header("Content-Type", "application/json"));
-    let _ = request.respond(response);
+            "arn:aws:lambda:us-east-1:123456789012:function:bench".to_owned(),
+        ),
+        ("Content-Type", "application/json".to_owned()),
+    ];
+    if trace {
+        let now = unix_ms();
+        let trace_id = format!(
+            "Root=1-{:08x}-{:024x};Parent={:016x};Sampled=1",
+            now / 1000,
+            now ^ 0x5eed_0000_0000_0000,
+            now
+        );
+        headers.push(("Lambda-Runtime-Trace-Id", trace_id));
+    }
+    request.respond(200, &headers, event);
 }
 
-fn accept(request: tiny_http::Request) {
-    let _ = request.respond(tiny_http::Response::empty(202));
+fn accept(request: Request) {
+    request.respond(202, &[], "");
 }
 
 /// What the function did with one invocation.
@@ -168,8 +264,7 @@ fn await_answer(
             }
             continue;
         }
-        let mut body = String::new();
-        let _ = request.as_reader().read_to_string(&mut body);
+        let body = std::mem::take(&mut request.body);
         accept(request);
         if url.ends_with(&format!("/invocation/{id}/response")) {
             let status = serde_json::from_str::<Value>(&body)
@@ -184,70 +279,197 @@ fn await_answer(
     }
 }
 
-/// Builds API Gateway v2 events for a provider's samples, each made unique by
-/// `n` so that it is a new event.
+/// A marker nonce: where a provider's synthetic delivery carries it are the
+/// fields that identify an event.
+const PROBE: &str = "runtime-bench-probe";
+
+/// Every path (object keys, from the root) whose string value contains `needle`.
+fn paths_containing(
+    value: &Value,
+    needle: &str,
+    at: &mut Vec<String>,
+    found: &mut Vec<Vec<String>>,
+) {
+    match value {
+        Value::String(s) if s.contains(needle) => found.push(at.clone()),
+        Value::Object(map) => {
+            for (k, v) in map {
+                at.push(k.clone());
+                paths_containing(v, needle, at, found);
+                at.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn lookup<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |v, k| v.get(k))
+}
+
+fn set_path(map: &mut Map<String, Value>, path: &[String], new: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut here = map;
+    for k in parents {
+        let entry = here
+            .entry(k.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Value::Object(next) = entry else {
+            return;
+        };
+        here = next;
+    }
+    here.insert(last.clone(), new);
+}
+
+/// Builds API Gateway v2 events for a provider, each made unique by `n` so
+/// that it is a new event; the same `n` again is the provider's retry.
 struct Events {
-    provider: String,
-    samples: Vec<Sample>,
+    provider: &'static dyn Provider,
+    /// With `--event`: the sample's name (its hook) and body.
+    sample: Option<(String, Map<String, Value>)>,
     token: String,
     tencent_key: String,
 }
 
 impl Events {
     fn new(common: &Common) -> Events {
-        let samples: Vec<Sample> = load_dir(&events_dir())
-            .expect("events/ is readable")
-            .into_iter()
-            .filter(|s| s.provider == common.provider && !s.event.contains('.'))
-            .collect();
-        assert!(
-            !samples.is_empty(),
-            "no samples for provider {}",
-            common.provider
-        );
+        let provider = by_name(&common.provider).unwrap_or_else(|| {
+            panic!(
+                "no provider {:?}; known: {:?}",
+                common.provider,
+                ALL.iter().map(|p| p.name()).collect::<Vec<_>>()
+            )
+        });
+        let sample = common.event.as_ref().map(|event| {
+            let sample = load_dir(&events_dir())
+                .expect("events/ is readable")
+                .into_iter()
+                .find(|s| s.provider == provider.name() && &s.event == event)
+                .unwrap_or_else(|| panic!("no sample events/{}/{event}.json", provider.name()));
+            let body: Map<String, Value> =
+                serde_json::from_slice(&sample.body).expect("a JSON object sample");
+            (sample.kind().to_owned(), body)
+        });
         Events {
-            provider: common.provider.clone(),
-            samples,
+            provider,
+            sample,
             token: common.token.clone(),
             tencent_key: common.tencent_key.clone(),
         }
     }
 
-    /// The `n`th event: sample `n % len`, its identifying field made unique.
-    fn event(&self, n: usize) -> String {
-        let sample = &self.samples[n % self.samples.len()];
-        let mut body: Value = serde_json::from_slice(&sample.body).expect("a JSON sample");
-        let unique = format!("bench-{n}");
-        match self.provider.as_str() {
-            "tencent" => {
-                body["sequence"] = json!(unique);
-                body["file_id"] = json!(unique);
-                body["pic_url"] = json!(format!("/{unique}.jpg"));
+    /// The `n`th event's body and name; `attempt` > 0 for a resend.
+    fn body(&self, n: usize, attempt: u32) -> (String, Vec<u8>) {
+        let nonce = format!("bench-{n}");
+        let (name, mut body) = match &self.sample {
+            None => {
+                // The nonce as the stream too: some providers key an event by
+                // its stream and time, not by the nonce alone.
+                let (name, body) = self.provider.synthetic(&nonce, &nonce);
+                (name.to_owned(), body)
             }
-            "aodianyun" => body["room_id"] = json!(n),
-            "bililive" => {
-                body["EventId"] = json!(unique);
-                body["EventRandomId"] = json!(unique);
+            Some((name, sample)) => {
+                // The synthetic delivery shows which fields identify an event.
+                let (_, probe) = self.provider.synthetic("bench", PROBE);
+                let probe = Value::Object(probe);
+                let mut found = Vec::new();
+                paths_containing(&probe, PROBE, &mut Vec::new(), &mut found);
+                let mut body = sample.clone();
+                for path in &found {
+                    if let Some(Value::String(s)) = lookup(&probe, path) {
+                        set_path(&mut body, path, Value::String(s.replace(PROBE, &nonce)));
+                    }
+                }
+                (name.clone(), body)
             }
-            "lal" => body["session_id"] = json!(unique),
-            _ => body["eventTime"] = json!(n),
-        }
-        let mut bytes = serde_json::to_vec(&body).expect("JSON");
-        if self.provider == "tencent" {
-            let t = i64::try_from(unix_ms() / 1000).unwrap_or(0) + 600;
-            bytes = resign_tencent(&bytes, &self.tencent_key, t).expect("a JSON object");
-        }
-        let path = sample.path();
-        json!({
-            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": sample.query(&self.token),
-            "headers": {"content-type": "application/json", "user-agent": "runtime-bench"},
-            "requestContext": {"accountId": "123456789012", "apiId": "bench", "domainName": "bench.local", "domainPrefix": "bench",
-                "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "runtime-bench"},
-                "requestId": unique, "routeKey": "$default", "stage": "$default", "time": "", "timeEpoch": 0},
-            "body": String::from_utf8(bytes).expect("UTF-8"), "isBase64Encoded": false
-        })
-        .to_string()
+        };
+        let secret = match self.provider.auth_scheme() {
+            AuthScheme::TencentSign => Some(self.tencent_key.as_str()),
+            AuthScheme::QueryToken => None,
+        };
+        self.provider
+            .prepare(&mut body, secret, OffsetDateTime::now_utc(), attempt);
+        (name, serde_json::to_vec(&body).expect("JSON"))
     }
+
+    /// The `n`th event as the API Gateway v2 request Lambda hands out.
+    fn event(&self, n: usize, attempt: u32) -> String {
+        let (name, body) = self.body(n, attempt);
+        let sending = self.provider.sending();
+        let path = if sending.hook_in_path {
+            format!("/{}/{name}", self.provider.name())
+        } else {
+            format!("/{}", self.provider.name())
+        };
+        let (query, parameters) = match self.provider.auth_scheme() {
+            AuthScheme::QueryToken => (
+                form_urlencoded_token(&self.token),
+                json!({"token": self.token}),
+            ),
+            AuthScheme::TencentSign => (String::new(), Value::Null),
+        };
+        let user_agent = sending.user_agent.unwrap_or("runtime-bench");
+        let mut headers = json!({"content-type": "application/json", "user-agent": user_agent});
+        for (k, v) in sending.headers {
+            headers[k.to_ascii_lowercase()] = json!(v);
+        }
+        let unique = format!("bench-{n}-{attempt}");
+        let mut event = json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+            "headers": headers,
+            "requestContext": {"accountId": "123456789012", "apiId": "bench", "domainName": "bench.local", "domainPrefix": "bench",
+                "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": user_agent},
+                "requestId": unique, "routeKey": "$default", "stage": "$default", "time": "", "timeEpoch": 0},
+            "body": String::from_utf8(body).expect("UTF-8"), "isBase64Encoded": false
+        });
+        // API Gateway leaves the parsed query out when there is none.
+        if !parameters.is_null() {
+            event["queryStringParameters"] = parameters;
+        }
+        event.to_string()
+    }
+}
+
+/// `token=<token>`, percent-encoded.
+fn form_urlencoded_token(token: &str) -> String {
+    let mut out = String::from("token=");
+    for b in token.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// One request to the emulator's own API (HTTP/1.0: the answer ends at close).
+fn emulator_call(endpoint: &str, method: &str, path: &str) -> Option<String> {
+    let authority = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(authority).ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {authority}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+}
+
+/// The requests the emulator recorded since the last reset.
+fn recorded(endpoint: &str) -> Option<Vec<Value>> {
+    let body = emulator_call(endpoint, "GET", "/moto-api/recorder/download-recording")?;
+    Some(
+        body.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect(),
+    )
 }
 
 fn spawn(common: &Common, api: &RuntimeApi) -> Child {
@@ -280,7 +502,19 @@ fn first_next(api: &RuntimeApi, child: &mut Child) -> Option<Incoming> {
     None
 }
 
+/// Ends the command: SIGTERM first (a wrapper such as `perf record` then
+/// writes its data), SIGKILL if it is still there after 10 s.
 fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -321,7 +555,11 @@ fn cold(common: &Common, runs: usize) -> Value {
         hand_out(
             request,
             &id,
-            &events.event(run + 1_000_000 * (1 + std::process::id() as usize % 1000)),
+            &events.event(
+                run + 1_000_000 * (1 + std::process::id() as usize % 1000),
+                0,
+            ),
+            common.xray,
         );
         let mut pending = None;
         if let Some(answer) = await_answer(&api, &id, &mut child, &mut pending) {
@@ -336,17 +574,15 @@ fn cold(common: &Common, runs: usize) -> Value {
     }
     let (inits, firsts) = (sorted(inits), sorted(firsts));
     json!({
-        "mode": "cold", "provider": common.provider, "runs": runs,
+        "mode": "cold", "provider": common.provider, "label": label(common), "xray": common.xray, "runs": runs,
         "init_ms": {"median": percentile(&inits, 50.0), "p90": percentile(&inits, 90.0), "min": inits.first(), "max": inits.last()},
         "first_invocation_ms": {"median": percentile(&firsts, 50.0), "p90": percentile(&firsts, 90.0)},
         "statuses": statuses,
     })
 }
 
-fn count_lines(path: &Option<PathBuf>) -> Option<usize> {
-    path.as_ref()
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .map(|t| t.lines().count())
+fn label(common: &Common) -> &str {
+    common.label.as_deref().unwrap_or(&common.provider)
 }
 
 fn vm_hwm_kb(pid: u32) -> Option<u64> {
@@ -357,22 +593,21 @@ fn vm_hwm_kb(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// CPU time (user + system) the process has used, from `/proc/<pid>/stat`.
-fn cpu_time(pid: u32) -> Option<Duration> {
+/// CPU time (user, system) the process has used, from `/proc/<pid>/stat`.
+fn cpu_time(pid: u32) -> Option<(Duration, Duration)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may contain spaces) start after ')'.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let user: u64 = fields.get(11)?.parse().ok()?;
+    let system: u64 = fields.get(12)?.parse().ok()?;
     // The kernel's USER_HZ is 100 on Linux.
-    Some(Duration::from_millis(ticks * 10))
+    Some((
+        Duration::from_millis(user * 10),
+        Duration::from_millis(system * 10),
+    ))
 }
 
-fn warm(
-    common: &Common,
-    total: usize,
-    duplicate_every: usize,
-    emulator_log: &Option<PathBuf>,
-) -> Value {
+fn warm(common: &Common, total: usize, duplicate_every: usize, emulator: Option<&str>) -> Value {
     let api = RuntimeApi::start();
     let events = Events::new(common);
     let mut child = spawn(common, &api);
@@ -382,36 +617,51 @@ fn warm(
     let mut statuses = HashMap::<u16, usize>::new();
     let mut invocation = 0_usize;
     // One invocation of event `n`: its answer and latency (event handed out → response).
-    let mut invoke =
-        |n: usize, child: &mut Child, pending: &mut Option<Incoming>| -> Option<(Answer, f64)> {
-            let (_, request) = match pending.take() {
-                Some(p) => p,
-                None => first_next(&api, child)?,
-            };
-            invocation += 1;
-            let id = format!("warm-{invocation}");
-            let handed = Instant::now();
-            hand_out(request, &id, &events.event(n));
-            let answer = await_answer(&api, &id, child, pending)?;
-            let latency = ms(answer.at - handed);
-            Some((answer, latency))
+    let mut invoke = |n: usize,
+                      attempt: u32,
+                      child: &mut Child,
+                      pending: &mut Option<Incoming>|
+     -> Option<(Answer, f64)> {
+        let (_, request) = match pending.take() {
+            Some(p) => p,
+            None => first_next(&api, child)?,
         };
+        invocation += 1;
+        let id = format!("warm-{invocation}");
+        let handed = Instant::now();
+        hand_out(request, &id, &events.event(n, attempt), common.xray);
+        let answer = await_answer(&api, &id, child, pending)?;
+        let latency = ms(answer.at - handed);
+        Some((answer, latency))
+    };
 
-    // AWS calls per new and per duplicate event, counted at the emulator.
+    // AWS calls per new and per duplicate event, recorded by the emulator,
+    // and whether they carried the X-Ray trace header.
     let mut calls = Value::Null;
-    if emulator_log.is_some() {
+    if let Some(endpoint) = emulator {
         let probe = base - 1;
-        let settle = || std::thread::sleep(Duration::from_millis(300));
-        settle();
-        let before = count_lines(emulator_log);
-        invoke(probe, &mut child, &mut pending);
-        settle();
-        let after_new = count_lines(emulator_log);
-        invoke(probe, &mut child, &mut pending);
-        settle();
-        let after_duplicate = count_lines(emulator_log);
-        if let (Some(b), Some(n), Some(d)) = (before, after_new, after_duplicate) {
-            calls = json!({"new_event": n - b, "duplicate": d - n});
+        let mut counts = Vec::new();
+        let mut traced = 0_usize;
+        for attempt in 0..2 {
+            emulator_call(endpoint, "POST", "/moto-api/recorder/reset-recording");
+            emulator_call(endpoint, "POST", "/moto-api/recorder/start-recording");
+            invoke(probe, attempt, &mut child, &mut pending);
+            emulator_call(endpoint, "POST", "/moto-api/recorder/stop-recording");
+            if let Some(requests) = recorded(endpoint) {
+                traced += requests
+                    .iter()
+                    .filter(|r| {
+                        r["headers"].as_object().is_some_and(|h| {
+                            h.keys().any(|k| k.eq_ignore_ascii_case("x-amzn-trace-id"))
+                        })
+                    })
+                    .count();
+                counts.push(requests.len());
+            }
+        }
+        emulator_call(endpoint, "POST", "/moto-api/recorder/reset-recording");
+        if let [new_event, duplicate] = counts[..] {
+            calls = json!({"new_event": new_event, "duplicate": duplicate, "with_trace_header": traced});
         }
     }
 
@@ -419,13 +669,10 @@ fn warm(
     let started = Instant::now();
     let mut last = base;
     for i in 0..total {
-        let n = if duplicate_every > 0 && i % duplicate_every == duplicate_every - 1 {
-            last
-        } else {
-            base + i
-        };
+        let resend = duplicate_every > 0 && i % duplicate_every == duplicate_every - 1;
+        let n = if resend { last } else { base + i };
         last = n;
-        match invoke(n, &mut child, &mut pending) {
+        match invoke(n, u32::from(resend), &mut child, &mut pending) {
             Some((answer, latency)) => {
                 *statuses.entry(answer.status).or_default() += 1;
                 latencies.push(latency);
@@ -435,18 +682,24 @@ fn warm(
     }
     let elapsed = started.elapsed();
     let peak_rss_kb = vm_hwm_kb(child.id());
-    let cpu_used = cpu_time(child.id())
-        .zip(cpu_before)
-        .map(|(after, before)| after.saturating_sub(before));
+    let cpu_used = cpu_time(child.id()).zip(cpu_before).map(|(after, before)| {
+        (
+            after.0.saturating_sub(before.0),
+            after.1.saturating_sub(before.1),
+        )
+    });
     stop(child);
     let done = latencies.len();
+    let per_event = |d: Duration| ms(d) / done.max(1) as f64;
     let latencies = sorted(latencies);
     json!({
-        "mode": "warm", "provider": common.provider, "events": done, "duplicate_every": duplicate_every,
+        "mode": "warm", "provider": common.provider, "label": label(common), "event": common.event, "xray": common.xray, "events": done, "duplicate_every": duplicate_every,
         "events_per_second": done as f64 / elapsed.as_secs_f64(),
         "latency_ms": {"p50": percentile(&latencies, 50.0), "p99": percentile(&latencies, 99.0), "max": latencies.last()},
         "peak_rss_kb": peak_rss_kb,
-        "cpu_ms_per_event": cpu_used.map(|cpu| ms(cpu) / done.max(1) as f64),
+        "cpu_ms_per_event": cpu_used.map(|(u, s)| per_event(u + s)),
+        "user_ms_per_event": cpu_used.map(|(u, _)| per_event(u)),
+        "system_ms_per_event": cpu_used.map(|(_, s)| per_event(s)),
         "statuses": statuses,
         "aws_calls": calls,
     })
@@ -460,8 +713,14 @@ fn main() {
             common,
             events,
             duplicate_every,
-            emulator_log,
-        } => warm(common, *events, *duplicate_every, emulator_log),
+            emulator,
+        } => warm(common, *events, *duplicate_every, emulator.as_deref()),
+        Mode::Providers => {
+            for provider in ALL {
+                println!("{}", provider.name());
+            }
+            return;
+        }
     };
     println!("{result}");
 }

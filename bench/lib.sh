@@ -1,0 +1,23 @@
+# Shared by bench/run.sh and bench/profile.sh. Source after scripts/lib.sh.
+# shellcheck shell=bash
+
+# bench_emulator PORT LOG: the emulator (scripts/moto_serial.py, or the script
+# in BENCH_EMULATOR, same flags) with table and topic; exports the functions'
+# environment. Its request recorder writes to MOTO_RECORDER_FILEPATH.
+bench_emulator() {
+  export MOTO_RECORDER_FILEPATH="${MOTO_RECORDER_FILEPATH:-$root/bench/out/moto_recording}"
+  setsid "$root/.venv/bin/python" "${BENCH_EMULATOR:-$root/scripts/moto_serial.py}" -H 127.0.0.1 -p "$1" >"$2" 2>&1 &
+  stack_pids+=($!)
+  wait_http "http://127.0.0.1:$1/moto-api/" 60
+  emulator_setup "http://127.0.0.1:$1" bench-tail
+  # Nothing reads the tail queue here, and moto's SQS delivery slows down as
+  # the queue fills (40 ms a publish after a few hundred messages): unsubscribe it.
+  "$root/.venv/bin/python" -c '
+import sys, boto3
+sns = boto3.client("sns", endpoint_url=sys.argv[1])
+for s in sns.list_subscriptions_by_topic(TopicArn=sys.argv[2])["Subscriptions"]:
+    sns.unsubscribe(SubscriptionArn=s["SubscriptionArn"])' "http://127.0.0.1:$1" "$LIVEHOOK_TOPIC_ARN"
+  export LIVEHOOK_TABLE LIVEHOOK_TOPIC_ARN LIVEHOOK_TOKEN=bench-token LIVEHOOK_TENCENT_KEY=bench-tencent-key
+  # RUST_LOG as deployed (template.yaml): the info line of every delivery is part of the cost.
+  export LIVEHOOK_REPLAY_WINDOW_SECONDS=0 AWS_ENDPOINT_URL="http://127.0.0.1:$1" RUST_LOG=info
+}
