@@ -332,6 +332,10 @@ struct Events {
     sample: Option<(String, Map<String, Value>)>,
     token: String,
     tencent_key: String,
+    /// The time every delivery is prepared at: a retry must carry its first
+    /// delivery's timestamps (Api Server keys by `eventTime`), and the nonce
+    /// already makes each event unique.
+    prepared_at: OffsetDateTime,
 }
 
 impl Events {
@@ -358,6 +362,7 @@ impl Events {
             sample,
             token: common.token.clone(),
             tencent_key: common.tencent_key.clone(),
+            prepared_at: OffsetDateTime::now_utc(),
         }
     }
 
@@ -391,7 +396,7 @@ impl Events {
             AuthScheme::QueryToken => None,
         };
         self.provider
-            .prepare(&mut body, secret, OffsetDateTime::now_utc(), attempt);
+            .prepare(&mut body, secret, self.prepared_at, attempt);
         (name, serde_json::to_vec(&body).expect("JSON"))
     }
 

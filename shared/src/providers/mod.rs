@@ -171,11 +171,7 @@ pub fn hook_of(event: &str) -> &str {
 /// The path the provider POSTs `event` to: `/<name>/<hook>` when the event
 /// is named in the path, else `/<name>`.
 pub fn request_path(provider: &dyn Provider, event: &str) -> String {
-    if provider.sending().hook_in_path {
-        format!("/{}/{}", provider.name(), hook_of(event))
-    } else {
-        format!("/{}", provider.name())
-    }
+    route(provider).replace("{hook}", hook_of(event))
 }
 
 /// `body` as the provider would deliver it at `now` on attempt `attempt`
