@@ -58,17 +58,8 @@ pub struct CheckArgs {
     /// Base URL of the functions (`make dev`: http://127.0.0.1:9000/lambda-url; each is BASE/<provider>/) [default: the stack's outputs]
     #[arg(long, value_name = "BASE")]
     url: Option<String>,
-    /// A token the functions accept (the first of a comma-separated list is used)
-    #[arg(long, value_name = "T", env = "LIVEHOOK_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Tencent callback key (signs Tencent's event)
-    #[arg(
-        long,
-        value_name = "K",
-        env = "LIVEHOOK_TENCENT_KEY",
-        hide_env_values = true
-    )]
-    tencent_key: Option<String>,
+    #[command(flatten)]
+    secrets: crate::send::Secrets,
     /// Only this provider (repeatable) [default: all of the stack's]
     #[arg(long = "provider", value_name = "P")]
     providers: Vec<String>,
@@ -113,12 +104,8 @@ pub async fn run(args: CheckArgs) -> Result<()> {
     let target = args.aws.resolve().await?;
     let topic_arn = target.topic_arn()?.to_owned();
     let targets = targets(&args, &target.sdk).await?;
-    let token = args
-        .token
-        .as_deref()
-        .and_then(|t| t.split(',').map(str::trim).find(|t| !t.is_empty()))
-        .map(str::to_owned);
-    let key = args.tencent_key.clone().filter(|k| !k.is_empty());
+    let token = args.secrets.token();
+    let key = args.secrets.tencent_key();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(args.timeout.max(1)))
         .build()

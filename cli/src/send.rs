@@ -53,17 +53,8 @@ pub struct SendArgs {
         required_unless_present_any = ["list", "print_body"]
     )]
     url: Option<String>,
-    /// Token sent as `?token=` (not for Tencent).
-    #[arg(long, value_name = "T", env = "LIVEHOOK_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Tencent callback key: signs the body (`sign = md5(key + t)`).
-    #[arg(
-        long,
-        value_name = "K",
-        env = "LIVEHOOK_TENCENT_KEY",
-        hide_env_values = true
-    )]
-    tencent_key: Option<String>,
+    #[command(flatten)]
+    secrets: Secrets,
     /// Re-send the same delivery N more times, as the provider's retry would.
     #[arg(long, value_name = "N", default_value_t = 0)]
     retry: u32,
@@ -81,6 +72,38 @@ pub struct SendArgs {
     print_body: bool,
 }
 
+/// The secrets a delivery is sent with, as the functions are configured.
+#[derive(Debug, Args)]
+pub struct Secrets {
+    /// Token sent as `?token=` (every provider but Tencent); of a
+    /// comma-separated list (as LIVEHOOK_TOKEN may hold), the first.
+    #[arg(long, value_name = "T", env = "LIVEHOOK_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Tencent callback key: signs Tencent's body (`sign = md5(key + t)`).
+    #[arg(
+        long,
+        value_name = "K",
+        env = "LIVEHOOK_TENCENT_KEY",
+        hide_env_values = true
+    )]
+    tencent_key: Option<String>,
+}
+
+impl Secrets {
+    /// The token to send, if one is given.
+    pub fn token(&self) -> Option<String> {
+        self.token
+            .as_deref()
+            .and_then(|t| t.split(',').map(str::trim).find(|t| !t.is_empty()))
+            .map(str::to_owned)
+    }
+
+    /// The Tencent key, if one is given.
+    pub fn tencent_key(&self) -> Option<String> {
+        self.tencent_key.clone().filter(|k| !k.is_empty())
+    }
+}
+
 /// Runs `livehook send`.
 pub async fn run(args: SendArgs) -> Result<()> {
     if args.list {
@@ -91,8 +114,8 @@ pub async fn run(args: SendArgs) -> Result<()> {
         bail!("provider and event are required (see livehook send --help)");
     };
     let provider = samples::provider(&name)?;
-    let key = args.tencent_key.filter(|k| !k.is_empty());
-    let token = args.token.filter(|t| !t.is_empty());
+    let key = args.secrets.tencent_key();
+    let token = args.secrets.token();
     let signs = provider.auth_scheme() == AuthScheme::TencentSign;
     // The event's time: its retries are the same event, resent later.
     let now = OffsetDateTime::now_utc();
