@@ -19,7 +19,7 @@ use crate::tail::{Tap, parse_notification};
 /// The stream every check event is about: the sink marks events whose
 /// stream identity ends with it (`livehook_check` attribute, subject under
 /// `…/livehook-check`), so that subscribers can filter them out.
-pub const CHECK_STREAM: &str = "livehook-check";
+pub const CHECK_STREAM: &str = livehook::sink::CHECK_STREAM;
 
 /// The credential sent by the wrong-credential check.
 const WRONG_SECRET: &str = "livehook-check-wrong-secret";

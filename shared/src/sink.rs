@@ -36,9 +36,10 @@ pub struct Message<'a> {
     pub replay: bool,
 }
 
-/// The subject suffix of the synthetic events `livehook check` sends; they
-/// carry the attribute `livehook_check` so subscribers can filter them out.
-pub const CHECK_SUBJECT_SUFFIX: &str = "/livehook-check";
+/// The stream of the synthetic events `livehook check` sends: events whose
+/// subject ends in `/livehook-check` carry the attribute `livehook_check`,
+/// so subscribers can filter them out.
+pub const CHECK_STREAM: &str = "livehook-check";
 
 impl Message<'_> {
     /// The message attributes (name, value). Every value is a `String`.
@@ -51,7 +52,11 @@ impl Message<'_> {
         if self.replay {
             attrs.push(("replay", "true"));
         }
-        if self.subject.ends_with(CHECK_SUBJECT_SUFFIX) {
+        let check = self
+            .subject
+            .strip_suffix(CHECK_STREAM)
+            .is_some_and(|rest| rest.ends_with('/'));
+        if check {
             attrs.push(("livehook_check", "true"));
         }
         attrs

@@ -51,7 +51,8 @@ fn with_field(body: &[u8], field: &str, value: Value) -> Vec<u8> {
 
 #[tokio::test]
 async fn every_hostile_class_gets_its_status_and_leaves_no_trace() {
-    let logs = captured_logs();
+    // Installed before the first request, so every line is captured.
+    captured_logs();
     let stack = Stack::new("hostile").await;
     let token_query = format!("token={TOKEN}");
     let bililive = sample("bililive", "SessionStarted").body;
@@ -291,7 +292,7 @@ async fn every_hostile_class_gets_its_status_and_leaves_no_trace() {
         "a refused request was published"
     );
 
-    let logs = String::from_utf8_lossy(&logs.lock().expect("logs")).into_owned();
+    let logs = logs_text();
     assert!(
         logs.contains("delivery not accepted"),
         "the rejections were logged"

@@ -195,7 +195,8 @@ async fn another_invocations_claim_is_still_409() {
 
 #[tokio::test]
 async fn no_event_record_or_log_line_holds_a_sign_or_a_token() {
-    let logs = captured_logs();
+    // Installed before the first request, so every line is captured.
+    captured_logs();
     let stack = Stack::new("secrets").await;
     let tencent = sample("tencent", "push");
     let signed = sample_body(&tencent, fresh_t());
@@ -243,7 +244,7 @@ async fn no_event_record_or_log_line_holds_a_sign_or_a_token() {
     );
     let records = format!("{:?}", stack.items().await);
     let published: String = messages.iter().map(|m| m.message.as_str()).collect();
-    let logs = String::from_utf8_lossy(&logs.lock().expect("logs")).into_owned();
+    let logs = logs_text();
     assert!(logs.contains("delivery handled"), "logs were captured");
     for secret in [sign.as_str(), TOKEN, "wrong-but-secret", TENCENT_KEY] {
         assert!(!published.contains(secret), "published: {secret}");
