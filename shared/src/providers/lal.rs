@@ -247,5 +247,6 @@ fn split_update(
         events,
         provider_time: None,
         recorded: Vec::new(),
+        dedupe_window: None,
     })
 }

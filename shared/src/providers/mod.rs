@@ -214,6 +214,12 @@ pub struct Delivery {
     /// Provider facts kept on the idempotency record for inspection (Aodianyun
     /// `retry_times`, Tencent `sequence`): attribute name and value.
     pub recorded: Vec<(&'static str, Recorded)>,
+    /// How long the key holds, for providers whose identical bodies are one
+    /// event only within a window (ZLMediaKit resends the same body 3 s
+    /// later, but identical keepalives minutes apart are distinct events).
+    /// A record older than this is replaced, as a new event, by the next
+    /// delivery with the key. `None`: the key holds for the retention.
+    pub dedupe_window: Option<std::time::Duration>,
 }
 
 /// A provider fact kept on the idempotency record.
@@ -343,6 +349,7 @@ pub(crate) fn single(parts: EventParts, received_at: OffsetDateTime) -> Delivery
         events: vec![parts.build(received_at)],
         provider_time,
         recorded: Vec::new(),
+        dedupe_window: None,
     }
 }
 
