@@ -37,6 +37,19 @@ depends on:
   with `InvalidParameter`. moto accepts any string. The rule applies to
   standard topics too (they forward a group id to SQS fair queues).
 
+Faults, for the tests of what an outage does (POST /_livehook/faults with a
+JSON body; DELETE with {"target": …} clears a target's): for the next
+`count` requests of `service` ("dynamodb" or "sns", the signing service)
+that name `target` (the TableName or TopicArn, so that parallel tests never
+touch each other's resources), optionally only `operation` (PutItem,
+Publish, PublishBatch…):
+* `{"status": 500}` answers that status with the service's error shape
+  (DynamoDB's JSON InternalServerError, SNS's XML InternalError) without
+  passing the request on: an outage;
+* `{"hold_seconds": 1.5}` passes the request on (a write applies) and holds
+  the reply back that long: the client times out after the fact, the lost
+  reply of a write that happened.
+
 Refusals use SNS's awsQuery error shape (XML ErrorResponse, HTTP 400), so the
 AWS SDKs raise the same modelled errors as against AWS.
 
@@ -55,10 +68,12 @@ import contextlib
 import base64
 import binascii
 import io
+import json
 import logging
 import os
 import re
 import threading
+import time
 import uuid
 from urllib.parse import parse_qsl
 
@@ -318,14 +333,104 @@ def is_sqs_receive(environ):
     )
 
 
+class Faults:
+    """Pending faults, matched and used up under their own lock."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.pending = []
+
+    def control(self, environ, start_response):
+        body = read_body(environ)
+        try:
+            spec = json.loads(body or b"{}")
+        except ValueError:
+            spec = None
+        if not isinstance(spec, dict) or not spec.get("target"):
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [b"a JSON object with a target is required"]
+        with self.lock:
+            if environ.get("REQUEST_METHOD") == "DELETE":
+                self.pending = [f for f in self.pending if f["target"] != spec["target"]]
+            else:
+                spec["count"] = int(spec.get("count") or 1)
+                self.pending.append(spec)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    def take(self, environ):
+        """The fault this request meets (used up by one), or None."""
+        if not self.pending:
+            return None
+        service = signing_service(environ)
+        if service == "dynamodb":
+            target_header = environ.get("HTTP_X_AMZ_TARGET", "")
+            operation = target_header.rsplit(".", 1)[-1]
+            try:
+                target = json.loads(read_body(environ) or b"{}").get("TableName")
+            except ValueError:
+                target = None
+        elif service == "sns":
+            params = query_params(environ) or {}
+            operation = params.get("Action")
+            target = params.get("TopicArn") or params.get("TargetArn")
+        else:
+            return None
+        with self.lock:
+            for fault in self.pending:
+                if (
+                    fault.get("service") == service
+                    and fault["target"] == target
+                    and fault.get("operation") in (None, operation)
+                ):
+                    fault["count"] -= 1
+                    if fault["count"] <= 0:
+                        self.pending.remove(fault)
+                    return dict(fault)
+        return None
+
+
+def injected_error(fault, environ, start_response):
+    """The service's own error shape for an injected outage."""
+    status = int(fault.get("status") or 500)
+    request_id = str(uuid.uuid4())
+    if signing_service(environ) == "dynamodb":
+        body = json.dumps(
+            {
+                "__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                "message": "injected fault",
+            }
+        ).encode()
+        content_type = "application/x-amz-json-1.0"
+    else:
+        body = (
+            f'<ErrorResponse xmlns="{SNS_XMLNS}"><Error><Type>Receiver</Type>'
+            "<Code>InternalError</Code><Message>injected fault</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+        content_type = "text/xml"
+    start_response(
+        f"{status} Injected",
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("x-amzn-RequestId", request_id),
+        ],
+    )
+    return [body]
+
+
 class StrictSerialApp:
     """SNS's refusals in front of moto, one request at a time inside."""
 
     def __init__(self, app):
         self.app = app
         self.lock = threading.Lock()
+        self.faults = Faults()
 
     def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == "/_livehook/faults":
+            return self.faults.control(environ, start_response)
         status = []
 
         def recording_start_response(line, headers, exc_info=None):
@@ -333,6 +438,12 @@ class StrictSerialApp:
             return start_response(line, headers, exc_info)
 
         note = ""
+        fault = self.faults.take(environ)
+        if fault is not None and fault.get("status"):
+            body = injected_error(fault, environ, recording_start_response)
+            note = f" injected: {fault['status']}"
+            self.log(environ, status, note)
+            return body
         # An SQS long poll (WaitTimeSeconds) waits inside moto for up to 20 s;
         # under the lock it would stall every other call for that long. It
         # only reads a queue, so it runs beside the serialized calls.
@@ -351,6 +462,15 @@ class StrictSerialApp:
                     close = getattr(result, "close", None)
                     if close is not None:
                         close()
+        if fault is not None and fault.get("hold_seconds"):
+            # Outside the lock: the write has applied, only its reply is late.
+            note = f" reply held {fault['hold_seconds']} s"
+            time.sleep(float(fault["hold_seconds"]))
+        self.log(environ, status, note)
+        return body
+
+    @staticmethod
+    def log(environ, status, note):
         # One line per request, as moto_server's werkzeug wrote: bench/ counts
         # AWS calls by counting these lines, and a refusal says why.
         LOG.info(
@@ -362,7 +482,6 @@ class StrictSerialApp:
             status[0] if status else "-",
             note,
         )
-        return body
 
 
 def main():

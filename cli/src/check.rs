@@ -16,10 +16,11 @@ use crate::sdk_error;
 use crate::send::{excerpt, headers_for, target_url};
 use crate::tail::{Tap, parse_notification};
 
-/// The stream every check event is about: the sink marks events whose
-/// stream identity ends with it (`livehook_check` attribute, subject under
-/// `…/livehook-check`), so that subscribers can filter them out.
-pub const CHECK_STREAM: &str = livehook::sink::CHECK_STREAM;
+/// The stream every check event is about (its subject ends in
+/// `/livehook-check`). What marks a check is the `livehook_check=true`
+/// parameter on the authenticated URL, never the name: the relay then sets
+/// the `livehook_check` attribute, so that subscribers can filter them out.
+pub const CHECK_STREAM: &str = "livehook-check";
 
 /// The credential sent by the wrong-credential check.
 const WRONG_SECRET: &str = "livehook-check-wrong-secret";
@@ -31,11 +32,12 @@ const WRONG_SECRET: &str = "livehook-check-wrong-secret";
         For every provider of the stack (its outputs, with --stack) or under a local \
         base URL (--url, as `make dev` serves them), livehook check:\n\n  \
         1. subscribes a temporary SQS queue to the topic, filtered on the \
-        livehook_check message attribute (or a stream ending in livehook-check), \
-        so no real subscriber's traffic is read;\n  \
+        livehook_check message attribute, so no real subscriber's traffic is read;\n  \
         2. sends one synthetic event about the stream `livehook-check`, exactly as \
         the provider would (its route, headers and User-Agent, ?token= or Tencent's \
-        sign = md5(key + t)), and times its arrival at the topic;\n  \
+        sign = md5(key + t)), marked as a check by `livehook_check=true` on the URL, \
+        and times its arrival at the topic (through the table's stream and the \
+        relay: locally, `livehook pump` must be running);\n  \
         3. for providers that resend, resends it as the provider's retry would and \
         confirms a 2xx answer and that nothing new is published (lal and SRS never \
         resend: each of their deliveries is a new event);\n  \
@@ -45,7 +47,7 @@ const WRONG_SECRET: &str = "livehook-check-wrong-secret";
         (wrong token, wrong Tencent key, topic policy, no subscription). The queue \
         and subscription are deleted at the end. Subscribers that must not see \
         check events filter on the livehook_check attribute (\"anything-but\": \
-        [\"true\"]) or on subjects ending in /livehook-check.",
+        [\"true\"]).",
     after_help = "Examples:\n  \
         livehook check --stack livehook --token s3cret --tencent-key k\n  \
         livehook check --url http://127.0.0.1:9000/lambda-url --endpoint-url http://127.0.0.1:5050 \\\n      \
@@ -168,13 +170,9 @@ pub async fn run(args: CheckArgs) -> Result<()> {
     Ok(())
 }
 
-/// Check events only: the sink's `livehook_check` attribute, or (a stack
-/// deployed before the attribute existed) a stream ending in the check stream.
+/// Check events only: the relay's `livehook_check` attribute.
 fn filter_policy() -> Value {
-    json!({"$or": [
-        {"livehook_check": ["true"]},
-        {"stream": [{"suffix": CHECK_STREAM}]}
-    ]})
+    json!({"livehook_check": ["true"]})
 }
 
 /// The providers to check and their function URLs.
@@ -423,8 +421,10 @@ async fn check_one(
     outcome.nonce = nonce(name);
     let (event, payload) = provider.synthetic(CHECK_STREAM, &outcome.nonce);
     let payload = serde_json::to_vec(&Value::Object(payload))?;
-    let url = target_url(&target.url, provider, event, url_token)
+    let mut url = target_url(&target.url, provider, event, url_token)
         .with_context(|| format!("{name}'s URL"))?;
+    url.query_pairs_mut()
+        .append_pair(livehook::pipeline::gate::CHECK_PARAMETER, "true");
     let now = OffsetDateTime::now_utc();
 
     // 1. The event, as the provider sends it.
@@ -442,7 +442,7 @@ async fn check_one(
             outcome.problems.push(format!(
                 "{e}: {}",
                 if e.starts_with("5") {
-                    "the function could not record or publish (its log says why: the topic's policy, the table, IAM)"
+                    "the function could not record the event (its log says why: the table, IAM)"
                 } else {
                     "is the function reachable at this URL (deployed, or `make dev` running)?"
                 }
@@ -456,7 +456,7 @@ async fn check_one(
     {
         Some(at) => outcome.to_topic_ms = Some(at.duration_since(sent).as_millis()),
         None => outcome.problems.push(format!(
-            "accepted, but nothing reached the topic within {} s: the function publishes to another topic, the topic's policy refuses the check queue, or there is no subscription delivering (check the function's log and the topic's subscriptions)",
+            "accepted, but nothing reached the topic within {} s: the relay is not running (locally: `livehook pump`) or publishes to another topic, the topic's policy refuses the check queue, or there is no subscription delivering (check the relay's log, its event source mapping and the topic's subscriptions)",
             args.wait
         )),
     }
@@ -493,7 +493,10 @@ async fn check_one(
         AuthScheme::QueryToken => (Some(WRONG_SECRET), None),
         AuthScheme::TencentSign => (None, Some(WRONG_SECRET)),
     };
-    let url = target_url(&target.url, provider, event, wrong_url)?;
+    let mut url = target_url(&target.url, provider, event, wrong_url)?;
+    // Marked too: were it ever published, the check's queue would see it.
+    url.query_pairs_mut()
+        .append_pair(livehook::pipeline::gate::CHECK_PARAMETER, "true");
     let body = providers::prepared_body(provider, &payload, wrong_key, now, 0);
     match post(client, provider, &url, body).await {
         Ok(StatusCode::UNAUTHORIZED) => outcome.refused = "401".to_owned(),

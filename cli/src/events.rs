@@ -1,13 +1,13 @@
-//! `livehook events`: the idempotency records of the table, and replaying a
-//! stored envelope to the topic.
+//! `livehook events`: the outbox records of the table, and replaying a
+//! record's envelopes to the topic.
 
 use std::collections::HashMap;
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_dynamodb::types::AttributeValue;
 use clap::{Args, Subcommand};
-use livehook::sink::{EventSink, Message, SnsSink};
-use livehook::store::COMPLETED;
+use livehook::record::Outbox;
+use livehook::sink::{EventSink, Sent, SnsSink};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -21,10 +21,13 @@ type Item = HashMap<String, AttributeValue>;
 #[command(
     about = "List, show and replay the events livehook recorded",
     long_about = "List, show and replay the events livehook recorded.\n\n\
-        Every delivery livehook accepts leaves an idempotency record in DynamoDB \
-        (kept for the retention period, 7 days by default) holding the published \
-        CloudEvents envelope when it fits. These commands read that table, and \
-        replay re-publishes a stored envelope to the topic.",
+        Every delivery livehook accepts is one record in DynamoDB (kept for the \
+        retention period, 7 days by default): the idempotency record and the outbox \
+        at once, holding every CloudEvents envelope of the delivery (gzip-compressed \
+        when large). The relay publishes it from the table's stream. These commands \
+        read that table, and replay publishes a record's envelopes again: how an \
+        event SNS refused, or one whose stream record went to the dead-letter queue, \
+        reaches the topic.",
     after_help = "Examples:\n  \
         livehook events list --stack livehook --provider lal --limit 20\n  \
         livehook events show 3f2a…\n  \
@@ -55,7 +58,7 @@ enum EventsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Print a recorded event's stored envelope.
+    /// Print a recorded event's envelopes (every part of a split one).
     #[command(after_help = "Example:\n  livehook events show 3f2a… | jq .data")]
     Show {
         #[command(flatten)]
@@ -66,10 +69,12 @@ enum EventsCommand {
     /// Re-publish a recorded event to the topic (message attribute replay=true).
     #[command(
         long_about = "Re-publish a recorded event to the topic.\n\n\
-            The stored envelope is published unchanged, with the provider, type and \
-            stream attributes subscribers filter on, plus replay=true so that a \
-            consumer can tell a replay from the original. Only COMPLETED records \
-            with a stored envelope can be replayed.",
+            The stored envelopes (every part of a split delivery) are published \
+            unchanged, with the provider, type and stream attributes subscribers \
+            filter on, plus replay=true so that a consumer can tell a replay from \
+            the original. This is how an event SNS refused (the relay logs and counts \
+            it, and leaves it here) or one dead-lettered by the stream's mapping is \
+            published again.",
         after_help = "Example:\n  livehook events replay 3f2a… --stack livehook"
     )]
     Replay {
@@ -177,11 +182,10 @@ async fn list(
         let mut scan = client
             .scan()
             .table_name(table)
-            // The envelope can be large; the listing does not need it.
+            // The envelopes can be large; the listing does not need them.
             .projection_expression(
-                "pk, #status, provider, #type, first_seen, retry_times, #sequence",
+                "pk, provider, #type, subject, first_seen, retry_times, #sequence",
             )
-            .expression_attribute_names("#status", "status")
             .expression_attribute_names("#type", "type")
             .expression_attribute_names("#sequence", "sequence")
             .set_exclusive_start_key(start.take());
@@ -210,7 +214,14 @@ async fn list(
     if json {
         for item in &items {
             let mut row = serde_json::Map::new();
-            for name in ["pk", "status", "provider", "type", "first_seen", "sequence"] {
+            for name in [
+                "pk",
+                "provider",
+                "type",
+                "subject",
+                "first_seen",
+                "sequence",
+            ] {
                 if let Some(v) = text(item, name) {
                     let key = if name == "pk" { "id" } else { name };
                     row.insert(key.to_owned(), Value::from(v));
@@ -228,17 +239,17 @@ async fn list(
         return Ok(());
     }
     println!(
-        "{:<32}  {:<11}  {:<9}  {:<22}  ID",
-        "FIRST SEEN", "STATUS", "PROVIDER", "TYPE"
+        "{:<32}  {:<10}  {:<22}  {:<32}  SUBJECT",
+        "FIRST SEEN", "PROVIDER", "TYPE", "ID"
     );
     for item in &items {
         println!(
-            "{:<32}  {:<11}  {:<9}  {:<22}  {}",
+            "{:<32}  {:<10}  {:<22}  {:<32}  {}",
             text(item, "first_seen").unwrap_or("-"),
-            text(item, "status").unwrap_or("-"),
             text(item, "provider").unwrap_or("-"),
             text(item, "type").unwrap_or("-"),
             text(item, "pk").unwrap_or("-"),
+            text(item, "subject").unwrap_or("-"),
         );
     }
     Ok(())
@@ -266,130 +277,70 @@ async fn get(aws: &AwsArgs, id: &str) -> Result<(crate::aws::Target, Item)> {
     Ok((target, item))
 }
 
+/// The record's envelopes, read back as the relay reads them.
+fn outbox_of(id: &str, item: Item) -> Result<Outbox> {
+    let image: serde_dynamo::Item = item.into();
+    Outbox::from_item(&image).with_context(|| format!("event {id}'s record"))
+}
+
+/// An envelope fit to show or publish again: fields a provider never
+/// publishes are removed (records of older versions may hold them).
+fn scrubbed(id: &str, body: &str) -> Result<(Value, Option<String>)> {
+    let mut envelope: Value = serde_json::from_str(body)
+        .with_context(|| format!("the stored envelope of {id} is not JSON"))?;
+    let text = livehook::providers::scrub_envelope(&mut envelope)
+        .then(|| serde_json::to_string(&envelope))
+        .transpose()?;
+    Ok((envelope, text))
+}
+
 async fn show(aws: &AwsArgs, id: &str) -> Result<()> {
     let (_, item) = get(aws, id).await?;
-    match text(&item, "envelope") {
-        Some(envelope) => match serde_json::from_str::<Value>(envelope) {
-            Ok(mut value) => {
-                livehook::providers::scrub_envelope(&mut value);
-                println!("{}", serde_json::to_string_pretty(&value)?);
-            }
-            // Not JSON: nothing in it can be scrubbed by field, so it is not shown.
-            Err(_) => bail!("the stored envelope of {id} is not JSON"),
-        },
-        None => {
-            let status = text(&item, "status").unwrap_or("?");
-            eprintln!(
-                "event {id} ({status}) has no stored envelope (still in progress, split into parts, or too large to store); its record:"
-            );
-            let mut row = serde_json::Map::new();
-            for (k, v) in &item {
-                let v = match v {
-                    AttributeValue::S(s) => Value::from(s.as_str()),
-                    AttributeValue::N(n) => n
-                        .parse::<i64>()
-                        .map_or(Value::from(n.as_str()), Value::from),
-                    other => Value::from(format!("{other:?}")),
-                };
-                row.insert(k.clone(), v);
-            }
-            println!("{}", serde_json::to_string_pretty(&Value::Object(row))?);
-        }
+    let outbox = outbox_of(id, item)?;
+    for stored in &outbox.messages {
+        let (envelope, _) = scrubbed(id, &stored.body)?;
+        println!("{}", serde_json::to_string_pretty(&envelope)?);
     }
     Ok(())
 }
 
-/// The `stream` attribute of a stored envelope: the subject without its
-/// `<provider>/` prefix, when the event concerns a stream. The envelope does
-/// not say so directly; the provider names the `data` fields that do
-/// ([`livehook::providers::Provider::stream_fields`]).
-pub fn stream_of(provider: &str, envelope: &Value) -> Option<String> {
-    let data = envelope.get("data")?;
-    let has = |field: &str| data.get(field).is_some_and(|v| !v.is_null());
-    let fields =
-        livehook::providers::by_name(provider).map_or(&["stream"][..], |p| p.stream_fields());
-    if !fields.iter().any(|f| has(f)) {
-        return None;
-    }
-    let subject = envelope.get("subject")?.as_str()?;
-    subject
-        .strip_prefix(provider)
-        .and_then(|s| s.strip_prefix('/'))
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-}
-
 async fn replay(aws: &AwsArgs, id: &str) -> Result<()> {
     let (target, item) = get(aws, id).await?;
-    let status = text(&item, "status").unwrap_or("?");
-    if status != COMPLETED {
-        bail!("event {id} is {status}, not {COMPLETED}: only published events can be replayed");
-    }
-    let Some(envelope_text) = text(&item, "envelope") else {
-        bail!(
-            "event {id} has no stored envelope (split into parts or too large to store): it cannot be replayed"
+    let mut outbox = outbox_of(id, item)?;
+    for stored in &mut outbox.messages {
+        if let (_, Some(text)) = scrubbed(id, &stored.body)? {
+            stored.body = text;
+        }
+        // A FIFO topic would drop a replay carrying the original's
+        // deduplication id (within its 5-minute window): a replay gets its own.
+        stored.id = format!(
+            "{}-replay-{}",
+            stored.id.chars().take(90).collect::<String>(),
+            OffsetDateTime::now_utc().unix_timestamp()
         );
-    };
-    let mut envelope: Value = serde_json::from_str(envelope_text)
-        .with_context(|| format!("the stored envelope of {id} is not JSON"))?;
-    // A record of an older version may still hold a secret-derived field.
-    let scrubbed = livehook::providers::scrub_envelope(&mut envelope)
-        .then(|| serde_json::to_string(&envelope))
-        .transpose()?;
-    let envelope_text = scrubbed.as_deref().unwrap_or(envelope_text);
-    let field = |name: &str| envelope.get(name).and_then(Value::as_str);
-    let provider = text(&item, "provider")
-        .or_else(|| field("source").and_then(|s| s.strip_prefix("livehook/")))
-        .context("the record names no provider")?;
-    let event_type = field("type")
-        .or_else(|| text(&item, "type"))
-        .context("the envelope has no type")?;
-    let subject = field("subject").unwrap_or(provider);
-    let stream = stream_of(provider, &envelope);
+    }
     let topic_arn = target.topic_arn()?;
-    // A FIFO topic would drop a replay carrying the original's deduplication
-    // id (within its 5-minute window): a replay gets its own.
-    let dedup = format!(
-        "{}-replay-{}",
-        id.chars().take(100).collect::<String>(),
-        OffsetDateTime::now_utc().unix_timestamp()
-    );
     let sink = SnsSink::new(
         aws_sdk_sns::Client::new(&target.sdk),
         topic_arn,
         livehook::config::DEFAULT_MAX_MESSAGE_BYTES,
     );
-    sink.publish(&[Message {
-        body: envelope_text,
-        id: &dedup,
-        provider,
-        event_type,
-        stream: stream.as_deref(),
-        subject,
-        replay: true,
-    }])
-    .await
-    .with_context(|| format!("publishing to {topic_arn}"))?;
-    println!("replayed {id} ({event_type}, {subject}) to {topic_arn}");
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn stream_attribute_of_stored_envelopes() {
-        let lal = json!({"subject": "lal/live/a", "data": {"stream": "a", "app": "live"}});
-        assert_eq!(stream_of("lal", &lal).as_deref(), Some("live/a"));
-        let stats = json!({"subject": "lal/server1", "data": {"server_id": "server1"}});
-        assert_eq!(stream_of("lal", &stats), None);
-        let bili = json!({"subject": "bililive/123", "data": {"room_id": "123"}});
-        assert_eq!(stream_of("bililive", &bili).as_deref(), Some("123"));
-        let api = json!({"subject": "apiserver/channel_live", "data": {}});
-        assert_eq!(stream_of("apiserver", &api), None);
-        let tencent = json!({"subject": "tencent/s1", "data": {"stream": "s1"}});
-        assert_eq!(stream_of("tencent", &tencent).as_deref(), Some("s1"));
+    let outcomes = sink.publish(&outbox.messages(true)).await;
+    for (stored, outcome) in outbox.messages.iter().zip(&outcomes) {
+        match outcome {
+            Sent::Published => {}
+            Sent::Refused(reason) => {
+                bail!("SNS refused {} for its content: {reason}", stored.id)
+            }
+            Sent::Failed(reason) => bail!("publishing to {topic_arn} failed: {reason}"),
+        }
     }
+    println!(
+        "replayed {id} ({}, {}, {} message{}) to {topic_arn}",
+        outbox.event_type,
+        outbox.subject,
+        outbox.messages.len(),
+        if outbox.messages.len() == 1 { "" } else { "s" }
+    );
+    Ok(())
 }

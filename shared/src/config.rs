@@ -21,8 +21,6 @@ pub const DEFAULT_RETENTION_SECONDS: u64 = 7 * 24 * 3600;
 pub struct Config {
     /// `LIVEHOOK_TABLE`: the idempotency table.
     pub table: String,
-    /// `LIVEHOOK_TOPIC_ARN`: where events are published.
-    pub topic_arn: String,
     /// `LIVEHOOK_TOKEN`, `LIVEHOOK_TENCENT_KEY`, `LIVEHOOK_ALLOW_UNAUTHENTICATED`.
     pub verifier: Verifier,
     /// `LIVEHOOK_RETENTION_SECONDS`: how long idempotency records live.
@@ -33,8 +31,9 @@ pub struct Config {
     /// `LIVEHOOK_MAX_BODY_BYTES` (default 1 MiB): larger bodies get 413.
     pub max_body_bytes: usize,
     /// `LIVEHOOK_MAX_MESSAGE_BYTES` (default 256 KiB, at most 1 MiB): the
-    /// topic's `MaximumMessageSize`. Messages and batches are packed under
-    /// it; an event that cannot be split to fit is refused with 413.
+    /// topic's `MaximumMessageSize`. A large lal `on_update` is split into
+    /// messages under it; an event that cannot be split to fit is refused
+    /// with 413 before anything is written.
     pub max_message_bytes: usize,
     /// `LIVEHOOK_ADMISSION_ON_FAILURE` (`refuse`, the default, or `allow`):
     /// how a provider whose reply is admission control (SRS) is answered
@@ -42,8 +41,9 @@ pub struct Config {
     pub admission_on_failure: AdmissionOnFailure,
 }
 
-/// The answer to an admission-control provider (SRS) when DynamoDB or SNS
-/// fails.
+/// The answer to an admission-control provider (SRS, nginx-rtmp,
+/// ZLMediaKit) when DynamoDB fails. (SNS failures never reach providers:
+/// the relay publishes from the table.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AdmissionOnFailure {
     /// 503: the client's publish or play is refused; its reconnect
@@ -51,7 +51,7 @@ pub enum AdmissionOnFailure {
     #[default]
     Refuse,
     /// The provider's success reply: streaming goes on, the event is lost
-    /// (logged and counted as `publish_failed`).
+    /// (logged and counted as `store_failed`).
     Allow,
 }
 
@@ -150,19 +150,7 @@ impl Config {
                 })?,
             };
 
-        let max_message_bytes = match get("LIVEHOOK_MAX_MESSAGE_BYTES") {
-            None => DEFAULT_MAX_MESSAGE_BYTES,
-            Some(v) => v
-                .parse()
-                .ok()
-                .filter(|b: &usize| (1024..=LARGEST_MAX_MESSAGE_BYTES).contains(b))
-                .ok_or_else(|| ConfigError::Invalid {
-                    name: "LIVEHOOK_MAX_MESSAGE_BYTES",
-                    reason: format!(
-                        "`{v}` is not a number of bytes from 1024 to {LARGEST_MAX_MESSAGE_BYTES} (the topic's MaximumMessageSize)"
-                    ),
-                })?,
-        };
+        let max_message_bytes = max_message_bytes(get("LIVEHOOK_MAX_MESSAGE_BYTES"))?;
         let admission_on_failure = match get("LIVEHOOK_ADMISSION_ON_FAILURE").as_deref() {
             None | Some("refuse") => AdmissionOnFailure::Refuse,
             Some("allow") => AdmissionOnFailure::Allow,
@@ -176,7 +164,6 @@ impl Config {
 
         Ok(Config {
             table: required("LIVEHOOK_TABLE")?,
-            topic_arn: required("LIVEHOOK_TOPIC_ARN")?,
             verifier: Verifier {
                 tokens,
                 tencent_key,
@@ -187,6 +174,53 @@ impl Config {
             max_body_bytes,
             max_message_bytes,
             admission_on_failure,
+        })
+    }
+}
+
+/// `LIVEHOOK_MAX_MESSAGE_BYTES`: the topic's `MaximumMessageSize`.
+fn max_message_bytes(value: Option<String>) -> Result<usize, ConfigError> {
+    let Some(v) = value else {
+        return Ok(DEFAULT_MAX_MESSAGE_BYTES);
+    };
+    v.parse()
+        .ok()
+        .filter(|b: &usize| (1024..=LARGEST_MAX_MESSAGE_BYTES).contains(b))
+        .ok_or_else(|| ConfigError::Invalid {
+            name: "LIVEHOOK_MAX_MESSAGE_BYTES",
+            reason: format!(
+                "`{v}` is not a number of bytes from 1024 to {LARGEST_MAX_MESSAGE_BYTES} (the topic's MaximumMessageSize)"
+            ),
+        })
+}
+
+/// The relay's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayConfig {
+    /// `LIVEHOOK_TOPIC_ARN`: where events are published.
+    pub topic_arn: String,
+    /// `LIVEHOOK_MAX_MESSAGE_BYTES`: the topic's `MaximumMessageSize`, under
+    /// which `PublishBatch` requests are packed.
+    pub max_message_bytes: usize,
+}
+
+impl RelayConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        Ok(RelayConfig {
+            topic_arn: get("LIVEHOOK_TOPIC_ARN")
+                .ok_or(ConfigError::Missing("LIVEHOOK_TOPIC_ARN"))?,
+            max_message_bytes: max_message_bytes(get("LIVEHOOK_MAX_MESSAGE_BYTES"))?,
         })
     }
 }
@@ -231,15 +265,25 @@ mod tests {
     }
 
     #[test]
-    fn table_and_topic_are_required() {
+    fn the_table_is_required_and_the_topic_is_the_relays() {
         assert_eq!(
             load(AuthScheme::QueryToken, &[("LIVEHOOK_TOKEN", "x"), BASE[1]]).unwrap_err(),
             ConfigError::Missing("LIVEHOOK_TABLE")
         );
+        // Provider functions never publish: they need no topic.
+        assert!(load(AuthScheme::QueryToken, &[("LIVEHOOK_TOKEN", "x"), BASE[0]]).is_ok());
+        let relay = |vars: &[(&str, &str)]| {
+            let map: HashMap<&str, &str> = vars.iter().copied().collect();
+            RelayConfig::from_lookup(|k| map.get(k).map(|v| (*v).to_owned()))
+        };
         assert_eq!(
-            load(AuthScheme::QueryToken, &[("LIVEHOOK_TOKEN", "x"), BASE[0]]).unwrap_err(),
+            relay(&[]).unwrap_err(),
             ConfigError::Missing("LIVEHOOK_TOPIC_ARN")
         );
+        let c = relay(&[BASE[1], ("LIVEHOOK_MAX_MESSAGE_BYTES", "1048576")]).unwrap();
+        assert_eq!(c.topic_arn, "arn:aws:sns:us-east-1:1:x");
+        assert_eq!(c.max_message_bytes, 1_048_576);
+        assert!(relay(&[BASE[1], ("LIVEHOOK_MAX_MESSAGE_BYTES", "10")]).is_err());
     }
 
     #[test]

@@ -52,6 +52,13 @@ pub enum Rejection {
         /// The topic's limit in bytes.
         limit: usize,
     },
+    /// The delivery's record (every envelope, compressed) does not fit one
+    /// DynamoDB item: refused before anything is written.
+    #[error("the event's record does not fit one DynamoDB item ({limit} bytes) even compressed")]
+    RecordTooLarge {
+        /// DynamoDB's item limit in bytes.
+        limit: usize,
+    },
     /// Authentication failed; the reason is for logs only.
     #[error("unauthenticated")]
     Unauthenticated(AuthFailure),
@@ -77,6 +84,7 @@ impl Rejection {
             Rejection::MethodNotAllowed => "method_not_allowed",
             Rejection::PayloadTooLarge { .. } => "payload_too_large",
             Rejection::EventTooLarge { .. } => "event_too_large",
+            Rejection::RecordTooLarge { .. } => "record_too_large",
             Rejection::Unauthenticated(_) => "unauthenticated",
             Rejection::Malformed(_) => "malformed",
             Rejection::Stale => "stale",

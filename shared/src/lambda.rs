@@ -1,4 +1,5 @@
-//! The Lambda entry point every function binary calls.
+//! The Lambda entry points the function binaries call: [`serve`] for a
+//! provider's webhook function, [`serve_relay`] for the relay.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -6,19 +7,23 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_http::{Request, service_fn};
+use lambda_runtime::LambdaEvent;
 
-use crate::config::Config;
+use crate::config::{Config, RelayConfig};
 use crate::pipeline::Pipeline;
 use crate::providers::Provider;
+use crate::relay::Relay;
 use crate::sink::SnsSink;
 use crate::store::DynamoStore;
 use crate::telemetry;
 
 /// Loads the AWS SDK configuration with deadlines that keep a hung
-/// dependency well inside a provider's patience (Tencent: 20 s): each call
-/// gives up after 2.5 s (two attempts of at most 1 s each), so the three
-/// calls of a delivery cannot exceed the function's timeout.
+/// dependency well inside a provider's patience (Tencent: 20 s; lal: 3 s):
+/// the one call of a delivery gives up after 2.5 s (two attempts of at most
+/// 1 s each), far inside the function's timeout.
 ///
 /// Everything else is the SDK's default on purpose: measured side by side
 /// against these defaults (bench/notes.md), turning stalled-stream protection
@@ -43,16 +48,11 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 /// validated, AWS clients built once.
 pub async fn pipeline_from_env(
     provider: &'static dyn Provider,
-) -> Result<Pipeline<DynamoStore, SnsSink>, crate::config::ConfigError> {
+) -> Result<Pipeline<DynamoStore>, crate::config::ConfigError> {
     let config = Config::from_env(provider.auth_scheme())?;
     let sdk = sdk_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table);
-    let sink = SnsSink::new(
-        aws_sdk_sns::Client::new(&sdk),
-        &config.topic_arn,
-        config.max_message_bytes,
-    );
-    Ok(Pipeline::new(provider, &config, store, sink))
+    Ok(Pipeline::new(provider, &config, store))
 }
 
 /// Runs a provider's Lambda function: logging, configuration (a bad one stops
@@ -72,5 +72,34 @@ pub async fn serve(provider: &'static dyn Provider) -> Result<(), lambda_http::E
     lambda_http::run(service_fn(move |request: Request| async move {
         Ok::<_, Infallible>(pipeline.handle(request).await)
     }))
+    .await
+}
+
+/// Runs the relay: the table's stream batches published to the topic, the
+/// records not published returned as `batchItemFailures`.
+pub async fn serve_relay() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let config = match RelayConfig::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(function = "relay", error = %e, "configuration error");
+            return Err(format!("configuration error: {e}").into());
+        }
+    };
+    let sdk = sdk_config().await;
+    let relay = Relay::new(SnsSink::new(
+        aws_sdk_sns::Client::new(&sdk),
+        &config.topic_arn,
+        config.max_message_bytes,
+    ));
+    let relay = &relay;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<Event>| async move {
+            let report = relay.relay(&event.payload).await;
+            let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+            telemetry::emit_relay_metrics(report.counts, i64::try_from(now_ms).unwrap_or(0));
+            Ok::<DynamoDbEventResponse, Infallible>(report.response())
+        },
+    ))
     .await
 }

@@ -7,9 +7,10 @@
 //! The flow of one request ([`pipeline::Pipeline::handle`]):
 //! method and size checks → the provider adapter authenticates, parses and
 //! normalizes the delivery into a [`event::CloudEvent`] with a stable
-//! idempotency key → the [`store::IdempotencyStore`] claims the key → the
-//! [`sink::EventSink`] publishes the event → the claim is marked completed →
-//! the provider's own success reply.
+//! idempotency key → one conditional write of the whole [`record::Record`]
+//! ([`store::IdempotencyStore`]) → the provider's own success reply. The
+//! table is the outbox: its stream drives the [`relay`], which publishes
+//! through the [`sink::EventSink`].
 //!
 //! Pure logic (adapters, auth, keys, event model) needs no network and is
 //! unit-tested here; the AWS implementations are tested against a real
@@ -25,6 +26,8 @@ pub mod key;
 pub mod lambda;
 pub mod pipeline;
 pub mod providers;
+pub mod record;
+pub mod relay;
 pub mod sink;
 pub mod store;
 pub mod telemetry;

@@ -1,8 +1,14 @@
-//! Publishing events to SNS.
+//! Publishing events to SNS (the relay's side of the outbox).
+//!
+//! Every message gets its own outcome: published, refused by SNS for its
+//! own content (a poison message: never retried, left in the table for
+//! `livehook events replay`), or failed for a reason of the topic or the
+//! service (retried by the stream's event source mapping).
 
 use std::future::Future;
 
 use aws_sdk_sns::Client;
+use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
 use crate::error::error_chain;
@@ -10,12 +16,18 @@ use crate::error::error_chain;
 /// SNS FIFO `MessageGroupId` is at most 128 characters.
 const MAX_GROUP_ID: usize = 128;
 /// `PublishBatch` takes at most 10 entries.
-const MAX_BATCH: usize = 10;
-/// Rounds of `PublishBatch` for entries SNS reports as failed (the SDK
-/// already retries whole requests): the first try and two more.
-const BATCH_ROUNDS: usize = 3;
+pub const MAX_BATCH: usize = 10;
 /// SNS counts each message attribute's data type in the message size.
 const STRING_TYPE: &str = "String";
+/// Error codes with which SNS refuses a message for its own content: sending
+/// it again can never succeed. Every other code (throttling, KMS, not found,
+/// access denied, internal errors) concerns the topic or the service and is
+/// retried.
+const CONTENT_REFUSALS: [&str; 3] = [
+    "InvalidParameter",
+    "InvalidParameterValue",
+    "ValidationError",
+];
 
 /// One message to publish.
 #[derive(Debug, Clone)]
@@ -34,12 +46,11 @@ pub struct Message<'a> {
     pub subject: &'a str,
     /// Marks a re-publication of a stored event (attribute `replay`).
     pub replay: bool,
+    /// Marks a synthetic delivery of `livehook check` (attribute
+    /// `livehook_check`), so subscribers can filter them out. Set only for
+    /// deliveries the CLI marks as checks, never from a stream's name.
+    pub check: bool,
 }
-
-/// The stream of the synthetic events `livehook check` sends: events whose
-/// subject ends in `/livehook-check` carry the attribute `livehook_check`,
-/// so subscribers can filter them out.
-pub const CHECK_STREAM: &str = "livehook-check";
 
 impl Message<'_> {
     /// The message attributes (name, value). Every value is a `String`.
@@ -52,11 +63,7 @@ impl Message<'_> {
         if self.replay {
             attrs.push(("replay", "true"));
         }
-        let check = self
-            .subject
-            .strip_suffix(CHECK_STREAM)
-            .is_some_and(|rest| rest.ends_with('/'));
-        if check {
+        if self.check {
             attrs.push(("livehook_check", "true"));
         }
         attrs
@@ -74,18 +81,32 @@ impl Message<'_> {
     }
 }
 
-/// Publishing failed; nothing may be recorded as done.
-#[derive(Debug, thiserror::Error)]
-#[error("event sink: {0}")]
-pub struct SinkError(pub String);
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// SNS took it.
+    Published,
+    /// SNS refused it for its own content; sending it again cannot succeed.
+    Refused(String),
+    /// The topic or the service failed; it may succeed later.
+    Failed(String),
+}
+
+impl Sent {
+    fn of_error(code: Option<&str>, detail: String) -> Sent {
+        if code.is_some_and(|c| CONTENT_REFUSALS.contains(&c)) {
+            Sent::Refused(detail)
+        } else {
+            Sent::Failed(detail)
+        }
+    }
+}
 
 /// Where events go.
 pub trait EventSink: Send + Sync {
-    /// Publishes messages: all of them, or an error.
-    fn publish(
-        &self,
-        messages: &[Message<'_>],
-    ) -> impl Future<Output = Result<(), SinkError>> + Send;
+    /// Publishes messages; returns one outcome per message, in order. Each
+    /// message is sent at most once per call.
+    fn publish(&self, messages: &[Message<'_>]) -> impl Future<Output = Vec<Sent>> + Send;
 }
 
 /// [`EventSink`] on an SNS topic; a `.fifo` topic gets `MessageGroupId` =
@@ -117,7 +138,7 @@ impl SnsSink {
         self.fifo
     }
 
-    async fn publish_one(&self, m: &Message<'_>) -> Result<(), SinkError> {
+    async fn publish_one(&self, m: &Message<'_>) -> Sent {
         let mut request = self
             .client
             .publish()
@@ -131,22 +152,27 @@ impl SnsSink {
                 .message_group_id(group_id(m.subject))
                 .message_deduplication_id(m.id);
         }
-        request
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| SinkError(error_chain(&e)))
+        match request.send().await {
+            Ok(_) => Sent::Published,
+            Err(e) => Sent::of_error(service_code(&e), error_chain(&e)),
+        }
     }
 
-    /// Sends one batch; returns the indexes (into `messages`) SNS reports as
-    /// failed, and the first failure's reason.
+    /// Sends one batch (indexes into `messages`) and writes each entry's
+    /// outcome into `outcomes`. A batch SNS refuses whole for its content is
+    /// sent again message by message, so that only the poison one is refused.
     async fn publish_batch(
         &self,
         messages: &[Message<'_>],
-        batch: Vec<usize>,
-    ) -> Result<(Vec<usize>, Option<String>), SinkError> {
+        batch: &[usize],
+        outcomes: &mut [Option<Sent>],
+    ) {
+        if let [index] = batch {
+            outcomes[*index] = Some(self.publish_one(&messages[*index]).await);
+            return;
+        }
         let mut entries = Vec::with_capacity(batch.len());
-        for &index in &batch {
+        for &index in batch {
             let m = &messages[index];
             let mut entry = PublishBatchRequestEntry::builder()
                 .id(index.to_string())
@@ -159,27 +185,67 @@ impl SnsSink {
                     .message_group_id(group_id(m.subject))
                     .message_deduplication_id(m.id);
             }
-            entries.push(entry.build().map_err(|e| SinkError(error_chain(&e)))?);
+            match entry.build() {
+                Ok(entry) => entries.push(entry),
+                Err(e) => outcomes[index] = Some(Sent::Refused(error_chain(&e))),
+            }
         }
-        let output = self
+        let sent = self
             .client
             .publish_batch()
             .topic_arn(&self.topic_arn)
             .set_publish_batch_request_entries(Some(entries))
             .send()
-            .await
-            .map_err(|e| SinkError(error_chain(&e)))?;
-        let reason = output
-            .failed()
-            .first()
-            .map(|f| format!("{}: {}", f.code(), f.message().unwrap_or("")));
-        let failed = output
-            .failed()
-            .iter()
-            .filter_map(|f| f.id().parse::<usize>().ok())
-            .filter(|index| batch.contains(index))
-            .collect();
-        Ok((failed, reason))
+            .await;
+        match sent {
+            Ok(output) => {
+                for &index in batch {
+                    outcomes[index].get_or_insert(Sent::Published);
+                }
+                for failure in output.failed() {
+                    let Some(index) = failure
+                        .id()
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|i| batch.contains(i))
+                    else {
+                        continue;
+                    };
+                    let detail = format!("{}: {}", failure.code(), failure.message().unwrap_or(""));
+                    outcomes[index] = Some(if failure.sender_fault() {
+                        Sent::of_error(Some(failure.code()), detail)
+                    } else {
+                        Sent::Failed(detail)
+                    });
+                }
+            }
+            Err(e) => {
+                let code = service_code(&e);
+                let content = code
+                    .is_some_and(|c| CONTENT_REFUSALS.contains(&c) || c == "BatchRequestTooLong");
+                if content {
+                    for &index in batch {
+                        if outcomes[index].is_none() {
+                            outcomes[index] = Some(self.publish_one(&messages[index]).await);
+                        }
+                    }
+                } else {
+                    let detail = error_chain(&e);
+                    for &index in batch {
+                        outcomes[index].get_or_insert_with(|| Sent::Failed(detail.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The error code of a service error (`None` for timeouts, dispatch and
+/// other transport failures).
+fn service_code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> {
+    match error {
+        SdkError::ServiceError(e) => e.err().code(),
+        _ => None,
     }
 }
 
@@ -230,51 +296,19 @@ pub fn pack_batches(sizes: &[usize], pending: &[usize], max_bytes: usize) -> Vec
 }
 
 impl EventSink for SnsSink {
-    async fn publish(&self, messages: &[Message<'_>]) -> Result<(), SinkError> {
-        if let [m] = messages {
-            return self.publish_one(m).await;
-        }
+    async fn publish(&self, messages: &[Message<'_>]) -> Vec<Sent> {
+        let mut outcomes: Vec<Option<Sent>> = vec![None; messages.len()];
         let sizes: Vec<usize> = messages.iter().map(Message::size).collect();
-        publish_in_rounds(&sizes, self.max_message_bytes, |batch| {
-            self.publish_batch(messages, batch)
-        })
-        .await
-    }
-}
-
-/// Sends messages (given by their sizes) in packed batches through
-/// `send_batch`, which answers the indexes SNS reported as failed and why;
-/// those are sent again, for [`BATCH_ROUNDS`] rounds in all. Complete only
-/// when every message is out.
-async fn publish_in_rounds<F, Fut>(
-    sizes: &[usize],
-    max_bytes: usize,
-    mut send_batch: F,
-) -> Result<(), SinkError>
-where
-    F: FnMut(Vec<usize>) -> Fut,
-    Fut: Future<Output = Result<(Vec<usize>, Option<String>), SinkError>>,
-{
-    let mut pending: Vec<usize> = (0..sizes.len()).collect();
-    let mut last_reason = None;
-    for _ in 0..BATCH_ROUNDS {
-        let mut failed = Vec::new();
-        for batch in pack_batches(sizes, &pending, max_bytes) {
-            let (batch_failed, reason) = send_batch(batch).await?;
-            failed.extend(batch_failed);
-            last_reason = reason.or(last_reason);
+        let all: Vec<usize> = (0..messages.len()).collect();
+        // One batch's failure never stops the others.
+        for batch in pack_batches(&sizes, &all, self.max_message_bytes) {
+            self.publish_batch(messages, &batch, &mut outcomes).await;
         }
-        if failed.is_empty() {
-            return Ok(());
-        }
-        pending = failed;
+        outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Sent::Failed("not sent".to_owned())))
+            .collect()
     }
-    Err(SinkError(format!(
-        "{} of {} batch entries still failed after {BATCH_ROUNDS} rounds, last: {}",
-        pending.len(),
-        sizes.len(),
-        last_reason.unwrap_or_default()
-    )))
 }
 
 #[cfg(test)]
@@ -290,6 +324,7 @@ mod tests {
             stream,
             subject,
             replay: false,
+            check: false,
         }
     }
 
@@ -326,10 +361,14 @@ mod tests {
         m.stream = Some("live/x");
         m.replay = true;
         assert_eq!(names(&m), ["provider", "type", "stream", "replay"]);
-        let check = message(
+        // Only a delivery marked as a check, never a stream's name.
+        let named_like_a_check = message(
             "lal/livehook/livehook-check",
             Some("livehook/livehook-check"),
         );
+        assert_eq!(names(&named_like_a_check), ["provider", "type", "stream"]);
+        let mut check = named_like_a_check;
+        check.check = true;
         assert_eq!(
             names(&check),
             ["provider", "type", "stream", "livehook_check"]
@@ -365,44 +404,5 @@ mod tests {
         assert_eq!(batches, [vec![0], vec![1], vec![2]]);
         // Exactly at the limit fits.
         assert_eq!(pack_batches(&[50, 50], &[0, 1], 100), [vec![0, 1]]);
-    }
-
-    /// Runs [`publish_in_rounds`] with a batch sender that reports as failed
-    /// each entry `fail(index)` says, recording every batch sent.
-    fn rounds(
-        sizes: &[usize],
-        fail: impl Fn(usize) -> bool,
-    ) -> (Result<(), SinkError>, Vec<Vec<usize>>) {
-        let sent = std::cell::RefCell::new(Vec::new());
-        let result = block_on(publish_in_rounds(sizes, 1000, |batch| {
-            let failed: Vec<usize> = batch.iter().copied().filter(|&i| fail(i)).collect();
-            sent.borrow_mut().push(batch);
-            async move { Ok((failed, Some("InternalError: try again".to_owned()))) }
-        }));
-        (result, sent.into_inner())
-    }
-
-    fn block_on<T>(future: impl Future<Output = T>) -> T {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("a runtime")
-            .block_on(future)
-    }
-
-    #[test]
-    fn failed_batch_entries_are_sent_again_until_all_are_out() {
-        // Entry 3 fails once: the second round sends only it.
-        let once = std::cell::Cell::new(true);
-        let (result, sent) = rounds(&[100; 12], |i| i == 3 && once.replace(false));
-        assert!(result.is_ok());
-        assert_eq!(sent, [(0..10).collect::<Vec<_>>(), vec![10, 11], vec![3]]);
-        // An entry that always fails: an error after three rounds, never a success.
-        let (result, sent) = rounds(&[100; 3], |i| i == 1);
-        let error = result.unwrap_err().to_string();
-        assert!(
-            error.contains("1 of 3") && error.contains("InternalError"),
-            "{error}"
-        );
-        assert_eq!(sent, [vec![0, 1, 2], vec![1], vec![1]]);
     }
 }

@@ -6,32 +6,29 @@ use tracing_subscriber::EnvFilter;
 /// The outcome of one request, as logged and counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Published for the first time.
+    /// Recorded for the first time (the relay publishes it).
     Accepted,
-    /// Already published; answered like the first delivery.
+    /// Already recorded; answered like the first delivery.
     Duplicate,
-    /// Another invocation holds the claim; 409.
-    InProgress,
     /// Refused before anything was stored (400, 405, 413 body).
     Rejected,
     /// Authentication failed (401): a misconfigured or attacked provider.
     Unauthenticated,
     /// The event cannot fit an SNS message (413): never publishable.
     TooLarge,
-    /// DynamoDB or SNS failed; 503.
-    PublishFailed,
+    /// DynamoDB failed or timed out; 503.
+    StoreFailed,
 }
 
 impl Outcome {
     /// Every outcome; each is a metric name.
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 6] = [
         Outcome::Accepted,
         Outcome::Duplicate,
-        Outcome::InProgress,
         Outcome::Rejected,
         Outcome::Unauthenticated,
         Outcome::TooLarge,
-        Outcome::PublishFailed,
+        Outcome::StoreFailed,
     ];
 
     /// Name in logs and metrics.
@@ -39,11 +36,10 @@ impl Outcome {
         match self {
             Outcome::Accepted => "accepted",
             Outcome::Duplicate => "duplicate",
-            Outcome::InProgress => "in_progress",
             Outcome::Rejected => "rejected",
             Outcome::Unauthenticated => "unauthenticated",
             Outcome::TooLarge => "too_large",
-            Outcome::PublishFailed => "publish_failed",
+            Outcome::StoreFailed => "store_failed",
         }
     }
 }
@@ -67,9 +63,9 @@ pub fn init() {
 const EMF_DECLARATION: &str = concat!(
     r#","CloudWatchMetrics":[{"Namespace":"livehook","Dimensions":[["provider"]],"Metrics":["#,
     r#"{"Name":"accepted","Unit":"Count"},{"Name":"duplicate","Unit":"Count"},"#,
-    r#"{"Name":"in_progress","Unit":"Count"},{"Name":"rejected","Unit":"Count"},"#,
+    r#"{"Name":"rejected","Unit":"Count"},"#,
     r#"{"Name":"unauthenticated","Unit":"Count"},{"Name":"too_large","Unit":"Count"},"#,
-    r#"{"Name":"publish_failed","Unit":"Count"}]}]},"provider":""#
+    r#"{"Name":"store_failed","Unit":"Count"}]}]},"provider":""#
 );
 
 /// One EMF line: namespace `livehook`, dimension `provider`, every outcome a
@@ -102,6 +98,38 @@ pub fn emit_metrics(provider: &str, outcome: Outcome, timestamp_ms: i64) {
     println!("{}", emf_line(provider, outcome, timestamp_ms));
 }
 
+/// What the relay did with one batch, as logged and counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayCounts {
+    /// Messages SNS took.
+    pub published: u64,
+    /// Messages SNS refused for their content, and records that are not
+    /// outbox records: left in the table, never retried.
+    pub refused: u64,
+    /// Records returned as `batchItemFailures` (retried by Lambda).
+    pub batch_failures: u64,
+    /// Records that are not `INSERT` or `MODIFY` (TTL removals).
+    pub skipped: u64,
+}
+
+/// The relay's EMF line: namespace `livehook`, dimension `function=relay`,
+/// counts `published`, `refused` and `batch_failures`.
+pub fn relay_emf_line(counts: RelayCounts, timestamp_ms: i64) -> String {
+    format!(
+        concat!(
+            r#"{{"_aws":{{"Timestamp":{},"CloudWatchMetrics":[{{"Namespace":"livehook","Dimensions":[["function"]],"#,
+            r#""Metrics":[{{"Name":"published","Unit":"Count"}},{{"Name":"refused","Unit":"Count"}},"#,
+            r#"{{"Name":"batch_failures","Unit":"Count"}}]}}]}},"function":"relay","published":{},"refused":{},"batch_failures":{}}}"#
+        ),
+        timestamp_ms, counts.published, counts.refused, counts.batch_failures
+    )
+}
+
+/// Writes the relay's EMF line to stdout.
+pub fn emit_relay_metrics(counts: RelayCounts, timestamp_ms: i64) {
+    println!("{}", relay_emf_line(counts, timestamp_ms));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,12 +144,12 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .len(),
-            7
+            6
         );
         assert_eq!(v["provider"], "lal");
         assert_eq!(v["duplicate"], 1);
         assert_eq!(v["accepted"], 0);
-        assert_eq!(v["publish_failed"], 0);
+        assert_eq!(v["store_failed"], 0);
     }
 
     #[test]
@@ -140,5 +168,29 @@ mod tests {
         for o in Outcome::ALL {
             assert_eq!(v[o.as_str()], u8::from(o == Outcome::Accepted));
         }
+    }
+
+    #[test]
+    fn relay_emf_lines_count_published_refused_and_failures() {
+        let counts = RelayCounts {
+            published: 9,
+            refused: 1,
+            batch_failures: 2,
+            skipped: 0,
+        };
+        let v: serde_json::Value = serde_json::from_str(&relay_emf_line(counts, 5)).unwrap();
+        assert_eq!(v["function"], "relay");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "function"
+        );
+        assert_eq!(
+            (&v["published"], &v["refused"], &v["batch_failures"]),
+            (
+                &serde_json::json!(9),
+                &serde_json::json!(1),
+                &serde_json::json!(2)
+            )
+        );
     }
 }

@@ -5,8 +5,10 @@
 //! on first use, killed when the binary exits), the AWS SDK clients the
 //! functions use, [`DynamoStore`] and [`SnsSink`], and API Gateway HTTP API
 //! (payload v2) events turned into `lambda_http::Request`s exactly as the
-//! Lambda runtime does. What SNS publishes is read back from an SQS queue
-//! subscribed to the topic.
+//! Lambda runtime does. Events reach the topic as in AWS: through the
+//! table's stream, read by [`livehook_pump::Pump`] (the local event source
+//! mapping) and handed to the relay, which runs in-process. What SNS
+//! publishes is read back from an SQS queue subscribed to the topic.
 //!
 //! Every [`Stack`] has its own table, topic and queue, so tests of one binary
 //! run in parallel against the one emulator.
@@ -24,12 +26,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodb::config::{
     ConfigBag, Credentials, Region, RuntimeComponents, SharedCredentialsProvider,
 };
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
+    ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -42,6 +46,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Request;
 use lambda_http::http::HeaderMap;
+use livehook::relay::Relay;
+use livehook_pump::{Invoke, InvokeError, PollSummary, Pump};
 use serde_json::{Value, json};
 
 pub use livehook::config::Config;
@@ -59,8 +65,11 @@ pub const TOKEN: &str = "it-token";
 /// The Tencent callback key.
 pub const TENCENT_KEY: &str = "it-tencent-key";
 
-/// The pipeline under test: the production store and sink.
-pub type LivePipeline = Pipeline<DynamoStore, SnsSink>;
+/// The pipeline under test: the production store.
+pub type LivePipeline = Pipeline<DynamoStore>;
+
+/// The relay under test: the production sink.
+pub type LiveRelay = Relay<SnsSink>;
 
 // ---------------------------------------------------------------------------
 // moto_server
@@ -176,6 +185,81 @@ impl Moto {
     pub fn pid(&self) -> u32 {
         self.child.lock().map_or(0, |c| c.id())
     }
+
+    /// Injects a fault into the emulator (see `scripts/moto_serial.py`):
+    /// the next `count` matching requests fail or have their reply held.
+    pub fn inject(&self, fault: &Fault) {
+        let body = json!({
+            "service": fault.service,
+            "target": fault.target,
+            "operation": fault.operation,
+            "count": fault.count,
+            "status": match fault.kind { FaultKind::Error { status } => Some(status), FaultKind::HoldReply { .. } => None },
+            "hold_seconds": match fault.kind { FaultKind::HoldReply { seconds } => Some(seconds), FaultKind::Error { .. } => None },
+        })
+        .to_string();
+        control(&self.endpoint, "POST", &body);
+    }
+
+    /// Removes every fault still pending for `target`.
+    pub fn clear_faults(&self, target: &str) {
+        control(
+            &self.endpoint,
+            "DELETE",
+            &json!({ "target": target }).to_string(),
+        );
+    }
+}
+
+/// A fault for [`Moto::inject`].
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// `dynamodb` or `sns` (the request's signing service).
+    pub service: &'static str,
+    /// The table name or topic ARN the request names: faults never touch
+    /// another test's resources.
+    pub target: String,
+    /// The operation (`PutItem`, `Publish`, `PublishBatch`…); `None`: any.
+    pub operation: Option<&'static str>,
+    /// How many matching requests it affects.
+    pub count: u32,
+    /// What happens to them.
+    pub kind: FaultKind,
+}
+
+/// What a [`Fault`] does.
+#[derive(Debug, Clone, Copy)]
+pub enum FaultKind {
+    /// Answer this HTTP status (5xx) with the service's error, without
+    /// passing the request on.
+    Error {
+        /// The status.
+        status: u16,
+    },
+    /// Pass the request on (a write applies), then hold the reply back this
+    /// long before sending it: the client times out after the fact.
+    HoldReply {
+        /// Seconds.
+        seconds: f64,
+    },
+}
+
+/// One request to the emulator's fault control endpoint.
+fn control(endpoint: &str, method: &str, body: &str) {
+    let address = endpoint.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).expect("connecting to the emulator");
+    let request = format!(
+        "{method} /_livehook/faults HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .expect("writing to the emulator");
+    let mut status = String::new();
+    BufReader::new(stream)
+        .read_line(&mut status)
+        .expect("reading the emulator's answer");
+    assert!(status.contains(" 200 "), "fault control answered {status}");
 }
 
 /// Whether an HTTP server answers on `port`.
@@ -294,6 +378,13 @@ pub fn sns_client(endpoint: &str, calls: Option<&Calls>) -> aws_sdk_sns::Client 
     aws_sdk_sns::Client::from_conf(builder.build())
 }
 
+/// A DynamoDB Streams client on `endpoint` (the pump's; never counted).
+pub fn streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
+    aws_sdk_dynamodbstreams::Client::from_conf(
+        aws_sdk_dynamodbstreams::config::Builder::from(&sdk_config(endpoint)).build(),
+    )
+}
+
 /// An SQS client on `endpoint` (verification only, never counted).
 pub fn sqs_client(endpoint: &str) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(
@@ -355,9 +446,16 @@ pub struct Stack {
     pub queue_arn: String,
     /// Whether the topic and queue are FIFO.
     pub fifo: bool,
-    /// AWS operations (DynamoDB and SNS, in order) made by the pipelines of
-    /// this stack.
+    /// AWS operations (in order) made by the pipelines of this stack: the
+    /// handlers' synchronous calls.
     pub calls: Calls,
+    /// SNS operations made by this stack's relay (the stream's side).
+    pub relay_calls: Calls,
+    /// The topic's `MaximumMessageSize`, as the relay is configured.
+    max_message_bytes: AtomicUsize,
+    /// The local event source mapping (built on first use; a new table or
+    /// topic limit builds a new one).
+    pump: tokio::sync::Mutex<Option<Pump<InProcessRelay>>>,
     /// Verification clients (not counted).
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// Verification clients (not counted).
@@ -389,6 +487,9 @@ impl Stack {
             queue_arn: String::new(),
             fifo,
             calls: Calls::default(),
+            relay_calls: Calls::default(),
+            max_message_bytes: AtomicUsize::new(livehook::config::DEFAULT_MAX_MESSAGE_BYTES),
+            pump: tokio::sync::Mutex::new(None),
             dynamodb: dynamodb_client(&endpoint, None),
             sns: sns_client(&endpoint, None),
             sqs: sqs_client(&endpoint),
@@ -458,6 +559,15 @@ impl Stack {
             .send()
             .await
             .expect("SetTopicAttributes MaximumMessageSize");
+        // One parameter sets both in the template.
+        self.set_relay_max_message_bytes(bytes).await;
+    }
+
+    /// Configures the relay for a topic limit of `bytes` (as
+    /// `LIVEHOOK_MAX_MESSAGE_BYTES` does), without changing the topic.
+    pub async fn set_relay_max_message_bytes(&self, bytes: usize) {
+        self.max_message_bytes.store(bytes, Ordering::SeqCst);
+        *self.pump.lock().await = None;
     }
 
     /// Deletes the topic (its subscriptions go with it).
@@ -474,6 +584,7 @@ impl Stack {
     pub async fn fresh_table(&mut self) {
         self.table = unique_name("table");
         create_table(&self.dynamodb, &self.table).await;
+        *self.pump.get_mut() = None;
     }
 
     /// The configuration a function of `provider` would load, with
@@ -515,18 +626,47 @@ impl Stack {
         overrides: &[(&str, &str)],
         dynamodb_endpoint: &str,
     ) -> LivePipeline {
+        self.pipeline_with_client(
+            provider,
+            overrides,
+            dynamodb_client(dynamodb_endpoint, Some(&self.calls)),
+        )
+    }
+
+    /// The same with production's SDK deadlines (2.5 s per call, two
+    /// attempts of at most 1 s): for tests of held-back replies.
+    pub fn pipeline_with_production_timeouts(&self, provider: &str) -> LivePipeline {
+        let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config(&self.endpoint))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_millis(500))
+                    .operation_attempt_timeout(Duration::from_secs(1))
+                    .operation_timeout(Duration::from_millis(2500))
+                    .build(),
+            )
+            .interceptor(CountCalls(self.calls.clone()))
+            .build();
+        self.pipeline_with_client(provider, &[], aws_sdk_dynamodb::Client::from_conf(config))
+    }
+
+    fn pipeline_with_client(
+        &self,
+        provider: &str,
+        overrides: &[(&str, &str)],
+        client: aws_sdk_dynamodb::Client,
+    ) -> LivePipeline {
         let provider = provider_named(provider);
         let config = self.config(provider, overrides);
-        let store = DynamoStore::new(
-            dynamodb_client(dynamodb_endpoint, Some(&self.calls)),
-            &config.table,
-        );
-        let sink = SnsSink::new(
-            sns_client(&self.endpoint, Some(&self.calls)),
-            &config.topic_arn,
-            config.max_message_bytes,
-        );
-        Pipeline::new(provider, &config, store, sink)
+        Pipeline::new(provider, &config, DynamoStore::new(client, &config.table))
+    }
+
+    /// A relay on this stack's topic, its SNS calls counted in `relay_calls`.
+    pub fn relay(&self) -> LiveRelay {
+        Relay::new(SnsSink::new(
+            sns_client(&self.endpoint, Some(&self.relay_calls)),
+            &self.topic_arn,
+            self.max_message_bytes.load(Ordering::SeqCst),
+        ))
     }
 
     /// Every AWS operation the pipelines made since the last call, in order.
@@ -534,8 +674,74 @@ impl Stack {
         self.calls.take()
     }
 
-    /// Drains the queue: every message published since the last drain.
+    /// Publishes what the table's stream holds, as the event source mapping
+    /// would: the pump reads the stream and invokes the in-process relay
+    /// until nothing is new or a batch fails (kept for the next call, as the
+    /// mapping retries it).
+    pub async fn publish_pending(&self) -> PollSummary {
+        self.publish_pending_in(livehook_pump::DEFAULT_BATCH_SIZE)
+            .await
+    }
+
+    /// The same with batches of at most `batch_size` records (a new batch
+    /// size starts a new pump, from the stream's start).
+    pub async fn publish_pending_in(&self, batch_size: usize) -> PollSummary {
+        let mut pump = self.pump.lock().await;
+        if pump.as_ref().is_none_or(|p| p.batch_size() != batch_size) {
+            *pump = Some(Pump::new(
+                dynamodb_client(&self.endpoint, None),
+                streams_client(&self.endpoint),
+                &self.table,
+                InProcessRelay {
+                    relay: self.relay(),
+                    lose_answers: AtomicUsize::new(0),
+                },
+                batch_size,
+            ));
+        }
+        let pump = pump.as_mut().expect("the pump was just built");
+        pump.drain()
+            .await
+            .unwrap_or_else(|e| panic!("the pump could not read {}: {e}", self.table))
+    }
+
+    /// Publishes the stream from its start through `relay` (a one-off pump:
+    /// the stack's own pump still starts from the stream's start).
+    pub async fn publish_pending_with(&self, relay: LiveRelay) -> PollSummary {
+        let mut pump = Pump::new(
+            dynamodb_client(&self.endpoint, None),
+            streams_client(&self.endpoint),
+            &self.table,
+            InProcessRelay {
+                relay,
+                lose_answers: AtomicUsize::new(0),
+            },
+            livehook_pump::DEFAULT_BATCH_SIZE,
+        );
+        pump.drain()
+            .await
+            .unwrap_or_else(|e| panic!("the pump could not read {}: {e}", self.table))
+    }
+
+    /// The relay's next `n` invocations publish, then die before answering
+    /// (a timeout or crash mid-batch): the pump retries those batches.
+    pub async fn lose_relay_answers(&self, n: usize) {
+        // Build the pump (and its relay) first.
+        self.publish_pending().await;
+        if let Some(pump) = self.pump.lock().await.as_ref() {
+            pump.invoker().lose_answers.store(n, Ordering::SeqCst);
+        }
+    }
+
+    /// Publishes what is pending ([`Stack::publish_pending`]), then drains
+    /// the queue: every message published since the last drain.
     pub async fn messages(&self) -> Vec<Received> {
+        self.publish_pending().await;
+        self.queued().await
+    }
+
+    /// Drains the queue without publishing what is pending.
+    pub async fn queued(&self) -> Vec<Received> {
         let mut out = Vec::new();
         loop {
             let received = self
@@ -605,11 +811,40 @@ impl Stack {
     }
 }
 
+/// The relay invoked in-process by the tests' pump.
+pub struct InProcessRelay {
+    relay: LiveRelay,
+    /// How many of the next invocations publish and then fail to answer.
+    lose_answers: AtomicUsize,
+}
+
+impl Invoke for InProcessRelay {
+    async fn invoke(&self, event: &Event) -> Result<DynamoDbEventResponse, InvokeError> {
+        let report = self.relay.relay(event).await;
+        let lost = self
+            .lose_answers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if lost {
+            return Err(InvokeError("the relay died before answering".to_owned()));
+        }
+        Ok(report.response())
+    }
+}
+
 async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) {
     client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
+        // The outbox: the relay publishes the stream's new images.
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .expect("stream specification"),
+        )
         .attribute_definitions(
             AttributeDefinition::builder()
                 .attribute_name("pk")

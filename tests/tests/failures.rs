@@ -51,12 +51,12 @@ async fn nothing_happened(stack: &Stack, ctx: &str) {
     );
 }
 
-/// Test 4: SNS fails → 503 and no record (the claim is released); once the
-/// topic is back, the provider's retry is published exactly once.
+/// Test 4: SNS fails → never the provider's concern: 200, the record is
+/// written; the relay's batch fails and is retried, and once the topic is
+/// back the event is published exactly once.
 #[tokio::test]
-async fn a_publish_failure_is_503_and_the_retry_succeeds() {
+async fn an_sns_outage_is_200_and_published_once_the_topic_is_back() {
     let mut stack = Stack::new("snsfail").await;
-    // A provider that resends (lal never does: its failed delivery is lost).
     let sample = sample("bililive", "FileClosed");
     let body = sample_body(&sample, 0);
     let key = adapter_view(&stack, &sample, &body).key;
@@ -64,34 +64,28 @@ async fn a_publish_failure_is_503_and_the_retry_succeeds() {
 
     stack.delete_topic().await;
     let reply = handle(&pipeline, sample_request(&sample, &body)).await;
-    assert_eq!(reply.status, 503, "{}", reply.body);
-    assert!(reply.retry_after().is_some(), "503 without Retry-After");
-    assert!(
-        !reply.body.contains("arn:") && !reply.body.contains("NotFound"),
-        "the 503 leaks AWS detail: {}",
-        reply.body
-    );
-    assert_eq!(stack.item(&key).await, None, "the claim was not released");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(stack.take_calls(), ["PutItem"], "one call, no publish");
+    assert!(stack.item(&key).await.is_some(), "the record is the outbox");
+    let relayed = stack.publish_pending().await;
     assert_eq!(
-        stack.take_calls(),
-        ["PutItem", "Publish", "DeleteItem"],
-        "a failed publish releases its claim"
+        relayed.failed_batches, 1,
+        "NotFound is retried: {relayed:?}"
     );
 
     let arn = stack.topic_arn.clone();
     stack.create_topic().await;
     assert_eq!(stack.topic_arn, arn, "the recreated topic has a new ARN");
-    assert!(
-        stack.messages().await.is_empty(),
-        "the failed attempt published"
-    );
     let retry = handle(&pipeline, sample_request(&sample, &body)).await;
     assert_eq!(retry.status, 200, "{}", retry.body);
+    assert_eq!(
+        retry.body, reply.body,
+        "the duplicate gets the first answer"
+    );
     let messages = stack.messages().await;
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].envelope["id"], key.as_str());
-    let item = stack.item(&key).await.expect("record");
-    assert_eq!(s(&item, "status"), Some("COMPLETED"));
+    assert!(stack.messages().await.is_empty(), "published once");
 }
 
 /// Test 5: DynamoDB unreachable → 503, quickly, and nothing published.
@@ -106,10 +100,11 @@ async fn an_unreachable_table_is_503_and_nothing_is_published() {
     let elapsed = started.elapsed();
     assert_eq!(reply.status, 503, "{}", reply.body);
     assert!(reply.retry_after().is_some(), "503 without Retry-After");
-    assert_eq!(stack.take_calls(), ["PutItem"], "published without a claim");
+    assert_eq!(stack.take_calls(), ["PutItem"]);
+    assert!(stack.items().await.is_empty());
     assert!(
         stack.messages().await.is_empty(),
-        "published without a claim"
+        "published without a record"
     );
     eprintln!("DynamoDB unreachable: 503 after {elapsed:?}");
 }

@@ -1,5 +1,5 @@
 //! Idempotency against real DynamoDB semantics (moto): provider retries,
-//! concurrent deliveries, lapsed and live claims, and what each costs.
+//! concurrent deliveries, windowed keys, and what each costs.
 
 use std::sync::Arc;
 
@@ -92,8 +92,8 @@ async fn provider_retries_are_published_once() {
     once_for_all(&stack, &apiserver, &[body.clone(), body]).await;
 }
 
-/// Test 3: many identical deliveries at once publish exactly one event; the
-/// others are told "done" (200) or "retry later" (409 with Retry-After).
+/// Test 3: many identical deliveries at once: every one is answered 200 with
+/// one body (no "in progress", no 409), and exactly one event is published.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_identical_deliveries_publish_once() {
     const N: usize = 50;
@@ -121,138 +121,104 @@ async fn concurrent_identical_deliveries_publish_once() {
         for task in tasks {
             replies.push(task.await.expect("task"));
         }
-        let ok: Vec<_> = replies.iter().filter(|r| r.status == 200).collect();
-        let busy: Vec<_> = replies.iter().filter(|r| r.status == 409).collect();
         let other: Vec<_> = replies
             .iter()
-            .filter(|r| r.status != 200 && r.status != 409)
+            .filter(|r| r.status != 200)
             .map(|r| (r.status, r.body.as_str()))
             .collect();
-        assert!(other.is_empty(), "{provider}: unexpected answers {other:?}");
-        assert!(!ok.is_empty(), "{provider}: nobody was answered 200");
         assert!(
-            ok.iter().all(|r| r.body == ok[0].body),
+            other.is_empty(),
+            "{provider}: answers other than 200: {other:?}"
+        );
+        assert!(
+            replies.iter().all(|r| r.body == replies[0].body),
             "{provider}: 200 bodies differ"
         );
-        for r in &busy {
-            assert!(
-                r.retry_after().is_some_and(|s| s >= 1),
-                "{provider}: 409 without Retry-After: {r:?}"
-            );
-        }
         let messages = stack.messages().await;
         let calls = stack.take_calls();
-        let count = |name: &str| calls.iter().filter(|c| *c == name).count();
-        // On failure, say which layer duplicated: two Publish calls mean two
-        // invocations won the conditional put (the emulator's conditional
-        // write was not atomic); one Publish and two messages would be SNS/SQS.
+        let relayed = stack.relay_calls.take();
+        // On failure, say which layer duplicated: two records on the stream
+        // mean two conditional puts won (the emulator's write was not
+        // atomic); one Publish and two messages would be SNS/SQS.
         assert_eq!(
             messages.len(),
             1,
-            "{provider}: {N} concurrent deliveries published {} messages ({} × 200, {} × 409; \
-             {} PutItem, {} Publish, {} UpdateItem, {} GetItem)",
+            "{provider}: {N} concurrent deliveries published {} messages ({} PutItem; relay: {relayed:?})",
             messages.len(),
-            ok.len(),
-            busy.len(),
-            count("PutItem"),
-            count("Publish"),
-            count("UpdateItem"),
-            count("GetItem"),
+            calls.len(),
         );
-        assert_eq!(count("PutItem"), N, "{provider}: {calls:?}");
-        assert_eq!(count("Publish"), 1, "{provider}: {calls:?}");
-        assert_eq!(count("UpdateItem"), 1, "{provider}: {calls:?}");
-        assert_eq!(calls.len(), N + 2, "{provider}: {calls:?}");
-        let key = messages[0].envelope["id"].as_str().expect("id");
-        let item = stack.item(key).await.expect("record");
-        assert_eq!(s(&item, "status"), Some("COMPLETED"));
-        eprintln!(
-            "{provider}: {N} concurrent deliveries → {} × 200, {} × 409, 1 message",
-            ok.len(),
-            busy.len()
+        assert_eq!(
+            calls,
+            vec!["PutItem".to_owned(); N],
+            "{provider}: one call each"
         );
+        assert_eq!(relayed, ["Publish"], "{provider}: one record on the stream");
+        eprintln!("{provider}: {N} concurrent deliveries → {N} × 200, one body, 1 message");
     }
 }
 
-/// The IN_PROGRESS record a crashed (or still running) invocation leaves.
-fn claim_item(key: &str, provider: &str, event_type: &str, until_ms: i64) -> Item {
-    [
-        ("pk", AttributeValue::S(key.to_owned())),
-        ("status", AttributeValue::S("IN_PROGRESS".into())),
-        ("in_progress_until", AttributeValue::N(until_ms.to_string())),
-        (
-            "expires_at",
-            AttributeValue::N((unix_now() + 3600).to_string()),
-        ),
-        ("provider", AttributeValue::S(provider.to_owned())),
-        ("type", AttributeValue::S(event_type.to_owned())),
-        (
-            "first_seen",
-            AttributeValue::S("2026-01-01T00:00:00Z".into()),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
-
-/// Test 6: a lapsed claim is taken over; a live one is answered 409.
+/// A windowed key (ZLMediaKit: the same body is the same event only for a
+/// while): within the window a duplicate, after it a new event that replaces
+/// the record (a MODIFY on the stream) and is published with its own id.
 #[tokio::test]
-async fn lapsed_claims_are_taken_over_and_live_ones_are_not() {
-    let stack = Stack::new("claims").await;
-    let pipeline = stack.pipeline("bililive");
+async fn a_windowed_key_replaces_a_lapsed_record_as_a_new_event() {
+    use std::time::Duration;
 
-    // Lapsed a minute ago: the invocation that claimed it died.
-    let stale = sample("bililive", "SessionStarted");
-    let body = sample_body(&stale, 0);
-    let delivery = adapter_view(&stack, &stale, &body);
-    let event_type = delivery.event_type().as_str();
-    stack
-        .put_item(claim_item(
-            &delivery.key,
-            "bililive",
-            event_type,
-            unix_millis() - 60_000,
-        ))
-        .await;
-    let reply = handle(&pipeline, sample_request(&stale, &body)).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let messages = stack.messages().await;
-    assert_eq!(messages.len(), 1, "a lapsed claim was not taken over");
-    assert_eq!(messages[0].envelope["id"], delivery.key.as_str());
-    let item = stack.item(&delivery.key).await.expect("record");
-    assert_eq!(s(&item, "status"), Some("COMPLETED"), "{item:?}");
+    use livehook::record::{Record, RecordParts};
+    use livehook::sink::Message;
+    use livehook::store::{IdempotencyStore, Written};
 
-    // Claimed until a minute from now: someone is publishing it.
-    let live = sample("bililive", "SessionEnded");
-    let body = sample_body(&live, 0);
-    let delivery = adapter_view(&stack, &live, &body);
-    let until = unix_millis() + 60_000;
-    let claim = claim_item(
-        &delivery.key,
-        "bililive",
-        delivery.event_type().as_str(),
-        until,
-    );
-    stack.put_item(claim.clone()).await;
-    stack.take_calls();
-    let reply = handle(&pipeline, sample_request(&live, &body)).await;
-    assert_eq!(reply.status, 409, "{}", reply.body);
-    let retry_after = reply.retry_after().expect("409 carries Retry-After");
-    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
-    assert!(
-        stack.messages().await.is_empty(),
-        "a live claim was published"
-    );
+    let stack = Stack::new("window").await;
+    let store = DynamoStore::new(dynamodb_client(&stack.endpoint, None), &stack.table);
+    let record = |id: &str, seconds_ago: u64| {
+        let now = time::OffsetDateTime::now_utc() - Duration::from_secs(seconds_ago);
+        let body = format!(r#"{{"id":"{id}"}}"#);
+        let message = Message {
+            body: &body,
+            id,
+            provider: "zlmediakit",
+            event_type: "server.stats",
+            stream: None,
+            subject: "zlmediakit/server",
+            replay: false,
+            check: false,
+        };
+        Record::build(RecordParts {
+            key: "same-body",
+            messages: &[message],
+            recorded: &[],
+            now,
+            expires_at: now + Duration::from_secs(3600),
+            dedupe_window: Some(Duration::from_secs(60)),
+        })
+        .expect("a record")
+    };
     assert_eq!(
-        stack.item(&delivery.key).await.as_ref(),
-        Some(&claim),
-        "the live claim was changed"
+        store.put_new(record("first", 120)).await.expect("put"),
+        Written::New
     );
+    // Two minutes later than its first seen: outside the 60 s window.
     assert_eq!(
-        stack.take_calls(),
-        ["PutItem"],
-        "a live claim costs one call"
+        store.put_new(record("second", 0)).await.expect("put"),
+        Written::New
+    );
+    // Seconds later: inside the window of "second".
+    assert_eq!(
+        store.put_new(record("third", 0)).await.expect("put"),
+        Written::Duplicate {
+            first_id: Some("second".to_owned())
+        }
+    );
+    let ids: Vec<String> = stack
+        .messages()
+        .await
+        .iter()
+        .map(|m| m.envelope["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        ids,
+        ["first", "second"],
+        "the replacement is published as a new event"
     );
 }
 
@@ -289,24 +255,18 @@ async fn returns_old_item_on_failed_condition(stack: &Stack) -> bool {
     }
 }
 
-/// Test 8: a new event costs exactly three AWS calls (PutItem, Publish,
-/// UpdateItem); a duplicate exactly one (PutItem), when the store gets the
-/// existing item back from the failed conditional put as real DynamoDB does.
-/// Every provider of the registry; for those that never resend (lal, SRS)
-/// the second delivery is a second event.
+/// Test 8: one synchronous AWS call per delivery, new or duplicate (the
+/// conditional PutItem, which returns the existing item in the same call);
+/// the relay's one Publish per new event at batch 1. Every provider of the
+/// registry; for those that never resend (lal, SRS) the second delivery is a
+/// second event.
 #[tokio::test]
 async fn aws_calls_per_delivery() {
     let stack = Stack::new("calls").await;
-    let all_old = returns_old_item_on_failed_condition(&stack).await;
-    let duplicate_cost: &[&str] = if all_old {
-        &["PutItem"]
-    } else {
-        eprintln!(
-            "NOTE: this moto does not return the item on a failed condition \
-             (ReturnValuesOnConditionCheckFailure=ALL_OLD); the store falls back to GetItem"
-        );
-        &["PutItem", "GetItem"]
-    };
+    assert!(
+        returns_old_item_on_failed_condition(&stack).await,
+        "the emulator must return the old item on a failed condition, as DynamoDB does"
+    );
     let all_samples = samples();
     for provider in livehook::providers::ALL {
         let sample = all_samples
@@ -318,33 +278,29 @@ async fn aws_calls_per_delivery() {
         let pipeline = stack.pipeline(provider);
         let body = sample_body(sample, fresh_t());
         stack.take_calls();
+        stack.relay_calls.take();
 
         let reply = handle(&pipeline, sample_request(sample, &body)).await;
         assert_eq!(reply.status, 200, "{provider}: {}", reply.body);
-        assert_eq!(
-            stack.take_calls(),
-            ["PutItem", "Publish", "UpdateItem"],
-            "{provider}: new event"
-        );
+        assert_eq!(stack.take_calls(), ["PutItem"], "{provider}: new event");
 
         let again = handle(&pipeline, sample_request(sample, &body)).await;
         assert_eq!(again.status, 200, "{provider}: {}", again.body);
+        assert_eq!(
+            stack.take_calls(),
+            ["PutItem"],
+            "{provider}: second delivery"
+        );
+        let published = stack.messages().await.len();
+        let relayed = stack.relay_calls.take();
         if resends {
             assert_eq!(again.body, reply.body, "{provider}");
-            assert_eq!(stack.take_calls(), duplicate_cost, "{provider}: duplicate");
-            assert_eq!(stack.messages().await.len(), 1, "{provider}");
+            assert_eq!(published, 1, "{provider}");
         } else {
-            assert_eq!(
-                stack.take_calls(),
-                ["PutItem", "Publish", "UpdateItem"],
-                "{provider}: a second delivery is a new event"
-            );
-            assert_eq!(stack.messages().await.len(), 2, "{provider}");
+            assert_eq!(published, 2, "{provider}: a second delivery is a new event");
         }
+        // Both records in one batch: one Publish, or one PublishBatch for two.
+        assert_eq!(relayed.len(), 1, "{provider}: relay calls {relayed:?}");
     }
-    eprintln!(
-        "calls: new = PutItem, Publish, UpdateItem (3); duplicate = {duplicate_cost:?} ({}); \
-         moto returns ALL_OLD on a failed condition: {all_old}",
-        duplicate_cost.len()
-    );
+    eprintln!("calls: new = PutItem (1); duplicate = PutItem (1); relay: one call per batch");
 }

@@ -7,7 +7,6 @@ use lambda_http::{Body, Response};
 use crate::config::AdmissionOnFailure;
 use crate::error::Rejection;
 use crate::providers::Provider;
-use crate::sink::SinkError;
 use crate::store::StoreError;
 use crate::telemetry::Outcome;
 
@@ -17,18 +16,10 @@ pub enum Failure {
     /// Refused (4xx): nothing stored or published.
     #[error(transparent)]
     Rejected(#[from] Rejection),
-    /// Another invocation is publishing this event: retry later (409).
-    #[error("event is being processed; retry later")]
-    InProgress {
-        /// Seconds for `Retry-After`.
-        retry_after_seconds: u64,
-    },
-    /// DynamoDB failed (503).
+    /// DynamoDB failed or timed out (503); whether or not the write
+    /// applied, the provider's retry is answered correctly.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// SNS failed (503); the claim was released.
-    #[error(transparent)]
-    Sink(#[from] SinkError),
 }
 
 impl Failure {
@@ -36,10 +27,11 @@ impl Failure {
     pub fn outcome(&self) -> Outcome {
         match self {
             Failure::Rejected(Rejection::Unauthenticated(_)) => Outcome::Unauthenticated,
-            Failure::Rejected(Rejection::EventTooLarge { .. }) => Outcome::TooLarge,
+            Failure::Rejected(
+                Rejection::EventTooLarge { .. } | Rejection::RecordTooLarge { .. },
+            ) => Outcome::TooLarge,
             Failure::Rejected(_) => Outcome::Rejected,
-            Failure::InProgress { .. } => Outcome::InProgress,
-            Failure::Store(_) | Failure::Sink(_) => Outcome::PublishFailed,
+            Failure::Store(_) => Outcome::StoreFailed,
         }
     }
 
@@ -48,20 +40,21 @@ impl Failure {
         match self {
             Failure::Rejected(Rejection::MethodNotAllowed) => StatusCode::METHOD_NOT_ALLOWED,
             Failure::Rejected(
-                Rejection::PayloadTooLarge { .. } | Rejection::EventTooLarge { .. },
+                Rejection::PayloadTooLarge { .. }
+                | Rejection::EventTooLarge { .. }
+                | Rejection::RecordTooLarge { .. },
             ) => StatusCode::PAYLOAD_TOO_LARGE,
             Failure::Rejected(Rejection::Unauthenticated(_)) => StatusCode::UNAUTHORIZED,
             Failure::Rejected(Rejection::Malformed(_) | Rejection::Stale) => {
                 StatusCode::BAD_REQUEST
             }
-            Failure::InProgress { .. } => StatusCode::CONFLICT,
-            Failure::Store(_) | Failure::Sink(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     /// Whether AWS, not the request, failed.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Failure::Store(_) | Failure::Sink(_))
+        matches!(self, Failure::Store(_))
     }
 
     /// The response: a short JSON reason, never internal detail.
@@ -69,26 +62,17 @@ impl Failure {
         let status = self.status();
         let reason = match &self {
             // What failed inside AWS is for our logs, not for the caller.
-            Failure::Store(_) | Failure::Sink(_) => {
-                "temporarily unavailable; retry later".to_owned()
-            }
+            Failure::Store(_) => "temporarily unavailable; retry later".to_owned(),
             other => other.to_string(),
         };
         let mut builder = Response::builder()
             .status(status)
             .header(header::CONTENT_TYPE, "application/json");
         match &self {
-            Failure::InProgress {
-                retry_after_seconds,
-            } => {
-                builder = builder.header(header::RETRY_AFTER, retry_after_seconds.to_string());
-            }
             Failure::Rejected(Rejection::MethodNotAllowed) => {
                 builder = builder.header(header::ALLOW, "POST")
             }
-            Failure::Store(_) | Failure::Sink(_) => {
-                builder = builder.header(header::RETRY_AFTER, "5")
-            }
+            Failure::Store(_) => builder = builder.header(header::RETRY_AFTER, "5"),
             _ => {}
         }
         let body = serde_json::json!({ "error": reason }).to_string();
@@ -107,13 +91,13 @@ pub struct Accepted {
     pub event_type: &'static str,
     /// The reply body.
     pub reply: String,
-    /// Whether it was a duplicate of a published event.
+    /// Whether it was a duplicate of an accepted event.
     pub duplicate: bool,
 }
 
-/// The response to one request. An admission-control provider (SRS) set to
-/// [`AdmissionOnFailure::Allow`] gets its success reply when AWS fails, so
-/// that its client's publish or play goes on.
+/// The response to one request. An admission-control provider (SRS, nginx,
+/// ZLMediaKit) set to [`AdmissionOnFailure::Allow`] gets its success reply
+/// when DynamoDB fails, so that its client's publish or play goes on.
 pub fn respond(
     result: Result<Accepted, Failure>,
     provider: &dyn Provider,
@@ -173,13 +157,10 @@ mod tests {
             (Failure::Rejected(Rejection::malformed("x")), 400),
             (Failure::Rejected(Rejection::Stale), 400),
             (
-                Failure::InProgress {
-                    retry_after_seconds: 3,
-                },
-                409,
+                Failure::Rejected(Rejection::RecordTooLarge { limit: 1 }),
+                413,
             ),
             (Failure::Store(StoreError("secret detail".into())), 503),
-            (Failure::Sink(SinkError("secret detail".into())), 503),
         ];
         for (failure, status) in cases {
             let response = failure.into_response();
@@ -189,8 +170,8 @@ mod tests {
                 !body.contains("secret detail") && !body.contains("WrongToken"),
                 "{body}"
             );
-            if status == 409 {
-                assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+            if status == 503 {
+                assert_eq!(response.headers()[header::RETRY_AFTER], "5");
             }
             if status == 405 {
                 assert_eq!(response.headers()[header::ALLOW], "POST");
@@ -240,7 +221,7 @@ mod tests {
 
     #[test]
     fn fail_open_applies_only_to_admission_providers_and_outages() {
-        let unavailable = || Err(Failure::Sink(SinkError("down".into())));
+        let unavailable = || Err(Failure::Store(StoreError("down".into())));
         // Bililive's reply is not admission control: 503 either way.
         let r = respond(unavailable(), &Bililive, AdmissionOnFailure::Allow);
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);

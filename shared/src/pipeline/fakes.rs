@@ -1,116 +1,83 @@
 //! In-memory stand-ins behind [`IdempotencyStore`] and [`EventSink`], for
-//! millisecond unit tests of every branch of the flow. They follow the
-//! contract of the real ones (the emulator tests in `tests/` hold those to
-//! AWS's behaviour); they never replace those tests.
+//! millisecond unit tests of every branch of the flow and the relay. They
+//! follow the contract of the real ones (the emulator tests in `tests/` hold
+//! those to AWS's behaviour); they never replace those tests.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use time::OffsetDateTime;
+use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::sink::{EventSink, Message, SinkError};
-use crate::store::{Claim, ClaimOutcome, IdempotencyStore, StoreError};
+use crate::record::Record;
+use crate::sink::{EventSink, Message, Sent};
+use crate::store::{IdempotencyStore, StoreError, Written, first_id};
 
-/// One record of the [`MemoryStore`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    pub completed: bool,
-    pub claimed_by: String,
-    pub in_progress_until: OffsetDateTime,
-    pub envelope: Option<String>,
-}
-
-/// A store in a map, with the claim rules of the DynamoDB one.
+/// A table in a map, with the conditional write of the DynamoDB one.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    pub records: Mutex<HashMap<String, Record>>,
-    pub calls: Mutex<Vec<&'static str>>,
-    /// How many of the next `complete` calls fail.
-    pub failing_completes: AtomicUsize,
+    pub items: Mutex<HashMap<String, HashMap<String, AttributeValue>>>,
+    /// Every item written, in order (the table's stream).
+    pub stream: Mutex<Vec<HashMap<String, AttributeValue>>>,
+    pub calls: AtomicUsize,
+    /// How many of the next writes fail.
+    pub failing: AtomicUsize,
+    /// How many of the next writes apply but then fail (a lost reply).
+    pub applied_then_failing: AtomicUsize,
 }
 
 impl MemoryStore {
-    pub fn record(&self, key: &str) -> Option<Record> {
-        self.records.lock().unwrap().get(key).cloned()
+    pub fn item(&self, key: &str) -> Option<HashMap<String, AttributeValue>> {
+        self.items.lock().unwrap().get(key).cloned()
     }
 
-    pub fn take_calls(&self) -> Vec<&'static str> {
-        std::mem::take(&mut *self.calls.lock().unwrap())
+    pub fn take_calls(&self) -> usize {
+        self.calls.swap(0, Ordering::SeqCst)
     }
+}
 
-    fn called(&self, name: &'static str) {
-        self.calls.lock().unwrap().push(name);
-    }
+fn take_one(counter: &AtomicUsize) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 impl IdempotencyStore for MemoryStore {
-    async fn claim(&self, claim: &Claim<'_>) -> Result<ClaimOutcome, StoreError> {
-        self.called("claim");
-        let mut records = self.records.lock().unwrap();
-        if let Some(existing) = records.get(claim.key) {
-            if existing.completed {
-                return Ok(ClaimOutcome::AlreadyCompleted);
-            }
-            let ours = existing.claimed_by == claim.claimed_by;
-            if !ours && existing.in_progress_until >= claim.now {
-                return Ok(ClaimOutcome::InProgress {
-                    until: Some(existing.in_progress_until),
+    async fn put_new(&self, record: Record) -> Result<Written, StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if take_one(&self.failing) {
+            return Err(StoreError("injected failure".into()));
+        }
+        let mut items = self.items.lock().unwrap();
+        if let Some(existing) = items.get(&record.key) {
+            let first_seen = existing
+                .get("first_seen_ms")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i128>().ok())
+                .unwrap_or(i128::MAX);
+            let lapsed = record.replace_before_ms.is_some_and(|b| first_seen < b);
+            if !lapsed {
+                return Ok(Written::Duplicate {
+                    first_id: first_id(existing),
                 });
             }
         }
-        records.insert(
-            claim.key.to_owned(),
-            Record {
-                completed: false,
-                claimed_by: claim.claimed_by.to_owned(),
-                in_progress_until: claim.in_progress_until,
-                envelope: None,
-            },
-        );
-        Ok(ClaimOutcome::Claimed)
-    }
-
-    async fn complete(&self, key: &str, envelope: Option<&str>) -> Result<(), StoreError> {
-        self.called("complete");
-        let failing = self.failing_completes.load(Ordering::SeqCst);
-        if failing > 0 {
-            self.failing_completes.store(failing - 1, Ordering::SeqCst);
-            return Err(StoreError("complete failed".into()));
+        items.insert(record.key.clone(), record.item.clone());
+        self.stream.lock().unwrap().push(record.item);
+        if take_one(&self.applied_then_failing) {
+            return Err(StoreError("injected lost reply".into()));
         }
-        if let Some(record) = self.records.lock().unwrap().get_mut(key) {
-            record.completed = true;
-            record.envelope = envelope.map(str::to_owned);
-        }
-        Ok(())
-    }
-
-    async fn release(&self, key: &str) -> Result<(), StoreError> {
-        self.called("release");
-        let mut records = self.records.lock().unwrap();
-        if records.get(key).is_some_and(|r| !r.completed) {
-            records.remove(key);
-        }
-        Ok(())
+        Ok(Written::New)
     }
 }
 
-/// A sink that records what it publishes; it can be told to fail after
-/// publishing some messages (a partly failed batch).
-#[derive(Debug)]
+/// A sink that records what it published; messages whose body contains
+/// `refuse` are refused, and the next `failing` messages fail.
+#[derive(Debug, Default)]
 pub struct RecordingSink {
     pub published: Mutex<Vec<String>>,
-    /// Messages published before every further one fails.
-    pub fail_after: AtomicUsize,
-}
-
-impl Default for RecordingSink {
-    fn default() -> Self {
-        RecordingSink {
-            published: Mutex::default(),
-            fail_after: AtomicUsize::new(usize::MAX),
-        }
-    }
+    pub failing: AtomicUsize,
+    pub calls: AtomicUsize,
 }
 
 impl RecordingSink {
@@ -120,14 +87,20 @@ impl RecordingSink {
 }
 
 impl EventSink for RecordingSink {
-    async fn publish(&self, messages: &[Message<'_>]) -> Result<(), SinkError> {
-        let mut published = self.published.lock().unwrap();
-        for m in messages {
-            if published.len() >= self.fail_after.load(Ordering::SeqCst) {
-                return Err(SinkError("publish failed".into()));
-            }
-            published.push(m.body.to_owned());
-        }
-        Ok(())
+    async fn publish(&self, messages: &[Message<'_>]) -> Vec<Sent> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        messages
+            .iter()
+            .map(|m| {
+                if m.body.contains("refuse") {
+                    Sent::Refused("InvalidParameter: refused".into())
+                } else if take_one(&self.failing) {
+                    Sent::Failed("injected failure".into())
+                } else {
+                    self.published.lock().unwrap().push(m.body.to_owned());
+                    Sent::Published
+                }
+            })
+            .collect()
     }
 }

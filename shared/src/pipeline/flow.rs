@@ -1,6 +1,7 @@
-//! The middle of the flow, after the gate: size check → claim (duplicate:
-//! 200, in progress: 409) → publish → complete. A new event costs three
-//! AWS calls, a duplicate one.
+//! The middle of the flow, after the gate: message and record sizes (413)
+//! → one conditional write of the whole record (new: 200; duplicate: 200
+//! with the first answer's body). One AWS call per delivery; publishing is
+//! the relay's, from the table's stream.
 
 use time::OffsetDateTime;
 
@@ -8,44 +9,36 @@ use super::answer::{Accepted, Failure};
 use super::gate::Gate;
 use crate::error::Rejection;
 use crate::providers::Delivery;
-use crate::sink::{EventSink, Message, SinkError};
-use crate::store::{Claim, ClaimOutcome, IdempotencyStore};
+use crate::record::{MAX_ITEM_BYTES, Record, RecordParts};
+use crate::sink::Message;
+use crate::store::{IdempotencyStore, Written};
 
 /// The facts of one invocation the flow needs.
 #[derive(Debug, Clone, Copy)]
 pub struct Invocation<'a> {
-    /// The request id (the claim's owner).
+    /// The request id (the key of providers that never resend).
     pub request_id: &'a str,
     /// When the request was received.
     pub now: OffsetDateTime,
-    /// Until when this invocation may run: its claim lapses then.
-    pub deadline: OffsetDateTime,
 }
 
-/// Runs one admitted delivery through the store and the sink.
-pub(crate) async fn deliver<S: IdempotencyStore, K: EventSink>(
+/// Runs one admitted delivery through the store.
+pub(crate) async fn deliver<S: IdempotencyStore>(
     gate: &Gate,
     store: &S,
-    sink: &K,
     delivery: &Delivery,
     invocation: Invocation<'_>,
 ) -> Result<Accepted, Failure> {
     let provider = gate.provider();
     let event_type = delivery.event_type().as_str();
-    let accepted = |duplicate| Accepted {
-        id: delivery.key.clone(),
-        event_type,
-        reply: provider.reply(&delivery.key),
-        duplicate,
-    };
 
-    // Serialized once: the same text is published and stored.
+    // Serialized once: the stored text is what the relay publishes.
     let envelopes: Vec<String> = delivery
         .events
         .iter()
         .map(|o| serde_json::to_string(&o.event))
         .collect::<Result<_, _>>()
-        .map_err(|e| SinkError(format!("serializing the envelope: {e}")))?;
+        .map_err(|e| Rejection::malformed(format!("the event cannot be serialized: {e}")))?;
     let messages: Vec<Message<'_>> = delivery
         .events
         .iter()
@@ -58,59 +51,37 @@ pub(crate) async fn deliver<S: IdempotencyStore, K: EventSink>(
             stream: o.stream.as_deref(),
             subject: &o.event.subject,
             replay: false,
+            check: delivery.check,
         })
         .collect();
-    // Refused before anything is written: no retry could ever publish it.
+    // Refused before anything is written: no relay could ever publish it.
     let limit = gate.settings().max_message_bytes;
     if messages.iter().any(|m| m.size() > limit) {
         return Err(Rejection::EventTooLarge { limit }.into());
     }
-
-    let expires_at = invocation.now + gate.settings().retention;
-    let claim = Claim {
+    let record = Record::build(RecordParts {
         key: &delivery.key,
-        claimed_by: invocation.request_id,
-        provider: provider.name(),
-        event_type,
+        messages: &messages,
         recorded: &delivery.recorded,
         now: invocation.now,
-        in_progress_until: invocation.deadline,
-        expires_at,
-    };
-    match store.claim(&claim).await? {
-        ClaimOutcome::Claimed => {}
-        ClaimOutcome::AlreadyCompleted => return Ok(accepted(true)),
-        ClaimOutcome::InProgress { until } => {
-            let seconds = until.map_or(1, |u| (u - invocation.now).whole_seconds().clamp(1, 60));
-            return Err(Failure::InProgress {
-                retry_after_seconds: seconds.unsigned_abs(),
-            });
-        }
-    }
+        expires_at: invocation.now + gate.settings().retention,
+        dedupe_window: delivery.dedupe_window,
+    })
+    .map_err(|_| Rejection::RecordTooLarge {
+        limit: MAX_ITEM_BYTES,
+    })?;
 
-    if let Err(publish_error) = sink.publish(&messages).await {
-        if let Err(release_error) = store.release(&delivery.key).await {
-            // The claim lapses at its deadline; the provider's retry then succeeds.
-            tracing::error!(event_id = delivery.key, error = %release_error, "could not release claim");
-        }
-        return Err(publish_error.into());
-    }
-
-    // A split delivery stores no single envelope; its parts are in SNS.
-    let stored = match envelopes.as_slice() {
-        [one] => Some(one.as_str()),
-        _ => None,
+    let duplicate = match store.put_new(record).await? {
+        Written::New => false,
+        Written::Duplicate { .. } => true,
     };
-    // Published already: a 503 now would make the provider publish it again
-    // once the claim lapses, so a failed completion is retried once, then
-    // logged, and the answer stays 200.
-    if let Err(first) = store.complete(&delivery.key, stored).await {
-        tracing::warn!(event_id = delivery.key, error = %first, "marking completed failed; retrying once");
-        if let Err(e) = store.complete(&delivery.key, stored).await {
-            tracing::error!(event_id = delivery.key, error = %e, "published but not marked completed");
-        }
-    }
-    Ok(accepted(false))
+    Ok(Accepted {
+        id: delivery.key.clone(),
+        event_type,
+        // Built from the key alone: a duplicate gets the first answer's body.
+        reply: provider.reply(&delivery.key),
+        duplicate,
+    })
 }
 
 #[cfg(test)]
@@ -120,9 +91,11 @@ mod tests {
 
     use super::*;
     use crate::pipeline::Settings;
-    use crate::pipeline::fakes::{MemoryStore, RecordingSink};
+    use crate::pipeline::fakes::MemoryStore;
     use crate::providers::testing::{deliver_as, now, verifier};
     use crate::providers::{Bililive, Lal, Provider};
+    use crate::record::Outbox;
+    use crate::store::StoreError;
 
     const LIMIT: usize = 64 * 1024;
 
@@ -137,14 +110,6 @@ mod tests {
                 max_message_bytes: LIMIT,
             },
         )
-    }
-
-    fn invocation(request_id: &str) -> Invocation<'_> {
-        Invocation {
-            request_id,
-            now: now(),
-            deadline: now() + Duration::from_secs(30),
-        }
     }
 
     fn bililive(event_id: &str) -> Delivery {
@@ -163,7 +128,6 @@ mod tests {
     struct World {
         gate: Gate,
         store: MemoryStore,
-        sink: RecordingSink,
     }
 
     impl World {
@@ -171,136 +135,96 @@ mod tests {
             World {
                 gate: gate(provider),
                 store: MemoryStore::default(),
-                sink: RecordingSink::default(),
             }
         }
 
-        async fn deliver(
+        async fn deliver_at(
             &self,
             delivery: &Delivery,
-            request_id: &str,
+            at: OffsetDateTime,
         ) -> Result<Accepted, Failure> {
-            deliver(
-                &self.gate,
-                &self.store,
-                &self.sink,
-                delivery,
-                invocation(request_id),
-            )
-            .await
+            let invocation = Invocation {
+                request_id: "r",
+                now: at,
+            };
+            deliver(&self.gate, &self.store, delivery, invocation).await
+        }
+
+        async fn deliver(&self, delivery: &Delivery) -> Result<Accepted, Failure> {
+            self.deliver_at(delivery, now()).await
+        }
+
+        fn outbox(&self, key: &str) -> Outbox {
+            let item: serde_dynamo::Item = self.store.item(key).expect("a record").into();
+            Outbox::from_item(&item).expect("an outbox record")
         }
     }
 
     #[tokio::test]
-    async fn a_new_event_is_claimed_published_and_completed() {
+    async fn a_new_event_is_one_write_of_the_whole_record() {
         let w = World::new(&Bililive);
         let d = bililive("e1");
-        let accepted = w.deliver(&d, "r1").await.unwrap();
+        let accepted = w.deliver(&d).await.unwrap();
         assert!(!accepted.duplicate);
-        assert_eq!(w.store.take_calls(), ["claim", "complete"]);
-        let published = w.sink.published();
-        assert_eq!(published.len(), 1);
-        let record = w.store.record(&d.key).unwrap();
-        assert!(record.completed);
+        assert_eq!(w.store.take_calls(), 1);
+        let outbox = w.outbox(&d.key);
+        assert_eq!(outbox.messages.len(), 1);
         assert_eq!(
-            record.envelope.as_deref(),
-            Some(published[0].as_str()),
-            "one serialization for both"
+            outbox.messages[0].body,
+            serde_json::to_string(&d.events[0].event).unwrap(),
+            "the stored text is the envelope"
         );
+        assert_eq!(outbox.event_type, "recording.file_closed");
+        assert_eq!(w.store.stream.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]
     async fn a_duplicate_costs_one_call_and_gets_the_same_reply() {
         let w = World::new(&Bililive);
         let d = bililive("e1");
-        let first = w.deliver(&d, "r1").await.unwrap();
+        let first = w.deliver(&d).await.unwrap();
         w.store.take_calls();
-        let again = w.deliver(&d, "r2").await.unwrap();
+        let again = w.deliver(&d).await.unwrap();
         assert!(again.duplicate);
         assert_eq!(again.reply, first.reply);
-        assert_eq!(w.store.take_calls(), ["claim"]);
-        assert_eq!(w.sink.published().len(), 1);
+        assert_eq!(w.store.take_calls(), 1);
+        assert_eq!(w.store.stream.lock().unwrap().len(), 1, "written once");
     }
 
     #[tokio::test]
-    async fn another_invocations_live_claim_is_in_progress_and_our_own_goes_on() {
+    async fn a_lost_reply_is_503_and_the_retry_a_duplicate() {
         let w = World::new(&Bililive);
         let d = bililive("e1");
-        w.sink.fail_after.store(0, Ordering::SeqCst);
-        // Leave a live claim behind: claim, then a publish that fails… without release.
-        let claim = Claim {
-            key: &d.key,
-            claimed_by: "r1",
-            provider: "bililive",
-            event_type: "recording.file_closed",
-            recorded: &[],
-            now: now(),
-            in_progress_until: now() + Duration::from_secs(20),
-            expires_at: now() + Duration::from_secs(3600),
-        };
-        assert_eq!(w.store.claim(&claim).await.unwrap(), ClaimOutcome::Claimed);
-        w.sink.fail_after.store(usize::MAX, Ordering::SeqCst);
-        match w.deliver(&d, "r2").await {
-            Err(Failure::InProgress {
-                retry_after_seconds,
-            }) => assert_eq!(retry_after_seconds, 20),
+        w.store.applied_then_failing.store(1, Ordering::SeqCst);
+        assert!(matches!(w.deliver(&d).await, Err(Failure::Store(_))));
+        let retry = w.deliver(&d).await.unwrap();
+        assert!(retry.duplicate, "the write had applied");
+        assert_eq!(w.store.stream.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_is_503_and_the_retry_new() {
+        let w = World::new(&Bililive);
+        let d = bililive("e1");
+        w.store.failing.store(1, Ordering::SeqCst);
+        match w.deliver(&d).await {
+            Err(Failure::Store(StoreError(_))) => {}
             other => panic!("{other:?}"),
         }
-        assert!(w.sink.published().is_empty());
-        // The same invocation (an SDK retry of its PutItem) owns it.
-        let accepted = w.deliver(&d, "r1").await.unwrap();
-        assert!(!accepted.duplicate);
-        assert_eq!(w.sink.published().len(), 1);
+        assert!(!w.deliver(&d).await.unwrap().duplicate);
     }
 
     #[tokio::test]
-    async fn a_lapsed_claim_is_taken_over() {
+    async fn a_windowed_key_is_a_duplicate_within_the_window_and_new_after_it() {
         let w = World::new(&Bililive);
-        let d = bililive("e1");
-        let claim = Claim {
-            key: &d.key,
-            claimed_by: "crashed",
-            provider: "bililive",
-            event_type: "recording.file_closed",
-            recorded: &[],
-            now: now() - Duration::from_secs(120),
-            in_progress_until: now() - Duration::from_secs(60),
-            expires_at: now() + Duration::from_secs(3600),
-        };
-        w.store.claim(&claim).await.unwrap();
-        assert!(w.deliver(&d, "r2").await.is_ok());
-        assert_eq!(w.sink.published().len(), 1);
-    }
-
-    #[tokio::test]
-    async fn a_publish_failure_releases_the_claim_so_the_retry_succeeds() {
-        let w = World::new(&Bililive);
-        let d = bililive("e1");
-        w.sink.fail_after.store(0, Ordering::SeqCst);
-        assert!(matches!(w.deliver(&d, "r1").await, Err(Failure::Sink(_))));
-        assert_eq!(w.store.take_calls(), ["claim", "release"]);
-        assert_eq!(w.store.record(&d.key), None);
-        w.sink.fail_after.store(usize::MAX, Ordering::SeqCst);
-        assert!(!w.deliver(&d, "r2").await.unwrap().duplicate);
-        assert_eq!(w.sink.published().len(), 1);
-    }
-
-    #[tokio::test]
-    async fn a_failed_completion_is_retried_once_and_the_answer_stays_200() {
-        let w = World::new(&Bililive);
-        let d = bililive("e1");
-        w.store.failing_completes.store(1, Ordering::SeqCst);
-        assert!(w.deliver(&d, "r1").await.is_ok());
-        assert_eq!(w.store.take_calls(), ["claim", "complete", "complete"]);
-        assert!(w.store.record(&d.key).unwrap().completed);
-
-        // Failing twice: published, so still 200 (a 503 would publish it again).
-        let d = bililive("e2");
-        w.store.failing_completes.store(2, Ordering::SeqCst);
-        assert!(w.deliver(&d, "r2").await.is_ok());
-        assert_eq!(w.store.take_calls(), ["claim", "complete", "complete"]);
-        assert!(!w.store.record(&d.key).unwrap().completed);
-        assert_eq!(w.sink.published().len(), 2);
+        let mut d = bililive("e1");
+        d.dedupe_window = Some(Duration::from_secs(60));
+        assert!(!w.deliver(&d).await.unwrap().duplicate);
+        let soon = now() + Duration::from_secs(5);
+        assert!(w.deliver_at(&d, soon).await.unwrap().duplicate);
+        let later = now() + Duration::from_secs(61);
+        assert!(!w.deliver_at(&d, later).await.unwrap().duplicate);
+        assert_eq!(w.store.stream.lock().unwrap().len(), 2);
     }
 
     fn busy_update() -> Vec<u8> {
@@ -311,7 +235,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_partly_published_split_delivery_is_released() {
+    async fn a_split_delivery_stores_every_part_in_one_record() {
         let w = World::new(&Lal);
         let d = deliver_as(
             &Lal,
@@ -323,29 +247,14 @@ mod tests {
         )
         .unwrap();
         assert!(d.events.len() > 2, "{}", d.events.len());
-        w.sink.fail_after.store(1, Ordering::SeqCst);
-        assert!(matches!(w.deliver(&d, "r1").await, Err(Failure::Sink(_))));
-        assert_eq!(w.store.take_calls(), ["claim", "release"]);
-        assert_eq!(w.store.record(&d.key), None);
-    }
-
-    #[tokio::test]
-    async fn a_split_delivery_stores_no_single_envelope() {
-        let w = World::new(&Lal);
-        let d = deliver_as(
-            &Lal,
-            "/lal/on_update",
-            "token=test-token",
-            &busy_update(),
-            "r1",
-            LIMIT,
-        )
-        .unwrap();
-        assert!(w.deliver(&d, "r1").await.is_ok());
-        assert_eq!(w.sink.published().len(), d.events.len());
-        assert!(w.sink.published().iter().all(|m| m.len() < LIMIT));
-        let record = w.store.record(&d.key).unwrap();
-        assert!(record.completed && record.envelope.is_none());
+        assert!(w.deliver(&d).await.is_ok());
+        assert_eq!(w.store.take_calls(), 1);
+        let outbox = w.outbox(&d.key);
+        assert_eq!(outbox.messages.len(), d.events.len());
+        for (stored, event) in outbox.messages.iter().zip(&d.events) {
+            assert_eq!(stored.id, event.event.id);
+            assert!(stored.body.len() < LIMIT);
+        }
     }
 
     #[tokio::test]
@@ -361,13 +270,12 @@ mod tests {
             LIMIT,
         )
         .unwrap();
-        match w.deliver(&d, "r1").await {
-            Err(Failure::Rejected(crate::error::Rejection::EventTooLarge { limit })) => {
+        match w.deliver(&d).await {
+            Err(Failure::Rejected(Rejection::EventTooLarge { limit })) => {
                 assert_eq!(limit, LIMIT)
             }
             other => panic!("{other:?}"),
         }
-        assert!(w.store.take_calls().is_empty());
-        assert!(w.sink.published().is_empty());
+        assert_eq!(w.store.take_calls(), 0);
     }
 }

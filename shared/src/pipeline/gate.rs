@@ -14,6 +14,10 @@ use crate::error::Rejection;
 use crate::inbound::Inbound;
 use crate::providers::{Delivery, Provider};
 
+/// The query parameter with which `livehook check` marks its synthetic
+/// deliveries (`&livehook_check=true` on the authenticated URL).
+pub const CHECK_PARAMETER: &str = "livehook_check";
+
 /// Limits and windows of the pipeline.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -90,12 +94,19 @@ impl Gate {
             request_id,
             max_message_bytes: self.settings.max_message_bytes,
         };
-        let delivery = self.provider.accept(&inbound, &self.verifier)?;
+        let mut delivery = self.provider.accept(&inbound, &self.verifier)?;
         let window = self.settings.replay_window;
-        match delivery.provider_time {
-            Some(at) if !window.is_zero() && now - at > window => Err(Rejection::Stale),
-            _ => Ok(delivery),
+        if let Some(at) = delivery.provider_time
+            && !window.is_zero()
+            && now - at > window
+        {
+            return Err(Rejection::Stale);
         }
+        // Authenticated already: only a holder of the secret can mark a check.
+        delivery.check = inbound
+            .query_values(CHECK_PARAMETER)
+            .any(|v| v == "true" || v == "1");
+        Ok(delivery)
     }
 }
 

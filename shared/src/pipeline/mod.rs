@@ -3,12 +3,13 @@
 //! - [`gate`]: pure checks before any AWS call — method (405) → size (413)
 //!   → content decoding → the provider's adapter: authentication (401) and
 //!   parsing (400) → replay window (400);
-//! - [`flow`]: message size (413) → claim (duplicate: 200, in progress:
-//!   409) → publish → complete;
-//! - [`answer`]: the only place where outcomes become HTTP statuses. Any
-//!   DynamoDB or SNS failure answers 503 with nothing recorded as done.
+//! - [`flow`]: message and record sizes (413) → one conditional write of
+//!   the whole record (new or duplicate: 200);
+//! - [`answer`]: the only place where outcomes become HTTP statuses. A
+//!   DynamoDB failure or timeout answers 503; SNS is the relay's concern,
+//!   never the provider's.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use time::OffsetDateTime;
@@ -17,7 +18,6 @@ use crate::config::{AdmissionOnFailure, Config};
 use crate::error::Rejection;
 use crate::inbound::redact_query;
 use crate::providers::Provider;
-use crate::sink::EventSink;
 use crate::store::IdempotencyStore;
 use crate::telemetry::{Outcome, emit_metrics};
 
@@ -31,22 +31,17 @@ pub use answer::{Accepted, Failure};
 pub use flow::Invocation;
 pub use gate::{Gate, Settings};
 
-/// When the invocation has no Lambda context (tests, local tools), a claim
-/// lasts this long.
-const DEFAULT_CLAIM: Duration = Duration::from_secs(30);
-
 /// The request flow of one provider's function.
-pub struct Pipeline<S, K> {
+pub struct Pipeline<S> {
     gate: Gate,
     store: S,
-    sink: K,
     admission_on_failure: AdmissionOnFailure,
     clock: fn() -> OffsetDateTime,
 }
 
-impl<S: IdempotencyStore, K: EventSink> Pipeline<S, K> {
+impl<S: IdempotencyStore> Pipeline<S> {
     /// A pipeline for `provider`.
-    pub fn new(provider: &'static dyn Provider, config: &Config, store: S, sink: K) -> Self {
+    pub fn new(provider: &'static dyn Provider, config: &Config, store: S) -> Self {
         let settings = Settings {
             max_body_bytes: config.max_body_bytes,
             retention: config.retention,
@@ -56,7 +51,6 @@ impl<S: IdempotencyStore, K: EventSink> Pipeline<S, K> {
         Pipeline {
             gate: Gate::new(provider, config.verifier.clone(), settings),
             store,
-            sink,
             admission_on_failure: config.admission_on_failure,
             clock: OffsetDateTime::now_utc,
         }
@@ -78,11 +72,6 @@ impl<S: IdempotencyStore, K: EventSink> Pipeline<S, K> {
         &self.store
     }
 
-    /// The sink (tests inspect fakes through it).
-    pub fn sink(&self) -> &K {
-        &self.sink
-    }
-
     /// Handles one Lambda HTTP request: never fails, every outcome is a
     /// response. Logs one line and one EMF metrics line.
     pub async fn handle(&self, request: Request) -> Response<Body> {
@@ -93,18 +82,9 @@ impl<S: IdempotencyStore, K: EventSink> Pipeline<S, K> {
             .map(|c| c.request_id.clone())
             .filter(|id| !id.is_empty())
             .unwrap_or_else(crate::key::fresh);
-        let deadline = context
-            .and_then(|c| i64::try_from(c.deadline).ok())
-            .filter(|&ms| ms > 0)
-            .and_then(|ms| {
-                OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
-            })
-            .filter(|&d| d > now)
-            .unwrap_or(now + DEFAULT_CLAIM);
         let invocation = Invocation {
             request_id: &request_id,
             now,
-            deadline,
         };
 
         let result = self.process(&request, invocation).await;
@@ -168,6 +148,6 @@ impl<S: IdempotencyStore, K: EventSink> Pipeline<S, K> {
         let delivery = self
             .gate
             .admit(request, invocation.now, invocation.request_id)?;
-        flow::deliver(&self.gate, &self.store, &self.sink, &delivery, invocation).await
+        flow::deliver(&self.gate, &self.store, &delivery, invocation).await
     }
 }

@@ -73,10 +73,6 @@ impl Provider for ApiServer {
         ))
     }
 
-    fn stream_fields(&self) -> &'static [&'static str] {
-        &["channel_id"]
-    }
-
     fn sending(&self) -> Sending {
         Sending {
             // Retries are not documented; its keys are stable, so a resend

@@ -101,10 +101,6 @@ impl Provider for Bililive {
         ))
     }
 
-    fn stream_fields(&self) -> &'static [&'static str] {
-        &["room_id"]
-    }
-
     fn sending(&self) -> Sending {
         Sending {
             // Up to 3 tries of the identical body.

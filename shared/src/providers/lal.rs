@@ -248,5 +248,6 @@ fn split_update(
         provider_time: None,
         recorded: Vec::new(),
         dedupe_window: None,
+        check: false,
     })
 }

@@ -63,14 +63,6 @@ pub trait Provider: Send + Sync + std::panic::RefUnwindSafe + 'static {
         format!(r#"{{"ok":true,"id":"{event_id}"}}"#)
     }
 
-    /// The `data` fields of this provider's events whose presence means an
-    /// event concerns a stream (its subject then names the stream, and it
-    /// was published with the `stream` attribute). Tools that re-publish a
-    /// stored envelope (`livehook events replay`) read it here.
-    fn stream_fields(&self) -> &'static [&'static str] {
-        &["stream"]
-    }
-
     /// Payload fields derived from a secret, which are never published,
     /// stored or shown (Tencent's `sign`: it covers only `t`, so whoever
     /// reads it could forge callbacks until `t` passes).
@@ -220,6 +212,10 @@ pub struct Delivery {
     /// A record older than this is replaced, as a new event, by the next
     /// delivery with the key. `None`: the key holds for the retention.
     pub dedupe_window: Option<std::time::Duration>,
+    /// A synthetic delivery of `livehook check` (marked by the CLI on the
+    /// authenticated URL; set by the gate, never by an adapter): its events
+    /// carry the `livehook_check` attribute.
+    pub check: bool,
 }
 
 /// A provider fact kept on the idempotency record.
@@ -350,6 +346,7 @@ pub(crate) fn single(parts: EventParts, received_at: OffsetDateTime) -> Delivery
         provider_time,
         recorded: Vec::new(),
         dedupe_window: None,
+        check: false,
     }
 }
 

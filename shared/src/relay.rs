@@ -1,0 +1,276 @@
+//! The relay: the outbox table's stream, published to SNS.
+//!
+//! Lambda's event source mapping (locally, `livehook pump`) hands it batches
+//! of the table's `INSERT` and `MODIFY` records (`NEW_IMAGE`). Every message
+//! of the batch is sent once, packed into `PublishBatch` requests under the
+//! topic's limits; a batch that fails fails only its own records, which are
+//! returned as `batchItemFailures` so that Lambda retries them. A message SNS
+//! refuses for its own content is logged, counted and left in the table
+//! (`livehook events replay` publishes it again): it never blocks its shard.
+
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+
+use crate::record::Outbox;
+use crate::sink::{EventSink, Message, Sent};
+use crate::telemetry::RelayCounts;
+
+/// What one batch came to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// The sequence numbers of the records to retry.
+    pub failed: Vec<String>,
+    /// Counts for logs and metrics.
+    pub counts: RelayCounts,
+}
+
+impl BatchReport {
+    /// The answer Lambda reads (`ReportBatchItemFailures`).
+    pub fn response(&self) -> DynamoDbEventResponse {
+        let mut response = DynamoDbEventResponse::default();
+        response.batch_item_failures = self
+            .failed
+            .iter()
+            .map(|sequence| {
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = Some(sequence.clone());
+                failure
+            })
+            .collect();
+        response
+    }
+}
+
+/// Publishes stream batches through a sink.
+#[derive(Debug)]
+pub struct Relay<K> {
+    sink: K,
+}
+
+/// The stream record's position, as `batchItemFailures` names it.
+fn position(record: &EventRecord) -> String {
+    record
+        .change
+        .sequence_number
+        .clone()
+        .unwrap_or_else(|| record.event_id.clone())
+}
+
+impl<K: EventSink> Relay<K> {
+    /// A relay publishing through `sink`.
+    pub fn new(sink: K) -> Self {
+        Relay { sink }
+    }
+
+    /// The sink (tests inspect fakes through it).
+    pub fn sink(&self) -> &K {
+        &self.sink
+    }
+
+    /// Publishes one batch of stream records; never fails as a whole.
+    pub async fn relay(&self, event: &Event) -> BatchReport {
+        let mut report = BatchReport::default();
+        // Records and their first message's index in `messages`.
+        let mut outboxes: Vec<(&EventRecord, Outbox)> = Vec::with_capacity(event.records.len());
+        for record in &event.records {
+            if record.event_name != "INSERT" && record.event_name != "MODIFY" {
+                // TTL deletions: the mapping's filter keeps them out in AWS.
+                report.counts.skipped += 1;
+                continue;
+            }
+            match Outbox::from_item(&record.change.new_image) {
+                Ok(outbox) => outboxes.push((record, outbox)),
+                Err(e) => {
+                    // Retrying cannot make it readable: counted, left in the table.
+                    report.counts.refused += 1;
+                    tracing::error!(sequence = position(record), error = %e, "stream record is not an outbox record; skipped");
+                }
+            }
+        }
+        let messages: Vec<Message<'_>> = outboxes
+            .iter()
+            .flat_map(|(_, outbox)| outbox.messages(false))
+            .collect();
+        let outcomes = if messages.is_empty() {
+            Vec::new()
+        } else {
+            self.sink.publish(&messages).await
+        };
+        let mut outcomes = outcomes.into_iter();
+        for (record, outbox) in &outboxes {
+            let mut failed = false;
+            for (stored, outcome) in outbox.messages.iter().zip(outcomes.by_ref()) {
+                match outcome {
+                    Sent::Published => report.counts.published += 1,
+                    Sent::Refused(reason) => {
+                        report.counts.refused += 1;
+                        tracing::error!(
+                            event_id = stored.id,
+                            key = outbox.key,
+                            provider = outbox.provider,
+                            reason,
+                            "SNS refused the message; it stays in the table for `livehook events replay`"
+                        );
+                    }
+                    Sent::Failed(reason) => {
+                        failed = true;
+                        tracing::warn!(
+                            event_id = stored.id,
+                            key = outbox.key,
+                            reason,
+                            "publish failed; the record will be retried"
+                        );
+                    }
+                }
+            }
+            if failed {
+                report.counts.batch_failures += 1;
+                report.failed.push(position(record));
+            }
+        }
+        tracing::info!(
+            records = event.records.len(),
+            published = report.counts.published,
+            refused = report.counts.refused,
+            failed = report.counts.batch_failures,
+            "batch relayed"
+        );
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::Ordering;
+
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::pipeline::fakes::RecordingSink;
+    use crate::record::{Record, RecordParts};
+
+    fn item(key: &str, bodies: &[&str]) -> HashMap<String, AttributeValue> {
+        let ids: Vec<String> = (0..bodies.len()).map(|i| format!("{key}-{i}")).collect();
+        let messages: Vec<Message<'_>> = bodies
+            .iter()
+            .zip(&ids)
+            .map(|(body, id)| Message {
+                body,
+                id,
+                provider: "bililive",
+                event_type: "recording.file_closed",
+                stream: None,
+                subject: "bililive/1",
+                replay: false,
+                check: false,
+            })
+            .collect();
+        let now = OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap();
+        Record::build(RecordParts {
+            key,
+            messages: &messages,
+            recorded: &[],
+            now,
+            expires_at: now,
+            dedupe_window: None,
+        })
+        .unwrap()
+        .item
+    }
+
+    fn event(records: &[(&str, &str, HashMap<String, AttributeValue>)]) -> Event {
+        let records: Vec<serde_json::Value> = records
+            .iter()
+            .map(|(name, sequence, item)| {
+                let image: serde_dynamo::Item = item.clone().into();
+                serde_json::json!({
+                    "eventID": format!("e{sequence}"), "eventName": name, "eventVersion": "1.1",
+                    "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+                    "dynamodb": {"ApproximateCreationDateTime": 1767225600.0, "SequenceNumber": sequence,
+                        "SizeBytes": 100, "StreamViewType": "NEW_IMAGE", "Keys": {"pk": {"S": "k"}},
+                        "NewImage": image},
+                    "eventSourceARN": "arn:aws:dynamodb:us-east-1:1:table/t/stream/x"
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+    }
+
+    fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn an_empty_batch_has_no_failures() {
+        let relay = Relay::new(RecordingSink::default());
+        let report = block_on(relay.relay(&event(&[])));
+        assert!(report.response().batch_item_failures.is_empty());
+        assert_eq!(relay.sink().calls.load(Ordering::SeqCst), 0, "no call");
+    }
+
+    #[test]
+    fn every_message_of_every_record_is_published_once_in_one_call() {
+        let relay = Relay::new(RecordingSink::default());
+        let batch = event(&[
+            ("INSERT", "100", item("a", &["{a}"])),
+            ("MODIFY", "200", item("b", &["{b1}", "{b2}"])),
+            ("REMOVE", "300", item("c", &["{c}"])),
+        ]);
+        let report = block_on(relay.relay(&batch));
+        assert_eq!(relay.sink().published(), ["{a}", "{b1}", "{b2}"]);
+        assert_eq!(relay.sink().calls.load(Ordering::SeqCst), 1);
+        assert!(report.failed.is_empty());
+        assert_eq!(report.counts.published, 3);
+        assert_eq!(report.counts.skipped, 1, "TTL removals are not published");
+    }
+
+    #[test]
+    fn failed_messages_fail_their_record_only() {
+        let relay = Relay::new(RecordingSink::default());
+        // The first message fails: record "100" is retried, "200" is not.
+        relay.sink().failing.store(1, Ordering::SeqCst);
+        let batch = event(&[
+            ("INSERT", "100", item("a", &["{a}"])),
+            ("INSERT", "200", item("b", &["{b}"])),
+        ]);
+        let report = block_on(relay.relay(&batch));
+        assert_eq!(report.failed, ["100"]);
+        let response = report.response();
+        assert_eq!(
+            response.batch_item_failures[0].item_identifier.as_deref(),
+            Some("100")
+        );
+        assert_eq!(relay.sink().published(), ["{b}"]);
+    }
+
+    #[test]
+    fn a_refused_message_is_counted_and_never_retried() {
+        let relay = Relay::new(RecordingSink::default());
+        let batch = event(&[
+            ("INSERT", "100", item("a", &["{refuse}"])),
+            ("INSERT", "200", item("b", &["{b}"])),
+        ]);
+        let report = block_on(relay.relay(&batch));
+        assert!(
+            report.failed.is_empty(),
+            "a poison record must not block its shard"
+        );
+        assert_eq!(report.counts.refused, 1);
+        assert_eq!(relay.sink().published(), ["{b}"]);
+    }
+
+    #[test]
+    fn a_record_that_is_not_ours_is_skipped_not_retried() {
+        let relay = Relay::new(RecordingSink::default());
+        let mut foreign = HashMap::new();
+        foreign.insert("pk".to_owned(), AttributeValue::S("x".into()));
+        let report = block_on(relay.relay(&event(&[("INSERT", "1", foreign)])));
+        assert!(report.failed.is_empty());
+        assert_eq!(report.counts.refused, 1);
+    }
+}
