@@ -686,6 +686,18 @@ impl Stack {
     /// The same with batches of at most `batch_size` records (a new batch
     /// size starts a new pump, from the stream's start).
     pub async fn publish_pending_in(&self, batch_size: usize) -> PollSummary {
+        let mut pump = self.pump(batch_size).await;
+        let pump = pump.as_mut().expect("the pump was just built");
+        pump.drain()
+            .await
+            .unwrap_or_else(|e| panic!("the pump could not read {}: {e}", self.table))
+    }
+
+    /// The stack's pump, built when missing or of another batch size.
+    async fn pump(
+        &self,
+        batch_size: usize,
+    ) -> tokio::sync::MutexGuard<'_, Option<Pump<InProcessRelay>>> {
         let mut pump = self.pump.lock().await;
         if pump.as_ref().is_none_or(|p| p.batch_size() != batch_size) {
             *pump = Some(Pump::new(
@@ -699,10 +711,7 @@ impl Stack {
                 batch_size,
             ));
         }
-        let pump = pump.as_mut().expect("the pump was just built");
-        pump.drain()
-            .await
-            .unwrap_or_else(|e| panic!("the pump could not read {}: {e}", self.table))
+        pump
     }
 
     /// Publishes the stream from its start through `relay` (a one-off pump:
@@ -726,9 +735,7 @@ impl Stack {
     /// The relay's next `n` invocations publish, then die before answering
     /// (a timeout or crash mid-batch): the pump retries those batches.
     pub async fn lose_relay_answers(&self, n: usize) {
-        // Build the pump (and its relay) first.
-        self.publish_pending().await;
-        if let Some(pump) = self.pump.lock().await.as_ref() {
+        if let Some(pump) = self.pump(livehook_pump::DEFAULT_BATCH_SIZE).await.as_ref() {
             pump.invoker().lose_answers.store(n, Ordering::SeqCst);
         }
     }
