@@ -747,8 +747,26 @@ impl Stack {
         self.queued().await
     }
 
+    /// Drains the queue once nothing more arrives for a second: what a
+    /// publisher running on its own (`livehook pump`) published.
+    pub async fn settled(&self) -> Vec<Received> {
+        let mut out = Vec::new();
+        loop {
+            let more = self.receive(1).await;
+            if more.is_empty() {
+                return out;
+            }
+            out.extend(more);
+        }
+    }
+
     /// Drains the queue without publishing what is pending.
     pub async fn queued(&self) -> Vec<Received> {
+        self.receive(0).await
+    }
+
+    /// Drains the queue, each receive waiting up to `wait_seconds`.
+    async fn receive(&self, wait_seconds: i32) -> Vec<Received> {
         let mut out = Vec::new();
         loop {
             let received = self
@@ -756,7 +774,7 @@ impl Stack {
                 .receive_message()
                 .queue_url(&self.queue_url)
                 .max_number_of_messages(10)
-                .wait_time_seconds(0)
+                .wait_time_seconds(wait_seconds)
                 .visibility_timeout(600)
                 .message_system_attribute_names(MessageSystemAttributeName::All)
                 .message_attribute_names("All")
@@ -1032,6 +1050,62 @@ pub async fn serve_functions(pipelines: HashMap<&'static str, LivePipeline>) -> 
                 let service = service_fn(move |request: hyper::Request<Incoming>| {
                     let pipelines = pipelines.clone();
                     async move { Ok::<_, Infallible>(route(&pipelines, request).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    base
+}
+
+/// Serves the relay behind the Lambda Invoke API, as `cargo lambda watch`
+/// does (`POST /2015-03-31/functions/relay/invocations` with the stream
+/// event; the batch response back), for `livehook pump --invoke-url`.
+/// Returns the base URL.
+pub async fn serve_relay(relay: LiveRelay) -> String {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("binding the relay server");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let relay = Arc::new(relay);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let relay = relay.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request: hyper::Request<Incoming>| {
+                    let relay = relay.clone();
+                    async move {
+                        let wanted = request.method() == hyper::Method::POST
+                            && request.uri().path() == "/2015-03-31/functions/relay/invocations";
+                        let body = request
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let answer = match serde_json::from_slice::<Event>(&body) {
+                            Ok(event) if wanted => {
+                                let report = relay.relay(&event).await;
+                                (
+                                    200,
+                                    serde_json::to_vec(&report.response()).unwrap_or_default(),
+                                )
+                            }
+                            Ok(_) => (404, b"no such function".to_vec()),
+                            Err(e) => (400, format!("not a DynamoDB event: {e}").into_bytes()),
+                        };
+                        Ok::<_, Infallible>(
+                            hyper::Response::builder()
+                                .status(answer.0)
+                                .body(Full::new(Bytes::from(answer.1)))
+                                .expect("response"),
+                        )
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)

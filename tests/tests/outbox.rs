@@ -183,7 +183,10 @@ async fn a_relay_that_dies_mid_batch_loses_nothing_and_repeats_carry_the_same_id
         seen.values().all(|&n| n == 2),
         "published, then again on the retry, with the same id: {seen:?}"
     );
-    assert!(stack.messages().await.is_empty(), "the answered batch is done");
+    assert!(
+        stack.messages().await.is_empty(),
+        "the answered batch is done"
+    );
 }
 
 #[tokio::test]
