@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::auth::{Secret, TokenSet, Verifier};
 use crate::providers::AuthScheme;
+use crate::redact::Redactor;
 
 /// Default body limit: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -40,6 +41,10 @@ pub struct Config {
     /// how a provider whose reply is admission control (SRS) is answered
     /// when AWS fails.
     pub admission_on_failure: AdmissionOnFailure,
+    /// `LIVEHOOK_REDACT` (default [`crate::redact::DEFAULT_NAMES`]; a list
+    /// starting with `+` adds to them): the field and query parameter
+    /// names whose values are replaced by `***` before anything is written.
+    pub redactor: Redactor,
 }
 
 /// The answer to an admission-control provider (SRS) when DynamoDB or SNS
@@ -174,6 +179,9 @@ impl Config {
             }
         };
 
+        let redactor =
+            get("LIVEHOOK_REDACT").map_or_else(Redactor::default, |list| Redactor::parse(&list));
+
         Ok(Config {
             table: required("LIVEHOOK_TABLE")?,
             topic_arn: required("LIVEHOOK_TOPIC_ARN")?,
@@ -187,6 +195,7 @@ impl Config {
             max_body_bytes,
             max_message_bytes,
             admission_on_failure,
+            redactor,
         })
     }
 }

@@ -25,6 +25,7 @@ pub mod key;
 pub mod lambda;
 pub mod pipeline;
 pub mod providers;
+pub mod redact;
 pub mod sink;
 pub mod store;
 pub mod telemetry;

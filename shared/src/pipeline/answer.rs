@@ -48,7 +48,9 @@ impl Failure {
         match self {
             Failure::Rejected(Rejection::MethodNotAllowed) => StatusCode::METHOD_NOT_ALLOWED,
             Failure::Rejected(
-                Rejection::PayloadTooLarge { .. } | Rejection::EventTooLarge { .. },
+                Rejection::PayloadTooLarge { .. }
+                | Rejection::EventTooLarge { .. }
+                | Rejection::TooComplex { .. },
             ) => StatusCode::PAYLOAD_TOO_LARGE,
             Failure::Rejected(Rejection::Unauthenticated(_)) => StatusCode::UNAUTHORIZED,
             Failure::Rejected(Rejection::Malformed(_) | Rejection::Stale) => {

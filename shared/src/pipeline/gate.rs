@@ -1,6 +1,7 @@
 //! The pure front half of the flow: method (405) → size (413) → content
 //! decoding → the provider's adapter: authentication (401) and parsing
-//! (400) → replay window (400). No AWS call; fuzzed on its own.
+//! (400) → replay window (400) → redaction of secrets inside the payload.
+//! No AWS call; fuzzed on its own.
 
 use std::io::Read;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::inbound::Inbound;
 use crate::providers::{Delivery, Provider};
+use crate::redact::Redactor;
 
 /// Limits and windows of the pipeline.
 #[derive(Debug, Clone)]
@@ -35,6 +37,7 @@ pub struct Gate {
     provider: &'static dyn Provider,
     verifier: Verifier,
     settings: Settings,
+    redactor: Redactor,
 }
 
 impl Gate {
@@ -44,7 +47,15 @@ impl Gate {
             provider,
             verifier,
             settings,
+            redactor: Redactor::default(),
         }
+    }
+
+    /// Redacts with `redactor` (`LIVEHOOK_REDACT`) instead of the default
+    /// names.
+    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
     }
 
     /// The provider this gate serves.
@@ -90,12 +101,18 @@ impl Gate {
             request_id,
             max_message_bytes: self.settings.max_message_bytes,
         };
-        let delivery = self.provider.accept(&inbound, &self.verifier)?;
+        let mut delivery = self.provider.accept(&inbound, &self.verifier)?;
         let window = self.settings.replay_window;
-        match delivery.provider_time {
-            Some(at) if !window.is_zero() && now - at > window => Err(Rejection::Stale),
-            _ => Ok(delivery),
+        if let Some(at) = delivery.provider_time
+            && !window.is_zero()
+            && now - at > window
+        {
+            return Err(Rejection::Stale);
         }
+        // After the adapter derived the key from the payload as received,
+        // before anything is written or published.
+        self.redactor.redact_delivery(&mut delivery);
+        Ok(delivery)
     }
 }
 

@@ -54,7 +54,8 @@ impl<S: IdempotencyStore, K: EventSink> Pipeline<S, K> {
             max_message_bytes: config.max_message_bytes,
         };
         Pipeline {
-            gate: Gate::new(provider, config.verifier.clone(), settings),
+            gate: Gate::new(provider, config.verifier.clone(), settings)
+                .with_redactor(config.redactor.clone()),
             store,
             sink,
             admission_on_failure: config.admission_on_failure,
