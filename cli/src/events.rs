@@ -97,7 +97,7 @@ enum EventsCommand {
         #[arg(long, value_name = "DIR", default_value = "events/apigw")]
         out: std::path::PathBuf,
         /// The ?token= of providers that take one (make dev's default).
-        #[arg(long, value_name = "T", default_value = "dev-token")]
+        #[arg(long, value_name = "T", default_value = "dev-token-0123456789")]
         token: String,
         /// Prepare the bodies as sent now (fresh timestamps, Tencent signed).
         #[arg(long)]
