@@ -19,7 +19,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use livehook::providers::{ALL, AuthScheme, Provider, request_path};
 use serde_json::{Value, json};
@@ -242,23 +242,18 @@ fn run_case(
             ],
             event,
         );
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(30) {
-            let Some(request) = wait(rx) else { break };
+        // The function's next request: its answer (`…/response`), or an
+        // invocation error (then the status stays unknown).
+        if let Some(request) = wait(rx) {
             if request.url.ends_with("/response") {
                 result.0 = serde_json::from_slice::<Value>(&request.body)
                     .ok()
                     .and_then(|v| v["statusCode"].as_u64())
                     .and_then(|s| u16::try_from(s).ok());
-                request.respond(202, &[], b"");
-                // The answer is sent: what it cost is in the high-water mark.
-                result.2 = vm_hwm_kb(pid);
-                break;
             }
-            // An invocation error, or anything else: the case failed.
             request.respond(202, &[], b"");
+            // The answer is sent: what it cost is in the high-water mark.
             result.2 = vm_hwm_kb(pid);
-            break;
         }
     }
     let _ = child.kill();
@@ -370,7 +365,7 @@ fn main() {
     let refused = rows
         .iter()
         .all(|r| matches!(r.status, Some(400 | 401 | 413)));
-    if worst > BOUND_KB || !refused {
+    if rows.is_empty() || worst > BOUND_KB || !refused {
         std::process::exit(1);
     }
 }
