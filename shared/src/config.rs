@@ -304,6 +304,9 @@ mod tests {
         assert_eq!(c.max_message_bytes, 262_144);
         assert_eq!(c.admission_on_failure, AdmissionOnFailure::Refuse);
         assert_eq!(c.verifier.tokens.len(), 2);
+        assert!(
+            c.redactor.is_secret_name("api.secret") && !c.redactor.is_secret_name("stream_key")
+        );
         let c = load(
             AuthScheme::QueryToken,
             &[
@@ -315,9 +318,11 @@ mod tests {
                 ("LIVEHOOK_MAX_BODY_BYTES", "2048"),
                 ("LIVEHOOK_MAX_MESSAGE_BYTES", "1048576"),
                 ("LIVEHOOK_ADMISSION_ON_FAILURE", "allow"),
+                ("LIVEHOOK_REDACT", "+stream_key"),
             ],
         )
         .unwrap();
+        assert!(c.redactor.is_secret_name("Stream_Key") && c.redactor.is_secret_name("secret"));
         assert_eq!(c.max_message_bytes, LARGEST_MAX_MESSAGE_BYTES);
         assert_eq!(c.admission_on_failure, AdmissionOnFailure::Allow);
         assert_eq!(c.retention, Duration::from_secs(3600));

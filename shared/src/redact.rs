@@ -179,6 +179,24 @@ impl Redactor {
         changed.then_some(out)
     }
 
+    /// A string field's value redacted: JSON text inside a string
+    /// (Aodianyun's `event_value` may arrive so) by the field rules, any
+    /// other string as a URL or query ([`Redactor::redact_text`]).
+    fn redact_string(&self, text: &str) -> Option<String> {
+        let trimmed = text.trim_start();
+        if (trimmed.starts_with('{') || trimmed.starts_with('[')) && self.might_match(text) {
+            let Some(mut inner) = crate::json::parse_embedded(text) else {
+                return self.redact_text(text);
+            };
+            return if self.redact_value(&mut inner) {
+                serde_json::to_string(&inner).ok()
+            } else {
+                None
+            };
+        }
+        self.redact_text(text)
+    }
+
     /// A query parameter's name, percent-decoded, is a secret name.
     fn is_secret_param(&self, name: &str) -> bool {
         form_urlencoded::parse(name.as_bytes())
@@ -194,7 +212,7 @@ impl Redactor {
             Value::Array(items) => items
                 .iter_mut()
                 .fold(false, |changed, item| self.redact_value(item) | changed),
-            Value::String(text) => match self.redact_text(text) {
+            Value::String(text) => match self.redact_string(text) {
                 Some(redacted) => {
                     *text = redacted;
                     true
@@ -284,7 +302,7 @@ impl Redactor {
             }
             Some(b'"') => {
                 let decoded: String = serde_json::from_str(trimmed)?;
-                match self.redact_text(&decoded) {
+                match self.redact_string(&decoded) {
                     Some(redacted) => {
                         out.push_str(&serde_json::to_string(&redacted)?);
                         Ok(true)
@@ -531,6 +549,20 @@ mod tests {
         // A name hidden behind an escape is still found.
         let escaped: Box<RawValue> = serde_json::from_str(r#"{"s\u0065cret":"x"}"#).unwrap();
         assert_eq!(r.redact_raw(&escaped).unwrap().get(), r#"{"secret":"***"}"#);
+    }
+
+    #[test]
+    fn json_text_inside_a_string_is_redacted_as_json() {
+        let r = Redactor::default();
+        let text = r#"{"event_value":"{\"cmd\":\"StartPublish\",\"secret\":\"abc\"}","n":1}"#;
+        let received: Box<RawValue> = serde_json::from_str(text).unwrap();
+        let redacted = r.redact_raw(&received).unwrap();
+        let v: Value = serde_json::from_str(redacted.get()).unwrap();
+        let inner: Value = serde_json::from_str(v["event_value"].as_str().unwrap()).unwrap();
+        assert_eq!(inner, json!({"cmd": "StartPublish", "secret": "***"}));
+        let mut parsed: Value = serde_json::from_str(text).unwrap();
+        assert!(r.redact_value(&mut parsed));
+        assert_eq!(parsed, v);
     }
 
     #[test]
