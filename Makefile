@@ -49,6 +49,7 @@ build: $(TOOLS)
 
 lint: $(TOOLS)
 	cfn-lint template.yaml
+	python3 scripts/check_template.py
 	sam validate --lint
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings

@@ -17,7 +17,7 @@ import sys, boto3
 sns = boto3.client("sns", endpoint_url=sys.argv[1])
 for s in sns.list_subscriptions_by_topic(TopicArn=sys.argv[2])["Subscriptions"]:
     sns.unsubscribe(SubscriptionArn=s["SubscriptionArn"])' "http://127.0.0.1:$1" "$LIVEHOOK_TOPIC_ARN"
-  export LIVEHOOK_TABLE LIVEHOOK_TOPIC_ARN LIVEHOOK_TOKEN=bench-token LIVEHOOK_TENCENT_KEY=bench-tencent-key
+  export LIVEHOOK_TABLE LIVEHOOK_TOPIC_ARN LIVEHOOK_TOKEN=bench-token-0123456789 LIVEHOOK_TENCENT_KEY=bench-tencent-key
   # RUST_LOG as deployed (template.yaml): the info line of every delivery is part of the cost.
   export LIVEHOOK_REPLAY_WINDOW_SECONDS=0 AWS_ENDPOINT_URL="http://127.0.0.1:$1" RUST_LOG=info
 }

@@ -11,7 +11,7 @@ mkdir -p .livehook
 trap 'echo; echo "dev: stopping"; stack_stop' EXIT
 trap 'exit 0' INT TERM
 
-export LIVEHOOK_TOKEN=${LIVEHOOK_TOKEN:-dev-token}
+export LIVEHOOK_TOKEN=${LIVEHOOK_TOKEN:-dev-token-0123456789}
 export LIVEHOOK_TENCENT_KEY=${LIVEHOOK_TENCENT_KEY:-dev-tencent-key}
 # The samples carry their documents' old timestamps; a real sender's are fresh.
 # Set LIVEHOOK_REPLAY_WINDOW_SECONDS to try the replay window locally.

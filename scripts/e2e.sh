@@ -9,7 +9,7 @@ work=$(mktemp -d)
 trap 'stack_stop; rm -rf "$work"' EXIT
 
 # Two tokens, as during a rotation: the URLs use the first, one check the second.
-export LIVEHOOK_TOKEN=e2e-token-new,e2e-token-old LIVEHOOK_TENCENT_KEY=e2e-tencent-key
+export LIVEHOOK_TOKEN=e2e-token-new.0123456789,e2e-token-old.0123456789 LIVEHOOK_TENCENT_KEY=e2e-tencent-key
 moto_port=$(free_port)
 watch_port=$(free_port)
 endpoint="http://127.0.0.1:$moto_port"
@@ -58,7 +58,7 @@ while read -r provider example resends url; do
 done < <("$livehook" providers --url "$base/lambda-url" --format '{name} {example} {resends} {function_url}')
 
 # Refusals, and the second token of a rotation.
-check "old token during rotation" 200 "$base/lambda-url/apiserver/?token=e2e-token-old" "events/apiserver/channel_stop.json"
+check "old token during rotation" 200 "$base/lambda-url/apiserver/?token=e2e-token-old.0123456789" "events/apiserver/channel_stop.json"
 expected_providers+=(apiserver)
 check "wrong token" 401 "$(url_for "$base" lal on_pub_start | sed 's/token=[^&]*/token=nope/')" "events/lal/on_pub_start.json"
 check "not JSON" 400 "$(url_for "$base" apiserver)" /dev/null

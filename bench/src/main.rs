@@ -59,7 +59,7 @@ struct Common {
     #[arg(long)]
     xray: bool,
     /// The `?token=` to send.
-    #[arg(long, default_value = "bench-token")]
+    #[arg(long, default_value = "bench-token-0123456789")]
     token: String,
     /// The Tencent key to sign with.
     #[arg(long, default_value = "bench-tencent-key")]

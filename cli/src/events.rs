@@ -102,7 +102,7 @@ enum EventsCommand {
         #[arg(long, value_name = "DIR", default_value = "events/apigw")]
         out: std::path::PathBuf,
         /// The ?token= of providers that take one (make dev's default).
-        #[arg(long, value_name = "T", default_value = "dev-token")]
+        #[arg(long, value_name = "T", default_value = "dev-token-0123456789")]
         token: String,
         /// Prepare the bodies as sent now (fresh timestamps, Tencent signed).
         #[arg(long)]
@@ -284,13 +284,15 @@ fn outbox_of(id: &str, item: Item) -> Result<Outbox> {
 }
 
 /// An envelope fit to show or publish again: fields a provider never
-/// publishes are removed (records of older versions may hold them).
+/// publishes are removed and secret values masked with the default names
+/// (records of older versions may hold them).
 fn scrubbed(id: &str, body: &str) -> Result<(Value, Option<String>)> {
     let mut envelope: Value = serde_json::from_str(body)
         .with_context(|| format!("the stored envelope of {id} is not JSON"))?;
-    let text = livehook::providers::scrub_envelope(&mut envelope)
-        .then(|| serde_json::to_string(&envelope))
-        .transpose()?;
+    // Both, always: `|` so that redaction runs even when the scrub changed something.
+    let changed = livehook::providers::scrub_envelope(&mut envelope)
+        | livehook::redact::Redactor::default().redact_envelope(&mut envelope);
+    let text = changed.then(|| serde_json::to_string(&envelope)).transpose()?;
     Ok((envelope, text))
 }
 

@@ -14,6 +14,7 @@ mod register;
 mod samples;
 mod send;
 mod tail;
+mod token;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,7 +29,8 @@ mod tail;
         register  manage the webhooks registered with an Api Server\n  \
         providers list the providers and how each one sends\n  \
         check     prove a deployment works: one event per provider to the topic\n  \
-        pump      play the table stream's event source mapping locally (stream → relay)\n\n\
+        pump      play the table stream's event source mapping locally (stream → relay)\n  \
+        token     print a fresh token for LIVEHOOK_TOKEN\n\n\
         The table and topic come from --table/--topic-arn, the functions' variables \
         (LIVEHOOK_TABLE, LIVEHOOK_TOPIC_ARN), or a deployed stack's outputs (--stack). \
         AWS_ENDPOINT_URL or --endpoint-url points the AWS calls at an emulator.",
@@ -55,6 +57,7 @@ enum Command {
     Providers(providers::ProvidersArgs),
     Check(check::CheckArgs),
     Pump(pump::PumpArgs),
+    Token(token::TokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
             Command::Providers(args) => providers::run(args),
             Command::Check(args) => check::run(args).await,
             Command::Pump(args) => pump::run(args).await,
+            Command::Token(args) => token::run(args),
         }
     });
     match result {

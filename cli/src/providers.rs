@@ -28,7 +28,7 @@ use crate::samples;
         {admission} {example} {samples} {function_url} {url}\n\n\
         Examples:\n  \
         livehook providers\n  \
-        livehook providers --url http://127.0.0.1:9000/lambda-url --token dev-token\n  \
+        livehook providers --url http://127.0.0.1:9000/lambda-url --token dev-token-0123456789\n  \
         livehook providers --format '{name} {example}'\n  \
         livehook providers --json | jq -r .route"
 )]

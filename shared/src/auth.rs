@@ -76,6 +76,24 @@ impl TokenSet {
     }
 }
 
+/// The shortest token accepted (`LIVEHOOK_TOKEN`, the template's `Token`).
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// Whether a token can be pasted into a URL as it is: at least
+/// [`MIN_TOKEN_LEN`] characters of `A-Z a-z 0-9 . _ ~ -` (RFC 3986's
+/// unreserved set). Anything else is changed on the way: the query is
+/// form-decoded, so a pasted `+` arrives as a space and `%xx` as a byte,
+/// and every delivery of a sender that pastes the URL would get 401.
+pub fn token_is_url_safe(token: &str) -> bool {
+    token.len() >= MIN_TOKEN_LEN
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'))
+}
+
+/// What a refused token must be, and how to make one (for start-up errors).
+pub const TOKEN_RULE: &str = "each comma-separated token must be at least 16 characters of A-Z a-z 0-9 . _ ~ - (URL-safe, so that a sender pasting the URL sends it unchanged); make one with `livehook token`";
+
 /// The credentials one function checks deliveries against.
 #[derive(Clone, Debug, Default)]
 pub struct Verifier {
@@ -232,6 +250,28 @@ mod tests {
             tencent_sign(&Secret::new("ab"), "c"),
             "900150983cd24fb0d6963f7d28e17f72"
         );
+    }
+
+    #[test]
+    fn url_safe_tokens_only() {
+        for good in [
+            "abcdefghijklmnop",
+            "A1.b2_c3~d4-e5f6g7",
+            "0123456789abcdef0123456789abcdef",
+        ] {
+            assert!(token_is_url_safe(good), "{good}");
+        }
+        for bad in [
+            "short-token",
+            "abcdefghijklmno+",
+            "abcdefghijklmno/",
+            "abcdefghijklmno=",
+            "abcdefgh ijklmnop",
+            "abcdefghijklmnoé",
+            "abcdefghijklmn%2B",
+        ] {
+            assert!(!token_is_url_safe(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use crate::auth::{Secret, TokenSet, Verifier};
+use crate::auth::{Secret, TOKEN_RULE, TokenSet, Verifier, token_is_url_safe};
 use crate::providers::AuthScheme;
+use crate::redact::Redactor;
 
 /// Default body limit: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -15,6 +16,10 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 256 * 1024;
 pub const LARGEST_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 /// Default idempotency retention: 7 days.
 pub const DEFAULT_RETENTION_SECONDS: u64 = 7 * 24 * 3600;
+
+/// The retentions accepted, in seconds: 1 hour to 365 days (the template's
+/// `RetentionSeconds` has the same bounds).
+pub const RETENTION_SECONDS: std::ops::RangeInclusive<u64> = 3600..=365 * 24 * 3600;
 
 /// A function's configuration.
 #[derive(Debug, Clone)]
@@ -39,6 +44,10 @@ pub struct Config {
     /// how a provider whose reply is admission control (SRS) is answered
     /// when AWS fails.
     pub admission_on_failure: AdmissionOnFailure,
+    /// `LIVEHOOK_REDACT` (default [`crate::redact::DEFAULT_NAMES`]; a list
+    /// starting with `+` adds to them): the field and query parameter
+    /// names whose values are replaced by `***` before anything is written.
+    pub redactor: Redactor,
 }
 
 /// The answer to an admission-control provider (SRS, nginx-rtmp,
@@ -112,7 +121,8 @@ impl Config {
                 });
             }
         };
-        let tokens = TokenSet::parse(&get("LIVEHOOK_TOKEN").unwrap_or_default());
+        let token_list = get("LIVEHOOK_TOKEN").unwrap_or_default();
+        let tokens = TokenSet::parse(&token_list);
         let tencent_key = get("LIVEHOOK_TENCENT_KEY").map(Secret::new);
         match scheme {
             AuthScheme::QueryToken if tokens.is_empty() && !allow_unauthenticated => {
@@ -124,11 +134,31 @@ impl Config {
             _ => {}
         }
 
+        // Also with LIVEHOOK_ALLOW_UNAUTHENTICATED: a configured token is
+        // required as configured, and one a sender cannot paste would refuse
+        // every delivery. The tokens themselves are never shown.
+        if token_list
+            .split(',')
+            .map(str::trim)
+            .any(|t| !t.is_empty() && !token_is_url_safe(t))
+        {
+            return Err(ConfigError::Invalid {
+                name: "LIVEHOOK_TOKEN",
+                reason: TOKEN_RULE.to_owned(),
+            });
+        }
+
         let retention = seconds("LIVEHOOK_RETENTION_SECONDS", DEFAULT_RETENTION_SECONDS)?;
-        if retention == 0 {
+        if !RETENTION_SECONDS.contains(&retention) {
+            // Past the upper bound `now + retention` could even leave the
+            // calendar (year 9999) and abort every request.
             return Err(ConfigError::Invalid {
                 name: "LIVEHOOK_RETENTION_SECONDS",
-                reason: "must be positive".into(),
+                reason: format!(
+                    "{retention} is not from {} (1 hour) to {} (365 days)",
+                    RETENTION_SECONDS.start(),
+                    RETENTION_SECONDS.end()
+                ),
             });
         }
         let replay_window = seconds("LIVEHOOK_REPLAY_WINDOW_SECONDS", retention)?;
@@ -162,6 +192,9 @@ impl Config {
             }
         };
 
+        let redactor =
+            get("LIVEHOOK_REDACT").map_or_else(Redactor::default, |list| Redactor::parse(&list));
+
         Ok(Config {
             table: required("LIVEHOOK_TABLE")?,
             verifier: Verifier {
@@ -174,6 +207,7 @@ impl Config {
             max_body_bytes,
             max_message_bytes,
             admission_on_failure,
+            redactor,
         })
     }
 }
@@ -238,6 +272,9 @@ mod tests {
         Config::from_lookup(scheme, |k| map.get(k).cloned())
     }
 
+    const TOKEN: &str = "config-test-token-0123";
+    const OTHER_TOKEN: &str = "config-test-token-4567";
+
     const BASE: [(&str, &str); 2] = [
         ("LIVEHOOK_TABLE", "t"),
         ("LIVEHOOK_TOPIC_ARN", "arn:aws:sns:us-east-1:1:x"),
@@ -252,7 +289,7 @@ mod tests {
         assert_eq!(
             load(
                 AuthScheme::TencentSign,
-                &[BASE[0], BASE[1], ("LIVEHOOK_TOKEN", "x")]
+                &[BASE[0], BASE[1], ("LIVEHOOK_TOKEN", TOKEN)]
             )
             .unwrap_err(),
             ConfigError::NoSecret("LIVEHOOK_TENCENT_KEY")
@@ -267,7 +304,11 @@ mod tests {
     #[test]
     fn the_table_is_required_and_the_topic_is_the_relays() {
         assert_eq!(
-            load(AuthScheme::QueryToken, &[("LIVEHOOK_TOKEN", "x"), BASE[1]]).unwrap_err(),
+            load(
+                AuthScheme::QueryToken,
+                &[("LIVEHOOK_TOKEN", TOKEN), BASE[1]]
+            )
+            .unwrap_err(),
             ConfigError::Missing("LIVEHOOK_TABLE")
         );
         // Provider functions never publish: they need no topic.
@@ -290,7 +331,11 @@ mod tests {
     fn defaults_and_overrides() {
         let c = load(
             AuthScheme::QueryToken,
-            &[BASE[0], BASE[1], ("LIVEHOOK_TOKEN", "a,b")],
+            &[
+                BASE[0],
+                BASE[1],
+                ("LIVEHOOK_TOKEN", &format!("{TOKEN},{OTHER_TOKEN}")),
+            ],
         )
         .unwrap();
         assert_eq!(c.retention, Duration::from_secs(DEFAULT_RETENTION_SECONDS));
@@ -299,20 +344,25 @@ mod tests {
         assert_eq!(c.max_message_bytes, 262_144);
         assert_eq!(c.admission_on_failure, AdmissionOnFailure::Refuse);
         assert_eq!(c.verifier.tokens.len(), 2);
+        assert!(
+            c.redactor.is_secret_name("api.secret") && !c.redactor.is_secret_name("stream_key")
+        );
         let c = load(
             AuthScheme::QueryToken,
             &[
                 BASE[0],
                 BASE[1],
-                ("LIVEHOOK_TOKEN", "a"),
+                ("LIVEHOOK_TOKEN", TOKEN),
                 ("LIVEHOOK_RETENTION_SECONDS", "3600"),
                 ("LIVEHOOK_REPLAY_WINDOW_SECONDS", "0"),
                 ("LIVEHOOK_MAX_BODY_BYTES", "2048"),
                 ("LIVEHOOK_MAX_MESSAGE_BYTES", "1048576"),
                 ("LIVEHOOK_ADMISSION_ON_FAILURE", "allow"),
+                ("LIVEHOOK_REDACT", "+stream_key"),
             ],
         )
         .unwrap();
+        assert!(c.redactor.is_secret_name("Stream_Key") && c.redactor.is_secret_name("secret"));
         assert_eq!(c.max_message_bytes, LARGEST_MAX_MESSAGE_BYTES);
         assert_eq!(c.admission_on_failure, AdmissionOnFailure::Allow);
         assert_eq!(c.retention, Duration::from_secs(3600));
@@ -325,6 +375,9 @@ mod tests {
         for (name, value) in [
             ("LIVEHOOK_RETENTION_SECONDS", "soon"),
             ("LIVEHOOK_RETENTION_SECONDS", "0"),
+            ("LIVEHOOK_RETENTION_SECONDS", "3599"),
+            ("LIVEHOOK_RETENTION_SECONDS", "31536001"),
+            ("LIVEHOOK_RETENTION_SECONDS", "18446744073709551615"),
             ("LIVEHOOK_MAX_BODY_BYTES", "-1"),
             ("LIVEHOOK_ALLOW_UNAUTHENTICATED", "yes please"),
             ("LIVEHOOK_REPLAY_WINDOW_SECONDS", "999999999"),
@@ -334,10 +387,78 @@ mod tests {
         ] {
             let err = load(
                 AuthScheme::QueryToken,
-                &[BASE[0], BASE[1], ("LIVEHOOK_TOKEN", "a"), (name, value)],
+                &[BASE[0], BASE[1], ("LIVEHOOK_TOKEN", TOKEN), (name, value)],
             )
             .unwrap_err();
             assert!(err.to_string().contains(name), "{err}");
         }
+    }
+
+    #[test]
+    fn retention_is_one_hour_to_a_year_so_expiry_stays_in_the_calendar() {
+        for (seconds, ok) in [
+            ("3600", true),
+            ("31536000", true),
+            ("3599", false),
+            ("31536001", false),
+            ("253402300799", false),
+        ] {
+            let c = load(
+                AuthScheme::QueryToken,
+                &[
+                    BASE[0],
+                    BASE[1],
+                    ("LIVEHOOK_TOKEN", TOKEN),
+                    ("LIVEHOOK_RETENTION_SECONDS", seconds),
+                ],
+            );
+            assert_eq!(c.is_ok(), ok, "{seconds}");
+            if let Ok(c) = c {
+                // What every request computes: the record's expiry.
+                let expiry =
+                    time::OffsetDateTime::now_utc().checked_add(c.retention.try_into().unwrap());
+                assert!(expiry.is_some_and(|at| at.year() < 9999));
+            }
+        }
+    }
+
+    #[test]
+    fn tokens_must_be_url_safe_and_the_error_says_how_to_make_one() {
+        for bad in [
+            "short",
+            "abcdefghijklmno+pq",
+            "abcdefghijklmnop/q==",
+            "it-token",
+        ] {
+            for list in [bad.to_owned(), format!("{TOKEN},{bad}")] {
+                for unauthenticated in ["false", "true"] {
+                    let err = load(
+                        AuthScheme::QueryToken,
+                        &[
+                            BASE[0],
+                            BASE[1],
+                            ("LIVEHOOK_TOKEN", &list),
+                            ("LIVEHOOK_ALLOW_UNAUTHENTICATED", unauthenticated),
+                        ],
+                    )
+                    .unwrap_err();
+                    let text = err.to_string();
+                    assert!(
+                        text.contains("LIVEHOOK_TOKEN") && text.contains("livehook token"),
+                        "{text}"
+                    );
+                    assert!(!text.contains(bad), "the token is never shown: {text}");
+                }
+            }
+        }
+        let ok = load(
+            AuthScheme::QueryToken,
+            &[
+                BASE[0],
+                BASE[1],
+                ("LIVEHOOK_TOKEN", "Ab.c_d~e-0123456789, zyxwvutsrqponmlk"),
+            ],
+        );
+        assert_eq!(ok.unwrap().verifier.tokens.len(), 2);
     }
 }

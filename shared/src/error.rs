@@ -59,6 +59,16 @@ pub enum Rejection {
         /// DynamoDB's item limit in bytes.
         limit: usize,
     },
+    /// The body holds more JSON objects or values than livehook parses
+    /// (10,000 objects, 100,000 values): its tree would cost far more
+    /// memory than its bytes. Refused before anything is built from it.
+    #[error("body has more than {limit} {what}")]
+    TooComplex {
+        /// The limit that was passed.
+        limit: usize,
+        /// What was counted (`JSON objects`, `JSON values`).
+        what: &'static str,
+    },
     /// Authentication failed; the reason is for logs only.
     #[error("unauthenticated")]
     Unauthenticated(AuthFailure),
@@ -85,6 +95,7 @@ impl Rejection {
             Rejection::PayloadTooLarge { .. } => "payload_too_large",
             Rejection::EventTooLarge { .. } => "event_too_large",
             Rejection::RecordTooLarge { .. } => "record_too_large",
+            Rejection::TooComplex { .. } => "too_complex",
             Rejection::Unauthenticated(_) => "unauthenticated",
             Rejection::Malformed(_) => "malformed",
             Rejection::Stale => "stale",

@@ -113,6 +113,7 @@ pub(crate) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Rejection>
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Rejection::malformed("empty body"));
     }
+    check_shape(body)?;
     match serde_json::from_slice::<Strict>(body) {
         Ok(Strict(Value::Object(map))) => Ok(map),
         Ok(_) => Err(Rejection::malformed("body must be a JSON object")),
@@ -128,6 +129,80 @@ pub(crate) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Rejection>
 }
 
 const DUPLICATE: &str = "duplicate key";
+
+/// The most objects a body may hold. A parsed object costs a B-tree node of
+/// about 630 bytes whatever its size, so a 1 MiB body of tiny nested
+/// objects (`{"":{"":…}}`) would otherwise grow into a tree 130 times its
+/// size. 10,000 objects is a ~3,000-stream lal `on_update`, more than a
+/// 1 MiB body of real groups holds.
+pub const MAX_OBJECTS: usize = 10_000;
+
+/// The most values (members and array elements, containers included) a
+/// body may hold: each costs at least 32 bytes parsed, however short its
+/// text.
+pub const MAX_VALUES: usize = 100_000;
+
+/// The deepest nesting a body may have (serde_json's own recursion limit).
+pub const MAX_DEPTH: usize = 128;
+
+/// Counts a body's objects, values and depth in one pass over its bytes,
+/// before anything is built from it: a body over [`MAX_OBJECTS`] or
+/// [`MAX_VALUES`] is a 413 ([`Rejection::TooComplex`]), one nested deeper
+/// than [`MAX_DEPTH`] a 400. Not a validator: serde_json still parses what
+/// passes (and refuses what is not JSON).
+pub(crate) fn check_shape(body: &[u8]) -> Result<(), Rejection> {
+    let (mut objects, mut values, mut depth) = (0usize, 0usize, 0usize);
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in body {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                objects += usize::from(b == b'{');
+                values += 1;
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(Rejection::malformed("body is nested too deeply"));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            // Every value after the first of a container follows a comma.
+            b',' => values += 1,
+            _ => continue,
+        }
+        if objects > MAX_OBJECTS {
+            return Err(Rejection::TooComplex {
+                limit: MAX_OBJECTS,
+                what: "JSON objects",
+            });
+        }
+        if values > MAX_VALUES {
+            return Err(Rejection::TooComplex {
+                limit: MAX_VALUES,
+                what: "JSON values",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A JSON value found inside a string field (Aodianyun's `event_value`
+/// sent as JSON text), parsed under the same limits as a body; `None` when
+/// it is not JSON or exceeds them.
+pub(crate) fn parse_embedded(text: &str) -> Option<Value> {
+    check_shape(text.as_bytes()).ok()?;
+    serde_json::from_str::<Strict>(text).ok().map(|Strict(v)| v)
+}
 
 /// The object `body` without its top-level members named in `fields`, every
 /// other member kept byte for byte and in order (for `data.raw`, which is

@@ -28,6 +28,7 @@ pub mod pipeline;
 pub mod providers;
 pub mod record;
 pub mod relay;
+pub mod redact;
 pub mod sink;
 pub mod store;
 pub mod telemetry;

@@ -61,7 +61,7 @@ pub use livehook::sink::SnsSink;
 pub use livehook::store::DynamoStore;
 
 /// The `?token=` every token provider is configured with.
-pub const TOKEN: &str = "it-token";
+pub const TOKEN: &str = "it-token.0123~abcdef";
 /// The Tencent callback key.
 pub const TENCENT_KEY: &str = "it-tencent-key";
 

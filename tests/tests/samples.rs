@@ -112,6 +112,9 @@ async fn every_sample_is_published_once_as_a_cloudevent() {
             .as_object_mut()
             .and_then(|o| o.remove("sign"))
             .is_some();
+        // Secrets inside the payload (`?token=…` in lal's URLs, SRS's
+        // `?secret=…`, Tencent's `txSecret=…`) are published as `***`.
+        let redacted = livehook::redact::Redactor::default().redact_value(&mut sent);
         if e["data"]["raw"] != sent {
             fail(format!(
                 "data.raw {} differs from the body sent",
@@ -119,7 +122,7 @@ async fn every_sample_is_published_once_as_a_cloudevent() {
             ));
         }
         let sent_text = String::from_utf8_lossy(&body);
-        if !signed && !m.message.contains(sent_text.trim()) {
+        if !signed && !redacted && !m.message.contains(sent_text.trim()) {
             fail("data.raw is not the body exactly as received".into());
         }
 

@@ -42,7 +42,8 @@ impl Failure {
             Failure::Rejected(
                 Rejection::PayloadTooLarge { .. }
                 | Rejection::EventTooLarge { .. }
-                | Rejection::RecordTooLarge { .. },
+                | Rejection::RecordTooLarge { .. }
+                | Rejection::TooComplex { .. },
             ) => StatusCode::PAYLOAD_TOO_LARGE,
             Failure::Rejected(Rejection::Unauthenticated(_)) => StatusCode::UNAUTHORIZED,
             Failure::Rejected(Rejection::Malformed(_) | Rejection::Stale) => {

@@ -1,6 +1,7 @@
 //! The pure front half of the flow: method (405) → size (413) → content
 //! decoding → the provider's adapter: authentication (401) and parsing
-//! (400) → replay window (400). No AWS call; fuzzed on its own.
+//! (400) → replay window (400) → redaction of secrets inside the payload.
+//! No AWS call; fuzzed on its own.
 
 use std::io::Read;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::inbound::Inbound;
 use crate::providers::{Delivery, Provider};
+use crate::redact::Redactor;
 
 /// The query parameter with which `livehook check` marks its synthetic
 /// deliveries (`&livehook_check=true` on the authenticated URL).
@@ -39,6 +41,7 @@ pub struct Gate {
     provider: &'static dyn Provider,
     verifier: Verifier,
     settings: Settings,
+    redactor: Redactor,
 }
 
 impl Gate {
@@ -48,7 +51,15 @@ impl Gate {
             provider,
             verifier,
             settings,
+            redactor: Redactor::default(),
         }
+    }
+
+    /// Redacts with `redactor` (`LIVEHOOK_REDACT`) instead of the default
+    /// names.
+    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
     }
 
     /// The provider this gate serves.
@@ -106,6 +117,9 @@ impl Gate {
         delivery.check = inbound
             .query_values(CHECK_PARAMETER)
             .any(|v| v == "true" || v == "1");
+        // After the adapter derived the key from the payload as received,
+        // before anything is written or published.
+        self.redactor.redact_delivery(&mut delivery);
         Ok(delivery)
     }
 }
@@ -372,5 +386,254 @@ mod tests {
             .admit_now(&post("/stage/lal/on_pub_start", "token=test-token", body))
             .unwrap();
         assert_eq!(d.events[0].event.data.provider_event, "on_pub_start");
+    }
+
+    /// The review's bomb: chains of `{"":` nested 120 deep (under serde's
+    /// depth limit), as many as fit the body limit.
+    fn nested_object_bomb(limit: usize) -> Vec<u8> {
+        let chain = format!("{}0{}", "{\"\":".repeat(120), "}".repeat(120));
+        let count = (limit - 16) / (chain.len() + 1);
+        let mut body = String::from("{\"t\":1,\"a\":[");
+        body.push_str(&vec![chain; count].join(","));
+        body.push_str("]}");
+        body.into_bytes()
+    }
+
+    fn gate_with_limit(provider: &'static dyn Provider, limit: usize) -> Gate {
+        Gate::new(
+            provider,
+            verifier(),
+            Settings {
+                max_body_bytes: limit,
+                retention: DAY,
+                replay_window: Duration::ZERO,
+                max_message_bytes: 262_144,
+            },
+        )
+    }
+
+    #[test]
+    fn the_nested_object_bomb_is_refused_before_a_tree_is_built() {
+        use crate::providers::{Aodianyun, Srs, Tencent};
+        let limit = 1 << 20;
+        let bomb = nested_object_bomb(limit);
+        assert!(bomb.len() <= limit && bomb.len() > limit - 1024);
+        let gz = |query: &str, path: &str| {
+            request(
+                "POST",
+                path,
+                query,
+                json!({"content-encoding": "gzip"}),
+                &gzip(&bomb),
+                true,
+            )
+        };
+        assert!(gzip(&bomb).len() < 8192, "a few KB on the wire");
+        // Tencent: only `t` and `sign` are read before the signature (no `sign`: 400).
+        let tencent = gate_with_limit(&Tencent, limit);
+        assert!(matches!(
+            tencent.admit_now(&gz("", "/tencent")),
+            Err(Rejection::Malformed(_))
+        ));
+        // With a wrong sign: 401, still without parsing the rest.
+        let mut signed = bomb.clone();
+        signed.splice(
+            1..1,
+            br#""sign":"0123456789abcdef0123456789abcdef","#.iter().copied(),
+        );
+        let r = request("POST", "/tencent", "", json!({}), &signed, false);
+        assert_eq!(
+            tencent.admit_now(&r).unwrap_err(),
+            Rejection::Unauthenticated(AuthFailure::BadSignature)
+        );
+        // A token provider: 401 without the token, 413 with it.
+        for provider in [&Srs as &'static dyn Provider, &Aodianyun, &Bililive, &Lal] {
+            let g = gate_with_limit(provider, limit);
+            let path = format!("/{}/on_update", provider.name());
+            assert_eq!(
+                g.admit_now(&gz("", &path)).unwrap_err(),
+                Rejection::Unauthenticated(AuthFailure::MissingToken)
+            );
+            assert!(
+                matches!(
+                    g.admit_now(&gz("token=test-token", &path)),
+                    Err(Rejection::TooComplex { .. })
+                ),
+                "{}",
+                provider.name()
+            );
+        }
+    }
+
+    #[test]
+    fn other_hostile_shapes_are_400_or_413() {
+        let limit = 1 << 20;
+        let g = gate_with_limit(&Bililive, limit);
+        let send = |body: Vec<u8>| {
+            g.admit_now(&request(
+                "POST",
+                "/bililive",
+                "token=test-token",
+                json!({"content-encoding": "gzip"}),
+                &gzip(&body),
+                true,
+            ))
+        };
+        let deep_arrays = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(
+            send(deep_arrays.into_bytes()).unwrap_err(),
+            Rejection::malformed("body is nested too deeply")
+        );
+        let mut keys = String::from("{");
+        for i in 0..150_000 {
+            keys.push_str(&format!("\"{i:x}\":0,"));
+        }
+        keys.push_str("\"end\":0}");
+        keys.truncate(limit - 2);
+        keys.push_str("0}");
+        assert!(matches!(
+            send(keys.into_bytes()),
+            Err(Rejection::TooComplex {
+                what: "JSON values",
+                ..
+            })
+        ));
+        let zeros = vec![0u8; 64 << 20];
+        assert_eq!(
+            send(zeros).unwrap_err(),
+            Rejection::PayloadTooLarge { limit }
+        );
+        // One long string is a large body, not a complex one: parsed (and
+        // refused by Bililive for its missing fields).
+        let long = format!("{{\"EventType\":\"{}\"}}", "x".repeat(limit - 64));
+        assert!(matches!(
+            send(long.into_bytes()),
+            Err(Rejection::Malformed(_))
+        ));
+        // Aodianyun's event_value sent as JSON text is bounded as a body is.
+        let inner = String::from_utf8(nested_object_bomb(200_000)).unwrap();
+        let body =
+            serde_json::to_vec(&json!({"event_type": "sys/notify/lss", "event_value": inner}))
+                .unwrap();
+        let aodianyun = gate_with_limit(&crate::providers::Aodianyun, limit);
+        let d = aodianyun
+            .admit_now(&post("/aodianyun", "token=test-token", &body))
+            .unwrap();
+        assert_eq!(d.event_type(), crate::event::EventType::Unrecognized);
+    }
+
+    #[test]
+    fn a_pasted_token_with_tilde_and_dot_is_accepted_raw() {
+        let token = "paste.d~Token-0123_x";
+        assert!(crate::auth::token_is_url_safe(token));
+        let g = Gate::new(
+            &Bililive,
+            Verifier {
+                tokens: crate::auth::TokenSet::parse(token),
+                ..Verifier::default()
+            },
+            gate(&Bililive, DAY).settings().clone(),
+        );
+        let r = post(
+            "/bililive",
+            &format!("token={token}"),
+            &bililive_body(RECENT),
+        );
+        assert!(g.admit_now(&r).is_ok());
+    }
+
+    #[test]
+    fn secrets_are_redacted_after_the_key_is_derived() {
+        use crate::providers::{Srs, Tencent};
+        let srs = gate(&Srs, DAY);
+        let body = json!({"action": "on_publish", "client_id": "c1", "app": "live", "stream": "s",
+            "tcUrl": "rtmp://127.0.0.1/live?secret=abc", "param": "?secret=abc&user=alice"});
+        let body = serde_json::to_vec(&body).unwrap();
+        let d = srs
+            .admit(
+                &post("/srs", "token=test-token", &body),
+                now(),
+                "same-invocation",
+            )
+            .unwrap();
+        let data = &d.events[0].event.data;
+        assert_eq!(
+            data.url.as_deref(),
+            Some("rtmp://127.0.0.1/live?secret=***")
+        );
+        assert_eq!(data.url_params.as_deref(), Some("?secret=***&user=alice"));
+        let raw: Value = serde_json::from_str(data.raw.get()).unwrap();
+        assert_eq!(raw["param"], "?secret=***&user=alice");
+        assert!(!data.raw.get().contains("abc"));
+        // The key is the original's: the same with another list of names.
+        let unredacted = gate(&Srs, DAY).with_redactor(Redactor::new(["nothing"]));
+        let same = unredacted
+            .admit(
+                &post("/srs", "token=test-token", &body),
+                now(),
+                "same-invocation",
+            )
+            .unwrap();
+        assert_eq!(same.key, d.key);
+        assert!(same.events[0].event.data.raw.get().contains("secret=abc"));
+
+        // Aodianyun keys by the body: two bodies that differ only in a
+        // secret are two events, though both publish `***`.
+        let aodianyun = gate(&crate::providers::Aodianyun, Duration::ZERO);
+        let with = |secret: &str| {
+            let body = json!({"event_type": "sys/notify/lss", "event_value": {"cmd": "StartPublish",
+                "app": "live", "stream": "s", "secret": secret}});
+            aodianyun
+                .admit_now(&post(
+                    "/aodianyun",
+                    "token=test-token",
+                    &serde_json::to_vec(&body).unwrap(),
+                ))
+                .unwrap()
+        };
+        let (a, b) = (with("one"), with("two"));
+        assert_ne!(a.key, b.key);
+        assert_eq!(
+            a.events[0].event.data.raw.get(),
+            b.events[0].event.data.raw.get()
+        );
+        assert!(
+            a.events[0]
+                .event
+                .data
+                .raw
+                .get()
+                .contains(r#""secret":"***""#)
+        );
+
+        // Tencent: txSecret in stream_param; sign removed (not masked).
+        let tencent = gate(&Tencent, Duration::ZERO);
+        let mut push = json!({"event_type": 1, "stream_id": "s", "channel_id": "s", "sequence": "1",
+            "stream_param": "txSecret=f85a&txTime=5C2ACF00", "t": 0, "sign": ""});
+        crate::providers::sign_tencent(
+            push.as_object_mut().unwrap(),
+            &crate::auth::Secret::new(crate::providers::testing::TENCENT_KEY),
+            now().unix_timestamp() + 600,
+        );
+        let r = post("/tencent", "", &serde_json::to_vec(&push).unwrap());
+        let d = tencent.admit_now(&r).unwrap();
+        let data = &d.events[0].event.data;
+        assert_eq!(
+            data.url_params.as_deref(),
+            Some("txSecret=***&txTime=5C2ACF00")
+        );
+        let raw: Value = serde_json::from_str(data.raw.get()).unwrap();
+        assert_eq!(raw["stream_param"], "txSecret=***&txTime=5C2ACF00");
+        assert!(raw.get("sign").is_none(), "sign is removed, not masked");
+    }
+
+    #[test]
+    fn deliveries_without_secrets_keep_raw_as_received() {
+        let g = gate(&Bililive, DAY);
+        let body = br#"{"EventType": "SessionStarted","EventId":"e1",  "EventTimestamp":"2025-12-31T23:00:00.0000000+00:00","EventData":{"RoomId":1, "Title":"a=b"}}"#;
+        let d = g
+            .admit_now(&post("/bililive", "token=test-token", body))
+            .unwrap();
+        assert_eq!(d.events[0].event.data.raw.get().as_bytes(), body);
     }
 }

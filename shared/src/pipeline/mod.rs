@@ -49,7 +49,8 @@ impl<S: IdempotencyStore> Pipeline<S> {
             max_message_bytes: config.max_message_bytes,
         };
         Pipeline {
-            gate: Gate::new(provider, config.verifier.clone(), settings),
+            gate: Gate::new(provider, config.verifier.clone(), settings)
+                .with_redactor(config.redactor.clone()),
             store,
             admission_on_failure: config.admission_on_failure,
             clock: OffsetDateTime::now_utc,

@@ -36,7 +36,7 @@ impl Provider for Aodianyun {
         // Normalize `event_value` to an object (it may be a JSON string) so
         // that both wire forms of an event are one event.
         if let Some(Value::String(text)) = body.get("event_value")
-            && let Ok(parsed @ Value::Object(_)) = serde_json::from_str::<Value>(text)
+            && let Some(parsed @ Value::Object(_)) = crate::json::parse_embedded(text)
         {
             body.insert("event_value".to_owned(), parsed);
         }

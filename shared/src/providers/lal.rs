@@ -182,6 +182,44 @@ fn host_of(addr: &str) -> &str {
     }
 }
 
+/// One part of a split `on_update`: the body with `groups` replaced by
+/// this part's groups, serialized from borrowed values.
+struct PartBody<'a> {
+    body: &'a Map<String, Value>,
+    groups: &'a [&'a Value],
+}
+
+impl serde::Serialize for PartBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.body.len()))?;
+        for (key, value) in self.body {
+            if key == "groups" {
+                map.serialize_entry(key, self.groups)?;
+            } else {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// The length of a value's JSON text, counted without writing it anywhere.
+fn serialized_len(value: &impl serde::Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).map_or(0, |()| count.0)
+}
+
 /// Splits a large `on_update` into parts of consecutive `groups`, each
 /// small enough for one SNS message of the topic's size. Every part keeps
 /// `server_id` and every other top-level field, so nothing is lost. `None`
@@ -196,15 +234,13 @@ fn split_update(
     let groups = body.get("groups")?.as_array()?;
     // What every part carries besides its groups: the other top-level
     // fields, the envelope and the attributes.
-    let mut rest = body.clone();
-    rest.insert("groups".to_owned(), Value::Array(Vec::new()));
-    let fixed = serde_json::to_vec(&rest).map_or(0, |v| v.len()) + ENVELOPE_ALLOWANCE;
+    let fixed = serialized_len(&PartBody { body, groups: &[] }) + ENVELOPE_ALLOWANCE;
     let budget = inbound.max_message_bytes.saturating_sub(fixed);
     let mut chunks: Vec<Vec<&Value>> = vec![Vec::new()];
     let mut chunk_bytes = 0;
     for group in groups {
         // `,` between groups.
-        let size = serde_json::to_vec(group).map_or(0, |v| v.len()) + 1;
+        let size = serialized_len(group) + 1;
         if chunk_bytes + size > budget && !chunks.last().is_some_and(Vec::is_empty) {
             chunks.push(Vec::new());
             chunk_bytes = 0;
@@ -214,13 +250,14 @@ fn split_update(
     }
     let count = chunks.len();
     let mut events = Vec::with_capacity(count);
-    for (index, chunk) in chunks.into_iter().enumerate() {
-        let mut part = body.clone();
-        part.insert(
-            "groups".to_owned(),
-            Value::Array(chunk.into_iter().cloned().collect()),
-        );
-        let raw: Box<RawValue> = serde_json::value::to_raw_value(&part).ok()?;
+    for (index, chunk) in chunks.iter().enumerate() {
+        // Each part is written straight from the parsed body: no copy of
+        // the body (or of its groups) per part.
+        let raw: Box<RawValue> = serde_json::value::to_raw_value(&PartBody {
+            body,
+            groups: chunk,
+        })
+        .ok()?;
         let data = EventData {
             provider_event: "on_update".to_owned(),
             server_id: server_id.map(str::to_owned),

@@ -4,6 +4,9 @@
 //! notification's expiry time. Tencent retries every 60 s (3 times) with a
 //! fresh `t`/`sign`, so neither is ever part of the key.
 
+use std::borrow::Cow;
+
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
@@ -32,14 +35,13 @@ impl Provider for Tencent {
     }
 
     fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {
+        // The signature lives in the body: only `t` and `sign` are read
+        // before it is verified (400 without them, 401 when wrong), so an
+        // unsigned body never gets a tree built from it.
+        let signed = Signed::read(inbound.body)?;
+        verifier.check_tencent(&signed.t_text, signed.t, &signed.sign, inbound.received_at)?;
         let body = parse_object(inbound.body)?;
         let f = Fields(&body);
-        // The signature lives in the body, so structure is checked first (400),
-        // then the signature (401), then the rest (400).
-        let t_text = f.required_text("t")?;
-        let t = f.required_int("t")?;
-        let sign = f.required_text("sign")?;
-        verifier.check_tencent(&t_text, t, &sign, inbound.received_at)?;
 
         let code = f.required_int("event_type")?;
         let stream_id = f
@@ -178,6 +180,62 @@ impl Provider for Tencent {
     }
 }
 
+/// The two fields the signature check needs, read from the body without
+/// building anything else (every other member is skipped as
+/// `IgnoredAny`, nested or not).
+struct Signed {
+    t_text: String,
+    t: i64,
+    sign: String,
+}
+
+#[derive(serde::Deserialize)]
+struct SignedFields<'a> {
+    #[serde(borrow, default)]
+    t: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    sign: Option<Cow<'a, str>>,
+}
+
+impl Signed {
+    fn read(body: &[u8]) -> Result<Self, Rejection> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(Rejection::malformed("empty body"));
+        }
+        let fields: SignedFields<'_> = serde_json::from_slice(body).map_err(|e| {
+            Rejection::malformed(if e.is_data() && !e.to_string().contains("duplicate") {
+                "body must be a JSON object with `t` and `sign`"
+            } else if e.is_data() {
+                "body has a duplicate key"
+            } else {
+                "body is not valid JSON"
+            })
+        })?;
+        let t = fields
+            .t
+            .ok_or_else(|| Rejection::malformed("missing field `t`"))?;
+        // `t` arrives as a number or a numeric string; the sign covers its text.
+        let t_text = match serde_json::from_str::<Value>(t.get()) {
+            Ok(Value::Number(n)) => n.to_string(),
+            Ok(Value::String(s)) if !s.is_empty() => s,
+            _ => return Err(Rejection::malformed("field `t` must be a non-empty string")),
+        };
+        let t_seconds = t_text
+            .trim()
+            .parse()
+            .map_err(|_| Rejection::malformed("field `t` must be an integer"))?;
+        let sign = fields
+            .sign
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Rejection::malformed("missing field `sign`"))?;
+        Ok(Signed {
+            t_text,
+            t: t_seconds,
+            sign: sign.into_owned(),
+        })
+    }
+}
+
 /// Tencent's timestamps, the event's own first (push/stop, record, snapshot).
 const TIME_FIELDS: &[TimeField] = &[
     (&["event_time"], Unit::Seconds),
@@ -206,10 +264,13 @@ fn unix_text(seconds: Option<i64>) -> Option<String> {
 /// Key of an event with no documented identity: the canonical body without
 /// the fields that change on every retry (`t`, `sign`).
 fn unsigned_body_key(body: &Map<String, Value>) -> String {
-    let mut stable = body.clone();
-    stable.remove("t");
-    stable.remove("sign");
-    // serde_json's map is ordered by key, so this serialization is canonical.
+    // serde_json's map is ordered by key, and so is this one, so this
+    // serialization is canonical (and borrows the body, never copies it).
+    let stable: std::collections::BTreeMap<&str, &Value> = body
+        .iter()
+        .filter(|(k, _)| k.as_str() != "t" && k.as_str() != "sign")
+        .map(|(k, v)| (k.as_str(), v))
+        .collect();
     let canonical = serde_json::to_vec(&stable).unwrap_or_default();
     key::derive(NAME, &[b"body", &canonical])
 }
