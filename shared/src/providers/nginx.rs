@@ -6,7 +6,8 @@
 //!   User-Agent, `Host` without the port. Plain HTTP only: an `https://`
 //!   notify URL is a configuration error ("invalid port in url"), so a
 //!   deployment goes through nginx's own `proxy_pass` (see the README).
-//! - The hook is the body's `call`: `connect` (server level `on_connect`),
+//! - The hook is the body's `call`: `connect` and `disconnect` (server
+//!   level `on_connect`, `on_disconnect`; `disconnect` repeats `app`),
 //!   `publish`, `play`, `update_publish` / `update_play` (every
 //!   `notify_update_timeout`), `publish_done`, `play_done`, `done` (after
 //!   each `*_done`, the same fields), `record_done` (with `recorder` and
@@ -62,6 +63,7 @@ impl Provider for Nginx {
             .ok_or_else(|| Rejection::malformed("missing field `call`"))?;
         let event_type = match call.as_str() {
             "connect" => EventType::ConnectionOpened,
+            "disconnect" => EventType::ConnectionClosed,
             "publish" => EventType::StreamStarted,
             "publish_done" => EventType::StreamStopped,
             "play" => EventType::PlaybackStarted,
@@ -294,6 +296,7 @@ mod tests {
     fn calls_map_to_types_and_unknown_calls_are_unrecognized() {
         let cases = [
             ("connect", EventType::ConnectionOpened),
+            ("disconnect", EventType::ConnectionClosed),
             ("publish", EventType::StreamStarted),
             ("publish_done", EventType::StreamStopped),
             ("play", EventType::PlaybackStarted),
