@@ -190,6 +190,11 @@ fn retry_variants_share_a_key_and_other_events_do_not() {
             "aodianyun/start_publish",
         ),
         ("tencent/record.file-size-string", "tencent/record"),
+        // Recorded: ZLMediaKit's retry 3 s after a reply without an integer code.
+        (
+            "zlmediakit/on_flow_report.retry",
+            "zlmediakit/on_flow_report",
+        ),
     ];
     let mut keys: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for s in &samples {

@@ -47,8 +47,24 @@ const NAME: &str = "nginx";
 
 /// The fields nginx-rtmp itself sends; any other field is the client's query.
 const OWN_FIELDS: &[&str] = &[
-    "app", "flashver", "swfurl", "tcurl", "pageurl", "addr", "clientid", "epoch", "call", "name",
-    "type", "start", "duration", "reset", "time", "timestamp", "recorder", "path",
+    "app",
+    "flashver",
+    "swfurl",
+    "tcurl",
+    "pageurl",
+    "addr",
+    "clientid",
+    "epoch",
+    "call",
+    "name",
+    "type",
+    "start",
+    "duration",
+    "reset",
+    "time",
+    "timestamp",
+    "recorder",
+    "path",
 ];
 
 impl Provider for Nginx {
@@ -59,8 +75,8 @@ impl Provider for Nginx {
     fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {
         let body = authenticated_body(inbound, verifier)?;
         let f = Fields(&body);
-        let call = first(&body, "call")
-            .ok_or_else(|| Rejection::malformed("missing field `call`"))?;
+        let call =
+            first(&body, "call").ok_or_else(|| Rejection::malformed("missing field `call`"))?;
         let event_type = match call.as_str() {
             "connect" => EventType::ConnectionOpened,
             "disconnect" => EventType::ConnectionClosed,
@@ -103,11 +119,9 @@ impl Provider for Nginx {
         let identity = match (app, stream) {
             (Some(app), Some(stream)) => Identity::Stream(format!("{app}/{stream}")),
             (None, Some(stream)) => Identity::Stream(stream),
-            (app, None) => Identity::Other(
-                client_id
-                    .or(app)
-                    .unwrap_or_else(|| "unknown".to_owned()),
-            ),
+            (app, None) => {
+                Identity::Other(client_id.or(app).unwrap_or_else(|| "unknown".to_owned()))
+            }
         };
         Ok(super::single(
             EventParts {
@@ -246,10 +260,7 @@ mod tests {
         assert_eq!(raw["swfurl"], "");
         assert_eq!(e.data.session_id.as_deref(), Some("30"));
         assert_eq!(e.data.client_ip.as_deref(), Some("127.0.0.1"));
-        assert_eq!(
-            e.data.url_params.as_deref(),
-            Some("secret=abc&tag=a&tag=b")
-        );
+        assert_eq!(e.data.url_params.as_deref(), Some("secret=abc&tag=a&tag=b"));
         // The same fields as a JSON object (as the samples hold them) are one reading.
         let as_json = serde_json::to_string(&raw).unwrap();
         let j = gate(4096)
@@ -269,7 +280,11 @@ mod tests {
         let body = "a&".repeat(1000);
         let query = format!("token={TOKEN}");
         let refused = gate(2500).admit(
-            &form_request(&query, &body, "application/x-www-form-urlencoded; charset=utf-8"),
+            &form_request(
+                &query,
+                &body,
+                "application/x-www-form-urlencoded; charset=utf-8",
+            ),
             now(),
             "r",
         );
@@ -279,7 +294,11 @@ mod tests {
         );
         // Without a `call` the form is a 400, after the token (401).
         let no_call = gate(4096).admit(
-            &form_request(&query, "app=live&name=x", "application/x-www-form-urlencoded"),
+            &form_request(
+                &query,
+                "app=live&name=x",
+                "application/x-www-form-urlencoded",
+            ),
             now(),
             "r",
         );
@@ -311,8 +330,13 @@ mod tests {
         for (call, expected) in cases {
             let body = json!({"app": "live", "name": "test", "clientid": "1", "call": call,
                 "path": "/rec/test-1.flv", "recorder": ""});
-            let d = deliver(&Nginx, "/nginx", &query, &serde_json::to_vec(&body).unwrap())
-                .unwrap();
+            let d = deliver(
+                &Nginx,
+                "/nginx",
+                &query,
+                &serde_json::to_vec(&body).unwrap(),
+            )
+            .unwrap();
             assert_eq!(d.event_type(), expected, "{call}");
         }
     }
@@ -322,7 +346,13 @@ mod tests {
         // `?call=evil&name=other` on the client's URL: nginx's values come first.
         let body = json!({"app": "live", "call": ["publish", "evil"], "name": ["test", "other"], "clientid": "7"});
         let query = format!("token={TOKEN}");
-        let d = deliver(&Nginx, "/nginx", &query, &serde_json::to_vec(&body).unwrap()).unwrap();
+        let d = deliver(
+            &Nginx,
+            "/nginx",
+            &query,
+            &serde_json::to_vec(&body).unwrap(),
+        )
+        .unwrap();
         let e = &d.events[0].event;
         assert_eq!(e.event_type, EventType::StreamStarted);
         assert_eq!(e.subject, "nginx/live/test");
@@ -331,7 +361,8 @@ mod tests {
 
     #[test]
     fn every_delivery_is_its_own_event_and_the_reply_is_200() {
-        let body = json!({"app": "live", "name": "test", "clientid": "1", "call": "update_publish"});
+        let body =
+            json!({"app": "live", "name": "test", "clientid": "1", "call": "update_publish"});
         let bytes = serde_json::to_vec(&body).unwrap();
         let query = format!("token={TOKEN}");
         let a = deliver(&Nginx, "/nginx", &query, &bytes).unwrap();

@@ -21,23 +21,27 @@
 //!   (`enable_mp4`, …). livehook's reply carries none of them, so
 //!   ZLMediaKit does what it does without a hook.
 //!
-//! Keys. A retry is the same body with a new `hook_index`, so the key is the
-//! hook and the body without `hook_index`, held for a window
-//! ([`Delivery::dedupe_window`]): an identical body after the window is a
-//! new event. The window depends on how soon the same body can honestly
-//! come again:
+//! Keys. A retry is the same body with a new `hook_index` (recorded here: it
+//! came 3.0 s after the refused answer), so the key is the hook and the body
+//! without `hook_index`, held for a window ([`Delivery::dedupe_window`]): an
+//! identical body after the window is a new event. How soon the same body
+//! can honestly come again decides the window:
 //! - hooks about one session or file (publish, play, flow report, records,
 //!   rtsp, shell login, stream not found, a stream registered) carry its
 //!   `id`, client port, file name or creation time, so an identical body is
 //!   only ever a retry: [`SESSION_WINDOW`];
-//! - hooks whose body repeats as it is (an idle server's keepalive every
-//!   `alive_interval`, 10 s by default; a stream unregistered, at least
-//!   `continue_push_ms` after its publisher left; none reader, after
-//!   `streamNoneReaderDelayMS`; server started and exited, on restarts):
-//!   [`REPEAT_WINDOW`], shorter than any of those intervals yet longer than
-//!   a retry takes;
-//! - `on_http_access`, which an HLS player's playlist reloads repeat every
-//!   few seconds with the same body: every delivery its own event.
+//! - a stream unregistered (at least `continue_push_ms`, 15 s, after its
+//!   publisher left) and a stream without viewers (after
+//!   `streamNoneReaderDelayMS`, 20 s): [`REPEAT_WINDOW`], longer than a
+//!   retry of a write whose answer was lost takes, shorter than those delays;
+//! - the keepalive, whose idle body repeats every `alive_interval` (10 s):
+//!   a retry (3 s after a refusal, up to 13 s after a timeout) and the next
+//!   keepalive overlap in time, so no window can tell them apart. Two
+//!   heartbeats must never be merged, so every keepalive delivery is its own
+//!   event; a keepalive retried after livehook failed to answer is published
+//!   twice. The same for server started and exited (the same body on every
+//!   restart), `on_http_access` (an HLS player's playlist reloads repeat its
+//!   body every few seconds) and hooks of later versions.
 //!
 //! The event id is the key and the invocation together, so an event that
 //! replaces a lapsed record has its own id.
@@ -74,12 +78,12 @@ const DEFAULT_VHOST: &str = "__defaultVhost__";
 /// never honestly comes twice.
 pub const SESSION_WINDOW: Duration = Duration::from_secs(60);
 
-/// How long the key of a hook whose body repeats as it is holds: longer
-/// than a retry of a refused delivery takes (livehook answers within its
-/// store's 2.5 s operation timeout, then 3 s `retry_delay`), shorter than
-/// the default keepalive interval (10 s) less its jitter, so idle
-/// keepalives are each an event.
-pub const REPEAT_WINDOW: Duration = Duration::from_secs(8);
+/// How long the key of a stream's unregistration and of its "no viewers"
+/// holds: longer than the retry of a write whose answer was lost (livehook
+/// gives up after its store's 2.5 s operation timeout, then 3 s
+/// `retry_delay`), shorter than the 15 s (`continue_push_ms`) and 20 s
+/// (`streamNoneReaderDelayMS`) before the same body can come again.
+pub const REPEAT_WINDOW: Duration = Duration::from_secs(12);
 
 /// How a hook's deliveries are told apart.
 enum Keying {
@@ -123,21 +127,23 @@ impl Provider for Zlmediakit {
                 EventType::RecordingSegmentReady,
                 Keying::Body(SESSION_WINDOW),
             ),
-            "on_server_started" => (EventType::ServerStarted, Keying::Body(REPEAT_WINDOW)),
-            "on_server_keepalive" => (EventType::ServerStats, Keying::Body(REPEAT_WINDOW)),
-            "on_server_exited" => (EventType::ServerStopped, Keying::Body(REPEAT_WINDOW)),
+            "on_server_started" => (EventType::ServerStarted, Keying::PerDelivery),
+            "on_server_keepalive" => (EventType::ServerStats, Keying::PerDelivery),
+            "on_server_exited" => (EventType::ServerStopped, Keying::PerDelivery),
             // Known hooks without a canonical type: questions only the
             // operator's own service can answer (rtsp realm and password,
             // shell login), a player asking for a missing stream, RTP
             // forwarding ends. Published with their hook as `provider_event`.
-            "on_rtsp_realm" | "on_rtsp_auth" | "on_shell_login" | "on_stream_not_found"
-            | "on_send_rtp_stopped" | "on_rtp_server_timeout" => {
-                (EventType::Unrecognized, Keying::Body(SESSION_WINDOW))
-            }
+            "on_rtsp_realm"
+            | "on_rtsp_auth"
+            | "on_shell_login"
+            | "on_stream_not_found"
+            | "on_send_rtp_stopped"
+            | "on_rtp_server_timeout" => (EventType::Unrecognized, Keying::Body(SESSION_WINDOW)),
             "on_http_access" => (EventType::Unrecognized, Keying::PerDelivery),
-            // Hooks of later versions: the short window can merge nothing
-            // but a retry.
-            _ => (EventType::Unrecognized, Keying::Body(REPEAT_WINDOW)),
+            // Hooks of later versions: nothing says how often their body
+            // repeats, and two events must never be merged.
+            _ => (EventType::Unrecognized, Keying::PerDelivery),
         };
         let server_id = f.text_any(&["mediaServerId", "general.mediaServerId"]);
         let app = f.text("app");
@@ -225,8 +231,16 @@ impl Provider for Zlmediakit {
             hook_in_path: true,
             // `hook.retry=1`, `hook.retry_delay=3`.
             retry_delays_seconds: &[3],
-            user_agent: Some("ZLMediaKit(git hash:daaa74a,branch:master,build time:2026-07-01T00:00:00)"),
-            headers: &[("content-type", "application/json")],
+            // As recorded from a build of daaa74a (the hash, commit date and build time vary).
+            user_agent: Some(
+                "ZLMediaKit(git hash:daaa74a/2026-07-22T20:43:21-07:00,branch:,build time:2026-12-02T04:41:07)",
+            ),
+            headers: &[
+                ("content-type", "application/json"),
+                ("accept", "*/*"),
+                ("accept-language", "zh-CN,zh;q=0.8"),
+                ("connection", "keep-alive"),
+            ],
             admission: true,
             ..Sending::DEFAULT
         }
@@ -267,11 +281,9 @@ fn record_file(f: Fields<'_>) -> FileInfo {
     let path = f.text("file_path");
     let start = f.int("start_time").and_then(from_unix_seconds);
     let length = f.float("time_len");
-    let end = start
-        .zip(length)
-        .and_then(|(start, length)| {
-            time::Duration::checked_seconds_f64(length).and_then(|d| start.checked_add(d))
-        });
+    let end = start.zip(length).and_then(|(start, length)| {
+        time::Duration::checked_seconds_f64(length).and_then(|d| start.checked_add(d))
+    });
     let name = path.clone().or_else(|| f.text("file_name"));
     FileInfo {
         url: f.text("url"),
@@ -300,4 +312,220 @@ fn extension(path: &str) -> Option<String> {
     name.rsplit_once('.')
         .map(|(_, ext)| ext.to_ascii_lowercase())
         .filter(|ext| !ext.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::providers::testing::{TOKEN, deliver, deliver_as, now};
+
+    fn send(hook: &str, body: &Value, request_id: &str) -> Result<Delivery, Rejection> {
+        deliver_as(
+            &Zlmediakit,
+            &format!("/prod/zlmediakit/{hook}"),
+            &format!("token={TOKEN}"),
+            &serde_json::to_vec(body).unwrap_or_default(),
+            request_id,
+            262_144,
+        )
+    }
+
+    fn publish(hook_index: u64) -> Value {
+        json!({"app": "live", "hook_index": hook_index, "id": "1-15", "ip": "127.0.0.1",
+            "mediaServerId": "lab-zlm", "originType": 1, "originTypeStr": "rtmp_push",
+            "params": "secret=abc", "port": 41716, "protocol": "rtmp", "schema": "rtmp",
+            "stream": "test", "vhost": "__defaultVhost__"})
+    }
+
+    #[test]
+    fn a_retry_is_the_first_event_and_keeps_its_key() {
+        let first = send("on_publish", &publish(3), "first").unwrap();
+        // ZLMediaKit's retry: the same body, 3 s later, with a new hook_index.
+        let retry = send("on_publish", &publish(7), "retry").unwrap();
+        assert_eq!(first.key, retry.key);
+        assert_eq!(first.dedupe_window, Some(SESSION_WINDOW));
+        assert_eq!(first.recorded, [("hook_index", Recorded::Number(3))]);
+        // A later event that replaces a lapsed record has an id of its own.
+        assert_ne!(first.events[0].event.id, retry.events[0].event.id);
+        assert_ne!(first.events[0].event.id, first.key);
+        // The same invocation (an SDK retry inside it) is the same event.
+        let again = send("on_publish", &publish(3), "first").unwrap();
+        assert_eq!(again.events[0].event.id, first.events[0].event.id);
+        // Another hook with the same body is another event.
+        let play = send("on_play", &publish(3), "first").unwrap();
+        assert_ne!(play.key, first.key);
+        // Another session (another id) is another event.
+        let mut other = publish(8);
+        other["id"] = json!("1-16");
+        assert_ne!(send("on_publish", &other, "other").unwrap().key, first.key);
+    }
+
+    #[test]
+    fn idle_keepalives_are_each_an_event() {
+        let keepalive = |index: u64| {
+            json!({"data": {"Buffer": 0, "MediaSource": 1, "Socket": 6, "TcpServer": 10},
+                "hook_index": index, "mediaServerId": "lab-zlm"})
+        };
+        let ids: std::collections::HashSet<String> = (0..12)
+            .map(|i| {
+                let d = send("on_server_keepalive", &keepalive(i), &format!("r{i}")).unwrap();
+                assert_eq!(d.event_type(), EventType::ServerStats);
+                assert_eq!(d.events[0].event.subject, "zlmediakit/lab-zlm");
+                assert_eq!(d.dedupe_window, None);
+                assert_eq!(d.events[0].event.id, d.key);
+                d.key
+            })
+            .collect();
+        assert_eq!(ids.len(), 12);
+    }
+
+    #[test]
+    fn hooks_map_to_types() {
+        let cases = [
+            ("on_publish", json!({}), EventType::StreamStarted),
+            ("on_play", json!({}), EventType::PlaybackStarted),
+            (
+                "on_flow_report",
+                json!({"player": false}),
+                EventType::StreamStopped,
+            ),
+            (
+                "on_flow_report",
+                json!({"player": true}),
+                EventType::PlaybackStopped,
+            ),
+            (
+                "on_stream_changed",
+                json!({"regist": true}),
+                EventType::StreamRegistered,
+            ),
+            (
+                "on_stream_changed",
+                json!({"regist": false}),
+                EventType::StreamUnregistered,
+            ),
+            ("on_stream_changed", json!({}), EventType::Unrecognized),
+            ("on_stream_none_reader", json!({}), EventType::StreamIdle),
+            ("on_record_mp4", json!({}), EventType::RecordingFileClosed),
+            ("on_record_ts", json!({}), EventType::RecordingSegmentReady),
+            ("on_server_started", json!({}), EventType::ServerStarted),
+            ("on_server_keepalive", json!({}), EventType::ServerStats),
+            ("on_server_exited", json!({}), EventType::ServerStopped),
+            ("on_rtsp_auth", json!({}), EventType::Unrecognized),
+            ("on_http_access", json!({}), EventType::Unrecognized),
+            ("on_something_new", json!({}), EventType::Unrecognized),
+        ];
+        for (hook, mut body, expected) in cases {
+            body["app"] = json!("live");
+            body["stream"] = json!("test");
+            body["hook_index"] = json!(1);
+            let d = send(hook, &body, "r").unwrap();
+            assert_eq!(d.event_type(), expected, "{hook} {body}");
+            assert_eq!(d.events[0].event.data.provider_event, hook);
+        }
+    }
+
+    #[test]
+    fn windows_follow_how_soon_a_body_can_honestly_repeat() {
+        let window = |hook: &str, body: Value| send(hook, &body, "r").unwrap().dedupe_window;
+        assert_eq!(
+            window("on_record_ts", json!({"file_path": "/a.ts"})),
+            Some(SESSION_WINDOW)
+        );
+        assert_eq!(
+            window("on_stream_changed", json!({"regist": true})),
+            Some(SESSION_WINDOW)
+        );
+        assert_eq!(
+            window("on_stream_changed", json!({"regist": false})),
+            Some(REPEAT_WINDOW)
+        );
+        assert_eq!(
+            window("on_stream_none_reader", json!({})),
+            Some(REPEAT_WINDOW)
+        );
+        for hook in [
+            "on_server_keepalive",
+            "on_server_started",
+            "on_server_exited",
+            "on_http_access",
+            "on_new",
+        ] {
+            assert_eq!(window(hook, json!({})), None, "{hook}");
+        }
+        // A retry takes at most 2.5 s (livehook's answer) + 3 s; the same
+        // unregistration cannot come again within 15 s.
+        assert!(REPEAT_WINDOW > Duration::from_millis(5_500));
+        assert!(REPEAT_WINDOW < Duration::from_secs(15));
+    }
+
+    #[test]
+    fn the_reply_has_an_integer_code_and_nothing_that_acts() {
+        let reply: Value = serde_json::from_str(&Zlmediakit.reply("x")).unwrap();
+        assert_eq!(reply, json!({"code": 0, "msg": "success"}));
+        assert!(Zlmediakit.sending().admission);
+    }
+
+    #[test]
+    fn the_prepared_retry_takes_the_next_hook_index() {
+        let mut body = into_map(publish(3));
+        Zlmediakit.prepare(&mut body, None, now(), 0);
+        assert_eq!(body["hook_index"], 3);
+        Zlmediakit.prepare(&mut body, None, now(), 1);
+        assert_eq!(body["hook_index"], 4);
+    }
+
+    #[test]
+    fn fields_are_normalized() {
+        let d = send("on_publish", &publish(3), "r").unwrap();
+        let data = &d.events[0].event.data;
+        assert_eq!(d.events[0].event.subject, "zlmediakit/live/test");
+        assert_eq!(data.client_addr.as_deref(), Some("127.0.0.1:41716"));
+        assert_eq!(data.session_id.as_deref(), Some("1-15"));
+        assert_eq!(data.url_params.as_deref(), Some("secret=abc"));
+        assert_eq!(data.domain, None);
+        assert_eq!(data.server_id.as_deref(), Some("lab-zlm"));
+        assert_eq!(data.protocol.as_deref(), Some("rtmp"));
+        let record = json!({"app": "live", "stream": "test", "hook_index": 21,
+            "file_path": "/www/record/live/test/2026-12-02/2026-12-02-05-07-18-0.mp4",
+            "file_size": 47669, "start_time": 1796188038, "time_len": 5.5,
+            "url": "record/live/test/2026-12-02/2026-12-02-05-07-18-0.mp4",
+            "vhost": "example.com", "mediaServerId": "lab-zlm"});
+        let d = send("on_record_mp4", &record, "r").unwrap();
+        let data = &d.events[0].event.data;
+        let file = data.file.as_ref().unwrap();
+        assert_eq!(file.format.as_deref(), Some("mp4"));
+        assert_eq!(file.size_bytes, Some(47669));
+        assert_eq!(file.start_time.as_deref(), Some("2026-12-02T05:07:18Z"));
+        assert_eq!(file.end_time.as_deref(), Some("2026-12-02T05:07:23.5Z"));
+        assert_eq!(data.domain.as_deref(), Some("example.com"));
+        // A record's start is not when it was sent: never stale.
+        assert_eq!(d.provider_time, None);
+    }
+
+    #[test]
+    fn the_hook_comes_from_the_path_and_must_be_one() {
+        let body = serde_json::to_vec(&publish(1)).unwrap();
+        let query = format!("token={TOKEN}");
+        for path in [
+            "/zlmediakit/..",
+            "/zlmediakit/on_publish/..",
+            "/zlmediakit/a%2fb",
+            "/zlmediakit/on publish",
+        ] {
+            assert!(
+                matches!(
+                    deliver(&Zlmediakit, path, &query, &body),
+                    Err(Rejection::Malformed(_))
+                ),
+                "{path}"
+            );
+        }
+        assert!(matches!(
+            deliver(&Zlmediakit, "/zlmediakit/on_publish", "token=wrong", &body),
+            Err(Rejection::Unauthenticated(_))
+        ));
+    }
 }
