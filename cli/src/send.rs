@@ -166,11 +166,13 @@ pub async fn run(args: SendArgs) -> Result<()> {
     let mut failures = 0;
     for attempt in 0..attempts {
         let (content_type, payload) = prepare(provider, &body, key.as_deref(), now, attempt);
+        // Replaces the JSON default (`header()` would add a second one).
+        let mut attempt_headers = headers.clone();
+        attempt_headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         let started = Instant::now();
         let result = client
             .post(url.clone())
-            .headers(headers.clone())
-            .header(CONTENT_TYPE, content_type)
+            .headers(attempt_headers)
             .body(payload)
             .send()
             .await;
