@@ -106,5 +106,6 @@ else
   fail "livehook check with a wrong token failed without the hint:"
   cat "$work/check-wrong"
 fi
+source "$root/scripts/nginx_e2e.sh" # a real sender: nginx-rtmp pushed to by ffmpeg
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -18,7 +18,7 @@ targets=${TARGETS:-"adapter request"}
 cli_dir=$(mktemp -d)
 trap 'rm -rf "$cli_dir"' EXIT
 cli_build "$cli_dir"
-routes=$("$livehook" providers --format '{name} {route}')
+routes=$("$livehook" providers --format '{name} {route} {content_type}')
 providers=${PROVIDERS:-$(awk '{ print $1 }' <<<"$routes" | tr '\n' ' ')}
 
 if ! command -v cargo-afl >/dev/null 2>&1; then
@@ -46,7 +46,11 @@ for target in $targets; do
           else cp "$sample" "$seeds/$stem"; fi ;;
         request)
           path=${route/"{hook}"/$hook}
-          { printf '\x02\0%s\0token=fuzz-token\0content-type: application/json\0' "$path"; cat "$sample"; } > "$seeds/$stem" ;;
+          content_type=$(awk -v p="$provider" '$1 == p { print $3 }' <<<"$routes")
+          # On the wire as the provider sends it (nginx: the sample's fields as a form).
+          { printf '\x02\0%s\0token=fuzz-token\0content-type: %s\0' "$path" "$content_type"
+            if [ "$content_type" = application/json ]; then cat "$sample"
+            else "$livehook" send "$provider" "$stem" --print-body 2>/dev/null; fi; } > "$seeds/$stem" ;;
       esac
     done
     out="fuzz/out/$name"

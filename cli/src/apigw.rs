@@ -41,12 +41,14 @@ pub fn event_for(provider: &dyn Provider, sample: &Sample, options: &Options<'_>
         ),
         None => sample.body.to_vec(),
     };
+    // On the wire as the provider sends it (nginx: a form).
+    let (content_type, body) = providers::wire_body(provider, &body);
     let path = providers::request_path(provider, sample.event);
     let route = format!("ANY {}", providers::route(provider));
     let sending = provider.sending();
     let agent = sending.user_agent.unwrap_or(crate::send::CLI_USER_AGENT);
     let mut headers = json!({
-        "content-type": "application/json",
+        "content-type": content_type,
         "user-agent": agent,
         "host": HOST,
         "x-forwarded-proto": "https",

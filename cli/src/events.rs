@@ -292,7 +292,9 @@ fn scrubbed(id: &str, body: &str) -> Result<(Value, Option<String>)> {
     // Both, always: `|` so that redaction runs even when the scrub changed something.
     let changed = livehook::providers::scrub_envelope(&mut envelope)
         | livehook::redact::Redactor::default().redact_envelope(&mut envelope);
-    let text = changed.then(|| serde_json::to_string(&envelope)).transpose()?;
+    let text = changed
+        .then(|| serde_json::to_string(&envelope))
+        .transpose()?;
     Ok((envelope, text))
 }
 

@@ -25,7 +25,7 @@ use crate::samples;
         per provider (for scripts).",
     after_help = "Fields of --format (and keys of --json):\n  \
         {name} {route} {auth} {resends} {retry_delays} {user_agent} {headers}\n  \
-        {admission} {example} {samples} {function_url} {url}\n\n\
+        {admission} {content_type} {example} {samples} {function_url} {url}\n\n\
         Examples:\n  \
         livehook providers\n  \
         livehook providers --url http://127.0.0.1:9000/lambda-url --token dev-token-0123456789\n  \
@@ -94,6 +94,7 @@ fn describe(provider: &dyn Provider, url: Option<&str>, token: Option<&str>) -> 
         "user_agent": sending.user_agent,
         "headers": sending.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>(),
         "admission": sending.admission,
+        "content_type": providers::wire_body(provider, b"{}").0,
         "example": provider.synthetic("livehook-check", "example").0,
         "samples": samples::events_of(provider.name()),
     });

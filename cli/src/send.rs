@@ -25,9 +25,11 @@ pub const CLI_USER_AGENT: &str = concat!("livehook-cli/", env!("CARGO_PKG_VERSIO
         refreshed to now (livehook refuses events older than its replay window), \
         the token as ?token= (every provider but Tencent), and for Tencent a fresh \
         t = now + 600 s with sign = md5(key + t). For providers that name the event \
-        in the path (lal) the hook is appended to the URL path.\n\n\
+        in the path (lal, zlmediakit) the hook is appended to the URL path. For \
+        providers that send forms (nginx) the sample's fields are form-encoded.\n\n\
         --retry N re-sends the same delivery N more times, as the provider's own \
         retry would: Aodianyun bumps retry_times, Tencent re-signs with a new t, \
+        ZLMediaKit takes the next hook_index, \
         the others resend the identical body.\n\n\
         Prints status, reply and latency of each attempt; exits non-zero if any \
         answer is not 2xx. --print-body prints the prepared body instead of sending \
@@ -136,7 +138,10 @@ pub async fn run(args: SendArgs) -> Result<()> {
         eprintln!("note: no --tencent-key: the file is sent unsigned, as it is");
     }
     if args.print_body {
-        let payload = prepare(provider, &body, key.as_deref(), now, 0);
+        let (content_type, payload) = prepare(provider, &body, key.as_deref(), now, 0);
+        if content_type != "application/json" {
+            eprintln!("note: {name} sends Content-Type: {content_type}");
+        }
         println!("{}", String::from_utf8_lossy(&payload));
         return Ok(());
     }
@@ -160,11 +165,14 @@ pub async fn run(args: SendArgs) -> Result<()> {
     let attempts = 1 + args.retry;
     let mut failures = 0;
     for attempt in 0..attempts {
-        let payload = prepare(provider, &body, key.as_deref(), now, attempt);
+        let (content_type, payload) = prepare(provider, &body, key.as_deref(), now, attempt);
+        // Replaces the JSON default (`header()` would add a second one).
+        let mut attempt_headers = headers.clone();
+        attempt_headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         let started = Instant::now();
         let result = client
             .post(url.clone())
-            .headers(headers.clone())
+            .headers(attempt_headers)
             .body(payload)
             .send()
             .await;
@@ -204,16 +212,18 @@ pub async fn run(args: SendArgs) -> Result<()> {
     Ok(())
 }
 
-/// The body of attempt `attempt` (0 = first delivery) of an event first
-/// sent at `now`, as the provider would send it.
+/// The media type and body of attempt `attempt` (0 = first delivery) of an
+/// event first sent at `now`, as the provider would send it (a form for a
+/// provider that sends forms: samples hold the decoded fields).
 fn prepare(
     provider: &dyn Provider,
     body: &[u8],
     key: Option<&str>,
     now: OffsetDateTime,
     attempt: u32,
-) -> Vec<u8> {
-    providers::prepared_body(provider, body, key, now, attempt)
+) -> (&'static str, Vec<u8>) {
+    let prepared = providers::prepared_body(provider, body, key, now, attempt);
+    providers::wire_body(provider, &prepared)
 }
 
 /// The URL a provider POSTs to: for providers that name the event in the
@@ -316,6 +326,18 @@ mod tests {
         );
         assert_eq!(headers_for(&ApiServer)[CONTENT_TYPE], "application/json");
         assert_eq!(headers_for(&ApiServer)[USER_AGENT], CLI_USER_AGENT);
+    }
+
+    #[test]
+    fn form_providers_are_sent_forms() {
+        let nginx = livehook::providers::by_name("nginx").unwrap();
+        let body = br#"{"app":"live","call":"publish","name":"test","tag":["a","b"]}"#;
+        let (content_type, wire) = prepare(nginx, body, None, OffsetDateTime::now_utc(), 0);
+        assert_eq!(content_type, "application/x-www-form-urlencoded");
+        assert_eq!(wire, b"app=live&call=publish&name=test&tag=a&tag=b");
+        let (content_type, wire) = prepare(&Lal, body, None, OffsetDateTime::now_utc(), 0);
+        assert_eq!(content_type, "application/json");
+        assert_eq!(wire, body);
     }
 
     #[test]

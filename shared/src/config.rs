@@ -312,7 +312,13 @@ mod tests {
             ConfigError::Missing("LIVEHOOK_TABLE")
         );
         // Provider functions never publish: they need no topic.
-        assert!(load(AuthScheme::QueryToken, &[("LIVEHOOK_TOKEN", TOKEN), BASE[0]]).is_ok());
+        assert!(
+            load(
+                AuthScheme::QueryToken,
+                &[("LIVEHOOK_TOKEN", TOKEN), BASE[0]]
+            )
+            .is_ok()
+        );
         let relay = |vars: &[(&str, &str)]| {
             let map: HashMap<&str, &str> = vars.iter().copied().collect();
             RelayConfig::from_lookup(|k| map.get(k).map(|v| (*v).to_owned()))

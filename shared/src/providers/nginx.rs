@@ -1,0 +1,392 @@
+//! nginx-rtmp-module `on_*` notify (Debian's `libnginx-mod-rtmp`).
+//!
+//! What nginx-rtmp sends (recorded from nginx 1.22.1 with the module 1.2.2):
+//! - One `POST` per notify directive, HTTP/1.0, `Content-Type:
+//!   application/x-www-form-urlencoded`, `Connection: Close`, no
+//!   User-Agent, `Host` without the port. Plain HTTP only: an `https://`
+//!   notify URL is a configuration error ("invalid port in url"), so a
+//!   deployment goes through nginx's own `proxy_pass` (see the README).
+//! - The hook is the body's `call`: `connect` and `disconnect` (server
+//!   level `on_connect`, `on_disconnect`; `disconnect` repeats `app`),
+//!   `publish`, `play`, `update_publish` / `update_play` (every
+//!   `notify_update_timeout`), `publish_done`, `play_done`, `done` (after
+//!   each `*_done`, the same fields), `record_done` (with `recorder` and
+//!   `path`).
+//! - Fields: `app`, `flashver`, `swfurl`, `tcurl`, `pageurl`, `addr`, then
+//!   `clientid` (a per-process counter) on all but `connect`, which has
+//!   `epoch` (nginx's uptime in ms) instead; `name`; `type` on publish;
+//!   `start`, `duration`, `reset` on play; `time` (seconds since the
+//!   session began) and `timestamp` (the stream's, in ms) on update. The
+//!   client's query follows as more fields (`secret=abc&user=alice`), so a
+//!   client may repeat one of nginx's own names: nginx's value comes first.
+//!   No wall-clock time (the receive time is used) and no retries.
+//! - The reply is admission control: 2xx continues; a 3xx `Location`
+//!   renames a publish or redirects a play; anything else closes the
+//!   client (a refused `update` ends the session).
+//! - With `notify_method get` the fields come as the query, appended with
+//!   a second `?` to a notify URL that has one (`?token=T?app=…`, which
+//!   spoils the token): livehook takes `POST` only (405 otherwise).
+
+use serde_json::{Map, Value};
+
+use super::{
+    Delivery, EventParts, Identity, Provider, Sending, authenticated_body, into_map, raw_json,
+};
+use crate::auth::Verifier;
+use crate::error::Rejection;
+use crate::event::{EventData, EventType, FileInfo};
+use crate::inbound::Inbound;
+use crate::json::Fields;
+use crate::key;
+
+/// nginx-rtmp-module notify adapter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Nginx;
+
+const NAME: &str = "nginx";
+
+/// The fields nginx-rtmp itself sends; any other field is the client's query.
+const OWN_FIELDS: &[&str] = &[
+    "app",
+    "flashver",
+    "swfurl",
+    "tcurl",
+    "pageurl",
+    "addr",
+    "clientid",
+    "epoch",
+    "call",
+    "name",
+    "type",
+    "start",
+    "duration",
+    "reset",
+    "time",
+    "timestamp",
+    "recorder",
+    "path",
+];
+
+impl Provider for Nginx {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {
+        let body = authenticated_body(inbound, verifier)?;
+        let f = Fields(&body);
+        let call =
+            first(&body, "call").ok_or_else(|| Rejection::malformed("missing field `call`"))?;
+        let event_type = match call.as_str() {
+            "connect" => EventType::ConnectionOpened,
+            "disconnect" => EventType::ConnectionClosed,
+            "publish" => EventType::StreamStarted,
+            "publish_done" => EventType::StreamStopped,
+            "play" => EventType::PlaybackStarted,
+            "play_done" => EventType::PlaybackStopped,
+            // A session's periodic figures (`time`, `timestamp`).
+            "update_publish" | "update_play" => EventType::StreamHealth,
+            "record_done" => EventType::RecordingFileClosed,
+            // `done` follows every `*_done` with the same fields and does
+            // not say which it follows: the `*_done` carries the type.
+            _ => EventType::Unrecognized,
+        };
+        // nginx sends each notification once: two identical bodies are two events.
+        let event_key = key::derive(NAME, &[inbound.request_id.as_bytes()]);
+
+        let app = first(&body, "app");
+        let stream = first(&body, "name");
+        let client_id = first(&body, "clientid");
+        let path = first(&body, "path");
+        let data = EventData {
+            provider_event: call,
+            app: app.clone(),
+            stream: stream.clone(),
+            protocol: Some("RTMP".to_owned()),
+            url: first(&body, "tcurl"),
+            url_params: client_query(&body),
+            client_ip: first(&body, "addr"),
+            session_id: client_id.clone(),
+            file: (event_type == EventType::RecordingFileClosed).then(|| FileInfo {
+                id: f.text("recorder"),
+                format: path.as_deref().and_then(extension),
+                path,
+                ..FileInfo::default()
+            }),
+            raw: raw_json(inbound.body)?,
+            ..EventData::default()
+        };
+        let identity = match (app, stream) {
+            (Some(app), Some(stream)) => Identity::Stream(format!("{app}/{stream}")),
+            (None, Some(stream)) => Identity::Stream(stream),
+            (app, None) => {
+                Identity::Other(client_id.or(app).unwrap_or_else(|| "unknown".to_owned()))
+            }
+        };
+        Ok(super::single(
+            EventParts {
+                provider: NAME,
+                key: event_key,
+                event_type,
+                identity,
+                time: None,
+                data,
+            },
+            inbound.received_at,
+        ))
+    }
+
+    fn sending(&self) -> Sending {
+        Sending {
+            // One POST per notify, never resent.
+            resends: false,
+            // nginx-rtmp's netcall sends no User-Agent.
+            user_agent: None,
+            headers: &[("connection", "close")],
+            admission: true,
+            form_body: true,
+            ..Sending::DEFAULT
+        }
+    }
+
+    fn synthetic(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
+        let body = serde_json::json!({
+            "app": "livehook", "flashver": "FMLE/3.0 (compatible; Lavf59.27", "swfurl": "",
+            "tcurl": "rtmp://127.0.0.1:1935/livehook", "pageurl": "", "addr": "127.0.0.1",
+            "clientid": nonce, "call": "publish", "name": stream, "type": "live",
+        });
+        ("publish", into_map(body))
+    }
+}
+
+/// The first value of a field: nginx's own when the client's query repeats
+/// its name (the form then holds an array, nginx's value first).
+fn first(body: &Map<String, Value>, name: &str) -> Option<String> {
+    let value = match body.get(name)? {
+        Value::Array(values) => values.first()?,
+        other => other,
+    };
+    Fields(&into_map(serde_json::json!({ "v": value }))).text("v")
+}
+
+/// The client's query: the fields nginx appended after its own, form-encoded
+/// again (in name order: the decoded form keeps no order). `None` without
+/// any.
+fn client_query(body: &Map<String, Value>) -> Option<String> {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    let mut any = false;
+    for (name, value) in body {
+        if OWN_FIELDS.contains(&name.as_str()) {
+            continue;
+        }
+        let values = match value {
+            Value::Array(values) => values.as_slice(),
+            single => std::slice::from_ref(single),
+        };
+        for v in values {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            query.append_pair(name, &text);
+            any = true;
+        }
+    }
+    any.then(|| query.finish())
+}
+
+/// `/var/rec/test-1796186562.flv` → `flv`; `None` without one.
+fn extension(path: &str) -> Option<String> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .filter(|ext| !ext.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::pipeline::{Gate, Settings};
+    use crate::providers::testing::{TOKEN, deliver, now, verifier};
+
+    fn form_request(query: &str, body: &str, content_type: &str) -> lambda_http::Request {
+        let event = json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": "/nginx", "rawQueryString": query,
+            "headers": {"content-type": content_type, "connection": "Close", "host": "127.0.0.1"},
+            "isBase64Encoded": false, "body": body,
+            "requestContext": {"accountId": "1", "apiId": "a", "domainName": "x.example", "domainPrefix": "x",
+                "http": {"method": "POST", "path": "/nginx", "protocol": "HTTP/1.0", "sourceIp": "127.0.0.1", "userAgent": ""},
+                "requestId": "r", "routeKey": "$default", "stage": "$default", "time": "", "timeEpoch": 0}
+        });
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    fn gate(limit: usize) -> Gate {
+        Gate::new(
+            &Nginx,
+            verifier(),
+            Settings {
+                max_body_bytes: limit,
+                retention: Duration::from_secs(60),
+                replay_window: Duration::from_secs(60),
+                max_message_bytes: 262_144,
+            },
+        )
+    }
+
+    /// nginx-rtmp's own publish, as recorded.
+    const PUBLISH: &str = "app=live&flashver=FMLE/3.0%20(compatible%3B%20Lavf59.27&swfurl=&tcurl=rtmp://127.0.0.1:19350/live&pageurl=&addr=127.0.0.1&clientid=30&call=publish&name=cam2&type=live&secret=abc&tag=a&tag=b";
+
+    #[test]
+    fn form_bodies_are_decoded_into_raw_with_repeated_keys_as_arrays() {
+        let query = format!("token={TOKEN}");
+        let d = gate(4096)
+            .admit(
+                &form_request(&query, PUBLISH, "application/x-www-form-urlencoded"),
+                now(),
+                "r1",
+            )
+            .unwrap();
+        let e = &d.events[0].event;
+        assert_eq!(e.event_type, EventType::StreamStarted);
+        assert_eq!(e.subject, "nginx/live/cam2");
+        let raw: Value = serde_json::from_str(e.data.raw.get()).unwrap();
+        assert_eq!(raw["flashver"], "FMLE/3.0 (compatible; Lavf59.27");
+        assert_eq!(raw["tag"], json!(["a", "b"]));
+        assert_eq!(raw["swfurl"], "");
+        assert_eq!(e.data.session_id.as_deref(), Some("30"));
+        assert_eq!(e.data.client_ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(e.data.url_params.as_deref(), Some("secret=abc&tag=a&tag=b"));
+        // The same fields as a JSON object (as the samples hold them) are one reading.
+        let as_json = serde_json::to_string(&raw).unwrap();
+        let j = gate(4096)
+            .admit(
+                &form_request(&query, &as_json, "application/json"),
+                now(),
+                "r2",
+            )
+            .unwrap();
+        assert_eq!(j.events[0].event.subject, e.subject);
+        assert_eq!(j.events[0].event.data.raw.get(), e.data.raw.get());
+    }
+
+    #[test]
+    fn a_form_is_held_to_the_limit_after_decoding() {
+        // `a&a&…` is three bytes of JSON per two of form.
+        let body = "a&".repeat(1000);
+        let query = format!("token={TOKEN}");
+        let refused = gate(2500).admit(
+            &form_request(
+                &query,
+                &body,
+                "application/x-www-form-urlencoded; charset=utf-8",
+            ),
+            now(),
+            "r",
+        );
+        assert_eq!(
+            refused.unwrap_err(),
+            Rejection::PayloadTooLarge { limit: 2500 }
+        );
+        // Without a `call` the form is a 400, after the token (401).
+        let no_call = gate(4096).admit(
+            &form_request(
+                &query,
+                "app=live&name=x",
+                "application/x-www-form-urlencoded",
+            ),
+            now(),
+            "r",
+        );
+        assert!(matches!(no_call, Err(Rejection::Malformed(_))));
+        let no_token = gate(4096).admit(
+            &form_request("", PUBLISH, "application/x-www-form-urlencoded"),
+            now(),
+            "r",
+        );
+        assert!(matches!(no_token, Err(Rejection::Unauthenticated(_))));
+    }
+
+    #[test]
+    fn calls_map_to_types_and_unknown_calls_are_unrecognized() {
+        let cases = [
+            ("connect", EventType::ConnectionOpened),
+            ("disconnect", EventType::ConnectionClosed),
+            ("publish", EventType::StreamStarted),
+            ("publish_done", EventType::StreamStopped),
+            ("play", EventType::PlaybackStarted),
+            ("play_done", EventType::PlaybackStopped),
+            ("update_publish", EventType::StreamHealth),
+            ("update_play", EventType::StreamHealth),
+            ("record_done", EventType::RecordingFileClosed),
+            ("done", EventType::Unrecognized),
+            ("relay_done", EventType::Unrecognized),
+        ];
+        let query = format!("token={TOKEN}");
+        for (call, expected) in cases {
+            let body = json!({"app": "live", "name": "test", "clientid": "1", "call": call,
+                "path": "/rec/test-1.flv", "recorder": ""});
+            let d = deliver(
+                &Nginx,
+                "/nginx",
+                &query,
+                &serde_json::to_vec(&body).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(d.event_type(), expected, "{call}");
+        }
+    }
+
+    #[test]
+    fn a_client_cannot_shadow_nginx_fields() {
+        // `?call=evil&name=other` on the client's URL: nginx's values come first.
+        let body = json!({"app": "live", "call": ["publish", "evil"], "name": ["test", "other"], "clientid": "7"});
+        let query = format!("token={TOKEN}");
+        let d = deliver(
+            &Nginx,
+            "/nginx",
+            &query,
+            &serde_json::to_vec(&body).unwrap(),
+        )
+        .unwrap();
+        let e = &d.events[0].event;
+        assert_eq!(e.event_type, EventType::StreamStarted);
+        assert_eq!(e.subject, "nginx/live/test");
+        assert_eq!(e.data.url_params, None);
+    }
+
+    #[test]
+    fn every_delivery_is_its_own_event_and_the_reply_is_200() {
+        let body =
+            json!({"app": "live", "name": "test", "clientid": "1", "call": "update_publish"});
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let query = format!("token={TOKEN}");
+        let a = deliver(&Nginx, "/nginx", &query, &bytes).unwrap();
+        let b = deliver(&Nginx, "/nginx", &query, &bytes).unwrap();
+        assert_ne!(a.key, b.key);
+        assert_eq!(a.dedupe_window, None);
+        assert!(Nginx.sending().admission);
+        assert!(Nginx.reply(&a.key).len() < 64);
+    }
+
+    #[test]
+    fn the_wire_form_of_a_sample_decodes_back_to_it() {
+        let sample = json!({"app": "live", "call": "publish", "flashver": "LNX 9,0,124,2",
+            "name": "test", "secret": "abc", "tag": ["a", "b"], "swfurl": ""});
+        let (content_type, wire) =
+            super::super::wire_body(&Nginx, &serde_json::to_vec(&sample).unwrap());
+        assert_eq!(content_type, "application/x-www-form-urlencoded");
+        let wire = String::from_utf8(wire).unwrap();
+        assert!(wire.contains("tag=a&tag=b"), "{wire}");
+        let query = format!("token={TOKEN}");
+        let d = gate(4096)
+            .admit(&form_request(&query, &wire, content_type), now(), "r")
+            .unwrap();
+        let raw: Value = serde_json::from_str(d.events[0].event.data.raw.get()).unwrap();
+        assert_eq!(raw, sample);
+    }
+}
