@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Create (idempotently) livehook's table, topic and a tail queue on an AWS emulator.
+"""Create (idempotently) livehook's table (with its NEW_IMAGE stream: the outbox the
+relay reads), topic and a tail queue on an AWS emulator.
 
 Usage: aws_setup.py ENDPOINT [--table NAME] [--topic NAME] [--queue NAME]
 Prints shell assignments: LIVEHOOK_TABLE=… LIVEHOOK_TOPIC_ARN=… TAIL_QUEUE_URL=…
@@ -30,6 +31,7 @@ def main() -> None:
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
         )
         dynamodb.update_time_to_live(
             TableName=args.table,

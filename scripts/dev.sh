@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make dev`: the local livehook stack. Emulator (moto) on 127.0.0.1:${MOTO_PORT:-5050},
-# table + topic + a tail queue, and every function under `cargo lambda watch`
-# on 127.0.0.1:${WATCH_PORT:-9000}. Prints each provider's URL (from the registry:
+# table (with its stream) + topic + a tail queue, every function under `cargo lambda
+# watch` on 127.0.0.1:${WATCH_PORT:-9000}, and `livehook pump` feeding the table's
+# stream to the relay (the event source mapping AWS runs). Prints each provider's URL (from the registry:
 # `livehook providers`) and a ready `livehook send` line. Ctrl-C stops everything it started.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -29,6 +30,8 @@ emulator_setup "$endpoint" livehook-tail
 write_env .livehook/env "$endpoint"
 echo "dev: cargo lambda watch on $base (log: .livehook/watch.log; first requests compile)"
 watch_start "$watch_port" .livehook/env .livehook/watch.log
+echo "dev: livehook pump: $LIVEHOOK_TABLE's stream → relay (log: .livehook/pump.log)"
+pump_start "$base" .livehook/pump.log
 
 token=${LIVEHOOK_TOKEN%%,*}
 echo
@@ -55,11 +58,14 @@ Check every provider end to end (event to topic, retry deduplicated, wrong token
 
   .livehook/livehook check --url $base/lambda-url --endpoint-url $endpoint --topic-arn $LIVEHOOK_TOPIC_ARN --token $token --tencent-key $LIVEHOOK_TENCENT_KEY
 
+Events reach the topic through the table's stream: livehook pump invokes the relay
+(.livehook/pump.log, one line per batch), usually within half a second.
+
 See what was published:   .venv/bin/python scripts/tail.py --endpoint $endpoint
 Table / topic:            $LIVEHOOK_TABLE / $LIVEHOOK_TOPIC_ARN  (AWS_ENDPOINT_URL=$endpoint)
 
 Ctrl-C stops the emulator and the functions.
 INFO
-tail -f .livehook/watch.log &
+tail -f .livehook/watch.log .livehook/pump.log &
 stack_pids+=($!)
 wait

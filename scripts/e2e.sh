@@ -20,6 +20,9 @@ write_env "$work/env" "$endpoint"
 echo "e2e: starting cargo lambda watch on port $watch_port (first requests compile the functions)…"
 watch_start "$watch_port" "$work/env" "$work/watch.log"
 base="http://127.0.0.1:$watch_port"
+# What reaches the topic goes through the table's stream and the relay, as in AWS.
+echo "e2e: starting livehook pump (the relay compiles on its first batch)…"
+pump_start "$base" "$work/pump.log"
 
 token=${LIVEHOOK_TOKEN%%,*}
 passed=0 failed=0
@@ -68,7 +71,7 @@ check "not JSON" 400 "$(url_for "$base" apiserver)" /dev/null
 
 # What reached the topic: exactly one message per accepted event.
 if "$root/.venv/bin/python" "$root/scripts/tail.py" --endpoint "$endpoint" --queue e2e-tail \
-  --count "${#expected_providers[@]}" --wait 30 >"$work/published"; then
+  --count "${#expected_providers[@]}" --wait 300 >"$work/published"; then
   sleep 2 # anything beyond the expected count would show up now
   "$root/.venv/bin/python" "$root/scripts/tail.py" --endpoint "$endpoint" --queue e2e-tail --count 1 --wait 3 \
     >>"$work/published" 2>/dev/null || true
@@ -81,6 +84,7 @@ if [ "$got" = "$want" ]; then
 else
   fail "published [$got], expected [$want]"
   tail -n 40 "$work/watch.log"
+  tail -n 20 "$work/pump.log"
 fi
 if grep -q ' unrecognized ' "$work/published"; then
   fail "an example event was published as unrecognized"

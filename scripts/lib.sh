@@ -56,6 +56,24 @@ watch_start() {
   wait_http "http://127.0.0.1:$1/" 600
 }
 
+# pump_start INVOKE_BASE LOG: `livehook pump`, the local event source mapping:
+# the table's stream to the relay that `cargo lambda watch` serves. Waits
+# until it reads the stream (the relay compiles on its first invocation).
+pump_start() {
+  setsid env AWS_ENDPOINT_URL="$endpoint" LIVEHOOK_TABLE="$LIVEHOOK_TABLE" \
+    "$livehook" pump --invoke-url "$1" >"$2" 2>&1 &
+  stack_pids+=($!)
+  local deadline=$((SECONDS + 60))
+  until grep -q '^pump: reading' "$2"; do
+    if ((SECONDS > deadline)); then
+      echo "livehook pump did not start reading the stream:" >&2
+      cat "$2" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
 # write_env FILE ENDPOINT: the functions' environment.
 write_env() {
   cat >"$1" <<ENV

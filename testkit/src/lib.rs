@@ -123,6 +123,12 @@ pub fn free_port() -> u16 {
 impl Moto {
     /// Starts `moto_server` on a free loopback port and waits until it answers.
     pub fn start() -> Moto {
+        Moto::start_on(free_port())
+    }
+
+    /// Starts `moto_server` on `port` (again, after a restart) and waits
+    /// until it answers.
+    pub fn start_on(port: u16) -> Moto {
         let (path, prefix) = moto_command();
         assert!(
             path.exists(),
@@ -132,7 +138,6 @@ impl Moto {
             path.display(),
             venv = workspace_dir().join(".venv").display(),
         );
-        let port = free_port();
         let log_path = std::env::temp_dir().join(format!("livehook-moto-{port}.log"));
         let log = std::fs::File::create(&log_path).expect("creating the moto log file");
         let mut child = Command::new(&path)
@@ -475,8 +480,17 @@ impl Stack {
         Stack::build(label, true).await
     }
 
+    /// A table, a standard topic and a queue on the emulator at `endpoint`
+    /// (one of the test's own, e.g. to restart it).
+    pub async fn on(endpoint: &str, label: &str) -> Stack {
+        Stack::build_on(endpoint.to_owned(), label, false).await
+    }
+
     async fn build(label: &str, fifo: bool) -> Stack {
-        let endpoint = moto().endpoint.clone();
+        Stack::build_on(moto().endpoint.clone(), label, fifo).await
+    }
+
+    async fn build_on(endpoint: String, label: &str, fifo: bool) -> Stack {
         let name = unique_name(label);
         let suffix = if fifo { ".fifo" } else { "" };
         let mut stack = Stack {
@@ -496,23 +510,32 @@ impl Stack {
             name,
             endpoint,
         };
-        create_table(&stack.dynamodb, &stack.table).await;
-        let queue_name = format!("{}-q{suffix}", stack.name);
-        let mut queue = stack.sqs.create_queue().queue_name(&queue_name);
-        if fifo {
+        stack.create_resources().await;
+        stack
+    }
+
+    /// Creates the table, the queue and the subscribed topic under this
+    /// stack's names: again, after an emulator restart lost them (the table
+    /// then has a new stream).
+    pub async fn create_resources(&mut self) {
+        create_table(&self.dynamodb, &self.table).await;
+        let suffix = if self.fifo { ".fifo" } else { "" };
+        let queue_name = format!("{}-q{suffix}", self.name);
+        let mut queue = self.sqs.create_queue().queue_name(&queue_name);
+        if self.fifo {
             queue = queue.attributes(QueueAttributeName::FifoQueue, "true");
         }
-        stack.queue_url = queue
+        self.queue_url = queue
             .send()
             .await
             .expect("CreateQueue")
             .queue_url()
             .expect("queue url")
             .to_owned();
-        stack.queue_arn = stack
+        self.queue_arn = self
             .sqs
             .get_queue_attributes()
-            .queue_url(&stack.queue_url)
+            .queue_url(&self.queue_url)
             .attribute_names(QueueAttributeName::QueueArn)
             .send()
             .await
@@ -521,8 +544,8 @@ impl Stack {
             .and_then(|a| a.get(&QueueAttributeName::QueueArn))
             .expect("queue arn")
             .clone();
-        stack.create_topic().await;
-        stack
+        self.create_topic().await;
+        *self.pump.get_mut() = None;
     }
 
     /// Creates the topic (again, after [`Stack::delete_topic`]) and
