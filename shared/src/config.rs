@@ -40,6 +40,10 @@ pub struct Config {
     /// how a provider whose reply is admission control (SRS) is answered
     /// when AWS fails.
     pub admission_on_failure: AdmissionOnFailure,
+    /// `LIVEHOOK_SCHEMA_BASE_URL` (default
+    /// [`crate::event::DEFAULT_SCHEMA_BASE_URL`]): where the schemas of
+    /// `schemas/` are published; every event's `dataschema` is under it.
+    pub schema_base_url: String,
 }
 
 /// The answer to an admission-control provider (SRS) when DynamoDB or SNS
@@ -174,6 +178,18 @@ impl Config {
             }
         };
 
+        let schema_base_url = match get("LIVEHOOK_SCHEMA_BASE_URL") {
+            None => crate::event::DEFAULT_SCHEMA_BASE_URL.to_owned(),
+            // `dataschema` is a URI: an absolute one, so consumers can fetch it.
+            Some(v) if v.contains("://") && !v.contains(char::is_whitespace) => v,
+            Some(v) => {
+                return Err(ConfigError::Invalid {
+                    name: "LIVEHOOK_SCHEMA_BASE_URL",
+                    reason: format!("`{v}` is not an absolute URL"),
+                });
+            }
+        };
+
         Ok(Config {
             table: required("LIVEHOOK_TABLE")?,
             topic_arn: required("LIVEHOOK_TOPIC_ARN")?,
@@ -187,6 +203,7 @@ impl Config {
             max_body_bytes,
             max_message_bytes,
             admission_on_failure,
+            schema_base_url,
         })
     }
 }
@@ -254,6 +271,7 @@ mod tests {
         assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
         assert_eq!(c.max_message_bytes, 262_144);
         assert_eq!(c.admission_on_failure, AdmissionOnFailure::Refuse);
+        assert_eq!(c.schema_base_url, crate::event::DEFAULT_SCHEMA_BASE_URL);
         assert_eq!(c.verifier.tokens.len(), 2);
         let c = load(
             AuthScheme::QueryToken,
@@ -266,9 +284,11 @@ mod tests {
                 ("LIVEHOOK_MAX_BODY_BYTES", "2048"),
                 ("LIVEHOOK_MAX_MESSAGE_BYTES", "1048576"),
                 ("LIVEHOOK_ADMISSION_ON_FAILURE", "allow"),
+                ("LIVEHOOK_SCHEMA_BASE_URL", "https://schemas.example/v1/"),
             ],
         )
         .unwrap();
+        assert_eq!(c.schema_base_url, "https://schemas.example/v1/");
         assert_eq!(c.max_message_bytes, LARGEST_MAX_MESSAGE_BYTES);
         assert_eq!(c.admission_on_failure, AdmissionOnFailure::Allow);
         assert_eq!(c.retention, Duration::from_secs(3600));
@@ -287,6 +307,7 @@ mod tests {
             ("LIVEHOOK_MAX_MESSAGE_BYTES", "1048577"),
             ("LIVEHOOK_MAX_MESSAGE_BYTES", "100"),
             ("LIVEHOOK_ADMISSION_ON_FAILURE", "maybe"),
+            ("LIVEHOOK_SCHEMA_BASE_URL", "schemas/"),
         ] {
             let err = load(
                 AuthScheme::QueryToken,

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use crate::auth::Verifier;
 use crate::error::Rejection;
+use crate::event::DataSchemas;
 use crate::inbound::Inbound;
 use crate::providers::{Delivery, Provider};
 
@@ -35,16 +36,26 @@ pub struct Gate {
     provider: &'static dyn Provider,
     verifier: Verifier,
     settings: Settings,
+    data_schemas: DataSchemas,
 }
 
 impl Gate {
-    /// A gate for `provider`.
+    /// A gate for `provider`; its events name the schemas under
+    /// [`crate::event::DEFAULT_SCHEMA_BASE_URL`] (see [`Gate::with_data_schemas`]).
     pub fn new(provider: &'static dyn Provider, verifier: Verifier, settings: Settings) -> Self {
         Gate {
             provider,
             verifier,
             settings,
+            data_schemas: DataSchemas::default(),
         }
+    }
+
+    /// Names the schemas of `data_schemas` in every event's `dataschema`
+    /// (`LIVEHOOK_SCHEMA_BASE_URL`).
+    pub fn with_data_schemas(mut self, data_schemas: DataSchemas) -> Self {
+        self.data_schemas = data_schemas;
+        self
     }
 
     /// The provider this gate serves.
@@ -90,7 +101,10 @@ impl Gate {
             request_id,
             max_message_bytes: self.settings.max_message_bytes,
         };
-        let delivery = self.provider.accept(&inbound, &self.verifier)?;
+        let mut delivery = self.provider.accept(&inbound, &self.verifier)?;
+        // Adapters see no configuration: the schema URI is the gate's to add.
+        self.data_schemas
+            .stamp(delivery.events.iter_mut().map(|o| &mut o.event));
         let window = self.settings.replay_window;
         match delivery.provider_time {
             Some(at) if !window.is_zero() && now - at > window => Err(Rejection::Stale),
@@ -361,5 +375,25 @@ mod tests {
             .admit_now(&post("/stage/lal/on_pub_start", "token=test-token", body))
             .unwrap();
         assert_eq!(d.events[0].event.data.provider_event, "on_pub_start");
+    }
+
+    #[test]
+    fn every_admitted_event_names_its_type_schema() {
+        let body = br#"{"server_id":"1","session_id":"S1"}"#;
+        let request = post("/lal/on_pub_start", "token=test-token", body);
+        let d = gate(&Lal, DAY).admit_now(&request).unwrap();
+        assert_eq!(
+            d.events[0].event.dataschema,
+            format!(
+                "{}data/stream.started.json",
+                crate::event::DEFAULT_SCHEMA_BASE_URL
+            )
+        );
+        let elsewhere = gate(&Lal, DAY).with_data_schemas(DataSchemas::new("https://schemas.example"));
+        let d = elsewhere.admit_now(&request).unwrap();
+        assert_eq!(
+            d.events[0].event.dataschema,
+            "https://schemas.example/data/stream.started.json"
+        );
     }
 }

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use crate::config::{AdmissionOnFailure, Config};
 use crate::error::Rejection;
+use crate::event::DataSchemas;
 use crate::inbound::redact_query;
 use crate::providers::Provider;
 use crate::sink::EventSink;
@@ -54,7 +55,8 @@ impl<S: IdempotencyStore, K: EventSink> Pipeline<S, K> {
             max_message_bytes: config.max_message_bytes,
         };
         Pipeline {
-            gate: Gate::new(provider, config.verifier.clone(), settings),
+            gate: Gate::new(provider, config.verifier.clone(), settings)
+                .with_data_schemas(DataSchemas::new(&config.schema_base_url)),
             store,
             sink,
             admission_on_failure: config.admission_on_failure,
