@@ -11,6 +11,7 @@ mod events;
 mod providers;
 mod register;
 mod samples;
+mod schema;
 mod send;
 mod tail;
 
@@ -26,7 +27,8 @@ mod tail;
         events    list, show and replay the recorded events\n  \
         register  manage the webhooks registered with an Api Server\n  \
         providers list the providers and how each one sends\n  \
-        check     prove a deployment works: one event per provider to the topic\n\n\
+        check     prove a deployment works: one event per provider to the topic\n  \
+        schema    write the JSON Schemas and AsyncAPI document of the events\n\n\
         The table and topic come from --table/--topic-arn, the functions' variables \
         (LIVEHOOK_TABLE, LIVEHOOK_TOPIC_ARN), or a deployed stack's outputs (--stack). \
         AWS_ENDPOINT_URL or --endpoint-url points the AWS calls at an emulator.",
@@ -52,6 +54,7 @@ enum Command {
     Register(register::RegisterArgs),
     Providers(providers::ProvidersArgs),
     Check(check::CheckArgs),
+    Schema(schema::SchemaArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
             Command::Register(args) => register::run(args).await,
             Command::Providers(args) => providers::run(args),
             Command::Check(args) => check::run(args).await,
+            Command::Schema(args) => schema::run(args),
         }
     });
     match result {

@@ -149,14 +149,17 @@ impl std::fmt::Display for EventType {
 // drifted from this type fails the tests that validate published events.
 #[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct CloudEvent {
-    /// Always [`SPEC_VERSION`].
+    /// Always `1.0` ([`SPEC_VERSION`]).
     #[cfg_attr(feature = "schema", schemars(extend("const" = SPEC_VERSION)))]
     pub specversion: &'static str,
     /// The idempotency key: stable across the provider's retries.
     #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
     pub id: String,
     /// `livehook/<provider>`.
-    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^livehook/[a-z0-9_-]+$")))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^livehook/[a-z0-9_-]+$"))
+    )]
     pub source: String,
     /// The canonical type.
     #[serde(rename = "type")]
@@ -171,9 +174,10 @@ pub struct CloudEvent {
     /// Always `application/json`.
     #[cfg_attr(feature = "schema", schemars(extend("const" = DATA_CONTENT_TYPE)))]
     pub datacontenttype: &'static str,
-    /// The URI of the JSON Schema `data` follows: its type's schema
-    /// (`<base>data/<type>.json`, see [`DataSchemas`]). Set by the gate
-    /// after the adapter; empty only on envelopes that never left an adapter.
+    /// The URI of the JSON Schema of `data`: its type's schema,
+    /// `<base>data/<type>.json`, the base being where the deployment
+    /// publishes livehook's schemas/. (Set by the gate after the adapter;
+    /// empty only on envelopes that never left an adapter.)
     #[cfg_attr(feature = "schema", schemars(extend("format" = "uri")))]
     pub dataschema: String,
     /// Normalized fields plus `raw`.

@@ -389,7 +389,8 @@ mod tests {
                 crate::event::DEFAULT_SCHEMA_BASE_URL
             )
         );
-        let elsewhere = gate(&Lal, DAY).with_data_schemas(DataSchemas::new("https://schemas.example"));
+        let elsewhere =
+            gate(&Lal, DAY).with_data_schemas(DataSchemas::new("https://schemas.example"));
         let d = elsewhere.admit_now(&request).unwrap();
         assert_eq!(
             d.events[0].event.dataschema,
