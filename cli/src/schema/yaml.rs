@@ -37,14 +37,18 @@ fn write_map(out: &mut String, map: &serde_json::Map<String, Value>, indent: usi
 fn write_list(out: &mut String, items: &[Value], indent: usize) {
     for item in items {
         push_indent(out, indent);
-        out.push_str("- ");
+        out.push('-');
         match item {
-            Value::Object(map) if !map.is_empty() => write_map(out, map, indent + 2),
+            Value::Object(map) if !map.is_empty() => {
+                out.push(' ');
+                write_map(out, map, indent + 2);
+            }
             Value::Array(inner) if !inner.is_empty() => {
                 out.push('\n');
                 write_list(out, inner, indent + 2);
             }
             scalar => {
+                out.push(' ');
                 out.push_str(&scalar_text(scalar, indent + 2));
                 out.push('\n');
             }
