@@ -20,7 +20,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use livehook::auth::{Secret, TokenSet, Verifier};
 use livehook::event::{
-    CloudEvent, DEFAULT_SCHEMA_BASE_URL, DataSchemas, EventData, EventType, data_schema_path,
+    CloudEvent, DEFAULT_SCHEMA_BASE_URL, DataSchemas, ENVELOPE_SCHEMA_FILE, EventData, EventType,
+    data_schema_path,
 };
 use livehook::inbound::Inbound;
 use livehook::providers::{self, AuthScheme, Delivery, Provider};
@@ -34,8 +35,6 @@ use crate::samples;
 
 mod yaml;
 
-/// The envelope's schema file, beside `data/`.
-pub const ENVELOPE_FILE: &str = "cloudevent.json";
 /// The AsyncAPI document's file.
 pub const ASYNCAPI_FILE: &str = "asyncapi.yaml";
 /// The README's generated part lies between these lines.
@@ -219,7 +218,7 @@ impl Catalog {
     pub fn files(&self) -> Result<Vec<(PathBuf, String)>> {
         let mut files = Vec::new();
         files.push((
-            PathBuf::from(ENVELOPE_FILE),
+            PathBuf::from(ENVELOPE_SCHEMA_FILE),
             json_text(&self.envelope_schema()?)?,
         ));
         let data = root_schema::<EventData>()?;
@@ -237,7 +236,7 @@ impl Catalog {
 
     fn envelope_schema(&self) -> Result<Value> {
         let mut schema = root_schema::<CloudEvent>()?;
-        schema["$id"] = Value::from(format!("{DEFAULT_SCHEMA_BASE_URL}{ENVELOPE_FILE}"));
+        schema["$id"] = Value::from(format!("{DEFAULT_SCHEMA_BASE_URL}{ENVELOPE_SCHEMA_FILE}"));
         schema["title"] = Value::from("livehook event");
         schema["description"] = Value::from(
             "One event livehook publishes to its SNS topic: a CloudEvents 1.0 envelope in \

@@ -193,6 +193,9 @@ pub const DATA_CONTENT_TYPE: &str = "application/json";
 pub const DEFAULT_SCHEMA_BASE_URL: &str =
     "https://raw.githubusercontent.com/livehook/livehook/main/schemas/";
 
+/// The envelope's schema file, relative to the schema base (beside `data/`).
+pub const ENVELOPE_SCHEMA_FILE: &str = "cloudevent.json";
+
 /// The schema file of a type's `data`, relative to the schema base.
 pub fn data_schema_path(event_type: EventType) -> String {
     format!("data/{}.json", event_type.as_str())
