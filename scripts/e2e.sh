@@ -106,5 +106,6 @@ else
   fail "livehook check with a wrong token failed without the hint:"
   cat "$work/check-wrong"
 fi
+"$root/examples/consumer/test_consumer.sh" "$endpoint" "$LIVEHOOK_TOPIC_ARN" "$base/lambda-url" "$token" "$livehook" >"$work/consumer" 2>&1 && ok "$(tail -n1 "$work/consumer")" || { fail "consumer example:"; cat "$work/consumer"; }
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" = 0 ]
