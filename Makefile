@@ -17,7 +17,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 ARCH ?= x86_64
 STACK ?= livehook
 
-.PHONY: dev test unit e2e build lint deploy bench fuzz clean tools
+.PHONY: dev test unit e2e build lint deploy bench fuzz clean tools schemas schemas-check
 
 $(TOOLS): requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -25,6 +25,12 @@ $(TOOLS): requirements-dev.txt
 	touch $@
 
 tools: $(TOOLS)
+
+# The AsyncAPI parser (Node.js, from the npm registry; versions pinned by the lock file).
+ASYNCAPI_TOOLS := scripts/asyncapi/node_modules/.installed
+$(ASYNCAPI_TOOLS): scripts/asyncapi/package.json scripts/asyncapi/package-lock.json
+	SCARF_ANALYTICS=false npm ci --prefix scripts/asyncapi --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
 
 dev: $(TOOLS)
 	scripts/dev.sh
@@ -47,12 +53,25 @@ build: $(TOOLS)
 	  $(foreach f,$(FUNCTIONS),--bin $(f)) --output-format zip
 	@ls -l $(foreach f,$(FUNCTIONS),target/lambda/$(f)/bootstrap.zip)
 
-lint: $(TOOLS)
-	cfn-lint template.yaml
+lint: $(TOOLS) schemas-check
+	cfn-lint template.yaml examples/consumer/template.yaml
 	python3 scripts/check_template.py
 	sam validate --lint
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# The event catalog (schemas/, README's table of types), regenerated from the code.
+schemas:
+	cargo run --quiet -p livehook-cli -- schema --out schemas --readme README.md
+
+# Fails when schemas/ or README's table differ from what the code generates,
+# or when the AsyncAPI document is invalid (each type one message).
+schemas-check: $(ASYNCAPI_TOOLS)
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cp README.md "$$tmp/README.md"; \
+	  cargo run --quiet -p livehook-cli -- schema --out "$$tmp/schemas" --readme "$$tmp/README.md"; \
+	  if ! diff -r schemas "$$tmp/schemas" || ! diff README.md "$$tmp/README.md"; then \
+	    echo "schemas/ or README.md's table of types is stale: run make schemas" >&2; exit 1; fi
+	node scripts/asyncapi/validate.mjs schemas/asyncapi.yaml $$(ls schemas/data | wc -l)
 
 # `make deploy` prompts for the parameters (secrets are typed, never stored);
 # `make deploy TOKEN=… TENCENT_KEY=…` deploys without prompts, and so does
@@ -72,4 +91,4 @@ fuzz:
 
 clean:
 	cargo clean
-	rm -rf .aws-sam .livehook fuzz/target fuzz/out
+	rm -rf .aws-sam .livehook fuzz/target fuzz/out scripts/asyncapi/node_modules

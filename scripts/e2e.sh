@@ -111,5 +111,6 @@ else
   cat "$work/check-wrong"
 fi
 source "$root/scripts/nginx_e2e.sh" # a real sender: nginx-rtmp pushed to by ffmpeg
+"$root/examples/consumer/test_consumer.sh" "$endpoint" "$LIVEHOOK_TOPIC_ARN" "$base/lambda-url" "$token" "$livehook" >"$work/consumer" 2>&1 && ok "$(tail -n1 "$work/consumer")" || { fail "consumer example:"; cat "$work/consumer"; }
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -12,6 +12,7 @@ mod providers;
 mod pump;
 mod register;
 mod samples;
+mod schema;
 mod send;
 mod tail;
 mod token;
@@ -30,7 +31,8 @@ mod token;
         providers list the providers and how each one sends\n  \
         check     prove a deployment works: one event per provider to the topic\n  \
         pump      play the table stream's event source mapping locally (stream → relay)\n  \
-        token     print a fresh token for LIVEHOOK_TOKEN\n\n\
+        token     print a fresh token for LIVEHOOK_TOKEN\n  \
+        schema    write the JSON Schemas and AsyncAPI document of the events\n\n\
         The table and topic come from --table/--topic-arn, the functions' variables \
         (LIVEHOOK_TABLE, LIVEHOOK_TOPIC_ARN), or a deployed stack's outputs (--stack). \
         AWS_ENDPOINT_URL or --endpoint-url points the AWS calls at an emulator.",
@@ -58,6 +60,7 @@ enum Command {
     Check(check::CheckArgs),
     Pump(pump::PumpArgs),
     Token(token::TokenArgs),
+    Schema(schema::SchemaArgs),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
             Command::Check(args) => check::run(args).await,
             Command::Pump(args) => pump::run(args).await,
             Command::Token(args) => token::run(args),
+            Command::Schema(args) => schema::run(args),
         }
     });
     match result {

@@ -48,6 +48,10 @@ pub struct Config {
     /// starting with `+` adds to them): the field and query parameter
     /// names whose values are replaced by `***` before anything is written.
     pub redactor: Redactor,
+    /// `LIVEHOOK_SCHEMA_BASE_URL` (default
+    /// [`crate::event::DEFAULT_SCHEMA_BASE_URL`]): where the schemas of
+    /// `schemas/` are published; every event's `dataschema` is under it.
+    pub schema_base_url: String,
 }
 
 /// The answer to an admission-control provider (SRS, nginx-rtmp,
@@ -194,6 +198,17 @@ impl Config {
 
         let redactor =
             get("LIVEHOOK_REDACT").map_or_else(Redactor::default, |list| Redactor::parse(&list));
+        let schema_base_url = match get("LIVEHOOK_SCHEMA_BASE_URL") {
+            None => crate::event::DEFAULT_SCHEMA_BASE_URL.to_owned(),
+            // `dataschema` is a URI: an absolute one, so consumers can fetch it.
+            Some(v) if v.contains("://") && !v.contains(char::is_whitespace) => v,
+            Some(v) => {
+                return Err(ConfigError::Invalid {
+                    name: "LIVEHOOK_SCHEMA_BASE_URL",
+                    reason: format!("`{v}` is not an absolute URL"),
+                });
+            }
+        };
 
         Ok(Config {
             table: required("LIVEHOOK_TABLE")?,
@@ -207,6 +222,7 @@ impl Config {
             max_body_bytes,
             max_message_bytes,
             admission_on_failure,
+            schema_base_url,
             redactor,
         })
     }
@@ -349,6 +365,7 @@ mod tests {
         assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
         assert_eq!(c.max_message_bytes, 262_144);
         assert_eq!(c.admission_on_failure, AdmissionOnFailure::Refuse);
+        assert_eq!(c.schema_base_url, crate::event::DEFAULT_SCHEMA_BASE_URL);
         assert_eq!(c.verifier.tokens.len(), 2);
         assert!(
             c.redactor.is_secret_name("api.secret") && !c.redactor.is_secret_name("stream_key")
@@ -365,10 +382,12 @@ mod tests {
                 ("LIVEHOOK_MAX_MESSAGE_BYTES", "1048576"),
                 ("LIVEHOOK_ADMISSION_ON_FAILURE", "allow"),
                 ("LIVEHOOK_REDACT", "+stream_key"),
+                ("LIVEHOOK_SCHEMA_BASE_URL", "https://schemas.example/v1/"),
             ],
         )
         .unwrap();
         assert!(c.redactor.is_secret_name("Stream_Key") && c.redactor.is_secret_name("secret"));
+        assert_eq!(c.schema_base_url, "https://schemas.example/v1/");
         assert_eq!(c.max_message_bytes, LARGEST_MAX_MESSAGE_BYTES);
         assert_eq!(c.admission_on_failure, AdmissionOnFailure::Allow);
         assert_eq!(c.retention, Duration::from_secs(3600));
@@ -390,6 +409,7 @@ mod tests {
             ("LIVEHOOK_MAX_MESSAGE_BYTES", "1048577"),
             ("LIVEHOOK_MAX_MESSAGE_BYTES", "100"),
             ("LIVEHOOK_ADMISSION_ON_FAILURE", "maybe"),
+            ("LIVEHOOK_SCHEMA_BASE_URL", "schemas/"),
         ] {
             let err = load(
                 AuthScheme::QueryToken,

@@ -12,6 +12,7 @@ pub const SPEC_VERSION: &str = "1.0";
 /// Every kind of event livehook publishes. Serializes to the dotted names of
 /// DESIGN.md (`stream.started`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum EventType {
     /// A publisher started pushing a stream.
     #[serde(rename = "stream.started")]
@@ -167,25 +168,105 @@ impl std::fmt::Display for EventType {
 
 /// One published event: CloudEvents 1.0 in structured JSON mode.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+// Strict: the envelope has exactly these attributes, so a schema that
+// drifted from this type fails the tests that validate published events.
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct CloudEvent {
-    /// Always [`SPEC_VERSION`].
+    /// Always `1.0` ([`SPEC_VERSION`]).
+    #[cfg_attr(feature = "schema", schemars(extend("const" = SPEC_VERSION)))]
     pub specversion: &'static str,
     /// The idempotency key: stable across the provider's retries.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
     pub id: String,
     /// `livehook/<provider>`.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^livehook/[a-z0-9_-]+$"))
+    )]
     pub source: String,
     /// The canonical type.
     #[serde(rename = "type")]
     pub event_type: EventType,
     /// `<provider>/<stream identity>`, or `<provider>/<most specific id>`
     /// when the event concerns no stream.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[a-z0-9_-]+/.")))]
     pub subject: String,
     /// RFC 3339 UTC, from the provider's own timestamp when it has one.
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
     pub time: String,
     /// Always `application/json`.
+    #[cfg_attr(feature = "schema", schemars(extend("const" = DATA_CONTENT_TYPE)))]
     pub datacontenttype: &'static str,
+    /// The URI of the JSON Schema of `data`: its type's schema,
+    /// `<base>data/<type>.json`, the base being where the deployment
+    /// publishes livehook's schemas/. (Set by the gate after the adapter;
+    /// empty only on envelopes that never left an adapter.)
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "uri")))]
+    pub dataschema: String,
     /// Normalized fields plus `raw`.
     pub data: EventData,
+}
+
+/// The `datacontenttype` of every event.
+pub const DATA_CONTENT_TYPE: &str = "application/json";
+
+/// Where the schemas of `schemas/` are published unless
+/// `LIVEHOOK_SCHEMA_BASE_URL` says otherwise: the folder in the repository,
+/// as raw files (one constant, so a fork changes one line).
+pub const DEFAULT_SCHEMA_BASE_URL: &str =
+    "https://raw.githubusercontent.com/livehook/livehook/main/schemas/";
+
+/// The envelope's schema file, relative to the schema base (beside `data/`).
+pub const ENVELOPE_SCHEMA_FILE: &str = "cloudevent.json";
+
+/// The schema file of a type's `data`, relative to the schema base.
+pub fn data_schema_path(event_type: EventType) -> String {
+    format!("data/{}.json", event_type.as_str())
+}
+
+/// The `dataschema` URI of every type under one base, computed once at
+/// start-up so that an event costs one copy of its string.
+#[derive(Debug, Clone)]
+pub struct DataSchemas {
+    /// Indexed by the type's position in [`EventType::ALL`].
+    uris: Vec<String>,
+}
+
+impl DataSchemas {
+    /// The URIs under `base` (a trailing `/` is added when missing).
+    pub fn new(base: &str) -> Self {
+        let separator = if base.ends_with('/') { "" } else { "/" };
+        DataSchemas {
+            uris: EventType::ALL
+                .iter()
+                .map(|&t| format!("{base}{separator}{}", data_schema_path(t)))
+                .collect(),
+        }
+    }
+
+    /// The URI of `event_type`'s data schema.
+    pub fn uri(&self, event_type: EventType) -> &str {
+        // `ALL` lists the variants in declaration order (a test pins it).
+        self.uris
+            .get(event_type as usize)
+            .map_or("", String::as_str)
+    }
+
+    /// Sets `dataschema` on every event of `events`.
+    pub fn stamp<'a>(&self, events: impl IntoIterator<Item = &'a mut CloudEvent>) {
+        for event in events {
+            event.dataschema.clear();
+            event.dataschema.push_str(self.uri(event.event_type));
+        }
+    }
+}
+
+impl Default for DataSchemas {
+    /// The URIs under [`DEFAULT_SCHEMA_BASE_URL`].
+    fn default() -> Self {
+        DataSchemas::new(DEFAULT_SCHEMA_BASE_URL)
+    }
 }
 
 /// Normalized fields shared by all providers. Every field is optional and
@@ -194,6 +275,9 @@ pub struct CloudEvent {
 /// Field names are part of livehook's public contract (see the README's
 /// schema table); add fields, never rename them.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+// Strict: a field the schema does not name is drift between it and this type.
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct EventData {
     /// The provider's own name for the event (`1`, `StartPublish`,
     /// `SessionStarted`, `on_pub_start`, `channel_live`, …).
@@ -282,11 +366,14 @@ pub struct EventData {
     pub part: Option<Part>,
     /// The provider payload exactly as received (for a split message: this
     /// part's slice of it).
+    #[cfg_attr(feature = "schema", schemars(with = "serde_json::Value"))]
     pub raw: Box<RawValue>,
 }
 
 /// A recording or VOD file.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct FileInfo {
     /// Provider file id.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -330,6 +417,8 @@ pub struct FileInfo {
 
 /// Fluency figures, in percent.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct Fluency {
     /// Publisher-side fluency.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -344,6 +433,8 @@ pub struct Fluency {
 
 /// Position of one event among the parts of a split provider message.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct Part {
     /// 1-based index of this part.
     pub index: usize,
@@ -387,6 +478,30 @@ mod tests {
             assert_eq!(EventType::from_name(t.as_str()), Some(t));
         }
         assert_eq!(EventType::from_name("stream.exploded"), None);
+    }
+
+    #[test]
+    fn all_lists_the_types_in_declaration_order() {
+        // `DataSchemas::uri` indexes by discriminant.
+        for (i, t) in EventType::ALL.into_iter().enumerate() {
+            assert_eq!(t as usize, i, "{t}");
+        }
+    }
+
+    #[test]
+    fn data_schemas_name_each_type_under_the_base() {
+        let schemas = DataSchemas::new("https://example.com/s");
+        assert_eq!(
+            schemas.uri(EventType::StreamStarted),
+            "https://example.com/s/data/stream.started.json"
+        );
+        let default = DataSchemas::default();
+        for t in EventType::ALL {
+            assert_eq!(
+                default.uri(t),
+                format!("{DEFAULT_SCHEMA_BASE_URL}data/{t}.json")
+            );
+        }
     }
 
     #[test]

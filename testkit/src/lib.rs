@@ -55,6 +55,7 @@ pub use livehook::pipeline::Pipeline;
 pub use livehook::providers::{Delivery, Provider};
 pub use samples::Sample;
 
+pub mod catalog;
 pub mod fuzzing;
 pub mod samples;
 pub use livehook::sink::SnsSink;
@@ -809,7 +810,9 @@ impl Stack {
                 return out;
             }
             for m in messages {
-                out.push(parse_notification(m));
+                let received = parse_notification(m);
+                catalog::assert_valid(&received.envelope);
+                out.push(received);
                 self.sqs
                     .delete_message()
                     .queue_url(&self.queue_url)

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 
 use crate::auth::Verifier;
 use crate::error::Rejection;
+use crate::event::DataSchemas;
 use crate::inbound::Inbound;
 use crate::providers::{Delivery, Provider};
 use crate::redact::Redactor;
@@ -42,16 +43,19 @@ pub struct Gate {
     verifier: Verifier,
     settings: Settings,
     redactor: Redactor,
+    data_schemas: DataSchemas,
 }
 
 impl Gate {
-    /// A gate for `provider`.
+    /// A gate for `provider`; its events name the schemas under
+    /// [`crate::event::DEFAULT_SCHEMA_BASE_URL`] (see [`Gate::with_data_schemas`]).
     pub fn new(provider: &'static dyn Provider, verifier: Verifier, settings: Settings) -> Self {
         Gate {
             provider,
             verifier,
             settings,
             redactor: Redactor::default(),
+            data_schemas: DataSchemas::default(),
         }
     }
 
@@ -59,6 +63,13 @@ impl Gate {
     /// names.
     pub fn with_redactor(mut self, redactor: Redactor) -> Self {
         self.redactor = redactor;
+        self
+    }
+
+    /// Names the schemas of `data_schemas` in every event's `dataschema`
+    /// (`LIVEHOOK_SCHEMA_BASE_URL`).
+    pub fn with_data_schemas(mut self, data_schemas: DataSchemas) -> Self {
+        self.data_schemas = data_schemas;
         self
     }
 
@@ -110,6 +121,9 @@ impl Gate {
             max_message_bytes: self.settings.max_message_bytes,
         };
         let mut delivery = self.provider.accept(&inbound, &self.verifier)?;
+        // Adapters see no configuration: the schema URI is the gate's to add.
+        self.data_schemas
+            .stamp(delivery.events.iter_mut().map(|o| &mut o.event));
         let window = self.settings.replay_window;
         if let Some(at) = delivery.provider_time
             && !window.is_zero()
@@ -682,5 +696,26 @@ mod tests {
             .admit_now(&post("/bililive", "token=test-token", body))
             .unwrap();
         assert_eq!(d.events[0].event.data.raw.get().as_bytes(), body);
+    }
+
+    #[test]
+    fn every_admitted_event_names_its_type_schema() {
+        let body = br#"{"server_id":"1","session_id":"S1"}"#;
+        let request = post("/lal/on_pub_start", "token=test-token", body);
+        let d = gate(&Lal, DAY).admit_now(&request).unwrap();
+        assert_eq!(
+            d.events[0].event.dataschema,
+            format!(
+                "{}data/stream.started.json",
+                crate::event::DEFAULT_SCHEMA_BASE_URL
+            )
+        );
+        let elsewhere =
+            gate(&Lal, DAY).with_data_schemas(DataSchemas::new("https://schemas.example"));
+        let d = elsewhere.admit_now(&request).unwrap();
+        assert_eq!(
+            d.events[0].event.dataschema,
+            "https://schemas.example/data/stream.started.json"
+        );
     }
 }

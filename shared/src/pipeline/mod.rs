@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 
 use crate::config::{AdmissionOnFailure, Config};
 use crate::error::Rejection;
+use crate::event::DataSchemas;
 use crate::inbound::redact_query;
 use crate::providers::Provider;
 use crate::store::IdempotencyStore;
@@ -50,7 +51,8 @@ impl<S: IdempotencyStore> Pipeline<S> {
         };
         Pipeline {
             gate: Gate::new(provider, config.verifier.clone(), settings)
-                .with_redactor(config.redactor.clone()),
+                .with_redactor(config.redactor.clone())
+                .with_data_schemas(DataSchemas::new(&config.schema_base_url)),
             store,
             admission_on_failure: config.admission_on_failure,
             clock: OffsetDateTime::now_utc,

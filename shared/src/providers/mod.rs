@@ -9,7 +9,9 @@ use time::OffsetDateTime;
 
 use crate::auth::Verifier;
 use crate::error::Rejection;
-use crate::event::{CloudEvent, EventData, EventType, SPEC_VERSION, format_time};
+use crate::event::{
+    CloudEvent, DATA_CONTENT_TYPE, EventData, EventType, SPEC_VERSION, format_time,
+};
 use crate::inbound::Inbound;
 
 mod aodianyun;
@@ -336,7 +338,9 @@ impl EventParts {
                 event_type: self.event_type,
                 subject: format!("{}/{}", self.provider, subject_id),
                 time: format_time(self.time.unwrap_or(received_at)),
-                datacontenttype: "application/json",
+                datacontenttype: DATA_CONTENT_TYPE,
+                // Filled by the gate, which knows the configured base (no allocation here).
+                dataschema: String::new(),
                 data: self.data,
             },
             stream,
