@@ -255,13 +255,11 @@ impl<I: Invoke> Pump<I> {
         let shard_ids: Vec<String> = self.shards.keys().cloned().collect();
         for shard_id in shard_ids {
             self.read_shard(&stream_arn, &shard_id).await?;
-            loop {
-                let Some(shard) = self.shards.get_mut(&shard_id) else {
-                    break;
-                };
-                if shard.pending.is_empty() {
-                    break;
-                }
+            while let Some(shard) = self
+                .shards
+                .get_mut(&shard_id)
+                .filter(|s| !s.pending.is_empty())
+            {
                 let take = shard.pending.len().min(self.batch_size);
                 let mut event = Event::default();
                 event.records = shard.pending.iter().take(take).cloned().collect();

@@ -168,18 +168,34 @@ async fn a_windowed_key_replaces_a_lapsed_record_as_a_new_event() {
     use livehook::sink::Message;
     use livehook::store::{IdempotencyStore, Written};
 
+    // A real envelope (subscribers' schemas check every message), written
+    // by the pipeline on a stack of its own.
+    let source = Stack::new("window-envelope").await;
+    let sample = sample("bililive", "FileClosed");
+    let reply = handle(
+        &source.pipeline("bililive"),
+        sample_request(&sample, &sample.body),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let envelope: Value =
+        serde_json::from_str(s(&source.items().await[0], "envelope").expect("an envelope"))
+            .expect("JSON");
+
     let stack = Stack::new("window").await;
     let store = DynamoStore::new(dynamodb_client(&stack.endpoint, None), &stack.table);
     let record = |id: &str, seconds_ago: u64| {
         let now = time::OffsetDateTime::now_utc() - Duration::from_secs(seconds_ago);
-        let body = format!(r#"{{"id":"{id}"}}"#);
+        let mut envelope = envelope.clone();
+        envelope["id"] = json!(id);
+        let body = envelope.to_string();
         let message = Message {
             body: &body,
             id,
-            provider: "zlmediakit",
-            event_type: "server.stats",
+            provider: "bililive",
+            event_type: "recording.file_closed",
             stream: None,
-            subject: "zlmediakit/server",
+            subject: "bililive/room",
             replay: false,
             check: false,
         };
