@@ -19,6 +19,7 @@ use std::time::Duration;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord, StreamRecord, StreamViewType};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodbstreams::types::{OperationType, Record, ShardIteratorType};
+use livehook::error::error_chain;
 
 /// Lambda's default batch size for DynamoDB streams.
 pub const DEFAULT_BATCH_SIZE: usize = 100;
@@ -158,17 +159,6 @@ pub struct Pump<I> {
 /// Sequence numbers are decimal strings of varying length.
 fn sequence_order(sequence: &str) -> (usize, &str) {
     (sequence.len(), sequence)
-}
-
-fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The record Lambda would hand the relay for a Streams API record.
@@ -392,7 +382,7 @@ impl<I: Invoke> Pump<I> {
             .send()
             .await
             .map_err(|e| {
-                PumpError::Aws(format!("DescribeTable {}: {}", self.table, error_text(&e)))
+                PumpError::Aws(format!("DescribeTable {}: {}", self.table, error_chain(&e)))
             })?;
         let arn = described
             .table()
@@ -412,7 +402,7 @@ impl<I: Invoke> Pump<I> {
                 .set_exclusive_start_shard_id(start.clone())
                 .send()
                 .await
-                .map_err(|e| PumpError::Aws(format!("DescribeStream: {}", error_text(&e))))?;
+                .map_err(|e| PumpError::Aws(format!("DescribeStream: {}", error_chain(&e))))?;
             let Some(description) = page.stream_description() else {
                 break;
             };
@@ -452,7 +442,7 @@ impl<I: Invoke> Pump<I> {
             let iterator = request
                 .send()
                 .await
-                .map_err(|e| PumpError::Aws(format!("GetShardIterator: {}", error_text(&e))))?;
+                .map_err(|e| PumpError::Aws(format!("GetShardIterator: {}", error_chain(&e))))?;
             shard.iterator = iterator.shard_iterator().map(str::to_owned);
         }
         while shard.pending.len() < self.batch_size {
@@ -472,7 +462,7 @@ impl<I: Invoke> Pump<I> {
                     // An expired or unknown iterator: the next poll asks again
                     // from the last record read.
                     shard.iterator = None;
-                    return Err(PumpError::Aws(format!("GetRecords: {}", error_text(&e))));
+                    return Err(PumpError::Aws(format!("GetRecords: {}", error_chain(&e))));
                 }
             };
             shard.iterator = read.next_shard_iterator().map(str::to_owned);

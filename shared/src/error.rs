@@ -105,7 +105,7 @@ impl Rejection {
 
 /// An error and its chain of causes on one line (the AWS SDK's own message is
 /// terse, e.g. "service error"; the causes say why).
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -661,13 +661,7 @@ impl Stack {
     /// attempts of at most 1 s): for tests of held-back replies.
     pub fn pipeline_with_production_timeouts(&self, provider: &str) -> LivePipeline {
         let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config(&self.endpoint))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_millis(500))
-                    .operation_attempt_timeout(Duration::from_secs(1))
-                    .operation_timeout(Duration::from_millis(2500))
-                    .build(),
-            )
+            .timeout_config(livehook::lambda::production_timeouts())
             .interceptor(CountCalls(self.calls.clone()))
             .build();
         self.pipeline_with_client(provider, &[], aws_sdk_dynamodb::Client::from_conf(config))
