@@ -28,7 +28,7 @@ COMPONENTS = [
     ("SDK: send (HTTP client, connection pool, socket I/O)", r"aws_smithy_http_client|aws_smithy_runtime::client::http"),
     ("SDK: orchestration (retries, interceptors, identity, user agent)", r"aws_smithy_runtime|aws_runtime|aws_sdk_dynamodb|aws_sdk_sns|aws_smithy_types|aws_smithy_runtime_api|aws_types|aws_config"),
     ("relay: stream record → messages (livehook::relay, livehook::record)", r"livehook::relay|livehook::record"),
-    ("stream event (de)serialization (aws_lambda_events, serde_dynamo)", r"aws_lambda_events|serde_dynamo"),
+    ("event types (aws_lambda_events: API Gateway request, DynamoDB stream batch; serde_dynamo)", r"aws_lambda_events|serde_dynamo"),
     ("idempotency store & sink (livehook)", r"livehook::store|livehook::sink"),
     ("HTTP (hyper)", r"hyper::|hyper_util::|h2::|http::"),  # no caller on the stack: see HTTP_TASKS
     ("pipeline (livehook)", r"livehook::pipeline"),

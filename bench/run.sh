@@ -14,7 +14,8 @@
 #      header; then the relay (runtime-bench relay) fed with the records the
 #      handler wrote, read from the table's stream, 1 and 10 per invocation
 # Nothing here asserts a time; it measures and reports. Counts:
-#   COLD_RUNS=15 WARM_EVENTS=2000 ROUNDS=2 PROVIDER_EVENTS=300 DUPLICATE_EVERY=5 bench/run.sh
+#   COLD_RUNS=15 WARM_EVENTS=3000 ROUNDS=3 PROVIDER_EVENTS=300 DUPLICATE_EVERY=5 bench/run.sh
+# (about 5 minutes once built on 2 shared cores; the release builds take 15–25 minutes the first time)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -24,7 +25,7 @@ cd "$root"
 out=bench/out
 mkdir -p "$out"
 cold_runs=${COLD_RUNS:-15}
-warm_events=${WARM_EVENTS:-2000}
+warm_events=${WARM_EVENTS:-3000}
 provider_events=${PROVIDER_EVENTS:-300}
 duplicate_every=${DUPLICATE_EVERY:-5}
 # The baselines implement the Bililive contract; they get its FileClosed sample.
@@ -110,7 +111,7 @@ for p in "${providers[@]}"; do
 done
 # In ROUNDS interleaved rounds (WARM_EVENTS in all per label), so that a drift
 # of the shared machine's load does not favour whoever runs last.
-rounds=${ROUNDS:-2}
+rounds=${ROUNDS:-3}
 per_round=$((warm_events / rounds))
 # The new events of a round's handler run: the records the relay is fed.
 relay_events=$((duplicate_every > 0 ? per_round - per_round / duplicate_every : per_round))
