@@ -19,14 +19,16 @@ from collections import Counter, defaultdict
 # (category, pattern), most specific first.
 COMPONENTS = [
     ("SDK: sign (SigV4)", r"aws_sigv4|sigv4"),
-    ("SDK: serialize request", r"::ser_|serialize_input|aws_smithy_json::serialize|aws_smithy_query|SerializeRequest|ser_put_item|ser_publish|ser_update_item"),
-    ("SDK: parse response", r"::de_|deserialize_nonstreaming|DeserializeResponse|aws_smithy_json::deserialize|aws_smithy_xml|de_put_item|de_publish|de_update_item"),
+    ("SDK: serialize request", r"::ser_|serialize_input|aws_smithy_json::serialize|aws_smithy_query|SerializeRequest|ser_put_item|ser_publish|ser_update_item|ser_publish_batch"),
+    ("SDK: parse response", r"::de_|deserialize_nonstreaming|DeserializeResponse|aws_smithy_json::deserialize|aws_smithy_xml|de_put_item|de_publish|de_update_item|de_publish_batch"),
     ("SDK: endpoint resolution", r"endpoint_lib|resolve_endpoint|ResolveEndpoint|orchestrator::endpoints|endpoint::DefaultResolver"),
     ("logs & metrics", r"tracing_subscriber|tracing_core|livehook::telemetry|emf_line|emit_metrics"),
     ("envelope serialization", r"CloudEvent.*Serialize|livehook::event::.*serialize|EventData.*Serialize"),
     ("parse & normalize (adapter, auth, key)", r"livehook::providers|livehook::json|livehook::auth|livehook::key|livehook::inbound|Gate.*admit|parse_rfc3339|format_time|livehook::event"),
     ("SDK: send (HTTP client, connection pool, socket I/O)", r"aws_smithy_http_client|aws_smithy_runtime::client::http"),
     ("SDK: orchestration (retries, interceptors, identity, user agent)", r"aws_smithy_runtime|aws_runtime|aws_sdk_dynamodb|aws_sdk_sns|aws_smithy_types|aws_smithy_runtime_api|aws_types|aws_config"),
+    ("relay: stream record → messages (livehook::relay, livehook::record)", r"livehook::relay|livehook::record"),
+    ("event types (aws_lambda_events: API Gateway request, DynamoDB stream batch; serde_dynamo)", r"aws_lambda_events|serde_dynamo"),
     ("idempotency store & sink (livehook)", r"livehook::store|livehook::sink"),
     ("HTTP (hyper)", r"hyper::|hyper_util::|h2::|http::"),  # no caller on the stack: see HTTP_TASKS
     ("pipeline (livehook)", r"livehook::pipeline"),
@@ -40,7 +42,8 @@ SDK = re.compile(r"aws_smithy|aws_sdk|aws_runtime")
 LAMBDA = re.compile(r"lambda_runtime|lambda_http")
 ALLOC = re.compile(r"^(__libc_)?(malloc|free|realloc|calloc|cfree)$|^_int_(malloc|free|realloc)|malloc_consolidate|^tcache|^mi_|^_mi_|^__rust_(alloc|dealloc|realloc)|^unlink_chunk|alloc::alloc::")
 MEMCPY = re.compile(r"memcpy|memmove|memset|memcmp")
-OPERATIONS = [("PutItem", r"put_item|PutItem"), ("Publish", r"sns.*publish|Publish"), ("UpdateItem", r"update_item|UpdateItem")]
+OPERATIONS = [("PutItem", r"put_item|PutItem"), ("PublishBatch", r"publish_batch|PublishBatch"),
+              ("Publish", r"sns.*publish|Publish"), ("UpdateItem", r"update_item|UpdateItem")]
 
 
 def samples(lines):

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# `make bench`: livehook side by side with two baselines, in one run, against
-# one keep-alive emulator; written to bench/results.json and bench/results.md.
-#   1. per-event core cost (criterion) for every sample
-#   2. release builds (cargo lambda, x86_64): every function, the naive Rust
-#      baseline (bench/src/naive.rs); the Python peer's venv (bench/python/)
-#   3. cold start of each (runtime-bench cold)
+# `make bench`: livehook (handler + relay) side by side with three baselines,
+# in one run, against one keep-alive emulator; written to bench/results.json
+# and bench/results.md.
+#   1. per-event core cost (criterion) for every sample (only with BENCH_CRITERION=1)
+#   2. release builds (cargo lambda, x86_64), once: every provider's function,
+#      the relay, the naive Rust baselines (bench/naive: NAIVE_CALLS=3 or 1);
+#      the Python peer's venv (bench/python/)
+#   3. cold start of each (runtime-bench cold; the relay's with its first batch)
 #   4. warm CPU per event, latency, peak RSS, AWS calls (runtime-bench warm):
-#      every provider of the registry, then livehook, naive and Python on the
-#      same Bililive FileClosed events, then livehook with the X-Ray header
+#      every provider of the registry, then, in interleaved rounds, on the
+#      same Bililive FileClosed deliveries: the livehook handler, the naive
+#      handler with three calls and with one, Python, livehook with the X-Ray
+#      header; then the relay (runtime-bench relay) fed with the records the
+#      handler wrote, read from the table's stream, 1 and 10 per invocation
 # Nothing here asserts a time; it measures and reports. Counts:
-#   COLD_RUNS=15 WARM_EVENTS=2000 ROUNDS=2 PROVIDER_EVENTS=300 DUPLICATE_EVERY=5 bench/run.sh
-#   Step 1 (criterion, minutes of builds at opt-level 3) only with BENCH_CRITERION=1.
+#   COLD_RUNS=15 WARM_EVENTS=3000 ROUNDS=3 PROVIDER_EVENTS=300 DUPLICATE_EVERY=5 bench/run.sh
+# (about 5 minutes once built on 2 shared cores; the release builds take 15–25 minutes the first time)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -20,12 +25,14 @@ cd "$root"
 out=bench/out
 mkdir -p "$out"
 cold_runs=${COLD_RUNS:-15}
-warm_events=${WARM_EVENTS:-2000}
+warm_events=${WARM_EVENTS:-3000}
 provider_events=${PROVIDER_EVENTS:-300}
 duplicate_every=${DUPLICATE_EVERY:-5}
 # The baselines implement the Bililive contract; they get its FileClosed sample.
 baseline_provider=bililive
 baseline_event=FileClosed
+# The canonical type of that sample: the relay is fed the handler's records of it.
+baseline_type=recording.file_closed
 trap 'stack_stop' EXIT
 
 export BENCH_CRITERION=${BENCH_CRITERION:-0}
@@ -34,13 +41,18 @@ if [ "$BENCH_CRITERION" != 0 ]; then
   cargo bench -p livehook --bench core -- --noplot 2>&1 | tail -n 3
 fi
 echo "bench: release builds (cargo lambda build --release, x86_64)…"
-cargo build --release -p livehook-bench --bin runtime-bench >"$out/build.log" 2>&1
+driver_build "$out/build.log"
 driver=target/release/runtime-bench
 mapfile -t providers < <("$driver" providers)
-bins=("${providers[@]}" naive-bililive)
+# One build of every bootstrap: the functions and the naive baselines (a
+# package of its own, so nothing of the bench driver is unified into them).
+bins=("${providers[@]}" relay naive-bililive)
 cargo lambda build --release --x86-64 $(printf -- '--bin %s ' "${bins[@]}") --output-format zip >>"$out/build.log" 2>&1
 # The zips above; the bare bootstraps for timing.
 cargo lambda build --release --x86-64 $(printf -- '--bin %s ' "${bins[@]}") >>"$out/build.log" 2>&1
+handler=target/lambda/$baseline_provider/bootstrap
+relay=target/lambda/relay/bootstrap
+naive=target/lambda/naive-bililive/bootstrap
 
 echo "bench: Python peer venv (bench/python/requirements.txt)…"
 pyvenv=bench/.venv-python
@@ -56,6 +68,7 @@ python_peer=("$pyvenv/bin/python" -m awslambdaric handler.handler)
 
 port=$(free_port)
 bench_emulator "$port" "$out/emulator.log"
+emulator="http://127.0.0.1:$port"
 # The Python runtime finds the handler module here.
 export LAMBDA_TASK_ROOT="$root/bench/python" PYTHONPATH="$root/bench/python" POWERTOOLS_LOG_LEVEL=INFO
 
@@ -65,7 +78,9 @@ size() { # size LABEL ZIP: the deployment size, for the report
 }
 for p in "${providers[@]}"; do size "$p" "target/lambda/$p/bootstrap.zip"; done
 size livehook "target/lambda/$baseline_provider/bootstrap.zip"
-size naive target/lambda/naive-bililive/bootstrap.zip
+size relay target/lambda/relay/bootstrap.zip
+size naive-3call target/lambda/naive-bililive/bootstrap.zip
+size naive-1call target/lambda/naive-bililive/bootstrap.zip
 size python "$out/python.zip"
 cold() { # cold LABEL COMMAND…
   local label=$1
@@ -78,15 +93,16 @@ warm() { # warm EVENTS ARGS… -- COMMAND…
   local events=$1
   shift
   "$driver" warm --events "$events" --duplicate-every "$duplicate_every" \
-    --emulator "http://127.0.0.1:$port" "$@" | tee -a "$out/runs.jsonl"
+    --emulator "$emulator" "$@" | tee -a "$out/runs.jsonl"
 }
 
 for p in "${providers[@]}"; do
   echo "bench: cold start of $p ($cold_runs spawns)…"
   "$driver" cold --provider "$p" --runs "$cold_runs" -- "target/lambda/$p/bootstrap" | tee -a "$out/runs.jsonl"
 done
-cold livehook "target/lambda/$baseline_provider/bootstrap"
-cold naive target/lambda/naive-bililive/bootstrap
+cold livehook "$handler"
+cold naive-3call "$naive"
+NAIVE_CALLS=1 cold naive-1call "$naive"
 cold python "${python_peer[@]}"
 
 for p in "${providers[@]}"; do
@@ -95,21 +111,39 @@ for p in "${providers[@]}"; do
 done
 # In ROUNDS interleaved rounds (WARM_EVENTS in all per label), so that a drift
 # of the shared machine's load does not favour whoever runs last.
-rounds=${ROUNDS:-2}
+rounds=${ROUNDS:-3}
 per_round=$((warm_events / rounds))
+# The new events of a round's handler run: the records the relay is fed.
+relay_events=$((duplicate_every > 0 ? per_round - per_round / duplicate_every : per_round))
 side() { # side LABEL [ARGS…] -- COMMAND…
   local label=$1
   shift
   echo "bench: warm $label, round $round/$rounds ($per_round $baseline_provider $baseline_event invocations)…"
   warm "$per_round" --provider "$baseline_provider" --event "$baseline_event" --label "$label" "$@"
 }
+relay_side() { # relay_side BATCH [ARGS…]: the relay on the last records the handler wrote
+  local batch=$1
+  shift
+  echo "bench: relay, batch $batch, round $round/$rounds ($relay_events stream records)…"
+  "$driver" relay --label "relay/b$batch" --batch-size "$batch" --events "$relay_events" \
+    --provider "$baseline_provider" --type "$baseline_type" --emulator "$emulator" "$@" -- "$relay" \
+    | tee -a "$out/runs.jsonl"
+}
 for round in $(seq "$rounds"); do
-  side livehook -- "target/lambda/$baseline_provider/bootstrap"
-  side naive -- target/lambda/naive-bililive/bootstrap
+  side livehook -- "$handler"
+  side naive-3call -- "$naive"
+  NAIVE_CALLS=1 side naive-1call -- "$naive"
   side python -- "${python_peer[@]}"
-  side livehook+xray --xray -- "target/lambda/$baseline_provider/bootstrap"
+  side livehook+xray --xray -- "$handler"
+  # The relay's cold starts (its first batch of one record) once, in the first round.
+  if [ "$round" = 1 ]; then
+    relay_side 1 --cold-runs "$cold_runs"
+  else
+    relay_side 1
+  fi
+  relay_side 10
 done
 "$driver" cold --provider "$baseline_provider" --event "$baseline_event" --label livehook+xray --xray \
-  --runs "$cold_runs" -- "target/lambda/$baseline_provider/bootstrap" | tee -a "$out/runs.jsonl"
+  --runs "$cold_runs" -- "$handler" | tee -a "$out/runs.jsonl"
 
 "$root/.venv/bin/python" bench/report.py "$out/runs.jsonl"

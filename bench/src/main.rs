@@ -4,10 +4,20 @@
 //!
 //! - `cold`: per spawn, spawn → first `GET …/invocation/next` (init) and the
 //!   first invocation (event handed out → response posted); median and p90.
-//! - `warm`: one process, many invocations back to back: events/s, p50/p99
-//!   handler latency, non-200 answers, peak RSS (`VmHWM`) at the end, and,
+//! - `warm`: one process, many invocations back to back: events/s, CPU per
+//!   event (the on-CPU time of its threads, `/proc/<pid>/task/*/schedstat`,
+//!   in ns: the 10 ms ticks of utime/stime are too coarse for the relay's
+//!   cheap events), p50/p99 handler latency, non-200 answers, peak RSS
+//!   (`VmHWM`) at the end, and,
 //!   with `--emulator-log`, the AWS calls per new and per duplicate event as
 //!   counted in the emulator's request log.
+//! - `relay`: the relay function fed with the outbox table's stream, as the
+//!   event source mapping feeds it: the records the handlers' runs wrote,
+//!   read through the DynamoDB Streams API as `livehook pump` reads them
+//!   (`livehook_pump::lambda_record`), handed out in batches of
+//!   `--batch-size`: CPU per event and per invocation, latency per
+//!   invocation, peak RSS, the AWS calls of one batch; with `--cold-runs`,
+//!   its init and first batch too.
 //!
 //! Events are API Gateway HTTP API v2 requests built from the provider's own
 //! description (`livehook::providers::ALL`): its synthetic delivery, or with
@@ -20,13 +30,15 @@
 //! `/moto-api/recorder/…`), which also shows whether the SDK propagated the
 //! X-Ray trace header.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use clap::{Parser, Subcommand};
 use livehook::providers::{ALL, AuthScheme, Provider, by_name};
 use livehook_testkit::samples::{events_dir, load_dir};
@@ -92,8 +104,42 @@ enum Mode {
         #[arg(long)]
         emulator: Option<String>,
     },
+    /// The relay, fed with batches of the outbox table's stream records.
+    Relay(RelayArgs),
     /// The providers of the registry, one name per line (what `make bench` iterates).
     Providers,
+}
+
+#[derive(clap::Args, Clone)]
+struct RelayArgs {
+    /// The name this run is reported under.
+    #[arg(long, default_value = "relay")]
+    label: String,
+    /// The outbox table whose stream is read.
+    #[arg(long, env = "LIVEHOOK_TABLE")]
+    table: String,
+    /// Only records of this provider (attribute `provider`).
+    #[arg(long)]
+    provider: Option<String>,
+    /// Only records of this canonical type (attribute `type`).
+    #[arg(long = "type")]
+    event_type: Option<String>,
+    /// At most this many records: the stream's last ones that match.
+    #[arg(long, default_value_t = 1000)]
+    events: usize,
+    /// Records per invocation.
+    #[arg(long, default_value_t = 10)]
+    batch_size: usize,
+    /// The emulator's endpoint: its request recorder counts the AWS calls of
+    /// one batch.
+    #[arg(long)]
+    emulator: String,
+    /// Also spawn the relay this many times: init and first batch.
+    #[arg(long, default_value_t = 0)]
+    cold_runs: usize,
+    /// The command to run, and its arguments (after `--`).
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
 }
 
 /// One HTTP request of the function to the Runtime API, answered through
@@ -239,7 +285,18 @@ fn accept(request: Request) {
 /// What the function did with one invocation.
 struct Answer {
     at: Instant,
-    status: u16,
+    body: String,
+}
+
+impl Answer {
+    /// The HTTP status of an API Gateway answer (0 when it is not one).
+    fn status(&self) -> u16 {
+        serde_json::from_str::<Value>(&self.body)
+            .ok()
+            .and_then(|v| v["statusCode"].as_u64())
+            .and_then(|s| u16::try_from(s).ok())
+            .unwrap_or(0)
+    }
 }
 
 /// Serves the runtime until invocation `id` is answered; returns the answer
@@ -267,12 +324,7 @@ fn await_answer(
         let body = std::mem::take(&mut request.body);
         accept(request);
         if url.ends_with(&format!("/invocation/{id}/response")) {
-            let status = serde_json::from_str::<Value>(&body)
-                .ok()
-                .and_then(|v| v["statusCode"].as_u64())
-                .and_then(|s| u16::try_from(s).ok())
-                .unwrap_or(0);
-            return Some(Answer { at, status });
+            return Some(Answer { at, body });
         }
         eprintln!("function reported {url}: {body}");
         return None;
@@ -477,9 +529,64 @@ fn recorded(endpoint: &str) -> Option<Vec<Value>> {
     )
 }
 
-fn spawn(common: &Common, api: &RuntimeApi) -> Child {
-    Command::new(&common.command[0])
-        .args(&common.command[1..])
+/// The AWS operation a recorded request called: the operation of its
+/// `X-Amz-Target` (JSON protocols: DynamoDB, DynamoDB Streams) or its
+/// query's `Action` (SNS), `?` when neither is found.
+fn operation(request: &Value) -> String {
+    let target = request["headers"].as_object().and_then(|headers| {
+        headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("x-amz-target"))
+            .and_then(|(_, value)| value.as_str())
+    });
+    if let Some(target) = target {
+        return target.rsplit('.').next().unwrap_or(target).to_owned();
+    }
+    let body = request["body"].as_str().unwrap_or("");
+    let body = if request["body_encoded"].as_bool() == Some(true) {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default()
+    } else {
+        body.to_owned()
+    };
+    let query = request["url"]
+        .as_str()
+        .and_then(|url| url.split_once('?'))
+        .map(|(_, q)| q);
+    body.split('&')
+        .chain(query.into_iter().flat_map(|q| q.split('&')))
+        .find_map(|pair| pair.strip_prefix("Action="))
+        .map_or_else(|| "?".to_owned(), str::to_owned)
+}
+
+/// Records the AWS calls `run` makes: (operations, of which with the X-Ray
+/// trace header). `None` when the recorder could not be read.
+fn record_calls<T>(endpoint: &str, run: impl FnOnce() -> T) -> (T, Option<(Vec<String>, usize)>) {
+    emulator_call(endpoint, "POST", "/moto-api/recorder/reset-recording");
+    emulator_call(endpoint, "POST", "/moto-api/recorder/start-recording");
+    let out = run();
+    emulator_call(endpoint, "POST", "/moto-api/recorder/stop-recording");
+    let calls = recorded(endpoint).map(|requests| {
+        let traced = requests
+            .iter()
+            .filter(|r| {
+                r["headers"]
+                    .as_object()
+                    .is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case("x-amzn-trace-id")))
+            })
+            .count();
+        (requests.iter().map(operation).collect(), traced)
+    });
+    emulator_call(endpoint, "POST", "/moto-api/recorder/reset-recording");
+    (out, calls)
+}
+
+fn spawn(command: &[String], api: &RuntimeApi) -> Child {
+    Command::new(&command[0])
+        .args(&command[1..])
         .env("AWS_LAMBDA_RUNTIME_API", &api.address)
         .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
@@ -490,7 +597,7 @@ fn spawn(common: &Common, api: &RuntimeApi) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .unwrap_or_else(|e| panic!("spawning {:?}: {e}", common.command))
+        .unwrap_or_else(|e| panic!("spawning {command:?}: {e}"))
 }
 
 /// The first `GET …/next` of a fresh process; `None` if it exits first.
@@ -541,14 +648,39 @@ fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v
 }
 
-fn cold(common: &Common, runs: usize) -> Value {
+/// What `runs` cold starts of `command` came to.
+struct ColdStarts {
+    /// Spawn → first `GET …/next`, sorted (ms).
+    inits: Vec<f64>,
+    /// First invocation: event handed out → answer, sorted (ms).
+    firsts: Vec<f64>,
+    /// The first invocations' answers.
+    answers: Vec<Answer>,
+}
+
+impl ColdStarts {
+    fn summary(&self) -> Value {
+        let (inits, firsts) = (&self.inits, &self.firsts);
+        json!({
+            "init_ms": {"median": percentile(inits, 50.0), "p90": percentile(inits, 90.0), "min": inits.first(), "max": inits.last()},
+            "first_invocation_ms": {"median": percentile(firsts, 50.0), "p90": percentile(firsts, 90.0)},
+        })
+    }
+}
+
+/// Spawns `command` `runs` times; each fresh process gets `payload(run)` as
+/// its first invocation, then is stopped.
+fn cold_starts(
+    command: &[String],
+    runs: usize,
+    trace: bool,
+    payload: impl Fn(usize) -> String,
+) -> ColdStarts {
     let api = RuntimeApi::start();
-    let events = Events::new(common);
-    let (mut inits, mut firsts, mut statuses) =
-        (Vec::new(), Vec::new(), HashMap::<u16, usize>::new());
+    let (mut inits, mut firsts, mut answers) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
         let started = Instant::now();
-        let mut child = spawn(common, &api);
+        let mut child = spawn(command, &api);
         let Some((at, request)) = first_next(&api, &mut child) else {
             stop(child);
             eprintln!("run {run}: the function exited or sent no GET …/next within 30 s");
@@ -557,19 +689,11 @@ fn cold(common: &Common, runs: usize) -> Value {
         inits.push(ms(at - started));
         let id = format!("cold-{run}");
         let handed = Instant::now();
-        hand_out(
-            request,
-            &id,
-            &events.event(
-                run + 1_000_000 * (1 + std::process::id() as usize % 1000),
-                0,
-            ),
-            common.xray,
-        );
+        hand_out(request, &id, &payload(run), trace);
         let mut pending = None;
         if let Some(answer) = await_answer(&api, &id, &mut child, &mut pending) {
             firsts.push(ms(answer.at - handed));
-            *statuses.entry(answer.status).or_default() += 1;
+            answers.push(answer);
         }
         stop(child);
         // The killed process's last `GET …/next` may still be queued: drop it,
@@ -577,13 +701,36 @@ fn cold(common: &Common, runs: usize) -> Value {
         drop(pending);
         while api.next(Duration::from_millis(50)).is_some() {}
     }
-    let (inits, firsts) = (sorted(inits), sorted(firsts));
-    json!({
+    ColdStarts {
+        inits: sorted(inits),
+        firsts: sorted(firsts),
+        answers,
+    }
+}
+
+fn cold(common: &Common, runs: usize) -> Value {
+    let events = Events::new(common);
+    let nonce_base = 1_000_000 * (1 + std::process::id() as usize % 1000);
+    let starts = cold_starts(&common.command, runs, common.xray, |run| {
+        events.event(run + nonce_base, 0)
+    });
+    let mut statuses = HashMap::<u16, usize>::new();
+    for answer in &starts.answers {
+        *statuses.entry(answer.status()).or_default() += 1;
+    }
+    let mut result = json!({
         "mode": "cold", "provider": common.provider, "label": label(common), "xray": common.xray, "runs": runs,
-        "init_ms": {"median": percentile(&inits, 50.0), "p90": percentile(&inits, 90.0), "min": inits.first(), "max": inits.last()},
-        "first_invocation_ms": {"median": percentile(&firsts, 50.0), "p90": percentile(&firsts, 90.0)},
         "statuses": statuses,
-    })
+    });
+    merge(&mut result, starts.summary());
+    result
+}
+
+/// Adds `extra`'s fields to the object `into`.
+fn merge(into: &mut Value, extra: Value) {
+    if let (Value::Object(into), Value::Object(extra)) = (into, extra) {
+        into.extend(extra);
+    }
 }
 
 fn label(common: &Common) -> &str {
@@ -598,24 +745,85 @@ fn vm_hwm_kb(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// CPU time (user, system) the process has used, from `/proc/<pid>/stat`.
-fn cpu_time(pid: u32) -> Option<(Duration, Duration)> {
+/// CPU the process has used so far.
+struct CpuSample {
+    /// User and system time from `/proc/<pid>/stat`: in clock ticks of
+    /// 10 ms, too coarse for a few hundred cheap invocations on their own.
+    user: Duration,
+    system: Duration,
+    /// On-CPU time of its threads (`/proc/<pid>/task/*/schedstat`, in ns).
+    on_cpu: Duration,
+    /// Its threads: one that exits between two samples takes its share of
+    /// `on_cpu` with it.
+    threads: BTreeSet<String>,
+}
+
+fn cpu_sample(pid: u32) -> Option<CpuSample> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may contain spaces) start after ')'.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let user: u64 = fields.get(11)?.parse().ok()?;
     let system: u64 = fields.get(12)?.parse().ok()?;
+    let (mut on_cpu, mut threads) = (0_u64, BTreeSet::new());
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let schedstat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        on_cpu += schedstat.split_whitespace().next()?.parse::<u64>().ok()?;
+        threads.insert(task.file_name().to_string_lossy().into_owned());
+    }
     // The kernel's USER_HZ is 100 on Linux.
-    Some((
-        Duration::from_millis(user * 10),
-        Duration::from_millis(system * 10),
-    ))
+    Some(CpuSample {
+        user: Duration::from_millis(user * 10),
+        system: Duration::from_millis(system * 10),
+        on_cpu: Duration::from_nanos(on_cpu),
+        threads,
+    })
+}
+
+/// The CPU used between two samples, per event (and per invocation): the
+/// threads' on-CPU time, split into user and system in the proportion of
+/// the clock ticks; the ticks alone when a thread exited in between.
+fn cpu_fields(
+    before: Option<CpuSample>,
+    after: Option<CpuSample>,
+    events: usize,
+    invocations: usize,
+) -> Value {
+    let (Some(before), Some(after)) = (before, after) else {
+        return json!({"cpu_ms_per_event": null});
+    };
+    let user = after.user.saturating_sub(before.user);
+    let system = after.system.saturating_sub(before.system);
+    let ticks = user + system;
+    let thread_exited = !before.threads.is_subset(&after.threads);
+    let total = if thread_exited {
+        ticks
+    } else {
+        after.on_cpu.saturating_sub(before.on_cpu)
+    };
+    let user_share = if ticks.is_zero() {
+        1.0
+    } else {
+        user.as_secs_f64() / ticks.as_secs_f64()
+    };
+    let per = |d: f64, n: usize| d / n.max(1) as f64;
+    json!({
+        "cpu_ms_per_event": per(ms(total), events),
+        "user_ms_per_event": per(ms(total) * user_share, events),
+        "system_ms_per_event": per(ms(total) * (1.0 - user_share), events),
+        "cpu_ms_per_invocation": per(ms(total), invocations),
+        "cpu_ms_per_event_ticks": per(ms(ticks), events),
+        "cpu_source": if thread_exited { "ticks (a thread exited)" } else { "schedstat" },
+        "threads": after.threads.len(),
+    })
 }
 
 fn warm(common: &Common, total: usize, duplicate_every: usize, emulator: Option<&str>) -> Value {
     let api = RuntimeApi::start();
     let events = Events::new(common);
-    let mut child = spawn(common, &api);
+    let mut child = spawn(&common.command, &api);
     let base = 2_000_000 * (1 + std::process::id() as usize % 1000);
     let mut pending: Option<Incoming> = None;
     let mut latencies = Vec::with_capacity(total);
@@ -645,32 +853,24 @@ fn warm(common: &Common, total: usize, duplicate_every: usize, emulator: Option<
     let mut calls = Value::Null;
     if let Some(endpoint) = emulator {
         let probe = base - 1;
-        let mut counts = Vec::new();
+        let mut operations = Vec::new();
         let mut traced = 0_usize;
         for attempt in 0..2 {
-            emulator_call(endpoint, "POST", "/moto-api/recorder/reset-recording");
-            emulator_call(endpoint, "POST", "/moto-api/recorder/start-recording");
-            invoke(probe, attempt, &mut child, &mut pending);
-            emulator_call(endpoint, "POST", "/moto-api/recorder/stop-recording");
-            if let Some(requests) = recorded(endpoint) {
-                traced += requests
-                    .iter()
-                    .filter(|r| {
-                        r["headers"].as_object().is_some_and(|h| {
-                            h.keys().any(|k| k.eq_ignore_ascii_case("x-amzn-trace-id"))
-                        })
-                    })
-                    .count();
-                counts.push(requests.len());
+            let (_, calls) = record_calls(endpoint, || {
+                invoke(probe, attempt, &mut child, &mut pending)
+            });
+            if let Some((called, with_trace)) = calls {
+                operations.push(called);
+                traced += with_trace;
             }
         }
-        emulator_call(endpoint, "POST", "/moto-api/recorder/reset-recording");
-        if let [new_event, duplicate] = counts[..] {
-            calls = json!({"new_event": new_event, "duplicate": duplicate, "with_trace_header": traced});
+        if let [new_event, duplicate] = &operations[..] {
+            calls = json!({"new_event": new_event.len(), "duplicate": duplicate.len(), "with_trace_header": traced,
+                "operations": {"new_event": new_event, "duplicate": duplicate}});
         }
     }
 
-    let cpu_before = cpu_time(child.id());
+    let cpu_before = cpu_sample(child.id());
     let started = Instant::now();
     let mut last = base;
     for i in 0..total {
@@ -679,7 +879,7 @@ fn warm(common: &Common, total: usize, duplicate_every: usize, emulator: Option<
         last = n;
         match invoke(n, u32::from(resend), &mut child, &mut pending) {
             Some((answer, latency)) => {
-                *statuses.entry(answer.status).or_default() += 1;
+                *statuses.entry(answer.status()).or_default() += 1;
                 latencies.push(latency);
             }
             None => break,
@@ -687,27 +887,231 @@ fn warm(common: &Common, total: usize, duplicate_every: usize, emulator: Option<
     }
     let elapsed = started.elapsed();
     let peak_rss_kb = vm_hwm_kb(child.id());
-    let cpu_used = cpu_time(child.id()).zip(cpu_before).map(|(after, before)| {
-        (
-            after.0.saturating_sub(before.0),
-            after.1.saturating_sub(before.1),
-        )
-    });
+    let cpu_after = cpu_sample(child.id());
     stop(child);
     let done = latencies.len();
-    let per_event = |d: Duration| ms(d) / done.max(1) as f64;
+    let cpu = cpu_fields(cpu_before, cpu_after, done, done);
     let latencies = sorted(latencies);
-    json!({
+    let mut result = json!({
         "mode": "warm", "provider": common.provider, "label": label(common), "event": common.event, "xray": common.xray, "events": done, "duplicate_every": duplicate_every,
         "events_per_second": done as f64 / elapsed.as_secs_f64(),
         "latency_ms": {"p50": percentile(&latencies, 50.0), "p99": percentile(&latencies, 99.0), "max": latencies.last()},
         "peak_rss_kb": peak_rss_kb,
-        "cpu_ms_per_event": cpu_used.map(|(u, s)| per_event(u + s)),
-        "user_ms_per_event": cpu_used.map(|(u, _)| per_event(u)),
-        "system_ms_per_event": cpu_used.map(|(_, s)| per_event(s)),
         "statuses": statuses,
         "aws_calls": calls,
-    })
+    });
+    merge(&mut result, cpu);
+    result
+}
+
+/// Whether a stream image is an outbox record of `provider` and `event_type`
+/// (when given).
+fn is_outbox_record(
+    image: &serde_dynamo::Item,
+    provider: Option<&str>,
+    event_type: Option<&str>,
+) -> bool {
+    let text = |name: &str| match image.get(name) {
+        Some(serde_dynamo::AttributeValue::S(value)) => Some(value.as_str()),
+        _ => None,
+    };
+    let has_envelope = ["envelope", "envelopes", "envelopes_gz"]
+        .iter()
+        .any(|name| image.contains_key(*name));
+    has_envelope
+        && provider.is_none_or(|p| text("provider") == Some(p))
+        && event_type.is_none_or(|t| text("type") == Some(t))
+}
+
+/// The table's stream, every shard from `TRIM_HORIZON`, as the records
+/// Lambda hands the relay (`INSERT` and `MODIFY` only, as the mapping's
+/// filter keeps them).
+async fn stream_records(table: &str) -> Result<Vec<EventRecord>, String> {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
+    let described = dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| format!("DescribeTable {table}: {e:?}"))?;
+    let arn = described
+        .table()
+        .and_then(|t| t.latest_stream_arn())
+        .ok_or_else(|| format!("table {table} has no stream"))?
+        .to_owned();
+    let stream = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .map_err(|e| format!("DescribeStream: {e:?}"))?;
+    let shards: Vec<String> = stream
+        .stream_description()
+        .map(|d| {
+            d.shards()
+                .iter()
+                .filter_map(|s| s.shard_id().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut records = Vec::new();
+    for shard in shards {
+        let mut iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(&shard)
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .map_err(|e| format!("GetShardIterator: {e:?}"))?
+            .shard_iterator;
+        while let Some(at) = iterator {
+            let page = streams
+                .get_records()
+                .shard_iterator(at)
+                .limit(1000)
+                .send()
+                .await
+                .map_err(|e| format!("GetRecords: {e:?}"))?;
+            if page.records().is_empty() {
+                break;
+            }
+            records.extend(
+                page.records()
+                    .iter()
+                    .filter_map(|r| livehook_pump::lambda_record(r, &arn))
+                    .filter(|r| r.event_name == "INSERT" || r.event_name == "MODIFY"),
+            );
+            iterator = page.next_shard_iterator;
+        }
+    }
+    Ok(records)
+}
+
+/// The records a relay answer asks to retry (`batchItemFailures`); `None`
+/// when the answer is not a batch response.
+fn batch_failures(answer: &Answer) -> Option<usize> {
+    let body: Value = serde_json::from_str(&answer.body).ok()?;
+    Some(body["batchItemFailures"].as_array().map_or(0, Vec::len))
+}
+
+fn relay(args: &RelayArgs) -> Vec<Value> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let mut records = runtime
+        .block_on(stream_records(&args.table))
+        .unwrap_or_else(|e| panic!("reading the stream of {}: {e}", args.table));
+    records.retain(|r| {
+        is_outbox_record(
+            &r.change.new_image,
+            args.provider.as_deref(),
+            args.event_type.as_deref(),
+        )
+    });
+    let records = &records[records.len().saturating_sub(args.events)..];
+    if records.is_empty() {
+        eprintln!("no matching outbox record in the stream of {}", args.table);
+        std::process::exit(1);
+    }
+    let batch_size = args.batch_size.max(1);
+    let batches: Vec<String> = records
+        .chunks(batch_size)
+        .map(|chunk| {
+            let mut event = Event::default();
+            event.records = chunk.to_vec();
+            serde_json::to_string(&event).expect("a stream event is JSON")
+        })
+        .collect();
+    let record_bytes =
+        records.iter().map(|r| r.change.size_bytes).sum::<i64>() as f64 / records.len() as f64;
+    let mut out = Vec::new();
+    let common = json!({
+        "kind": "relay", "label": args.label, "provider": args.provider, "type": args.event_type,
+        "batch_size": batch_size, "record_bytes_mean": record_bytes,
+    });
+
+    if args.cold_runs > 0 {
+        let starts = cold_starts(&args.command, args.cold_runs, false, |_| batches[0].clone());
+        let failures: usize = starts.answers.iter().filter_map(batch_failures).sum();
+        let mut result =
+            json!({"mode": "cold", "runs": args.cold_runs, "batch_failures": failures});
+        merge(&mut result, common.clone());
+        merge(&mut result, starts.summary());
+        out.push(result);
+    }
+
+    let api = RuntimeApi::start();
+    let mut child = spawn(&args.command, &api);
+    let mut pending: Option<Incoming> = None;
+    let mut invocation = 0_usize;
+    let mut invoke = |payload: &str, child: &mut Child, pending: &mut Option<Incoming>| {
+        let (_, request) = match pending.take() {
+            Some(p) => p,
+            None => first_next(&api, child)?,
+        };
+        invocation += 1;
+        let id = format!("relay-{invocation}");
+        let handed = Instant::now();
+        hand_out(request, &id, payload, false);
+        let answer = await_answer(&api, &id, child, pending)?;
+        let latency = ms(answer.at - handed);
+        Some((answer, latency))
+    };
+    // The AWS calls of one full batch (which also warms the connections,
+    // as the handlers' probe does).
+    let (_, probe) = record_calls(&args.emulator, || {
+        invoke(&batches[0], &mut child, &mut pending)
+    });
+    let calls = probe.map_or(Value::Null, |(operations, _)| {
+        let mut by_operation = HashMap::<String, usize>::new();
+        for op in &operations {
+            *by_operation.entry(op.clone()).or_default() += 1;
+        }
+        let events_in_batch = records.len().min(batch_size);
+        json!({"per_batch": operations.len(), "events_in_batch": events_in_batch,
+            "per_event": operations.len() as f64 / events_in_batch as f64, "operations": by_operation})
+    });
+
+    let (mut latencies, mut failures, mut errors, mut events) =
+        (Vec::new(), 0_usize, 0_usize, 0_usize);
+    let cpu_before = cpu_sample(child.id());
+    let started = Instant::now();
+    for (batch, chunk) in batches.iter().zip(records.chunks(batch_size)) {
+        match invoke(batch, &mut child, &mut pending) {
+            Some((answer, latency)) => {
+                latencies.push(latency);
+                events += chunk.len();
+                match batch_failures(&answer) {
+                    Some(n) => failures += n,
+                    None => errors += 1,
+                }
+            }
+            None => break,
+        }
+    }
+    let elapsed = started.elapsed();
+    let peak_rss_kb = vm_hwm_kb(child.id());
+    let cpu_after = cpu_sample(child.id());
+    stop(child);
+    let invocations = latencies.len();
+    let cpu = cpu_fields(cpu_before, cpu_after, events, invocations);
+    let latencies = sorted(latencies);
+    let mut result = json!({
+        "mode": "warm", "events": events, "invocations": invocations,
+        "events_per_second": events as f64 / elapsed.as_secs_f64(),
+        "latency_ms": {"p50": percentile(&latencies, 50.0), "p99": percentile(&latencies, 99.0), "max": latencies.last()},
+        "peak_rss_kb": peak_rss_kb,
+        "batch_failures": failures, "invocation_errors": errors,
+        "aws_calls": calls,
+    });
+    merge(&mut result, cpu);
+    merge(&mut result, common);
+    out.push(result);
+    out
 }
 
 fn main() {
@@ -720,6 +1124,12 @@ fn main() {
             duplicate_every,
             emulator,
         } => warm(common, *events, *duplicate_every, emulator.as_deref()),
+        Mode::Relay(args) => {
+            for result in relay(args) {
+                println!("{result}");
+            }
+            return;
+        }
         Mode::Providers => {
             for provider in ALL {
                 println!("{}", provider.name());
