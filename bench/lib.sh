@@ -36,5 +36,5 @@ if not dynamodb.describe_table(TableName=sys.argv[3])["Table"].get("StreamSpecif
 # target/x86_64-unknown-linux-gnu, with the release profile as deployed.
 driver_build() {
   CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    cargo build --release -p livehook-bench --bin runtime-bench >"$1" 2>&1
+    cargo build --release -p livehook-bench --bin runtime-bench --bin hostile >"$1" 2>&1
 }

@@ -344,8 +344,10 @@ def main() -> None:
         md += ["", f"AWS requests carrying `X-Amzn-Trace-Id` in the probe (one new delivery and its duplicate): {traced}. "
                "A difference inside the run-to-run noise of this machine (see the rounds above) is no difference.", ""]
 
-    # Further sections (e.g. the hostile-body peak RSS of the hardening work)
-    # go here, from their own lines in RUNS.jsonl.
+    # The hostile-body peak RSS (bench/src/bin/hostile.rs), written by this run.
+    hostile = pathlib.Path("bench/out/hostile.md")
+    if hostile.exists():
+        md += ["## Hostile bodies: answer and peak RSS per function", "", hostile.read_text().strip(), ""]
 
     core = results["core_us"].get("core", {})
     # Criterion's folder outlives its run: report it only when this run ran it.

@@ -51,6 +51,11 @@ cargo lambda build --release --x86-64 $(printf -- '--bin %s ' "${bins[@]}") --ou
 # The zips above; the bare bootstraps for timing.
 cargo lambda build --release --x86-64 $(printf -- '--bin %s ' "${bins[@]}") >>"$out/build.log" 2>&1
 handler=target/lambda/$baseline_provider/bootstrap
+# Peak RSS of every function under hostile bodies (issue 18), the shipped
+# builds: fresh processes, nothing reaches AWS.
+echo "bench: hostile bodies (peak RSS per function)…"
+rm -f "$out/hostile.md"
+target/release/hostile --bin-dir target/lambda --out "$out/hostile.md" >>"$out/build.log" 2>&1
 relay=target/lambda/relay/bootstrap
 naive=target/lambda/naive-bililive/bootstrap
 
