@@ -262,7 +262,7 @@ impl Redactor {
         let trimmed = text.trim_start();
         match trimmed.as_bytes().first() {
             Some(b'{') => {
-                let members: Vec<(String, &RawValue)> = ordered_members(trimmed)?;
+                let members: Vec<(String, &RawValue)> = crate::json::ordered_members(trimmed)?;
                 let mut changed = false;
                 out.push('{');
                 for (index, (key, value)) in members.iter().enumerate() {
@@ -413,34 +413,6 @@ fn is_maskable(value: &Value) -> bool {
 fn raw_is_maskable(raw: &RawValue) -> bool {
     let text = raw.get().trim();
     !(text == "null" || text == "\"\"" || text == "\"***\"")
-}
-
-/// An object's members in order, values unparsed.
-fn ordered_members(text: &str) -> Result<Vec<(String, &RawValue)>, serde_json::Error> {
-    struct Members<'a>(Vec<(String, &'a RawValue)>);
-    impl<'de: 'a, 'a> serde::Deserialize<'de> for Members<'a> {
-        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            struct Visit<'a>(std::marker::PhantomData<&'a ()>);
-            impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
-                type Value = Members<'a>;
-                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    f.write_str("a JSON object")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut access: A,
-                ) -> Result<Members<'a>, A::Error> {
-                    let mut members = Vec::new();
-                    while let Some(member) = access.next_entry::<String, &'de RawValue>()? {
-                        members.push(member);
-                    }
-                    Ok(Members(members))
-                }
-            }
-            deserializer.deserialize_map(Visit(std::marker::PhantomData))
-        }
-    }
-    serde_json::from_str::<Members<'_>>(text).map(|m| m.0)
 }
 
 #[cfg(test)]

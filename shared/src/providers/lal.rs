@@ -66,8 +66,6 @@ impl Provider for Lal {
             f.text("session_id")
         };
         let event_key = key::derive(NAME, &[inbound.request_id.as_bytes()]);
-        let server_identity =
-            || Identity::Other(server_id.clone().unwrap_or_else(|| "unknown".to_owned()));
 
         // The envelope adds at most a few KiB to the body; a body that may
         // not fit one SNS message is split by groups.
@@ -106,11 +104,7 @@ impl Provider for Lal {
             raw: raw_json(inbound.body)?,
             ..EventData::default()
         };
-        let identity = match (app, stream) {
-            (Some(app), Some(stream)) => Identity::Stream(format!("{app}/{stream}")),
-            (None, Some(stream)) => Identity::Stream(stream),
-            _ => server_identity(),
-        };
+        let identity = Identity::of_stream(app, stream, |_| server_id.clone());
         Ok(super::single(
             EventParts {
                 provider: NAME,

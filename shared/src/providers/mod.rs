@@ -314,6 +314,32 @@ pub(crate) enum Identity {
     Other(String),
 }
 
+impl Identity {
+    /// `<app>/<stream>` (or the stream alone) when the event names a
+    /// stream; otherwise the most specific other id `other` finds (it is
+    /// given the app), or `unknown`.
+    pub(crate) fn of_stream(
+        app: Option<String>,
+        stream: Option<String>,
+        other: impl FnOnce(Option<String>) -> Option<String>,
+    ) -> Identity {
+        match (app, stream) {
+            (Some(app), Some(stream)) => Identity::Stream(format!("{app}/{stream}")),
+            (None, Some(stream)) => Identity::Stream(stream),
+            (app, None) => Identity::Other(other(app).unwrap_or_else(|| "unknown".to_owned())),
+        }
+    }
+}
+
+/// A recorded file's extension, lowercase (`/rec/test-1.FLV` → `flv`);
+/// `None` without one.
+pub(crate) fn file_extension(path: &str) -> Option<String> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .filter(|ext| !ext.is_empty())
+}
+
 /// The parts every adapter fills in; [`EventParts::build`] makes the envelope.
 pub(crate) struct EventParts {
     pub provider: &'static str,

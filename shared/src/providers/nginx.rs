@@ -109,20 +109,14 @@ impl Provider for Nginx {
             session_id: client_id.clone(),
             file: (event_type == EventType::RecordingFileClosed).then(|| FileInfo {
                 id: f.text("recorder"),
-                format: path.as_deref().and_then(extension),
+                format: path.as_deref().and_then(super::file_extension),
                 path,
                 ..FileInfo::default()
             }),
             raw: raw_json(inbound.body)?,
             ..EventData::default()
         };
-        let identity = match (app, stream) {
-            (Some(app), Some(stream)) => Identity::Stream(format!("{app}/{stream}")),
-            (None, Some(stream)) => Identity::Stream(stream),
-            (app, None) => {
-                Identity::Other(client_id.or(app).unwrap_or_else(|| "unknown".to_owned()))
-            }
-        };
+        let identity = Identity::of_stream(app, stream, |app| client_id.or(app));
         Ok(super::single(
             EventParts {
                 provider: NAME,
@@ -193,14 +187,6 @@ fn client_query(body: &Map<String, Value>) -> Option<String> {
         }
     }
     any.then(|| query.finish())
-}
-
-/// `/var/rec/test-1796186562.flv` → `flv`; `None` without one.
-fn extension(path: &str) -> Option<String> {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    name.rsplit_once('.')
-        .map(|(_, ext)| ext.to_ascii_lowercase())
-        .filter(|ext| !ext.is_empty())
 }
 
 #[cfg(test)]

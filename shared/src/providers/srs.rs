@@ -84,13 +84,13 @@ impl Provider for Srs {
         let file = match event_type {
             EventType::RecordingFileClosed => Some(FileInfo {
                 path: f.text("file"),
-                format: f.text("file").as_deref().and_then(extension),
+                format: f.text("file").as_deref().and_then(super::file_extension),
                 ..FileInfo::default()
             }),
             EventType::RecordingSegmentReady => Some(FileInfo {
                 url: f.text("url"),
                 path: f.text("file"),
-                format: f.text("file").as_deref().and_then(extension),
+                format: f.text("file").as_deref().and_then(super::file_extension),
                 duration_seconds: f.float("duration"),
                 seq_no: f.int("seq_no"),
                 playlist_path: f.text("m3u8"),
@@ -113,15 +113,7 @@ impl Provider for Srs {
             raw: raw_json(inbound.body)?,
             ..EventData::default()
         };
-        let identity = match (app, stream) {
-            (Some(app), Some(stream)) => Identity::Stream(format!("{app}/{stream}")),
-            (None, Some(stream)) => Identity::Stream(stream),
-            _ => Identity::Other(
-                client_id
-                    .or(server_id)
-                    .unwrap_or_else(|| "unknown".to_owned()),
-            ),
-        };
+        let identity = Identity::of_stream(app, stream, |_| client_id.or(server_id));
         Ok(super::single(
             EventParts {
                 provider: NAME,
@@ -164,12 +156,4 @@ impl Provider for Srs {
         });
         ("on_publish", into_map(body))
     }
-}
-
-/// `./objs/nginx/html/live/livestream-1.ts` → `ts`; `None` without one.
-fn extension(path: &str) -> Option<String> {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    name.rsplit_once('.')
-        .map(|(_, ext)| ext.to_ascii_lowercase())
-        .filter(|ext| !ext.is_empty())
 }

@@ -173,11 +173,7 @@ impl Provider for Zlmediakit {
             raw: raw_json(inbound.body)?,
             ..EventData::default()
         };
-        let identity = match (app, stream) {
-            (Some(app), Some(stream)) => Identity::Stream(format!("{app}/{stream}")),
-            (None, Some(stream)) => Identity::Stream(stream),
-            _ => Identity::Other(server_id.unwrap_or_else(|| "unknown".to_owned())),
-        };
+        let identity = Identity::of_stream(app, stream, |_| server_id);
 
         // The attempt's counter is kept on the record, never in the key.
         let hook_index = body.remove("hook_index");
@@ -288,7 +284,7 @@ fn record_file(f: Fields<'_>) -> FileInfo {
     let name = path.clone().or_else(|| f.text("file_name"));
     FileInfo {
         url: f.text("url"),
-        format: name.as_deref().and_then(extension),
+        format: name.as_deref().and_then(super::file_extension),
         path,
         size_bytes: f.int("file_size").and_then(|n| u64::try_from(n).ok()),
         duration_seconds: length,
@@ -305,14 +301,6 @@ fn socket_addr(ip: &str, port: i64) -> String {
     } else {
         format!("{ip}:{port}")
     }
-}
-
-/// `…/2026-12-02/05-10-00-0.mp4` → `mp4`; `None` without one.
-fn extension(path: &str) -> Option<String> {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    name.rsplit_once('.')
-        .map(|(_, ext)| ext.to_ascii_lowercase())
-        .filter(|ext| !ext.is_empty())
 }
 
 #[cfg(test)]
