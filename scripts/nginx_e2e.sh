@@ -94,15 +94,24 @@ EOF
   done
 
   local rtmp="rtmp://127.0.0.1:$port"
-  # A 4 s push with a query nginx hands on (secret=… is redacted downstream),
-  # played for 1.5 s while it runs.
-  ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi -i testsrc=size=160x120:rate=15 \
-    -f lavfi -i sine -t 4 -c:v libx264 -preset ultrafast -c:a aac -f flv \
+  # A 20 s push with a query nginx hands on (secret=… is redacted downstream),
+  # played for 1.5 s while it runs. Every ffmpeg runs under `timeout`, and the
+  # player tries up to three times: on a loaded machine a player that got in
+  # before the publish was live was seen waiting for data forever.
+  timeout 60 ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi -i testsrc=size=160x120:rate=15 \
+    -f lavfi -i sine -t 20 -c:v libx264 -preset ultrafast -c:a aac -f flv \
     "$rtmp/live/$stream?secret=abc&user=e2e" >"$dir/publish.log" 2>&1 &
   local publisher=$!
-  sleep 1.5
-  if ffmpeg -nostdin -hide_banner -loglevel error -i "$rtmp/live/$stream" -t 1.5 -f null - \
-    >"$dir/play.log" 2>&1; then
+  sleep 2
+  local played=false attempt
+  for attempt in 1 2 3; do
+    if timeout 6 ffmpeg -nostdin -hide_banner -loglevel error -i "$rtmp/live/$stream" -t 1.5 -f null - \
+      >"$dir/play.log" 2>&1; then
+      played=true
+      break
+    fi
+  done
+  if $played; then
     ok "nginx-rtmp: ffmpeg played $rtmp/live/$stream"
   else
     fail "nginx-rtmp: ffmpeg could not play: $(tail -n 3 "$dir/play.log")"
@@ -113,7 +122,7 @@ EOF
     fail "nginx-rtmp: ffmpeg could not publish: $(tail -n 3 "$dir/publish.log")"
   fi
   # livehook answers the wrong token 401, and nginx closes the publisher.
-  if ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi -i testsrc=size=160x120:rate=15 \
+  if timeout 30 ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi -i testsrc=size=160x120:rate=15 \
     -t 2 -c:v libx264 -preset ultrafast -f flv "$rtmp/refused/$stream" >"$dir/refused.log" 2>&1; then
     fail "nginx-rtmp: a publish with a wrong token was not refused"
   else
