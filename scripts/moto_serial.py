@@ -48,7 +48,13 @@ Publish, PublishBatch…):
   passing the request on: an outage;
 * `{"hold_seconds": 1.5}` passes the request on (a write applies) and holds
   the reply back that long: the client times out after the fact, the lost
-  reply of a write that happened.
+  reply of a write that happened;
+* `{"refuse": "ParameterValueInvalid"}` (SNS only) refuses with that error
+  code, as SNS refuses a message for its content: with `"match": "text"`
+  only requests with a message containing the text meet the fault (and
+  count); with `"entries": true` a PublishBatch is not refused whole, but
+  each matching entry is answered as a `Failed` entry with that code
+  (SenderFault true) and the other entries are published.
 
 Refusals use SNS's awsQuery error shape (XML ErrorResponse, HTTP 400), so the
 AWS SDKs raise the same modelled errors as against AWS.
@@ -75,7 +81,7 @@ import re
 import threading
 import time
 import uuid
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import moto.sns.models as sns_models
 from moto.moto_server.werkzeug_app import (
@@ -376,18 +382,110 @@ class Faults:
             target = params.get("TopicArn") or params.get("TargetArn")
         else:
             return None
+        messages = sns_messages(params) if service == "sns" else []
         with self.lock:
             for fault in self.pending:
                 if (
                     fault.get("service") == service
                     and fault["target"] == target
                     and fault.get("operation") in (None, operation)
+                    and (
+                        not fault.get("match")
+                        or any(fault["match"] in m for m in messages)
+                    )
                 ):
                     fault["count"] -= 1
                     if fault["count"] <= 0:
                         self.pending.remove(fault)
                     return dict(fault)
         return None
+
+
+def sns_messages(params):
+    """The message bodies of a Publish or PublishBatch request."""
+    if params.get("Action") == "Publish":
+        return [params.get("Message", "")]
+    return [
+        params[f"{prefix}Message"]
+        for prefix in batch_prefixes(params)
+        if f"{prefix}Message" in params
+    ]
+
+
+def batch_prefixes(params):
+    """The parameter prefix of each PublishBatch entry, in order."""
+    prefixes = []
+    while f"PublishBatchRequestEntries.member.{len(prefixes) + 1}.Id" in params:
+        prefixes.append(f"PublishBatchRequestEntries.member.{len(prefixes) + 1}.")
+    return prefixes
+
+
+def refused_entries(fault, environ):
+    """For an entry-wise refusal of a PublishBatch: the refused entries' ids,
+    with the request rewritten to hold only the others (None when there are
+    none left to pass on)."""
+    params = query_params(environ) or {}
+    refused, kept = [], []
+    for prefix in batch_prefixes(params):
+        if fault["match"] in params.get(f"{prefix}Message", ""):
+            refused.append(params[f"{prefix}Id"])
+        else:
+            kept.append(prefix)
+    rest = {
+        k: v for k, v in params.items() if not k.startswith("PublishBatchRequestEntries.")
+    }
+    for n, prefix in enumerate(kept, start=1):
+        for k, v in params.items():
+            if k.startswith(prefix):
+                rest[f"PublishBatchRequestEntries.member.{n}.{k[len(prefix):]}"] = v
+    body = urlencode(rest).encode("ascii")
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ["QUERY_STRING"] = ""
+    return refused, bool(kept)
+
+
+def failed_members(fault, ids):
+    return "".join(
+        f"<member><Id>{xml_escape(i)}</Id><Code>{xml_escape(fault['refuse'])}</Code>"
+        "<Message>refused by an injected fault</Message>"
+        "<SenderFault>true</SenderFault></member>"
+        for i in ids
+    )
+
+
+def with_failed_entries(body, fault, ids):
+    """moto's PublishBatch answer with the refused entries added as Failed."""
+    text = body.decode("utf-8")
+    members = failed_members(fault, ids)
+    if re.search(r"<Failed\s*/>", text):
+        text = re.sub(r"<Failed\s*/>", f"<Failed>{members}</Failed>", text, count=1)
+    elif "</Failed>" in text:
+        text = text.replace("</Failed>", f"{members}</Failed>", 1)
+    else:
+        text = text.replace(
+            "</PublishBatchResult>", f"<Failed>{members}</Failed></PublishBatchResult>", 1
+        )
+    return text.encode("utf-8")
+
+
+def all_entries_failed(fault, ids, start_response):
+    request_id = str(uuid.uuid4())
+    body = (
+        f'<PublishBatchResponse xmlns="{SNS_XMLNS}"><PublishBatchResult>'
+        f"<Successful/><Failed>{failed_members(fault, ids)}</Failed>"
+        "</PublishBatchResult><ResponseMetadata>"
+        f"<RequestId>{request_id}</RequestId></ResponseMetadata></PublishBatchResponse>"
+    ).encode("utf-8")
+    start_response(
+        "200 OK",
+        [
+            ("Content-Type", "text/xml"),
+            ("Content-Length", str(len(body))),
+            ("x-amzn-RequestId", request_id),
+        ],
+    )
+    return [body]
 
 
 def injected_error(fault, environ, start_response):
@@ -444,6 +542,21 @@ class StrictSerialApp:
             note = f" injected: {fault['status']}"
             self.log(environ, status, note)
             return body
+        refused_ids = None
+        if fault is not None and fault.get("refuse"):
+            action = (query_params(environ) or {}).get("Action")
+            if fault.get("entries") and fault.get("match") and action == "PublishBatch":
+                refused_ids, others = refused_entries(fault, environ)
+                note = f" entries refused: {fault['refuse']} {refused_ids}"
+                if not others:
+                    body = all_entries_failed(fault, refused_ids, recording_start_response)
+                    self.log(environ, status, note)
+                    return body
+            else:
+                refusal = Refusal(fault["refuse"], "refused by an injected fault")
+                body = refusal_response(refusal, recording_start_response)
+                self.log(environ, status, f" injected refusal: {fault['refuse']}")
+                return body
         # An SQS long poll (WaitTimeSeconds) waits inside moto for up to 20 s;
         # under the lock it would stall every other call for that long. It
         # only reads a queue, so it runs beside the serialized calls.
@@ -455,9 +568,26 @@ class StrictSerialApp:
             else:
                 # The response is produced entirely under the lock: moto's
                 # iterables may still touch its backends while being read.
-                result = self.app(environ, recording_start_response)
+                if refused_ids:
+                    # The answer is rewritten: its headers wait for its length.
+                    held = []
+
+                    def answer(line, headers, exc_info=None):
+                        held.append((line, headers))
+                else:
+                    answer = recording_start_response
+                result = self.app(environ, answer)
                 try:
                     body = [b"".join(result)]
+                    if refused_ids:
+                        line, headers = held[0]
+                        if line.startswith("200"):
+                            body = [with_failed_entries(body[0], fault, refused_ids)]
+                        headers = [
+                            (k, str(len(body[0])) if k.lower() == "content-length" else v)
+                            for k, v in headers
+                        ]
+                        recording_start_response(line, headers)
                 finally:
                     close = getattr(result, "close", None)
                     if close is not None:

@@ -8,7 +8,9 @@
 use std::future::Future;
 
 use aws_sdk_sns::Client;
-use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sns::error::SdkError;
+use aws_sdk_sns::operation::publish::PublishError;
+use aws_sdk_sns::operation::publish_batch::PublishBatchError;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
 use crate::error::error_chain;
@@ -19,14 +21,17 @@ const MAX_GROUP_ID: usize = 128;
 pub const MAX_BATCH: usize = 10;
 /// SNS counts each message attribute's data type in the message size.
 const STRING_TYPE: &str = "String";
-/// Error codes with which SNS refuses a message for its own content: sending
-/// it again can never succeed. Every other code (throttling, KMS, not found,
+/// The wire codes with which SNS refuses a message for its own content, as
+/// the SDK reads them (`InvalidParameterException`,
+/// `InvalidParameterValueException` and `ValidationException` are these
+/// codes typed): sending it again can never succeed. A `PublishBatch` entry
+/// carries them as its `Code`. Every other code (throttling, KMS, not found,
 /// access denied, internal errors) concerns the topic or the service and is
 /// retried.
-const CONTENT_REFUSALS: [&str; 3] = [
+pub const CONTENT_REFUSAL_CODES: [&str; 3] = [
     "InvalidParameter",
-    "InvalidParameterValue",
-    "ValidationError",
+    "ParameterValueInvalid",
+    "ValidationException",
 ];
 
 /// One message to publish.
@@ -93,13 +98,40 @@ pub enum Sent {
 }
 
 impl Sent {
-    fn of_error(code: Option<&str>, detail: String) -> Sent {
-        if code.is_some_and(|c| CONTENT_REFUSALS.contains(&c)) {
+    /// The outcome of a `PublishBatch` entry SNS answered as failed.
+    fn of_entry(code: &str, sender_fault: bool, detail: String) -> Sent {
+        if sender_fault && CONTENT_REFUSAL_CODES.contains(&code) {
             Sent::Refused(detail)
         } else {
             Sent::Failed(detail)
         }
     }
+}
+
+/// Whether SNS refused a `Publish` for the message's own content.
+fn publish_refused<R>(error: &SdkError<PublishError, R>) -> bool {
+    matches!(
+        error.as_service_error(),
+        Some(
+            PublishError::InvalidParameterException(_)
+                | PublishError::InvalidParameterValueException(_)
+                | PublishError::ValidationException(_)
+        )
+    )
+}
+
+/// Whether SNS refused a whole `PublishBatch` for its content (or its total
+/// size): each message is then sent alone, so only the poison one is refused.
+fn batch_refused<R>(error: &SdkError<PublishBatchError, R>) -> bool {
+    matches!(
+        error.as_service_error(),
+        Some(
+            PublishBatchError::InvalidParameterException(_)
+                | PublishBatchError::InvalidParameterValueException(_)
+                | PublishBatchError::ValidationException(_)
+                | PublishBatchError::BatchRequestTooLongException(_)
+        )
+    )
 }
 
 /// Where events go.
@@ -154,7 +186,8 @@ impl SnsSink {
         }
         match request.send().await {
             Ok(_) => Sent::Published,
-            Err(e) => Sent::of_error(service_code(&e), error_chain(&e)),
+            Err(e) if publish_refused(&e) => Sent::Refused(error_chain(&e)),
+            Err(e) => Sent::Failed(error_chain(&e)),
         }
     }
 
@@ -212,18 +245,15 @@ impl SnsSink {
                         continue;
                     };
                     let detail = format!("{}: {}", failure.code(), failure.message().unwrap_or(""));
-                    outcomes[index] = Some(if failure.sender_fault() {
-                        Sent::of_error(Some(failure.code()), detail)
-                    } else {
-                        Sent::Failed(detail)
-                    });
+                    outcomes[index] = Some(Sent::of_entry(
+                        failure.code(),
+                        failure.sender_fault(),
+                        detail,
+                    ));
                 }
             }
             Err(e) => {
-                let code = service_code(&e);
-                let content = code
-                    .is_some_and(|c| CONTENT_REFUSALS.contains(&c) || c == "BatchRequestTooLong");
-                if content {
+                if batch_refused(&e) {
                     for &index in batch {
                         if outcomes[index].is_none() {
                             outcomes[index] = Some(self.publish_one(&messages[index]).await);
@@ -237,15 +267,6 @@ impl SnsSink {
                 }
             }
         }
-    }
-}
-
-/// The error code of a service error (`None` for timeouts, dispatch and
-/// other transport failures).
-fn service_code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> {
-    match error {
-        SdkError::ServiceError(e) => e.err().code(),
-        _ => None,
     }
 }
 

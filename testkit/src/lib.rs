@@ -195,15 +195,26 @@ impl Moto {
     /// Injects a fault into the emulator (see `scripts/moto_serial.py`):
     /// the next `count` matching requests fail or have their reply held.
     pub fn inject(&self, fault: &Fault) {
-        let body = json!({
+        let mut body = json!({
             "service": fault.service,
             "target": fault.target,
             "operation": fault.operation,
             "count": fault.count,
-            "status": match fault.kind { FaultKind::Error { status } => Some(status), FaultKind::HoldReply { .. } => None },
-            "hold_seconds": match fault.kind { FaultKind::HoldReply { seconds } => Some(seconds), FaultKind::Error { .. } => None },
-        })
-        .to_string();
+        });
+        match fault.kind {
+            FaultKind::Error { status } => body["status"] = json!(status),
+            FaultKind::HoldReply { seconds } => body["hold_seconds"] = json!(seconds),
+            FaultKind::Refuse {
+                code,
+                matching,
+                entries,
+            } => {
+                body["refuse"] = json!(code);
+                body["match"] = json!(matching);
+                body["entries"] = json!(entries);
+            }
+        }
+        let body = body.to_string();
         control(&self.endpoint, "POST", &body);
     }
 
@@ -247,6 +258,18 @@ pub enum FaultKind {
     HoldReply {
         /// Seconds.
         seconds: f64,
+    },
+    /// SNS refuses with this error `code`, as it refuses a message for its
+    /// content (`InvalidParameter`, `ParameterValueInvalid`,
+    /// `ValidationException`).
+    Refuse {
+        /// The wire code.
+        code: &'static str,
+        /// Only requests with a message containing this text meet the fault.
+        matching: Option<&'static str>,
+        /// A `PublishBatch` is answered entry by entry: the matching entries
+        /// fail with `code`, the others are published.
+        entries: bool,
     },
 }
 

@@ -281,3 +281,77 @@ async fn a_message_sns_refuses_is_left_in_the_table_and_the_shard_moves_on() {
         Some("true")
     );
 }
+
+/// How SNS answers a message it refuses for its content.
+#[derive(Debug, Clone, Copy)]
+enum RefusalShape {
+    /// `Publish` of the one message fails.
+    Publish,
+    /// The whole `PublishBatch` fails; sent alone, the message fails again.
+    WholeBatch,
+    /// The `PublishBatch` answers the message as a `Failed` entry.
+    Entry,
+}
+
+#[tokio::test]
+async fn every_content_refusal_code_is_refused_not_retried_whatever_its_shape() {
+    for code in livehook::sink::CONTENT_REFUSAL_CODES {
+        for shape in [
+            RefusalShape::Publish,
+            RefusalShape::WholeBatch,
+            RefusalShape::Entry,
+        ] {
+            let ctx = format!("{code} {shape:?}");
+            let stack = Stack::new("refusal").await;
+            let pipeline = stack.pipeline("bililive");
+            let others = match shape {
+                RefusalShape::Publish => 0,
+                _ => 2,
+            };
+            let mut poison: Value = serde_json::from_slice(&bililive_body(0)).expect("JSON");
+            poison["EventData"]["Marker"] = json!("poison-marker");
+            let mut bodies = vec![serde_json::to_vec(&poison).expect("JSON")];
+            bodies.extend((1..=others).map(bililive_body));
+            for body in &bodies {
+                let reply = handle(&pipeline, post("/bililive", body)).await;
+                assert_eq!(reply.status, 200, "{ctx}: {}", reply.body);
+            }
+            let refuse = |operation, entries| {
+                fault(
+                    "sns",
+                    &stack.topic_arn,
+                    Some(operation),
+                    1,
+                    FaultKind::Refuse {
+                        code,
+                        matching: Some("poison-marker"),
+                        entries,
+                    },
+                )
+            };
+            match shape {
+                RefusalShape::Publish => moto().inject(&refuse("Publish", false)),
+                RefusalShape::WholeBatch => {
+                    moto().inject(&refuse("PublishBatch", false));
+                    moto().inject(&refuse("Publish", false));
+                }
+                RefusalShape::Entry => moto().inject(&refuse("PublishBatch", true)),
+            }
+            let relayed = stack.publish_pending().await;
+            moto().clear_faults(&stack.topic_arn);
+            assert_eq!(
+                relayed.failed_batches, 0,
+                "{ctx}: never retried: {relayed:?}"
+            );
+            let published = stack.queued().await;
+            assert_eq!(published.len(), others, "{ctx}: the others, once");
+            assert!(
+                published
+                    .iter()
+                    .all(|m| !m.message.contains("poison-marker")),
+                "{ctx}"
+            );
+            assert!(stack.messages().await.is_empty(), "{ctx}: and never again");
+        }
+    }
+}
