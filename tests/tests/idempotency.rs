@@ -72,7 +72,7 @@ async fn provider_retries_are_published_once() {
     assert_eq!(m.envelope["data"]["retry_times"], 1, "{}", m.message);
     let key = m.envelope["id"].as_str().expect("id").to_owned();
     let item = stack.item(&key).await.expect("record");
-    assert_eq!(n(&item, "retry_times"), Some(1), "{item:?}");
+    assert_eq!(item_number(&item, "retry_times"), Some(1), "{item:?}");
 
     // Tencent re-signs each retry with a new `t`.
     let tencent = sample("tencent", "push");
@@ -178,9 +178,10 @@ async fn a_windowed_key_replaces_a_lapsed_record_as_a_new_event() {
     )
     .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let envelope: Value =
-        serde_json::from_str(s(&source.items().await[0], "envelope").expect("an envelope"))
-            .expect("JSON");
+    let envelope: Value = serde_json::from_str(
+        item_string(&source.items().await[0], "envelope").expect("an envelope"),
+    )
+    .expect("JSON");
 
     let stack = Stack::new("window").await;
     let store = DynamoStore::new(dynamodb_client(&stack.endpoint, None), &stack.table);

@@ -160,7 +160,7 @@ async fn a_write_whose_reply_was_lost_is_answered_as_the_duplicate_it_is() {
     );
     let items = stack.items().await;
     assert_eq!(items.len(), 1);
-    assert!(s(&items[0], "envelope").is_some());
+    assert!(item_string(&items[0], "envelope").is_some());
 }
 
 #[tokio::test]

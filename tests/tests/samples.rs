@@ -203,26 +203,26 @@ async fn the_stored_record_after_success() {
             !item.contains_key("status"),
             "no state to move through: {ctx}"
         );
-        let expires_at = n(&item, "expires_at").expect("expires_at");
+        let expires_at = item_number(&item, "expires_at").expect("expires_at");
         assert!(
             (before + retention..=after + retention).contains(&expires_at),
             "expires_at {expires_at} not now + {retention} s ({before}..{after}): {ctx}"
         );
         assert_eq!(
-            s(&item, "envelope"),
+            item_string(&item, "envelope"),
             Some(messages[0].message.as_str()),
             "stored envelope differs from the published message: {ctx}"
         );
-        assert_eq!(s(&item, "provider"), Some(provider), "{ctx}");
+        assert_eq!(item_string(&item, "provider"), Some(provider), "{ctx}");
         assert_eq!(
-            s(&item, "type"),
+            item_string(&item, "type"),
             Some(expected.event_type().as_str()),
             "{ctx}"
         );
-        assert!(s(&item, "first_seen").is_some(), "{ctx}");
-        assert!(n(&item, "first_seen_ms").is_some(), "{ctx}");
+        assert!(item_string(&item, "first_seen").is_some(), "{ctx}");
+        assert!(item_number(&item, "first_seen_ms").is_some(), "{ctx}");
         assert_eq!(
-            s(&item, "subject"),
+            item_string(&item, "subject"),
             messages[0].envelope["subject"].as_str(),
             "{ctx}"
         );
@@ -231,7 +231,7 @@ async fn the_stored_record_after_success() {
             "aodianyun" => {
                 let want = sent["retry_times"].as_i64();
                 assert!(want.is_some(), "the sample has no retry_times");
-                assert_eq!(n(&item, "retry_times"), want, "{ctx}");
+                assert_eq!(item_number(&item, "retry_times"), want, "{ctx}");
             }
             "tencent" => {
                 let want = match &sent["sequence"] {
@@ -240,7 +240,7 @@ async fn the_stored_record_after_success() {
                     _ => None,
                 };
                 assert!(want.is_some(), "the sample has no sequence");
-                assert_eq!(s(&item, "sequence"), want.as_deref(), "{ctx}");
+                assert_eq!(item_string(&item, "sequence"), want.as_deref(), "{ctx}");
             }
             _ => {
                 assert!(!item.contains_key("retry_times"), "{ctx}");

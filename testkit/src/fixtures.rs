@@ -1,0 +1,104 @@
+//! Sample deliveries: the samples folder, fresh timestamps, the requests a
+//! provider would send and what its adapter makes of them.
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::samples::{self, Sample};
+use crate::{Delivery, Stack, TENCENT_KEY, TOKEN, as_invocation, provider_named, request};
+use lambda_http::Request;
+use lambda_http::http::HeaderMap;
+
+/// Now, in Unix seconds.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Now, in Unix milliseconds.
+pub fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A valid Tencent `t`: ten minutes from now.
+pub fn fresh_t() -> i64 {
+    unix_now() + 600
+}
+
+/// The samples folder: `$LIVEHOOK_EVENTS_DIR`, else the workspace's `events/`.
+pub fn events_dir() -> PathBuf {
+    std::env::var_os("LIVEHOOK_EVENTS_DIR").map_or_else(samples::events_dir, PathBuf::from)
+}
+
+/// Every sample of [`events_dir`] (all providers; `events/apigw` and
+/// non-JSON files skipped). Panics when there is none.
+pub fn samples() -> Vec<Sample> {
+    let dir = events_dir();
+    let samples = samples::load_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading samples from {}: {e}", dir.display()));
+    assert!(!samples.is_empty(), "no samples under {}", dir.display());
+    samples
+}
+
+/// The sample `events/<provider>/<event>.json`.
+pub fn sample(provider: &str, event: &str) -> Sample {
+    samples()
+        .into_iter()
+        .find(|s| s.provider == provider && s.event == event)
+        .unwrap_or_else(|| panic!("no sample events/{provider}/{event}.json"))
+}
+
+/// The body a provider would send for `sample` (Tencent's signed with `t`).
+pub fn sample_body(sample: &Sample, t: i64) -> Vec<u8> {
+    sample.body_signed(TENCENT_KEY, t)
+}
+
+/// The request a provider would send with `body`.
+pub fn sample_request(sample: &Sample, body: &[u8]) -> Request {
+    request("POST", &sample.path(), &sample.query(TOKEN), body)
+}
+
+/// The same as invocation `request_id` (see [`adapter_view_as`]).
+pub fn sample_request_as(sample: &Sample, body: &[u8], request_id: &str) -> Request {
+    as_invocation(sample_request(sample, body), request_id)
+}
+
+/// What the provider's adapter makes of `body` (the expected id, type and
+/// stream of a delivery), computed without AWS. For providers that key
+/// every delivery apart (lal, SRS) use [`adapter_view_as`].
+pub fn adapter_view(stack: &Stack, sample: &Sample, body: &[u8]) -> Delivery {
+    adapter_view_as(stack, sample, body, "adapter-view")
+}
+
+/// The same for invocation `request_id`.
+pub fn adapter_view_as(stack: &Stack, sample: &Sample, body: &[u8], request_id: &str) -> Delivery {
+    let provider = provider_named(&sample.provider);
+    let config = stack.config(provider, &[]);
+    let headers = HeaderMap::new();
+    let path = sample.path();
+    let query = sample.query(TOKEN);
+    let inbound = livehook::inbound::Inbound {
+        path: &path,
+        query: &query,
+        headers: &headers,
+        body,
+        received_at: time_now(),
+        request_id,
+        max_message_bytes: config.max_message_bytes,
+    };
+    provider
+        .accept(&inbound, &config.verifier)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}/{}: adapter refused the sample: {e}",
+                sample.provider, sample.event
+            )
+        })
+}
+
+fn time_now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}

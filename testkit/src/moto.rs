@@ -1,0 +1,249 @@
+//! The strict AWS emulator: one `moto_server` process per test binary, and the
+//! faults injected into it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+/// A running `moto_server`.
+pub struct Moto {
+    /// `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+    child: Mutex<Child>,
+    // Held open for the life of the process: when the test binary exits (even
+    // by a panic or a signal), the watchdog reads EOF and kills moto.
+    _watchdog: Mutex<Option<ChildStdin>>,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        if let Ok(child) = self.child.get_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// How to start the emulator: `$MOTO_SERVER` (an executable taking
+/// moto_server's flags), else the workspace venv's Python running
+/// `scripts/moto_serial.py` — moto_server serving one request at a time, so
+/// that conditional writes are atomic as in DynamoDB.
+pub fn moto_command() -> (PathBuf, Vec<PathBuf>) {
+    match std::env::var_os("MOTO_SERVER") {
+        Some(path) => (PathBuf::from(path), Vec::new()),
+        None => (
+            workspace_dir().join(".venv").join("bin").join("python"),
+            vec![workspace_dir().join("scripts").join("moto_serial.py")],
+        ),
+    }
+}
+
+/// The workspace root.
+pub fn workspace_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A loopback port nothing listens on (at the time of asking).
+pub fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding an ephemeral loopback port")
+}
+
+impl Moto {
+    /// Starts `moto_server` on a free loopback port and waits until it answers.
+    pub fn start() -> Moto {
+        Moto::start_on(free_port())
+    }
+
+    /// Starts `moto_server` on `port` (again, after a restart) and waits
+    /// until it answers.
+    pub fn start_on(port: u16) -> Moto {
+        let (path, prefix) = moto_command();
+        assert!(
+            path.exists(),
+            "{} not found.\n\
+             Install the emulator with:\n    python3 -m venv {venv} && {venv}/bin/pip install 'moto[server]'\n\
+             (`make test` does this) or point MOTO_SERVER at an existing moto_server executable.",
+            path.display(),
+            venv = workspace_dir().join(".venv").display(),
+        );
+        let log_path = std::env::temp_dir().join(format!("livehook-moto-{port}.log"));
+        let log = std::fs::File::create(&log_path).expect("creating the moto log file");
+        let mut child = Command::new(&path)
+            .args(&prefix)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("cloning the log handle"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", path.display()));
+        let watchdog = Command::new("sh")
+            .args([
+                "-c",
+                "cat >/dev/null; kill \"$0\" 2>/dev/null",
+                &child.id().to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()
+            .and_then(|mut w| w.stdin.take());
+
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                panic!("moto_server exited with {status} before answering:\n{log}");
+            }
+            if answers(port) {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!(
+                    "moto_server did not answer on port {port} within 60 s (log: {})",
+                    log_path.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child: Mutex::new(child),
+            _watchdog: Mutex::new(watchdog),
+        }
+    }
+
+    /// The PID of the `moto_server` process.
+    pub fn pid(&self) -> u32 {
+        self.child.lock().map_or(0, |c| c.id())
+    }
+
+    /// Injects a fault into the emulator (see `scripts/moto_serial.py`):
+    /// the next `count` matching requests fail or have their reply held.
+    pub fn inject(&self, fault: &Fault) {
+        let mut body = json!({
+            "service": fault.service,
+            "target": fault.target,
+            "operation": fault.operation,
+            "count": fault.count,
+        });
+        match fault.kind {
+            FaultKind::Error { status } => body["status"] = json!(status),
+            FaultKind::HoldReply { seconds } => body["hold_seconds"] = json!(seconds),
+            FaultKind::Refuse {
+                code,
+                matching,
+                entries,
+            } => {
+                body["refuse"] = json!(code);
+                body["match"] = json!(matching);
+                body["entries"] = json!(entries);
+            }
+        }
+        let body = body.to_string();
+        control(&self.endpoint, "POST", &body);
+    }
+
+    /// Removes every fault still pending for `target`.
+    pub fn clear_faults(&self, target: &str) {
+        control(
+            &self.endpoint,
+            "DELETE",
+            &json!({ "target": target }).to_string(),
+        );
+    }
+}
+
+/// A fault for [`Moto::inject`].
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// `dynamodb` or `sns` (the request's signing service).
+    pub service: &'static str,
+    /// The table name or topic ARN the request names: faults never touch
+    /// another test's resources.
+    pub target: String,
+    /// The operation (`PutItem`, `Publish`, `PublishBatch`…); `None`: any.
+    pub operation: Option<&'static str>,
+    /// How many matching requests it affects.
+    pub count: u32,
+    /// What happens to them.
+    pub kind: FaultKind,
+}
+
+/// What a [`Fault`] does.
+#[derive(Debug, Clone, Copy)]
+pub enum FaultKind {
+    /// Answer this HTTP status (5xx) with the service's error, without
+    /// passing the request on.
+    Error {
+        /// The status.
+        status: u16,
+    },
+    /// Pass the request on (a write applies), then hold the reply back this
+    /// long before sending it: the client times out after the fact.
+    HoldReply {
+        /// Seconds.
+        seconds: f64,
+    },
+    /// SNS refuses with this error `code`, as it refuses a message for its
+    /// content (`InvalidParameter`, `ParameterValueInvalid`,
+    /// `ValidationException`).
+    Refuse {
+        /// The wire code.
+        code: &'static str,
+        /// Only requests with a message containing this text meet the fault.
+        matching: Option<&'static str>,
+        /// A `PublishBatch` is answered entry by entry: the matching entries
+        /// fail with `code`, the others are published.
+        entries: bool,
+    },
+}
+
+/// One request to the emulator's fault control endpoint.
+fn control(endpoint: &str, method: &str, body: &str) {
+    let address = endpoint.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).expect("connecting to the emulator");
+    let request = format!(
+        "{method} /_livehook/faults HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .expect("writing to the emulator");
+    let mut status = String::new();
+    BufReader::new(stream)
+        .read_line(&mut status)
+        .expect("reading the emulator's answer");
+    assert!(status.contains(" 200 "), "fault control answered {status}");
+}
+
+/// Whether an HTTP server answers on `port`.
+fn answers(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    if stream
+        .write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut status = String::new();
+    BufReader::new(stream).read_line(&mut status).is_ok() && status.starts_with("HTTP/")
+}
+
+/// The emulator shared by the tests of this binary.
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(Moto::start)
+}
