@@ -445,7 +445,7 @@ impl Events {
         };
         let secret = match self.provider.auth_scheme() {
             AuthScheme::TencentSign => Some(self.tencent_key.as_str()),
-            AuthScheme::QueryToken => None,
+            AuthScheme::QueryToken | AuthScheme::Signed(_) => None,
         };
         self.provider
             .prepare(&mut body, secret, self.prepared_at, attempt);
@@ -466,7 +466,7 @@ impl Events {
                 form_urlencoded_token(&self.token),
                 json!({"token": self.token}),
             ),
-            AuthScheme::TencentSign => (String::new(), Value::Null),
+            AuthScheme::TencentSign | AuthScheme::Signed(_) => (String::new(), Value::Null),
         };
         let user_agent = sending.user_agent.unwrap_or("runtime-bench");
         let mut headers = json!({"content-type": "application/json", "user-agent": user_agent});

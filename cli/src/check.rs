@@ -339,6 +339,9 @@ fn credential_hint(provider: &dyn Provider) -> &'static str {
         AuthScheme::TencentSign => {
             "wrong Tencent key: --tencent-key (LIVEHOOK_TENCENT_KEY) must equal the stack's TencentKey, the callback key set in Tencent's console"
         }
+        AuthScheme::Signed(_) => {
+            "wrong signing secret: LIVEHOOK_<PROVIDER>_SECRET must hold one of the function's secrets, the one set in the platform's console"
+        }
     }
 }
 
@@ -402,6 +405,8 @@ async fn check_one(
     let secret = match provider.auth_scheme() {
         AuthScheme::QueryToken => token,
         AuthScheme::TencentSign => key,
+        // Signed platforms are checked once `check` signs their headers.
+        AuthScheme::Signed(_) => None,
     };
     let Some(secret) = secret else {
         outcome.status = "not sent".to_owned();
@@ -410,6 +415,10 @@ async fn check_one(
             AuthScheme::TencentSign => {
                 "no Tencent key: pass --tencent-key (or set LIVEHOOK_TENCENT_KEY)".to_owned()
             }
+            AuthScheme::Signed(proof) => format!(
+                "{} signs its deliveries, which `livehook check` does not do yet",
+                proof.secret_variable
+            ),
         });
         return Ok(outcome);
     };
@@ -491,7 +500,7 @@ async fn check_one(
     let payload = serde_json::to_vec(&Value::Object(payload))?;
     let (wrong_url, wrong_key) = match provider.auth_scheme() {
         AuthScheme::QueryToken => (Some(WRONG_SECRET), None),
-        AuthScheme::TencentSign => (None, Some(WRONG_SECRET)),
+        AuthScheme::TencentSign | AuthScheme::Signed(_) => (None, Some(WRONG_SECRET)),
     };
     let mut url = target_url(&target.url, provider, event, wrong_url)?;
     // Marked too: were it ever published, the check's queue would see it.

@@ -52,6 +52,7 @@ pub fn auth_name(provider: &dyn Provider) -> &'static str {
     match provider.auth_scheme() {
         AuthScheme::QueryToken => "token",
         AuthScheme::TencentSign => "tencent-sign",
+        AuthScheme::Signed(_) => "signature",
     }
 }
 

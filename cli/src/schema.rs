@@ -532,6 +532,7 @@ fn deliver(provider: &dyn Provider, sample: &samples::Sample) -> Result<Delivery
         tokens: TokenSet::parse(SAMPLE_SECRET),
         tencent_key: Some(secret),
         allow_unauthenticated: false,
+        ..Verifier::default()
     };
     let mut delivery = provider.accept(&inbound, &verifier).map_err(|r| {
         anyhow!(

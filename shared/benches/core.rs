@@ -21,6 +21,7 @@ fn core(c: &mut Criterion) {
         tokens: TokenSet::parse(TOKEN),
         tencent_key: Some(Secret::new(TENCENT_KEY)),
         allow_unauthenticated: false,
+        ..Verifier::default()
     };
     let received_at = OffsetDateTime::now_utc();
     let t = received_at.unix_timestamp() + 600;

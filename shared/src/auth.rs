@@ -101,6 +101,11 @@ pub struct Verifier {
     pub tokens: TokenSet,
     /// Tencent callback key.
     pub tencent_key: Option<Secret>,
+    /// A signed platform's secrets (`LIVEHOOK_<PROVIDER>_SECRET`).
+    pub signing: crate::proof::SigningSecrets,
+    /// `LIVEHOOK_SIGNATURE_TOLERANCE_SECONDS`: overrides the platform's own
+    /// timestamp tolerance.
+    pub tolerance: Option<std::time::Duration>,
     /// Skip checks whose secret is not configured (local experiments only).
     pub allow_unauthenticated: bool,
 }
@@ -123,6 +128,20 @@ impl Verifier {
             (Some(token), None) if self.tokens.contains(token.as_ref()) => Ok(()),
             (Some(_), None) => fail(AuthFailure::WrongToken),
         }
+    }
+
+    /// Checks a signed platform's proof over the body as received (see
+    /// [`crate::proof`]), before anything parses it.
+    pub fn check_proof(
+        &self,
+        proof: &crate::proof::Proof,
+        inbound: &crate::inbound::Inbound<'_>,
+    ) -> Result<(), Rejection> {
+        if self.signing.is_empty() && self.allow_unauthenticated {
+            return Ok(());
+        }
+        let tolerance = self.tolerance.unwrap_or(proof.tolerance);
+        crate::proof::verify(proof, &self.signing, tolerance, inbound)
     }
 
     /// Checks a Tencent signature: `sign` must be the hex MD5 of `key + t`
@@ -172,6 +191,7 @@ mod tests {
             tokens: TokenSet::parse(tokens),
             tencent_key: Some(Secret::new("key")),
             allow_unauthenticated: false,
+            ..Verifier::default()
         }
     }
 

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::auth::{Secret, TOKEN_RULE, TokenSet, Verifier, token_is_url_safe};
+use crate::proof::{SigningSecrets, secrets_problem};
 use crate::providers::AuthScheme;
 use crate::redact::Redactor;
 
@@ -26,7 +27,9 @@ pub const RETENTION_SECONDS: std::ops::RangeInclusive<u64> = 3600..=365 * 24 * 3
 pub struct Config {
     /// `LIVEHOOK_TABLE`: the idempotency table.
     pub table: String,
-    /// `LIVEHOOK_TOKEN`, `LIVEHOOK_TENCENT_KEY`, `LIVEHOOK_ALLOW_UNAUTHENTICATED`.
+    /// `LIVEHOOK_TOKEN`, `LIVEHOOK_TENCENT_KEY`, a signed platform's
+    /// `LIVEHOOK_<PROVIDER>_SECRET`, `LIVEHOOK_SIGNATURE_TOLERANCE_SECONDS`,
+    /// `LIVEHOOK_ALLOW_UNAUTHENTICATED`.
     pub verifier: Verifier,
     /// `LIVEHOOK_RETENTION_SECONDS`: how long idempotency records live.
     pub retention: Duration,
@@ -137,6 +140,27 @@ impl Config {
             }
             _ => {}
         }
+        let signing = match scheme {
+            AuthScheme::Signed(proof) => {
+                let name = proof.secret_variable;
+                let secrets = SigningSecrets::parse(&lookup(name).unwrap_or_default());
+                if secrets.is_empty() && !allow_unauthenticated {
+                    return Err(ConfigError::NoSecret(name));
+                }
+                if let Some(reason) = secrets_problem(proof, &secrets) {
+                    return Err(ConfigError::Invalid {
+                        name,
+                        reason: reason.to_owned(),
+                    });
+                }
+                secrets
+            }
+            _ => SigningSecrets::default(),
+        };
+        let tolerance = get("LIVEHOOK_SIGNATURE_TOLERANCE_SECONDS")
+            .map(|_| seconds("LIVEHOOK_SIGNATURE_TOLERANCE_SECONDS", 0))
+            .transpose()?
+            .map(Duration::from_secs);
 
         // Also with LIVEHOOK_ALLOW_UNAUTHENTICATED: a configured token is
         // required as configured, and one a sender cannot paste would refuse
@@ -215,6 +239,8 @@ impl Config {
             verifier: Verifier {
                 tokens,
                 tencent_key,
+                signing,
+                tolerance,
                 allow_unauthenticated,
             },
             retention: Duration::from_secs(retention),
@@ -315,6 +341,44 @@ mod tests {
             &[BASE[0], BASE[1], ("LIVEHOOK_ALLOW_UNAUTHENTICATED", "true")],
         );
         assert!(open.unwrap().verifier.allow_unauthenticated);
+    }
+
+    #[test]
+    fn a_signed_platform_reads_its_own_secret_list_and_tolerance() {
+        use crate::proof::{Proof, Scheme};
+        static JWT: Proof = Proof {
+            secret_variable: "LIVEHOOK_LIVEKIT_SECRET",
+            schemes: &[Scheme::BodyHashJwt],
+            tolerance: Duration::from_secs(60),
+        };
+        let signed = AuthScheme::Signed(&JWT);
+        assert_eq!(
+            load(signed, &[BASE[0], BASE[1], ("LIVEHOOK_TOKEN", TOKEN)]).unwrap_err(),
+            ConfigError::NoSecret("LIVEHOOK_LIVEKIT_SECRET")
+        );
+        let unpaired = [BASE[0], BASE[1], ("LIVEHOOK_LIVEKIT_SECRET", "k:s,nokey")];
+        assert!(matches!(
+            load(signed, &unpaired).unwrap_err(),
+            ConfigError::Invalid { name: "LIVEHOOK_LIVEKIT_SECRET", ref reason } if !reason.contains("nokey")
+        ));
+        let c = load(
+            signed,
+            &[
+                BASE[0],
+                BASE[1],
+                ("LIVEHOOK_LIVEKIT_SECRET", "k:s, k2:s2"),
+                ("LIVEHOOK_SIGNATURE_TOLERANCE_SECONDS", "30"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.verifier.signing.iter().count(), 2);
+        assert_eq!(c.verifier.tolerance, Some(Duration::from_secs(30)));
+        let c = load(
+            signed,
+            &[BASE[0], BASE[1], ("LIVEHOOK_LIVEKIT_SECRET", "k:s")],
+        )
+        .unwrap();
+        assert_eq!(c.verifier.tolerance, None);
     }
 
     #[test]

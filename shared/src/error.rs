@@ -11,10 +11,16 @@ pub enum AuthFailure {
     AmbiguousToken,
     /// The token matches none of the configured tokens.
     WrongToken,
-    /// Tencent `sign` is not `md5(key + t)`.
+    /// The signature does not match (Tencent's `sign`, a signed platform's
+    /// signature header, LiveKit's JWT under every configured key).
     BadSignature,
-    /// Tencent `t` (the notification's expiry time) has passed.
+    /// The signed time is out of bounds (Tencent's `t` has passed, a signed
+    /// timestamp is outside the tolerance, a JWT has expired).
     Expired,
+    /// A signed platform's proof header is absent.
+    MissingSignature,
+    /// LiveKit's JWT is genuine but its `sha256` is not the body's.
+    BodyHashMismatch,
 }
 
 impl AuthFailure {
@@ -26,6 +32,8 @@ impl AuthFailure {
             AuthFailure::WrongToken => "wrong_token",
             AuthFailure::BadSignature => "bad_signature",
             AuthFailure::Expired => "expired",
+            AuthFailure::MissingSignature => "missing_signature",
+            AuthFailure::BodyHashMismatch => "body_hash_mismatch",
         }
     }
 }

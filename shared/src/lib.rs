@@ -25,6 +25,7 @@ mod json;
 pub mod key;
 pub mod lambda;
 pub mod pipeline;
+pub mod proof;
 pub mod providers;
 pub mod record;
 pub mod redact;

@@ -35,6 +35,7 @@ pub fn verifier() -> Verifier {
         tokens: TokenSet::parse(TOKEN),
         tencent_key: Some(Secret::new(TENCENT_KEY)),
         allow_unauthenticated: false,
+        ..Verifier::default()
     }
 }
 

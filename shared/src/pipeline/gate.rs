@@ -14,7 +14,7 @@ use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::DataSchemas;
 use crate::inbound::Inbound;
-use crate::providers::{Delivery, Provider};
+use crate::providers::{AuthScheme, Delivery, Provider};
 use crate::redact::Redactor;
 
 /// The query parameter with which `livehook check` marks its synthetic
@@ -120,6 +120,11 @@ impl Gate {
             request_id,
             max_message_bytes: self.settings.max_message_bytes,
         };
+        // A signed platform's proof, over the body as received, before the
+        // adapter parses it (token and Tencent checks are the adapter's).
+        if let AuthScheme::Signed(proof) = self.provider.auth_scheme() {
+            self.verifier.check_proof(proof, &inbound)?;
+        }
         let mut delivery = self.provider.accept(&inbound, &self.verifier)?;
         // Adapters see no configuration: the schema URI is the gate's to add.
         self.data_schemas

@@ -43,6 +43,10 @@ pub enum AuthScheme {
     QueryToken,
     /// Tencent's `sign = md5(key + t)` in the body (`LIVEHOOK_TENCENT_KEY`).
     TencentSign,
+    /// A platform that signs its deliveries: the gate checks the proof over
+    /// the raw body before the adapter parses it
+    /// ([`Proof::secret_variable`](crate::proof::Proof::secret_variable)).
+    Signed(&'static crate::proof::Proof),
 }
 
 /// One provider's webhook dialect.

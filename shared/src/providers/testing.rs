@@ -24,6 +24,7 @@ pub fn verifier() -> Verifier {
         tokens: TokenSet::parse(&format!("{OLD_TOKEN},{TOKEN}")),
         tencent_key: Some(Secret::new(TENCENT_KEY)),
         allow_unauthenticated: false,
+        ..Verifier::default()
     }
 }
 

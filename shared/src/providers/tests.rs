@@ -676,7 +676,7 @@ fn every_prepared_synthetic_event_is_accepted_about_the_check_stream() {
         );
         let query = match provider.auth_scheme() {
             AuthScheme::QueryToken => format!("token={TOKEN}"),
-            AuthScheme::TencentSign => String::new(),
+            AuthScheme::TencentSign | AuthScheme::Signed(_) => String::new(),
         };
         let d = deliver(provider, &request_path(provider, event), &query, &bytes)
             .unwrap_or_else(|r| panic!("{}: {r:?}", provider.name()));
