@@ -17,7 +17,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 ARCH ?= x86_64
 STACK ?= livehook
 
-.PHONY: dev test unit e2e build lint deploy bench fuzz clean tools schemas schemas-check
+.PHONY: dev test unit e2e vendor-verify build lint deploy bench fuzz clean tools schemas schemas-check
 
 $(TOOLS): requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -35,10 +35,21 @@ $(ASYNCAPI_TOOLS): scripts/asyncapi/package.json scripts/asyncapi/package-lock.j
 dev: $(TOOLS)
 	scripts/dev.sh
 
+# The vendors' own verifiers on what livehook signs (`livehook send`'s
+# signing, on every sample of the signed platforms): LiveKit's livekit-api.
+define VENDOR_VERIFY
+cargo run -q -p livehook --example sign_samples > target/signed-samples.jsonl
+python scripts/vendors/livekit_verify.py < target/signed-samples.jsonl
+endef
+
+vendor-verify: $(TOOLS)
+	$(VENDOR_VERIFY)
+
 test: $(TOOLS)
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
+	$(VENDOR_VERIFY)
 	scripts/e2e.sh
 
 # Unit tests only: no emulator, no network.
