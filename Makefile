@@ -36,16 +36,23 @@ dev: $(TOOLS)
 	scripts/dev.sh
 
 # The vendors' own verifiers on what livehook signs (`livehook send`'s
-# signing, on every sample of the signed platforms): LiveKit's livekit-api.
+# signing, on every sample of the signed platforms): LiveKit's livekit-api
+# (PyPI, requirements-dev.txt), Mux's @mux/mux-node (npm, pinned by the lock file).
+VENDOR_TOOLS := scripts/vendors/node_modules/.installed
+$(VENDOR_TOOLS): scripts/vendors/package.json scripts/vendors/package-lock.json
+	npm ci --prefix scripts/vendors --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
 define VENDOR_VERIFY
 cargo run -q -p livehook --example sign_samples > target/signed-samples.jsonl
 python scripts/vendors/livekit_verify.py < target/signed-samples.jsonl
+node scripts/vendors/mux_verify.mjs < target/signed-samples.jsonl
 endef
 
-vendor-verify: $(TOOLS)
+vendor-verify: $(TOOLS) $(VENDOR_TOOLS)
 	$(VENDOR_VERIFY)
 
-test: $(TOOLS)
+test: $(TOOLS) $(VENDOR_TOOLS)
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
@@ -102,4 +109,4 @@ fuzz:
 
 clean:
 	cargo clean
-	rm -rf .aws-sam .livehook fuzz/target fuzz/out scripts/asyncapi/node_modules
+	rm -rf .aws-sam .livehook fuzz/target fuzz/out scripts/asyncapi/node_modules scripts/vendors/node_modules

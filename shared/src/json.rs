@@ -228,6 +228,48 @@ pub(crate) fn object_without(body: &[u8], fields: &[&str]) -> Result<Box<RawValu
     RawValue::from_string(out).map_err(|_| Rejection::malformed("body is not JSON"))
 }
 
+/// The object `body` without the members `(object, field)` names inside
+/// its top-level objects (LiveKit's `room.turnPassword`, Mux's
+/// `data.stream_key`), everything else byte for byte and in order.
+pub(crate) fn object_without_nested(
+    body: &[u8],
+    fields: &[(&str, &str)],
+) -> Result<Box<RawValue>, Rejection> {
+    let malformed = |_| Rejection::malformed("body is not JSON");
+    let text = std::str::from_utf8(body).map_err(|_| Rejection::malformed("body is not UTF-8"))?;
+    let mut out = String::with_capacity(body.len());
+    let push_member = |out: &mut String, first: bool, name: &str, value: &str| {
+        if !first {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(name).unwrap_or_default());
+        out.push(':');
+        out.push_str(value);
+    };
+    out.push('{');
+    for (i, (name, value)) in ordered_members(text).map_err(malformed)?.iter().enumerate() {
+        let drop: Vec<&str> = fields
+            .iter()
+            .filter(|(object, _)| object == name)
+            .map(|(_, field)| *field)
+            .collect();
+        match ordered_members(value.get()) {
+            Ok(members) if !drop.is_empty() => {
+                let mut inner = String::from("{");
+                let kept = members.iter().filter(|(n, _)| !drop.contains(&n.as_str()));
+                for (j, (n, v)) in kept.enumerate() {
+                    push_member(&mut inner, j == 0, n, v.get());
+                }
+                inner.push('}');
+                push_member(&mut out, i == 0, name, &inner);
+            }
+            _ => push_member(&mut out, i == 0, name, value.get()),
+        }
+    }
+    out.push('}');
+    RawValue::from_string(out).map_err(malformed)
+}
+
 /// An object's members in order, values unparsed (`object_without` and
 /// redaction both rewrite objects member by member, the rest byte for byte).
 pub(crate) fn ordered_members(text: &str) -> Result<Vec<(String, &RawValue)>, serde_json::Error> {

@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -19,7 +18,7 @@ use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, from_unix_seconds};
 use crate::inbound::Inbound;
-use crate::json::{Fields, ordered_members, parse_object};
+use crate::json::{Fields, object_without_nested, parse_object};
 use crate::key;
 use crate::proof::{Proof, Scheme};
 
@@ -93,7 +92,7 @@ impl Provider for LiveKit {
                 .or_else(|| ingress.and_then(|i| i.text("name"))),
             url: ingress.and_then(|i| i.text("url")),
             file,
-            raw: raw_without_secrets(inbound.body)?,
+            raw: object_without_nested(inbound.body, NESTED_SECRETS)?,
             ..EventData::default()
         };
         let identity = match room_name {
@@ -169,45 +168,6 @@ fn egress_file(egress: Fields<'_>) -> Option<FileInfo> {
         size_bytes: file.int("size").and_then(|s| u64::try_from(s).ok()),
         ..FileInfo::default()
     })
-}
-
-/// The body as received, without [`NESTED_SECRETS`]: every other member
-/// byte for byte, in order.
-fn raw_without_secrets(body: &[u8]) -> Result<Box<RawValue>, Rejection> {
-    let malformed = |_| Rejection::malformed("body is not JSON");
-    let text = std::str::from_utf8(body).map_err(|_| Rejection::malformed("body is not UTF-8"))?;
-    let mut out = String::with_capacity(body.len());
-    out.push('{');
-    for (name, value) in ordered_members(text).map_err(malformed)? {
-        if out.len() > 1 {
-            out.push(',');
-        }
-        out.push_str(&serde_json::to_string(&name).unwrap_or_default());
-        out.push(':');
-        let drop: Vec<&str> = NESTED_SECRETS
-            .iter()
-            .filter(|(object, _)| *object == name)
-            .map(|(_, field)| *field)
-            .collect();
-        match ordered_members(value.get()) {
-            Ok(members) if !drop.is_empty() => {
-                out.push('{');
-                let kept = members.iter().filter(|(n, _)| !drop.contains(&n.as_str()));
-                for (i, (n, v)) in kept.enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&serde_json::to_string(n).unwrap_or_default());
-                    out.push(':');
-                    out.push_str(v.get());
-                }
-                out.push('}');
-            }
-            _ => out.push_str(value.get()),
-        }
-    }
-    out.push('}');
-    RawValue::from_string(out).map_err(malformed)
 }
 
 #[cfg(test)]
