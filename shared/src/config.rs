@@ -50,6 +50,8 @@ pub struct Config {
     /// `LIVEHOOK_REDACT` (default [`crate::redact::DEFAULT_NAMES`]; a list
     /// starting with `+` adds to them): the field and query parameter
     /// names whose values are replaced by `***` before anything is written.
+    /// The configured secrets (tokens, Tencent key) are masked by value
+    /// whatever the list says.
     pub redactor: Redactor,
     /// `LIVEHOOK_SCHEMA_BASE_URL` (default
     /// [`crate::event::DEFAULT_SCHEMA_BASE_URL`]): where the schemas of
@@ -220,8 +222,18 @@ impl Config {
             }
         };
 
-        let redactor =
-            get("LIVEHOOK_REDACT").map_or_else(Redactor::default, |list| Redactor::parse(&list));
+        // The configured secrets are masked by value whatever the list says.
+        let redactor = get("LIVEHOOK_REDACT")
+            .map_or_else(Redactor::default, |list| Redactor::parse(&list))
+            .with_secrets(
+                token_list
+                    .split(',')
+                    .chain(tencent_key.as_ref().map(Secret::expose)),
+            )
+            .map_err(|e| ConfigError::Invalid {
+                name: "LIVEHOOK_TOKEN",
+                reason: e.to_string(),
+            })?;
         let schema_base_url = match get("LIVEHOOK_SCHEMA_BASE_URL") {
             None => crate::event::DEFAULT_SCHEMA_BASE_URL.to_owned(),
             // `dataschema` is a URI: an absolute one, so consumers can fetch it.
@@ -432,8 +444,13 @@ mod tests {
         assert_eq!(c.schema_base_url, crate::event::DEFAULT_SCHEMA_BASE_URL);
         assert_eq!(c.verifier.tokens.len(), 2);
         assert!(
-            c.redactor.is_secret_name("api.secret") && !c.redactor.is_secret_name("stream_key")
+            c.redactor.is_secret_name("api.secret") && !c.redactor.is_secret_name("camera_code")
         );
+        // The configured tokens are masked by value, whatever the list.
+        let masked = c
+            .redactor
+            .redact_text(&format!("a {TOKEN} b {OTHER_TOKEN}"));
+        assert_eq!(masked.as_deref(), Some("a *** b ***"));
         let c = load(
             AuthScheme::QueryToken,
             &[
@@ -445,12 +462,12 @@ mod tests {
                 ("LIVEHOOK_MAX_BODY_BYTES", "2048"),
                 ("LIVEHOOK_MAX_MESSAGE_BYTES", "1048576"),
                 ("LIVEHOOK_ADMISSION_ON_FAILURE", "allow"),
-                ("LIVEHOOK_REDACT", "+stream_key"),
+                ("LIVEHOOK_REDACT", "+camera_code"),
                 ("LIVEHOOK_SCHEMA_BASE_URL", "https://schemas.example/v1/"),
             ],
         )
         .unwrap();
-        assert!(c.redactor.is_secret_name("Stream_Key") && c.redactor.is_secret_name("secret"));
+        assert!(c.redactor.is_secret_name("Camera_Code") && c.redactor.is_secret_name("secret"));
         assert_eq!(c.schema_base_url, "https://schemas.example/v1/");
         assert_eq!(c.max_message_bytes, LARGEST_MAX_MESSAGE_BYTES);
         assert_eq!(c.admission_on_failure, AdmissionOnFailure::Allow);

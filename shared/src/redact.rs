@@ -16,11 +16,21 @@
 //!   secret-named query parameters replaced by `***`
 //!   (`rtmp://h/app/s?secret=***&x=1`, `txSecret=***&txTime=5F…`).
 //!
+//! Whatever the list of names says, two things are always masked: the
+//! password of a URL's `user:password@` (`rtsp://admin:***@10.0.0.9/…`:
+//! pull proxies and relays report their origin URL), and the configured
+//! secrets themselves ([`Redactor::with_secrets`]) wherever their value
+//! occurs (livehook's token inside the hook URLs of ZLMediaKit's
+//! configuration dump), in values and member names alike.
+//!
 //! Keys and ids are derived by the adapters from the payload as received,
 //! before redaction, so a redacted event keeps its identity. Redaction is
 //! cheap when nothing matches (most deliveries): the raw text is only
 //! rewritten when one of the names occurs in it.
 
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, MatchKind};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -33,37 +43,89 @@ pub const MASK: &str = "***";
 /// The names redacted when `LIVEHOOK_REDACT` is not set: those the
 /// streaming servers and CDNs livehook takes (and their publishers' URLs)
 /// use for secrets. SRS and nginx-rtmp pass the publisher's query on
-/// (`secret`, `token`, `sign`, …); Tencent signs push URLs with
-/// `txSecret`; Aliyun's URL auth is `auth_key`; ZLMediaKit's configuration
+/// (`secret`, `token`, `sign`, `pass`, …); ZLMediaKit's configuration
 /// carries `api.secret` and `hook.admin_params` (`secret=…`), SRT's
-/// `passphrase` and RTSP / RTMP credentials (`password`, `passwd`, `pwd`).
+/// `passphrase` / `psk` and RTSP / RTMP credentials (`password`, `passwd`,
+/// `pwd`). The CDNs' URL signing: Tencent `txSecret`, Alibaba `auth_key`,
+/// Huawei `hwSecret`, Volcengine `volcSecret`, Wangsu `wsSecret`, Akamai
+/// `hdnts` / `hdnea` / `__token__`, AWS SigV4 `X-Amz-Signature` /
+/// `X-Amz-Credential` / `X-Amz-Security-Token`, Google `X-Goog-Signature` /
+/// `X-Goog-Credential`, Azure SAS `sig`, CloudFront `Signature`.
 pub const DEFAULT_NAMES: &[&str] = &[
     "secret",
     "txSecret",
     "token",
     "access_token",
+    "refresh_token",
+    "session_token",
+    "security_token",
     "sign",
+    "sig",
     "signature",
     "auth_key",
     "api_key",
     "apikey",
     "secret_key",
+    "secret_access_key",
+    "client_secret",
+    "private_key",
+    "authorization",
     "password",
     "passwd",
     "pwd",
+    "pass",
     "passphrase",
+    "psk",
+    "stream_key",
+    "streamkey",
     "api.secret",
+    "hwSecret",
+    "volcSecret",
+    "wsSecret",
+    "hdnts",
+    "hdnea",
+    "__token__",
+    "X-Amz-Signature",
+    "X-Amz-Credential",
+    "X-Amz-Security-Token",
+    "X-Goog-Signature",
+    "X-Goog-Credential",
 ];
 
+/// Configured secrets shorter than this are not searched for by value: a
+/// short value occurs by chance in ordinary text (every token is at least
+/// 16 characters; see [`crate::auth::MIN_TOKEN_LEN`]).
+pub const MIN_SECRET_LEN: usize = 8;
+
 /// The secret names, and the redaction rules over them.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Redactor {
     /// Lowercase names.
     names: Vec<String>,
     /// The first byte of each name and of each dotted name's last segment
     /// (lowercase): where a search for a name may start.
     first_bytes: [bool; 256],
+    /// Every spelling of the configured secrets searched for by value (as
+    /// they are and JSON-escaped), and one automaton over them all.
+    secrets: Vec<String>,
+    finder: Option<Arc<AhoCorasick>>,
 }
+
+impl std::fmt::Debug for Redactor {
+    // The secrets themselves never reach a log through a config's `Debug`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("names", &self.names)
+            .field("secrets", &self.secrets.len())
+            .finish()
+    }
+}
+
+/// The configured secrets could not be made into one search (far more, or
+/// far longer, than any configuration holds).
+#[derive(Debug, thiserror::Error)]
+#[error("the configured secrets cannot be searched for: {0}")]
+pub struct SecretsError(#[from] aho_corasick::BuildError);
 
 impl Default for Redactor {
     fn default() -> Self {
@@ -88,7 +150,74 @@ impl Redactor {
                 }
             }
         }
-        Redactor { names, first_bytes }
+        Redactor {
+            names,
+            first_bytes,
+            secrets: Vec::new(),
+            finder: None,
+        }
+    }
+
+    /// Also masks these secret values wherever they occur, whatever the
+    /// names say: livehook's tokens, the Tencent key, and any other secret
+    /// the configuration holds. Values shorter than [`MIN_SECRET_LEN`] are
+    /// skipped (they would mask ordinary text). Adds to the secrets of an
+    /// earlier call.
+    pub fn with_secrets<S: AsRef<str>>(
+        mut self,
+        secrets: impl IntoIterator<Item = S>,
+    ) -> Result<Self, SecretsError> {
+        for secret in secrets {
+            let secret = secret.as_ref().trim();
+            if secret.len() < MIN_SECRET_LEN {
+                continue;
+            }
+            // As JSON text spells it too (`data.raw` is searched before it
+            // is parsed), with and without the optional `\/`.
+            let quoted = serde_json::to_string(secret).unwrap_or_default();
+            let escaped = quoted
+                .get(1..quoted.len().saturating_sub(1))
+                .unwrap_or(secret)
+                .to_owned();
+            for spelling in [secret.to_owned(), escaped.replace('/', "\\/"), escaped] {
+                if !self.secrets.contains(&spelling) {
+                    self.secrets.push(spelling);
+                }
+            }
+        }
+        self.finder = if self.secrets.is_empty() {
+            None
+        } else {
+            Some(Arc::new(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(&self.secrets)?,
+            ))
+        };
+        Ok(self)
+    }
+
+    /// `text` with every configured secret replaced by `***`; `None` when
+    /// none occurs.
+    pub fn mask_secrets(&self, text: &str) -> Option<String> {
+        let finder = self.finder.as_deref()?;
+        if !finder.is_match(text) {
+            return None;
+        }
+        let mut out = String::with_capacity(text.len());
+        finder.replace_all_with(text, &mut out, |_, _, out| {
+            out.push_str(MASK);
+            true
+        });
+        Some(out)
+    }
+
+    /// A request's query string as it may be logged: `token` and every
+    /// secret-named parameter masked, and the configured secrets wherever
+    /// they occur (a token pasted into another parameter).
+    pub fn log_query(&self, query: &str) -> String {
+        let masked = crate::inbound::redact_query(query);
+        self.redact_text(&masked).unwrap_or(masked)
     }
 
     /// The names of `LIVEHOOK_REDACT`: a comma-separated list that replaces
@@ -120,7 +249,16 @@ impl Redactor {
     /// in it (any case), or it has `\u` escapes or percent-encoding, behind
     /// which a name could hide. A `false` is certain, so the common delivery costs one pass.
     pub fn might_match(&self, text: &str) -> bool {
+        if self.finder.as_ref().is_some_and(|f| f.is_match(text)) {
+            return true;
+        }
         let bytes = text.as_bytes();
+        // A URL's `user:password@`: an `@` after a `://`.
+        if let Some(at) = text.find("://")
+            && bytes[at..].contains(&b'@')
+        {
+            return true;
+        }
         bytes.iter().enumerate().any(|(i, &b)| {
             let lower = b.to_ascii_lowercase();
             // Escapes and percent-encoding can spell a name in other bytes.
@@ -140,11 +278,23 @@ impl Redactor {
         })
     }
 
-    /// `text` with the values of its secret-named query parameters replaced
-    /// by `***`, when it is a URL with a query (`…?a=1&secret=x#f`) or a
-    /// query string itself (`secret=x&a=1`, SRS's `?secret=x`). `None`
-    /// when there is nothing to replace.
+    /// `text` with its secrets replaced by `***`: the configured secrets
+    /// wherever they occur, the password of every URL's `user:password@`,
+    /// and the values of its secret-named query parameters when it is a
+    /// URL with a query (`…?a=1&secret=x#f`) or a query string itself
+    /// (`secret=x&a=1`, SRS's `?secret=x`). `None` when there is nothing to
+    /// replace.
     pub fn redact_text(&self, text: &str) -> Option<String> {
+        let by_value = self.mask_secrets(text);
+        let text = by_value.as_deref().unwrap_or(text);
+        let passwords = mask_url_passwords(text);
+        let text = passwords.as_deref().unwrap_or(text);
+        self.redact_query(text).or(passwords).or(by_value)
+    }
+
+    /// `text` with the values of its secret-named query parameters replaced
+    /// by `***`; `None` when there is none.
+    fn redact_query(&self, text: &str) -> Option<String> {
         if !text.contains('=') {
             return None;
         }
@@ -227,6 +377,15 @@ impl Redactor {
     /// changed.
     pub fn redact_map(&self, map: &mut Map<String, Value>) -> bool {
         let mut changed = false;
+        if self.finder.is_some() && map.keys().any(|k| self.mask_secrets(k).is_some()) {
+            // A secret as a member name (a form field named by a token):
+            // the object is rebuilt, in order, with that name masked.
+            *map = std::mem::take(map)
+                .into_iter()
+                .map(|(k, v)| (self.mask_secrets(&k).unwrap_or(k), v))
+                .collect();
+            changed = true;
+        }
         for (key, value) in map.iter_mut() {
             if self.is_secret_name(key) {
                 if is_maskable(value) {
@@ -269,7 +428,13 @@ impl Redactor {
                     if index > 0 {
                         out.push(',');
                     }
-                    out.push_str(&serde_json::to_string(key)?);
+                    match self.mask_secrets(key) {
+                        Some(masked) => {
+                            out.push_str(&serde_json::to_string(&masked)?);
+                            changed = true;
+                        }
+                        None => out.push_str(&serde_json::to_string(key)?),
+                    }
                     out.push(':');
                     if self.is_secret_name(key) && raw_is_maskable(value) {
                         out.push_str(&serde_json::to_string(MASK)?);
@@ -325,11 +490,22 @@ impl Redactor {
     /// changed.
     pub fn redact_data(&self, data: &mut EventData) -> bool {
         let mut changed = false;
+        // Every normalized text that copies a payload string.
         for field in [
+            &mut data.app,
+            &mut data.stream,
+            &mut data.domain,
             &mut data.url,
             &mut data.url_params,
+            &mut data.client_addr,
+            &mut data.node,
+            &mut data.server_id,
+            &mut data.session_id,
             &mut data.snapshot_url,
             &mut data.error_message,
+            &mut data.room_id,
+            &mut data.owner_id,
+            &mut data.channel_id,
             &mut data.name,
             &mut data.title,
         ] {
@@ -393,6 +569,42 @@ impl Redactor {
             .get_mut("data")
             .is_some_and(|data| self.redact_value(data))
     }
+}
+
+/// `text` with the password of every URL's `scheme://user:password@`
+/// replaced by `***`, also inside longer text (a command line, an error
+/// message). `None` when there is none.
+fn mask_url_passwords(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(found) = text[from..].find("://") {
+        let start = from + found + 3;
+        // The authority ends where the path, query or fragment begins (or
+        // the text around the URL does).
+        let end = text[start..]
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#' | '"' | '\'' | '<' | '>') || c.is_whitespace()
+            })
+            .map_or(text.len(), |e| start + e);
+        // The last `@`: an unescaped one inside a password stays hidden.
+        if let Some(at) = text[start..end].rfind('@')
+            && let Some(colon) = text[start..start + at].find(':')
+        {
+            let (password_start, password_end) = (start + colon + 1, start + at);
+            let password = &text[password_start..password_end];
+            if !password.is_empty() && password != MASK {
+                out.push_str(&text[copied..password_start]);
+                out.push_str(MASK);
+                copied = password_end;
+            }
+        }
+        from = end.max(start);
+    }
+    (copied > 0).then(|| {
+        out.push_str(&text[copied..]);
+        out
+    })
 }
 
 /// The part of a dotted name after its last `.` (`api.secret` → `secret`).
@@ -562,5 +774,131 @@ mod tests {
             "txSecret=***&txTime=1"
         );
         assert!(!r.redact_envelope(&mut envelope));
+    }
+
+    #[test]
+    fn the_cdns_url_signing_parameters_are_masked_by_default() {
+        let r = Redactor::default();
+        let cases = [
+            (
+                "rtmp://h/live/s?wsSecret=a1&wsTime=5F",
+                "rtmp://h/live/s?wsSecret=***&wsTime=5F",
+            ),
+            ("hwSecret=a1&hwTime=5F", "hwSecret=***&hwTime=5F"),
+            ("volcSecret=a1&volcTime=5F", "volcSecret=***&volcTime=5F"),
+            (
+                "https://h/a.m3u8?hdnts=exp~acl~hmac",
+                "https://h/a.m3u8?hdnts=***",
+            ),
+            (
+                "https://h/a.m3u8?__token__=x",
+                "https://h/a.m3u8?__token__=***",
+            ),
+            (
+                "https://b.s3.amazonaws.com/k?X-Amz-Credential=AK%2F1&X-Amz-Signature=ab&X-Amz-Expires=60",
+                "https://b.s3.amazonaws.com/k?X-Amz-Credential=***&X-Amz-Signature=***&X-Amz-Expires=60",
+            ),
+            (
+                "https://s/o?x-goog-signature=ab",
+                "https://s/o?x-goog-signature=***",
+            ),
+            (
+                "https://a.blob/c?sv=1&sig=ab",
+                "https://a.blob/c?sv=1&sig=***",
+            ),
+            ("user=alice&pass=ab", "user=alice&pass=***"),
+            (
+                "srt://h:9000?streamid=s&psk=ab",
+                "srt://h:9000?streamid=s&psk=***",
+            ),
+            ("stream_key=ab", "stream_key=***"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(r.redact_text(text).as_deref(), Some(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn url_passwords_are_masked_wherever_a_url_is() {
+        let r = Redactor::parse("stream_key");
+        let cases = [
+            (
+                "rtsp://admin:Cam3raPass@10.0.0.9:554/Streaming/Channels/101",
+                "rtsp://admin:***@10.0.0.9:554/Streaming/Channels/101",
+            ),
+            (
+                "rtmp://relay:p%40ss@origin/live/s?x=1",
+                "rtmp://relay:***@origin/live/s?x=1",
+            ),
+            // An unescaped `@` inside the password: the last one ends it.
+            ("rtsp://u:a@b@cam/x", "rtsp://u:***@cam/x"),
+            (
+                "ffmpeg -i rtsp://a:b1@h/x -f flv rtmp://c:d2@k/y",
+                "ffmpeg -i rtsp://a:***@h/x -f flv rtmp://c:***@k/y",
+            ),
+            ("srt://u:pw@h:9000", "srt://u:***@h:9000"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(r.redact_text(text).as_deref(), Some(expected), "{text}");
+            assert!(r.might_match(text), "{text}");
+        }
+        for text in [
+            "rtsp://10.0.0.9:554/x",
+            "rtsp://admin@10.0.0.9/x",
+            "rtsp://admin:***@10.0.0.9/x",
+            "mailto:a@b.c",
+            "http://h/path?next=a:b@c",
+        ] {
+            assert_eq!(r.redact_text(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn configured_secrets_are_masked_by_value_whatever_the_names_say() {
+        let token = "livehook-token-0123456789";
+        let r = Redactor::parse("stream_key")
+            .with_secrets([token, "short", "tencent/key\"0123"])
+            .unwrap();
+        let mut dump = json!({
+            "hook.on_publish": format!("https://x/zlmediakit/on_publish?token={token}"),
+            "hook.on_play": format!("https://x/zlmediakit/on_play?t={token}&a=1"),
+            "note": "short stays: too short to search for",
+            "key": "tencent/key\"0123",
+            token: "as a member name",
+        });
+        assert!(r.redact_value(&mut dump));
+        assert_eq!(
+            dump,
+            json!({
+                "hook.on_publish": "https://x/zlmediakit/on_publish?token=***",
+                "hook.on_play": "https://x/zlmediakit/on_play?t=***&a=1",
+                "note": "short stays: too short to search for",
+                "key": "***",
+                "***": "as a member name",
+            })
+        );
+        // In raw JSON text, also behind JSON's escapes (`\/`, `\"`).
+        let text =
+            format!(r#"{{"a":"x{token}y","b":"tencent\/key\"0123","{token}":1,"c":"short"}}"#);
+        let received: Box<RawValue> = serde_json::from_str(&text).unwrap();
+        let redacted = r.redact_raw(&received).unwrap();
+        assert_eq!(
+            redacted.get(),
+            r#"{"a":"x***y","b":"***","***":1,"c":"short"}"#
+        );
+        // The secrets never show through `Debug`.
+        assert!(!format!("{r:?}").contains(token));
+    }
+
+    #[test]
+    fn the_logged_query_hides_the_token_and_the_secrets_wherever_they_are() {
+        let token = "livehook-token-0123456789";
+        let r = Redactor::default().with_secrets([token]).unwrap();
+        let logged = r.log_query(&format!("token={token}&next={token}&secret=s1&app=live"));
+        assert!(
+            !logged.contains(token) && !logged.contains("s1"),
+            "{logged}"
+        );
+        assert!(logged.contains("app=live"), "{logged}");
     }
 }

@@ -1,7 +1,8 @@
-//! The pure front half of the flow: method (405) → size (413) → content
-//! decoding (gzip; a form body into a JSON object) → the provider's adapter:
-//! authentication (401) and parsing (400) → replay window (400) → redaction
-//! of secrets inside the payload. No AWS call; fuzzed on its own.
+//! The pure front half of the flow: method (405) → size (413) → a token
+//! provider's `?token=` (401) → content decoding (gzip; a form body into a
+//! JSON object) → the provider's adapter: authentication inside the body
+//! (Tencent's signature, 401) and parsing (400) → replay window (400) →
+//! redaction of secrets inside the payload. No AWS call; fuzzed on its own.
 
 use std::io::Read;
 use std::time::Duration;
@@ -78,6 +79,11 @@ impl Gate {
         self.provider
     }
 
+    /// The redaction this gate applies (also to the logged query).
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
     /// The limits this gate applies.
     pub fn settings(&self) -> &Settings {
         &self.settings
@@ -99,6 +105,19 @@ impl Gate {
         if raw.len() > limit {
             return Err(Rejection::PayloadTooLarge { limit });
         }
+        let query = request.uri().query().unwrap_or("");
+        // Before anything is done with the body: a sender without the
+        // secret costs neither the gzip nor the form decoding.
+        match self.provider.auth_scheme() {
+            AuthScheme::QueryToken => self.verifier.check_token(
+                form_urlencoded::parse(query.as_bytes())
+                    .filter(|(name, _)| name == "token")
+                    .map(|(_, value)| value),
+            )?,
+            // The signature is inside the body: checked by the adapter
+            // once the body is decoded.
+            AuthScheme::TencentSign => {}
+        }
         let mut decoded = decode_body(request.headers(), raw, limit)?;
         if self.provider.sending().form_body && is_form(request.headers()) {
             let form = decode_form(decoded.as_deref().unwrap_or(raw), limit)?;
@@ -113,7 +132,7 @@ impl Gate {
             } else {
                 raw_path
             },
-            query: request.uri().query().unwrap_or(""),
+            query,
             headers: request.headers(),
             body: decoded.as_deref().unwrap_or(raw),
             received_at: now,

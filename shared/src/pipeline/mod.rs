@@ -17,7 +17,6 @@ use time::OffsetDateTime;
 use crate::config::{AdmissionOnFailure, Config};
 use crate::error::Rejection;
 use crate::event::DataSchemas;
-use crate::inbound::redact_query;
 use crate::providers::Provider;
 use crate::store::IdempotencyStore;
 use crate::telemetry::{Outcome, emit_metrics};
@@ -92,7 +91,11 @@ impl<S: IdempotencyStore> Pipeline<S> {
 
         let result = self.process(&request, invocation).await;
 
-        let query = request.uri().query().map(redact_query).unwrap_or_default();
+        let query = request
+            .uri()
+            .query()
+            .map(|q| self.gate.redactor().log_query(q))
+            .unwrap_or_default();
         let provider = self.gate.provider().name();
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let outcome = match &result {

@@ -85,6 +85,12 @@ pub const SESSION_WINDOW: Duration = Duration::from_secs(60);
 /// (`streamNoneReaderDelayMS`) before the same body can come again.
 pub const REPEAT_WINDOW: Duration = Duration::from_secs(12);
 
+/// The credentials in the configuration `on_server_started` dumps, masked
+/// whatever `LIVEHOOK_REDACT` says: whoever holds `api.secret` controls the
+/// server through its HTTP API (`hook.admin_params` holds it too, as
+/// `secret=…`), and the SRT passphrase admits any publisher.
+const CONFIG_CREDENTIALS: &[&str] = &["api.secret", "hook.admin_params", "srt.passPhrase"];
+
 /// How a hook's deliveries are told apart.
 enum Keying {
     /// By the body without `hook_index`, for this long.
@@ -154,7 +160,7 @@ impl Provider for Zlmediakit {
             EventType::RecordingFileClosed | EventType::RecordingSegmentReady
         )
         .then(|| record_file(f));
-        let data = EventData {
+        let mut data = EventData {
             provider_event: hook.to_owned(),
             app: app.clone(),
             stream: stream.clone(),
@@ -173,6 +179,12 @@ impl Provider for Zlmediakit {
             raw: raw_json(inbound.body)?,
             ..EventData::default()
         };
+        if hook == "on_server_started"
+            && let Some(masked) = crate::redact::Redactor::new(CONFIG_CREDENTIALS.iter().copied())
+                .redact_raw(&data.raw)
+        {
+            data.raw = masked;
+        }
         let identity = Identity::of_stream(app, stream, |_| server_id);
 
         // The attempt's counter is kept on the record, never in the key.

@@ -498,3 +498,138 @@ fn every_admitted_event_names_its_type_schema() {
         "https://schemas.example/data/stream.started.json"
     );
 }
+
+#[test]
+fn the_token_is_checked_before_the_body_is_decoded() {
+    // Bodies whose decoding fails or is refused, with a wrong token:
+    // 401, never the body's 400 or 413.
+    let g = gate(&Bililive, DAY);
+    let wrong = |headers: Value, body: &[u8]| {
+        g.admit_now(&request(
+            "POST",
+            "/bililive",
+            "token=wrong-token",
+            headers,
+            body,
+            true,
+        ))
+        .unwrap_err()
+    };
+    let unauthenticated = Rejection::Unauthenticated(AuthFailure::WrongToken);
+    assert_eq!(
+        wrong(json!({"content-encoding": "gzip"}), b"not gzip"),
+        unauthenticated
+    );
+    assert_eq!(
+        wrong(
+            json!({"content-encoding": "gzip"}),
+            &gzip(&vec![b' '; 1 << 20])
+        ),
+        unauthenticated
+    );
+    assert_eq!(
+        wrong(json!({"content-encoding": "br"}), b"{}"),
+        unauthenticated
+    );
+    // A form whose JSON would exceed the limit (nginx-rtmp decodes forms).
+    let n = gate(&crate::providers::Nginx, DAY);
+    let form = "a&".repeat(LIMIT / 2);
+    let form_request = |query: &str| {
+        request(
+            "POST",
+            "/nginx",
+            query,
+            json!({"content-type": "application/x-www-form-urlencoded"}),
+            form.as_bytes(),
+            false,
+        )
+    };
+    assert_eq!(
+        n.admit_now(&form_request("token=wrong-token")).unwrap_err(),
+        unauthenticated
+    );
+    assert_eq!(
+        n.admit_now(&form_request("")).unwrap_err(),
+        Rejection::Unauthenticated(AuthFailure::MissingToken)
+    );
+    assert_eq!(
+        n.admit_now(&form_request("token=test-token")).unwrap_err(),
+        Rejection::PayloadTooLarge { limit: LIMIT }
+    );
+}
+
+/// Every text of the published event: its `data` (`raw` included),
+/// subject and attributes.
+fn published(d: &Delivery) -> String {
+    d.events
+        .iter()
+        .map(|o| serde_json::to_string(&o.event).unwrap())
+        .collect()
+}
+
+#[test]
+fn url_passwords_and_configured_secrets_never_reach_the_event() {
+    use crate::providers::Zlmediakit;
+    // Whatever the names: a list without the defaults.
+    let only = || {
+        Redactor::parse("stream_key")
+            .with_secrets(["test-token", "old-token"])
+            .unwrap()
+    };
+    // ZLMediaKit's pull proxy of an IP camera.
+    let zlm = gate(&Zlmediakit, DAY).with_redactor(only());
+    let changed = json!({"app": "live", "stream": "cam", "regist": true, "schema": "rtsp",
+            "hook_index": 3, "mediaServerId": "z", "originType": 4, "originTypeStr": "pull",
+            "originUrl": "rtsp://admin:Cam3raPass@10.0.0.9:554/Streaming/Channels/101",
+            "vhost": "__defaultVhost__"});
+    let d = zlm
+        .admit_now(&post(
+            "/zlmediakit/on_stream_changed",
+            "token=test-token",
+            &serde_json::to_vec(&changed).unwrap(),
+        ))
+        .unwrap();
+    let text = published(&d);
+    assert!(!text.contains("Cam3raPass"), "{text}");
+    assert_eq!(
+        d.events[0].event.data.url.as_deref(),
+        Some("rtsp://admin:***@10.0.0.9:554/Streaming/Channels/101")
+    );
+    // Its configuration dump: livehook's token in every hook URL.
+    let started = json!({"api.secret": "lab-api-secret-123", "hook_index": 0,
+            "general.mediaServerId": "z",
+            "hook.on_publish": "http://h/zlmediakit/on_publish?token=test-token",
+            "hook.on_play": "http://h/zlmediakit/on_play?old=old-token"});
+    let d = zlm
+        .admit_now(&post(
+            "/zlmediakit/on_server_started",
+            "token=test-token",
+            &serde_json::to_vec(&started).unwrap(),
+        ))
+        .unwrap();
+    let text = published(&d);
+    assert!(
+        !text.contains("test-token") && !text.contains("old-token"),
+        "{text}"
+    );
+    // Its own API secret too, whatever the names say.
+    assert!(!text.contains("lab-api-secret-123"), "{text}");
+    // lal's relay pull from a protected origin.
+    let lal = gate(&Lal, DAY).with_redactor(only());
+    let pull = json!({"server_id": "1", "session_id": "RTMPPULL1", "protocol": "RTMP",
+            "url": "rtmp://relay:Rel4yPass@origin:1935/live/s", "app_name": "live",
+            "stream_name": "s", "url_param": "", "has_in_session": true});
+    let d = lal
+        .admit_now(&post(
+            "/lal/on_relay_pull_start",
+            "token=test-token",
+            &serde_json::to_vec(&pull).unwrap(),
+        ))
+        .unwrap();
+    let text = published(&d);
+    assert!(!text.contains("Rel4yPass"), "{text}");
+    assert!(
+        text.contains("rtmp://relay:***@origin:1935/live/s"),
+        "{text}"
+    );
+}
