@@ -50,8 +50,8 @@ pub struct Config {
     /// `LIVEHOOK_REDACT` (default [`crate::redact::DEFAULT_NAMES`]; a list
     /// starting with `+` adds to them): the field and query parameter
     /// names whose values are replaced by `***` before anything is written.
-    /// The configured secrets (tokens, Tencent key) are masked by value
-    /// whatever the list says.
+    /// The configured secrets (tokens, Tencent key, signing secrets) are
+    /// masked by value whatever the list says.
     pub redactor: Redactor,
     /// `LIVEHOOK_SCHEMA_BASE_URL` (default
     /// [`crate::event::DEFAULT_SCHEMA_BASE_URL`]): where the schemas of
@@ -222,16 +222,23 @@ impl Config {
             }
         };
 
-        // The configured secrets are masked by value whatever the list says.
+        // The configured secrets are masked by value whatever the list
+        // says: tokens, Tencent's key, the signing secrets (LiveKit's
+        // `APIKEY:SECRET` pairs also by their secret alone).
+        let signing_values = signing.iter().flat_map(|s| {
+            let pair = s.expose();
+            [Some(pair), pair.split_once(':').map(|(_, secret)| secret)]
+        });
         let redactor = get("LIVEHOOK_REDACT")
             .map_or_else(Redactor::default, |list| Redactor::parse(&list))
             .with_secrets(
                 token_list
                     .split(',')
-                    .chain(tencent_key.as_ref().map(Secret::expose)),
+                    .chain(tencent_key.as_ref().map(Secret::expose))
+                    .chain(signing_values.flatten()),
             )
             .map_err(|e| ConfigError::Invalid {
-                name: "LIVEHOOK_TOKEN",
+                name: "LIVEHOOK_REDACT",
                 reason: e.to_string(),
             })?;
         let schema_base_url = match get("LIVEHOOK_SCHEMA_BASE_URL") {
@@ -391,6 +398,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.verifier.tolerance, None);
+        // Signing secrets are masked by value, a pair's secret also alone.
+        let c = load(
+            signed,
+            &[
+                BASE[0],
+                BASE[1],
+                ("LIVEHOOK_LIVEKIT_SECRET", "APIkey01:livekit-secret-0123"),
+            ],
+        )
+        .unwrap();
+        let masked = c
+            .redactor
+            .redact_text("x livekit-secret-0123 APIkey01:livekit-secret-0123");
+        assert_eq!(masked.as_deref(), Some("x *** ***"));
     }
 
     #[test]

@@ -114,9 +114,9 @@ impl Gate {
                     .filter(|(name, _)| name == "token")
                     .map(|(_, value)| value),
             )?,
-            // The signature is inside the body: checked by the adapter
-            // once the body is decoded.
-            AuthScheme::TencentSign => {}
+            // Tencent's signature is inside the body (checked by its
+            // adapter); a signed platform's proof is checked below.
+            AuthScheme::TencentSign | AuthScheme::Signed(_) => {}
         }
         let mut decoded = decode_body(request.headers(), raw, limit)?;
         if self.provider.sending().form_body && is_form(request.headers()) {
@@ -140,7 +140,7 @@ impl Gate {
             max_message_bytes: self.settings.max_message_bytes,
         };
         // A signed platform's proof, over the body as received, before the
-        // adapter parses it (token and Tencent checks are the adapter's).
+        // adapter parses it (Tencent's check is its adapter's).
         if let AuthScheme::Signed(proof) = self.provider.auth_scheme() {
             self.verifier.check_proof(proof, &inbound)?;
         }

@@ -14,7 +14,9 @@
 //!   `path`).
 //! - Fields: `app`, `flashver`, `swfurl`, `tcurl`, `pageurl`, `addr`, then
 //!   `clientid` (a per-process counter) on all but `connect`, which has
-//!   `epoch` (nginx's uptime in ms) instead; `name`; `type` on publish;
+//!   `epoch` (nginx's uptime in ms) instead; `name` on all but `connect`
+//!   and `disconnect` (so there a `name` is the client's, and so is a
+//!   `clientid` on `connect`: never read as nginx's); `type` on publish;
 //!   `start`, `duration`, `reset` on play; `time` (seconds since the
 //!   session began) and `timestamp` (the stream's, in ms) on update. The
 //!   client's query follows as more fields (`secret=abc&user=alice`), so a
@@ -95,8 +97,12 @@ impl Provider for Nginx {
         let event_key = key::derive(NAME, &[inbound.request_id.as_bytes()]);
 
         let app = first(&body, "app");
-        let stream = first(&body, "name");
-        let client_id = first(&body, "clientid");
+        let sent = SentByNginx::of(&call);
+        // Only what nginx itself sends for this call: on `connect` (and a
+        // `name` on `disconnect`) the same field can only be the client's
+        // query, which must not name a stream or session it does not own.
+        let stream = sent.name.then(|| first(&body, "name")).flatten();
+        let client_id = sent.clientid.then(|| first(&body, "clientid")).flatten();
         let path = first(&body, "path");
         let data = EventData {
             provider_event: call,
@@ -104,7 +110,7 @@ impl Provider for Nginx {
             stream: stream.clone(),
             protocol: Some("RTMP".to_owned()),
             url: first(&body, "tcurl"),
-            url_params: client_query(&body),
+            url_params: client_query(&body, sent),
             client_ip: first(&body, "addr"),
             session_id: client_id.clone(),
             file: (event_type == EventType::RecordingFileClosed).then(|| FileInfo {
@@ -163,14 +169,52 @@ fn first(body: &Map<String, Value>, name: &str) -> Option<String> {
     Fields(&into_map(serde_json::json!({ "v": value }))).text("v")
 }
 
+/// Which of nginx's session fields a call carries (`ngx_rtmp_notify_module.c`:
+/// `connect` is built from the connection, without `clientid` or `name`;
+/// `disconnect` has the session's fields but no `name`; every other call
+/// has both).
+#[derive(Debug, Clone, Copy)]
+struct SentByNginx {
+    name: bool,
+    clientid: bool,
+}
+
+impl SentByNginx {
+    fn of(call: &str) -> Self {
+        match call {
+            "connect" => SentByNginx {
+                name: false,
+                clientid: false,
+            },
+            "disconnect" => SentByNginx {
+                name: false,
+                clientid: true,
+            },
+            _ => SentByNginx {
+                name: true,
+                clientid: true,
+            },
+        }
+    }
+
+    /// Whether `field` is one of nginx's own on this call.
+    fn owns(self, field: &str) -> bool {
+        match field {
+            "name" => self.name,
+            "clientid" => self.clientid,
+            other => OWN_FIELDS.contains(&other),
+        }
+    }
+}
+
 /// The client's query: the fields nginx appended after its own, form-encoded
 /// again (in name order: the decoded form keeps no order). `None` without
 /// any.
-fn client_query(body: &Map<String, Value>) -> Option<String> {
+fn client_query(body: &Map<String, Value>, sent: SentByNginx) -> Option<String> {
     let mut query = form_urlencoded::Serializer::new(String::new());
     let mut any = false;
     for (name, value) in body {
-        if OWN_FIELDS.contains(&name.as_str()) {
+        if sent.owns(name) {
             continue;
         }
         let values = match value {
@@ -345,6 +389,45 @@ mod tests {
         assert_eq!(e.event_type, EventType::StreamStarted);
         assert_eq!(e.subject, "nginx/live/test");
         assert_eq!(e.data.url_params, None);
+    }
+
+    #[test]
+    fn name_and_clientid_are_read_only_where_nginx_sends_them() {
+        let query = format!("token={TOKEN}");
+        let send = |body: Value| {
+            let d = deliver(
+                &Nginx,
+                "/nginx",
+                &query,
+                &serde_json::to_vec(&body).unwrap(),
+            )
+            .unwrap();
+            d.events[0].event.clone()
+        };
+        // `rtmp://h/live?name=victim&clientid=9`: on connect nginx sends
+        // neither, so both are the client's query.
+        let connect = send(
+            json!({"app": "live", "tcurl": "rtmp://h/live", "addr": "10.0.0.5",
+            "epoch": "1234", "call": "connect", "name": "victim", "clientid": "9"}),
+        );
+        assert_eq!(connect.data.stream, None);
+        assert_eq!(connect.data.session_id, None);
+        assert_eq!(connect.subject, "nginx/live");
+        assert_eq!(
+            connect.data.url_params.as_deref(),
+            Some("clientid=9&name=victim")
+        );
+        // On disconnect nginx sends `clientid` (first) but no `name`.
+        let disconnect = send(json!({"app": ["live", "live"], "clientid": ["3", "9"],
+            "call": "disconnect", "name": "victim"}));
+        assert_eq!(disconnect.data.stream, None);
+        assert_eq!(disconnect.data.session_id.as_deref(), Some("3"));
+        assert_eq!(disconnect.data.url_params.as_deref(), Some("name=victim"));
+        // On publish both are nginx's own.
+        let publish = send(json!({"app": "live", "clientid": "3", "call": "publish",
+            "name": "cam", "type": "live"}));
+        assert_eq!(publish.subject, "nginx/live/cam");
+        assert_eq!(publish.data.session_id.as_deref(), Some("3"));
     }
 
     #[test]
