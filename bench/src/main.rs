@@ -40,7 +40,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use clap::{Parser, Subcommand};
-use livehook::providers::{ALL, AuthScheme, Provider, by_name};
+use livehook::providers::imitate::by_name;
+use livehook::providers::{ALL, AuthScheme, Imitate};
 use livehook_testkit::samples::{events_dir, load_dir};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -379,7 +380,7 @@ fn set_path(map: &mut Map<String, Value>, path: &[String], new: Value) {
 /// Builds API Gateway v2 events for a provider, each made unique by `n` so
 /// that it is a new event; the same `n` again is the provider's retry.
 struct Events {
-    provider: &'static dyn Provider,
+    provider: &'static dyn Imitate,
     /// With `--event`: the sample's name (its hook) and body.
     sample: Option<(String, Map<String, Value>)>,
     token: String,
@@ -456,7 +457,7 @@ impl Events {
     fn event(&self, n: usize, attempt: u32) -> String {
         let (name, body) = self.body(n, attempt);
         let sending = self.provider.sending();
-        let path = if sending.hook_in_path {
+        let path = if self.provider.receiving().hook_in_path {
             format!("/{}/{name}", self.provider.name())
         } else {
             format!("/{}", self.provider.name())

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use livehook::providers::{self, AuthScheme, Provider};
+use livehook::providers::{self, AuthScheme, Imitate};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -30,7 +30,7 @@ pub struct Options<'a> {
 }
 
 /// The API Gateway event of `sample` delivered by `provider`.
-pub fn event_for(provider: &dyn Provider, sample: &Sample, options: &Options<'_>) -> Value {
+pub fn event_for(provider: &dyn Imitate, sample: &Sample, options: &Options<'_>) -> Value {
     let body = match options.fresh {
         Some(key) => providers::prepared_body(
             provider,
@@ -95,7 +95,7 @@ pub fn event_for(provider: &dyn Provider, sample: &Sample, options: &Options<'_>
     if token {
         event["queryStringParameters"] = json!({"token": options.token});
     }
-    if sending.hook_in_path {
+    if provider.receiving().hook_in_path {
         event["pathParameters"] = json!({"hook": providers::hook_of(sample.event)});
     }
     event
@@ -106,7 +106,7 @@ pub fn event_for(provider: &dyn Provider, sample: &Sample, options: &Options<'_>
 pub fn write_all(dir: &Path, options: &Options<'_>) -> Result<Vec<String>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut written = Vec::new();
-    for provider in providers::ALL {
+    for provider in providers::ALL_IMITATE {
         let example = provider.synthetic("livehook-check", "example").0;
         let Ok(sample) = samples::find(provider.name(), example) else {
             eprintln!(

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use livehook::providers::{self, AuthScheme, Provider};
+use livehook::providers::{self, AuthScheme, Imitate};
 use reqwest::{StatusCode, Url};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -78,7 +78,7 @@ pub struct CheckArgs {
 
 /// One provider to check and where its function is.
 struct Target {
-    provider: &'static dyn Provider,
+    provider: &'static dyn Imitate,
     url: String,
 }
 
@@ -177,15 +177,18 @@ fn filter_policy() -> Value {
 
 /// The providers to check and their function URLs.
 async fn targets(args: &CheckArgs, sdk: &aws_config::SdkConfig) -> Result<Vec<Target>> {
-    let wanted = |p: &dyn Provider| {
-        args.providers.is_empty() || args.providers.iter().any(|n| n == p.name())
-    };
+    let wanted =
+        |p: &dyn Imitate| args.providers.is_empty() || args.providers.iter().any(|n| n == p.name());
     for name in &args.providers {
         crate::samples::provider(name)?;
     }
     let mut found = Vec::new();
     if let Some(base) = &args.url {
-        for provider in providers::ALL.iter().copied().filter(|p| wanted(*p)) {
+        for provider in providers::ALL_IMITATE
+            .iter()
+            .copied()
+            .filter(|p| wanted(*p))
+        {
             let url = crate::providers::function_url(base, provider)?;
             found.push(Target {
                 provider,
@@ -200,7 +203,11 @@ async fn targets(args: &CheckArgs, sdk: &aws_config::SdkConfig) -> Result<Vec<Ta
         );
     };
     let outputs = crate::aws::stack_outputs(sdk, stack).await?;
-    for provider in providers::ALL.iter().copied().filter(|p| wanted(*p)) {
+    for provider in providers::ALL_IMITATE
+        .iter()
+        .copied()
+        .filter(|p| wanted(*p))
+    {
         match url_output(&outputs, provider.name()) {
             Some(url) => found.push(Target { provider, url }),
             None if args.providers.is_empty() => {
@@ -311,7 +318,7 @@ impl Inbox {
 /// there is none.
 async fn post(
     client: &reqwest::Client,
-    provider: &dyn Provider,
+    provider: &dyn Imitate,
     url: &Url,
     body: Vec<u8>,
 ) -> Result<StatusCode, String> {
@@ -331,7 +338,7 @@ async fn post(
 }
 
 /// The hint for a first delivery refused with 401.
-fn credential_hint(provider: &dyn Provider) -> &'static str {
+fn credential_hint(provider: &dyn Imitate) -> &'static str {
     match provider.auth_scheme() {
         AuthScheme::QueryToken => {
             "wrong token: --token (LIVEHOOK_TOKEN) must be one of the stack's Token values"

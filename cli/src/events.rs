@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_dynamodb::types::AttributeValue;
 use clap::{Args, Subcommand};
-use livehook::record::Outbox;
+use livehook::record::StoredRecord;
 use livehook::sink::{EventSink, Sent, SnsSink};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -278,9 +278,9 @@ async fn get(aws: &AwsArgs, id: &str) -> Result<(crate::aws::Target, Item)> {
 }
 
 /// The record's envelopes, read back as the relay reads them.
-fn outbox_of(id: &str, item: Item) -> Result<Outbox> {
+fn outbox_of(id: &str, item: Item) -> Result<StoredRecord> {
     let image: serde_dynamo::Item = item.into();
-    Outbox::from_item(&image).with_context(|| format!("event {id}'s record"))
+    StoredRecord::from_item(&image).with_context(|| format!("event {id}'s record"))
 }
 
 /// An envelope fit to show or publish again: fields a provider never

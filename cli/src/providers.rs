@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use livehook::providers::{self, AuthScheme, Provider};
+use livehook::providers::{self, AuthScheme, Imitate};
 use reqwest::Url;
 use serde_json::{Value, json};
 
@@ -48,7 +48,7 @@ pub struct ProvidersArgs {
 }
 
 /// Where a provider's credential goes, as `livehook providers` names it.
-pub fn auth_name(provider: &dyn Provider) -> &'static str {
+pub fn auth_name(provider: &dyn Imitate) -> &'static str {
     match provider.auth_scheme() {
         AuthScheme::QueryToken => "token",
         AuthScheme::TencentSign => "tencent-sign",
@@ -59,7 +59,7 @@ pub fn auth_name(provider: &dyn Provider) -> &'static str {
 /// The local function URL of `provider` under `base` (`make dev` serves
 /// each function at `<base>/<provider>/`): what `livehook send --url` and
 /// `livehook check --url` take.
-pub fn function_url(base: &str, provider: &dyn Provider) -> Result<Url> {
+pub fn function_url(base: &str, provider: &dyn Imitate) -> Result<Url> {
     let mut url = Url::parse(base).with_context(|| format!("`{base}` is not a URL"))?;
     if !matches!(url.scheme(), "http" | "https") {
         bail!("`{base}` must be http:// or https://");
@@ -71,10 +71,10 @@ pub fn function_url(base: &str, provider: &dyn Provider) -> Result<Url> {
 
 /// The URL the provider is configured with: the function URL, `{hook}`
 /// appended for providers that name the event in the path, and the token.
-fn provider_url(base: &str, provider: &dyn Provider, token: Option<&str>) -> Result<String> {
+fn provider_url(base: &str, provider: &dyn Imitate, token: Option<&str>) -> Result<String> {
     const HOOK: &str = "livehook-hook-placeholder";
     let function = function_url(base, provider)?;
-    let event = if provider.sending().hook_in_path {
+    let event = if provider.receiving().hook_in_path {
         HOOK
     } else {
         ""
@@ -84,7 +84,7 @@ fn provider_url(base: &str, provider: &dyn Provider, token: Option<&str>) -> Res
 }
 
 /// The facts about one provider, as `--json` prints them.
-fn describe(provider: &dyn Provider, url: Option<&str>, token: Option<&str>) -> Result<Value> {
+fn describe(provider: &dyn Imitate, url: Option<&str>, token: Option<&str>) -> Result<Value> {
     let sending = provider.sending();
     let mut value = json!({
         "name": provider.name(),
@@ -94,7 +94,7 @@ fn describe(provider: &dyn Provider, url: Option<&str>, token: Option<&str>) -> 
         "retry_delays": sending.retry_delays_seconds,
         "user_agent": sending.user_agent,
         "headers": sending.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>(),
-        "admission": sending.admission,
+        "admission": provider.receiving().admission,
         "content_type": providers::wire_body(provider, b"{}").0,
         "example": provider.synthetic("livehook-check", "example").0,
         "samples": samples::events_of(provider.name()),
@@ -124,7 +124,7 @@ pub fn run(args: ProvidersArgs) -> Result<()> {
         .token
         .as_deref()
         .and_then(|t| t.split(',').map(str::trim).find(|t| !t.is_empty()));
-    let rows = providers::ALL
+    let rows = providers::ALL_IMITATE
         .iter()
         .map(|p| describe(*p, args.url.as_deref(), token))
         .collect::<Result<Vec<_>>>()?;
@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn every_provider_is_described() {
-        for provider in providers::ALL {
+        for provider in providers::ALL_IMITATE {
             let row = describe(provider, Some("http://h/x"), Some("t")).unwrap();
             assert_eq!(row["name"], provider.name());
             assert!(row["url"].as_str().unwrap().starts_with("http://h/x/"));

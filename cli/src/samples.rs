@@ -3,7 +3,7 @@
 //! business: [`livehook::providers`].
 
 use anyhow::{Result, bail};
-use livehook::providers::{self, Provider};
+use livehook::providers::{self, Imitate};
 
 mod table {
     include!(concat!(env!("OUT_DIR"), "/samples.rs"));
@@ -57,8 +57,8 @@ pub fn find(provider: &str, event: &str) -> Result<Sample> {
 }
 
 /// The registered provider `name`, or an error listing the valid names.
-pub fn provider(name: &str) -> Result<&'static dyn Provider> {
-    match providers::by_name(name) {
+pub fn provider(name: &str) -> Result<&'static dyn Imitate> {
+    match providers::imitate::by_name(name) {
         Some(p) => Ok(p),
         None => bail!(
             "unknown provider `{name}`; valid providers: {}",
@@ -69,7 +69,7 @@ pub fn provider(name: &str) -> Result<&'static dyn Provider> {
 
 /// The registered providers' names, in registry order.
 pub fn names() -> Vec<&'static str> {
-    providers::ALL.iter().map(|p| p.name()).collect()
+    providers::ALL_IMITATE.iter().map(|p| p.name()).collect()
 }
 
 /// The text of `livehook send --list`.

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use livehook::providers::{self, AuthScheme, Provider};
+use livehook::providers::{self, AuthScheme, Imitate};
 use reqwest::Url;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use time::OffsetDateTime;
@@ -216,7 +216,7 @@ pub async fn run(args: SendArgs) -> Result<()> {
 /// event first sent at `now`, as the provider would send it (a form for a
 /// provider that sends forms: samples hold the decoded fields).
 fn prepare(
-    provider: &dyn Provider,
+    provider: &dyn Imitate,
     body: &[u8],
     key: Option<&str>,
     now: OffsetDateTime,
@@ -232,7 +232,7 @@ fn prepare(
 /// one).
 pub fn target_url(
     base: &str,
-    provider: &dyn Provider,
+    provider: &dyn Imitate,
     event: &str,
     token: Option<&str>,
 ) -> Result<Url> {
@@ -240,7 +240,7 @@ pub fn target_url(
     if !matches!(url.scheme(), "http" | "https") {
         bail!("--url must be http:// or https://, not {}://", url.scheme());
     }
-    if provider.sending().hook_in_path {
+    if provider.receiving().hook_in_path {
         let hook = providers::hook_of(event);
         let path = url.path().trim_end_matches('/').to_owned();
         url.set_path(&format!("{path}/{hook}"));
@@ -254,7 +254,7 @@ pub fn target_url(
 }
 
 /// The headers the provider's HTTP client sends.
-pub fn headers_for(provider: &dyn Provider) -> HeaderMap {
+pub fn headers_for(provider: &dyn Imitate) -> HeaderMap {
     let sending = provider.sending();
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -330,7 +330,7 @@ mod tests {
 
     #[test]
     fn form_providers_are_sent_forms() {
-        let nginx = livehook::providers::by_name("nginx").unwrap();
+        let nginx = livehook::providers::imitate::by_name("nginx").unwrap();
         let body = br#"{"app":"live","call":"publish","name":"test","tag":["a","b"]}"#;
         let (content_type, wire) = prepare(nginx, body, None, OffsetDateTime::now_utc(), 0);
         assert_eq!(content_type, "application/x-www-form-urlencoded");
@@ -343,7 +343,7 @@ mod tests {
     #[test]
     fn every_provider_has_valid_headers() {
         // HeaderName::from_static panics on an invalid (e.g. upper-case) name.
-        for provider in livehook::providers::ALL {
+        for provider in livehook::providers::ALL_IMITATE {
             let _ = headers_for(provider);
         }
     }

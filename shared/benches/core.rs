@@ -88,7 +88,7 @@ fn core(c: &mut Criterion) {
     let gate = livehook::pipeline::Gate::new(
         by_name("nginx").expect("nginx is registered"),
         verifier.clone(),
-        livehook::pipeline::Settings {
+        livehook::pipeline::Limits {
             max_body_bytes: 1 << 20,
             retention: Duration::from_secs(86_400),
             replay_window: Duration::ZERO,

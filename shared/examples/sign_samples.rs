@@ -5,11 +5,11 @@
 
 use std::path::Path;
 
-use livehook::providers::{AuthScheme, LiveKit, Mux, Provider, prepared_body};
+use livehook::providers::{AuthScheme, Imitate, LiveKit, Mux, prepared_body};
 use time::OffsetDateTime;
 
 /// The signed platforms (registered ones join the registry's walk).
-const SIGNED: &[&dyn Provider] = &[&LiveKit, &Mux];
+const SIGNED: &[&dyn Imitate] = &[&LiveKit, &Mux];
 
 /// A throwaway `KEY:SECRET` pair: LiveKit reads an API key and its secret,
 /// the other platforms the whole text as their secret.

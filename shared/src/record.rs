@@ -3,7 +3,7 @@
 //!
 //! A handler writes it once ([`crate::store`]); the table's stream hands its
 //! `NEW_IMAGE` to the relay ([`crate::relay`]), which reads it back with
-//! [`Outbox::from_item`]. Nothing updates a record in place.
+//! [`StoredRecord::from_item`]. Nothing updates a record in place.
 //!
 //! Attributes:
 //!
@@ -209,9 +209,10 @@ pub struct StoredMessage {
     pub body: String,
 }
 
-/// A stored record, read back for publishing (relay, `livehook events`).
+/// A record read back from the table (a stream image or an item) for
+/// publishing (relay, `livehook events`); [`Record`] is what is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outbox {
+pub struct StoredRecord {
     /// The delivery's key.
     pub key: String,
     /// Provider name.
@@ -228,10 +229,10 @@ pub struct Outbox {
     pub messages: Vec<StoredMessage>,
 }
 
-impl Outbox {
+impl StoredRecord {
     /// Reads a record from a stream image or a `GetItem`/`Scan` item
     /// (converted with `serde_dynamo::Item::from`).
-    pub fn from_item(item: &HashMap<String, Image>) -> Result<Outbox, NotARecord> {
+    pub fn from_item(item: &HashMap<String, Image>) -> Result<StoredRecord, NotARecord> {
         let text = |name: &str| match item.get(name) {
             Some(Image::S(v)) => Some(v.clone()),
             _ => None,
@@ -271,7 +272,7 @@ impl Outbox {
                 bodies.len()
             )));
         }
-        Ok(Outbox {
+        Ok(StoredRecord {
             provider: required("provider")?,
             event_type: required("type")?,
             subject: required("subject")?,
@@ -344,9 +345,9 @@ mod tests {
         }
     }
 
-    fn round_trip(record: &Record) -> Outbox {
+    fn round_trip(record: &Record) -> StoredRecord {
         let image: serde_dynamo::Item = record.item.clone().into();
-        Outbox::from_item(&image).unwrap()
+        StoredRecord::from_item(&image).unwrap()
     }
 
     #[test]
@@ -446,8 +447,8 @@ mod tests {
     fn foreign_items_are_not_records() {
         let mut item = HashMap::new();
         item.insert("pk".to_owned(), Image::S("x".into()));
-        assert!(Outbox::from_item(&item).is_err());
+        assert!(StoredRecord::from_item(&item).is_err());
         item.insert("envelopes_gz".to_owned(), Image::B(b"not gzip".to_vec()));
-        assert!(Outbox::from_item(&item).is_err());
+        assert!(StoredRecord::from_item(&item).is_err());
     }
 }

@@ -11,7 +11,7 @@
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 
-use crate::record::Outbox;
+use crate::record::StoredRecord;
 use crate::sink::{EventSink, Message, Sent};
 use crate::telemetry::RelayCounts;
 
@@ -71,14 +71,15 @@ impl<K: EventSink> Relay<K> {
     pub async fn relay(&self, event: &Event) -> BatchReport {
         let mut report = BatchReport::default();
         // Records and their first message's index in `messages`.
-        let mut outboxes: Vec<(&EventRecord, Outbox)> = Vec::with_capacity(event.records.len());
+        let mut outboxes: Vec<(&EventRecord, StoredRecord)> =
+            Vec::with_capacity(event.records.len());
         for record in &event.records {
             if record.event_name != "INSERT" && record.event_name != "MODIFY" {
                 // TTL deletions: the mapping's filter keeps them out in AWS.
                 report.counts.skipped += 1;
                 continue;
             }
-            match Outbox::from_item(&record.change.new_image) {
+            match StoredRecord::from_item(&record.change.new_image) {
                 Ok(outbox) => outboxes.push((record, outbox)),
                 Err(e) => {
                     // Retrying cannot make it readable: counted, left in the table.

@@ -226,7 +226,7 @@ fn providers_that_never_resend_key_every_delivery_apart() {
     // `RTMPPUBSUB1`, an idle server's identical `on_update`); the same
     // invocation (an SDK retry within it) is one.
     for s in load_dir(&events_dir()).unwrap() {
-        let provider = by_name(&s.provider).unwrap();
+        let provider = livehook::providers::imitate::by_name(&s.provider).unwrap();
         if provider.sending().resends {
             continue;
         }

@@ -14,7 +14,7 @@ use lambda_http::RequestExt;
 use lambda_http::http::HeaderMap;
 use livehook::auth::{Secret, TokenSet, Verifier};
 use livehook::inbound::Inbound;
-use livehook::pipeline::{Gate, Settings};
+use livehook::pipeline::{Gate, Limits};
 use livehook::providers::{AuthScheme, Provider, by_name};
 use time::OffsetDateTime;
 
@@ -47,7 +47,7 @@ pub fn now() -> OffsetDateTime {
 /// Runs one `adapter` input.
 pub fn run_adapter(provider: &dyn Provider, verifier: &Verifier, data: &[u8]) {
     let headers = HeaderMap::new();
-    let (path, body) = if provider.sending().hook_in_path {
+    let (path, body) = if provider.receiving().hook_in_path {
         match data.iter().position(|&b| b == b'\n') {
             Some(i) => (
                 format!(
@@ -58,10 +58,11 @@ pub fn run_adapter(provider: &dyn Provider, verifier: &Verifier, data: &[u8]) {
                 &data[i + 1..],
             ),
             // No hook line: the provider's example event.
-            None => (
-                livehook::providers::request_path(provider, provider.synthetic("", "").0),
-                data,
-            ),
+            None => {
+                let example = livehook::providers::imitate::of(provider)
+                    .map_or("", |imitation| imitation.synthetic("", "").0);
+                (livehook::providers::request_path(provider, example), data)
+            }
         }
     } else {
         (format!("/{}", provider.name()), data)
@@ -137,7 +138,7 @@ pub fn gate(provider: &'static dyn Provider) -> Gate {
     Gate::new(
         provider,
         verifier(),
-        Settings {
+        Limits {
             max_body_bytes: 64 * 1024,
             retention: window,
             replay_window: window,

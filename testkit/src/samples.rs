@@ -11,7 +11,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use livehook::auth::Secret;
-use livehook::providers::{AuthScheme, Provider};
+use livehook::providers::{AuthScheme, Imitate};
 
 /// One sample payload: `events/<provider>/<event>.json`.
 #[derive(Debug, Clone)]
@@ -68,8 +68,8 @@ impl Sample {
         livehook::providers::hook_of(&self.event)
     }
 
-    fn adapter(&self) -> Option<&'static dyn Provider> {
-        livehook::providers::by_name(&self.provider)
+    fn adapter(&self) -> Option<&'static dyn Imitate> {
+        livehook::providers::imitate::by_name(&self.provider)
     }
 
     /// The path the provider POSTs to (`/lal/<hook>` for a provider that

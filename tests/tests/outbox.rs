@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use livehook::record::Outbox;
+use livehook::record::StoredRecord;
 use livehook::sink::{EventSink, Sent};
 use livehook_testkit::*;
 use serde_json::{Value, json};
@@ -267,7 +267,8 @@ async fn a_message_sns_refuses_is_left_in_the_table_and_the_shard_moves_on() {
     // The refused record stays, and a replay (what `livehook events replay`
     // does) publishes it.
     let item = stack.item(&poison_key).await.expect("the record stays");
-    let outbox = Outbox::from_item(&serde_dynamo::Item::from(item)).expect("an outbox record");
+    let outbox =
+        StoredRecord::from_item(&serde_dynamo::Item::from(item)).expect("an outbox record");
     let sink = SnsSink::new(sns_client(&stack.endpoint, None), &stack.topic_arn, 262_144);
     assert_eq!(
         sink.publish(&outbox.messages(true)).await,

@@ -83,9 +83,9 @@ impl Failure {
     }
 }
 
-/// A successful answer: the provider's reply.
+/// A 200 answer, to a new event or to a duplicate: the provider's reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Accepted {
+pub struct Answered {
     /// The delivery's key.
     pub id: String,
     /// The canonical type's name.
@@ -100,7 +100,7 @@ pub struct Accepted {
 /// ZLMediaKit) set to [`AdmissionOnFailure::Allow`] gets its success reply
 /// when DynamoDB fails, so that its client's publish or play goes on.
 pub fn respond(
-    result: Result<Accepted, Failure>,
+    result: Result<Answered, Failure>,
     provider: &dyn Provider,
     admission_on_failure: AdmissionOnFailure,
 ) -> Response<Body> {
@@ -108,7 +108,7 @@ pub fn respond(
         Ok(accepted) => ok(accepted.reply),
         Err(failure)
             if failure.is_unavailable()
-                && provider.sending().admission
+                && provider.receiving().admission
                 && admission_on_failure == AdmissionOnFailure::Allow =>
         {
             ok(provider.reply(""))

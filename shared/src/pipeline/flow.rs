@@ -5,7 +5,7 @@
 
 use time::OffsetDateTime;
 
-use super::answer::{Accepted, Failure};
+use super::answer::{Answered, Failure};
 use super::gate::Gate;
 use crate::error::Rejection;
 use crate::providers::Delivery;
@@ -28,7 +28,7 @@ pub(crate) async fn deliver<S: IdempotencyStore>(
     store: &S,
     delivery: &Delivery,
     invocation: Invocation<'_>,
-) -> Result<Accepted, Failure> {
+) -> Result<Answered, Failure> {
     let provider = gate.provider();
     let event_type = delivery.event_type().as_str();
 
@@ -55,7 +55,7 @@ pub(crate) async fn deliver<S: IdempotencyStore>(
         })
         .collect();
     // Refused before anything is written: no relay could ever publish it.
-    let limit = gate.settings().max_message_bytes;
+    let limit = gate.limits().max_message_bytes;
     if messages.iter().any(|m| m.size() > limit) {
         return Err(Rejection::EventTooLarge { limit }.into());
     }
@@ -64,7 +64,7 @@ pub(crate) async fn deliver<S: IdempotencyStore>(
         messages: &messages,
         recorded: &delivery.recorded,
         now: invocation.now,
-        expires_at: invocation.now + gate.settings().retention,
+        expires_at: invocation.now + gate.limits().retention,
         dedupe_window: delivery.dedupe_window,
     })
     .map_err(|_| Rejection::RecordTooLarge {
@@ -75,7 +75,7 @@ pub(crate) async fn deliver<S: IdempotencyStore>(
         Written::New => false,
         Written::Duplicate { .. } => true,
     };
-    Ok(Accepted {
+    Ok(Answered {
         id: delivery.key.clone(),
         event_type,
         // Built from the key alone: a duplicate gets the first answer's body.
@@ -90,11 +90,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::pipeline::Settings;
+    use crate::pipeline::Limits;
     use crate::pipeline::fakes::MemoryStore;
     use crate::providers::testing::{deliver_as, now, verifier};
     use crate::providers::{Bililive, Lal, Provider};
-    use crate::record::Outbox;
+    use crate::record::StoredRecord;
     use crate::store::StoreError;
 
     const LIMIT: usize = 64 * 1024;
@@ -103,7 +103,7 @@ mod tests {
         Gate::new(
             provider,
             verifier(),
-            Settings {
+            Limits {
                 max_body_bytes: 1 << 20,
                 retention: Duration::from_secs(3600),
                 replay_window: Duration::ZERO,
@@ -142,7 +142,7 @@ mod tests {
             &self,
             delivery: &Delivery,
             at: OffsetDateTime,
-        ) -> Result<Accepted, Failure> {
+        ) -> Result<Answered, Failure> {
             let invocation = Invocation {
                 request_id: "r",
                 now: at,
@@ -150,13 +150,13 @@ mod tests {
             deliver(&self.gate, &self.store, delivery, invocation).await
         }
 
-        async fn deliver(&self, delivery: &Delivery) -> Result<Accepted, Failure> {
+        async fn deliver(&self, delivery: &Delivery) -> Result<Answered, Failure> {
             self.deliver_at(delivery, now()).await
         }
 
-        fn outbox(&self, key: &str) -> Outbox {
+        fn outbox(&self, key: &str) -> StoredRecord {
             let item: serde_dynamo::Item = self.store.item(key).expect("a record").into();
-            Outbox::from_item(&item).expect("an outbox record")
+            StoredRecord::from_item(&item).expect("an outbox record")
         }
     }
 

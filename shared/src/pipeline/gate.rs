@@ -24,7 +24,7 @@ pub const CHECK_PARAMETER: &str = "livehook_check";
 
 /// Limits and windows of the pipeline.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct Limits {
     /// Bodies above this (raw or decoded) are refused with 413.
     pub max_body_bytes: usize,
     /// Idempotency record lifetime (DynamoDB TTL).
@@ -42,7 +42,7 @@ pub struct Settings {
 pub struct Gate {
     provider: &'static dyn Provider,
     verifier: Verifier,
-    settings: Settings,
+    limits: Limits,
     redactor: Redactor,
     data_schemas: DataSchemas,
 }
@@ -50,11 +50,11 @@ pub struct Gate {
 impl Gate {
     /// A gate for `provider`; its events name the schemas under
     /// [`crate::event::DEFAULT_SCHEMA_BASE_URL`] (see [`Gate::with_data_schemas`]).
-    pub fn new(provider: &'static dyn Provider, verifier: Verifier, settings: Settings) -> Self {
+    pub fn new(provider: &'static dyn Provider, verifier: Verifier, limits: Limits) -> Self {
         Gate {
             provider,
             verifier,
-            settings,
+            limits,
             redactor: Redactor::default(),
             data_schemas: DataSchemas::default(),
         }
@@ -85,8 +85,8 @@ impl Gate {
     }
 
     /// The limits this gate applies.
-    pub fn settings(&self) -> &Settings {
-        &self.settings
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Admits a request received at `now` by invocation `request_id` as a
@@ -101,7 +101,7 @@ impl Gate {
             return Err(Rejection::MethodNotAllowed);
         }
         let raw = request.body().as_ref();
-        let limit = self.settings.max_body_bytes;
+        let limit = self.limits.max_body_bytes;
         if raw.len() > limit {
             return Err(Rejection::PayloadTooLarge { limit });
         }
@@ -119,7 +119,7 @@ impl Gate {
             AuthScheme::TencentSign | AuthScheme::Signed(_) => {}
         }
         let mut decoded = decode_body(request.headers(), raw, limit)?;
-        if self.provider.sending().form_body && is_form(request.headers()) {
+        if self.provider.receiving().form_body && is_form(request.headers()) {
             let form = decode_form(decoded.as_deref().unwrap_or(raw), limit)?;
             decoded = Some(form);
         }
@@ -137,7 +137,7 @@ impl Gate {
             body: decoded.as_deref().unwrap_or(raw),
             received_at: now,
             request_id,
-            max_message_bytes: self.settings.max_message_bytes,
+            max_message_bytes: self.limits.max_message_bytes,
         };
         // A signed platform's proof, over the body as received, before the
         // adapter parses it (Tencent's check is its adapter's).
@@ -148,7 +148,7 @@ impl Gate {
         // Adapters see no configuration: the schema URI is the gate's to add.
         self.data_schemas
             .stamp(delivery.events.iter_mut().map(|o| &mut o.event));
-        let window = self.settings.replay_window;
+        let window = self.limits.replay_window;
         if let Some(at) = delivery.provider_time
             && !window.is_zero()
             && now - at > window

@@ -27,9 +27,9 @@ pub(crate) mod fakes;
 pub mod flow;
 pub mod gate;
 
-pub use answer::{Accepted, Failure};
+pub use answer::{Answered, Failure};
 pub use flow::Invocation;
-pub use gate::{Gate, Settings};
+pub use gate::{Gate, Limits};
 
 /// The request flow of one provider's function.
 pub struct Pipeline<S> {
@@ -42,14 +42,14 @@ pub struct Pipeline<S> {
 impl<S: IdempotencyStore> Pipeline<S> {
     /// A pipeline for `provider`.
     pub fn new(provider: &'static dyn Provider, config: &Config, store: S) -> Self {
-        let settings = Settings {
+        let limits = Limits {
             max_body_bytes: config.max_body_bytes,
             retention: config.retention,
             replay_window: config.replay_window,
             max_message_bytes: config.max_message_bytes,
         };
         Pipeline {
-            gate: Gate::new(provider, config.verifier.clone(), settings)
+            gate: Gate::new(provider, config.verifier.clone(), limits)
                 .with_redactor(config.redactor.clone())
                 .with_data_schemas(DataSchemas::new(&config.schema_base_url)),
             store,
@@ -150,7 +150,7 @@ impl<S: IdempotencyStore> Pipeline<S> {
         &self,
         request: &Request,
         invocation: Invocation<'_>,
-    ) -> Result<Accepted, Failure> {
+    ) -> Result<Answered, Failure> {
         let delivery = self
             .gate
             .admit(request, invocation.now, invocation.request_id)?;

@@ -8,9 +8,10 @@
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::stamp::{TimeField, Unit, integer, refresh_times, set_integer};
+use super::imitate::stamp::{TimeField, Unit, integer, refresh_times, set_integer};
 use super::{
-    Delivery, EventParts, Identity, Provider, Sending, authenticated_body, raw_json, single,
+    Delivery, EventParts, Identity, Imitate, Provider, Sending, authenticated_body, raw_json,
+    single,
 };
 use crate::auth::Verifier;
 use crate::error::Rejection;
@@ -140,7 +141,9 @@ impl Provider for Aodianyun {
             .extend(retry_times.map(|n| ("retry_times", super::Recorded::Number(n))));
         Ok(delivery)
     }
+}
 
+impl Imitate for Aodianyun {
     fn sending(&self) -> Sending {
         Sending {
             // 5 s, 20 s and 60 s after a non-200 answer.

@@ -8,9 +8,10 @@
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::stamp::{TimeField, Unit, refresh_times};
+use super::imitate::stamp::{TimeField, Unit, refresh_times};
 use super::{
-    Delivery, EventParts, Identity, Provider, Sending, authenticated_body, raw_json, single,
+    Delivery, EventParts, Identity, Imitate, Provider, Sending, authenticated_body, raw_json,
+    single,
 };
 use crate::auth::Verifier;
 use crate::error::Rejection;
@@ -72,7 +73,9 @@ impl Provider for ApiServer {
             inbound.received_at,
         ))
     }
+}
 
+impl Imitate for ApiServer {
     fn sending(&self) -> Sending {
         Sending {
             // Retries are not documented; its keys are stable, so a resend

@@ -8,9 +8,10 @@
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::stamp::{TimeField, Unit, refresh_times};
+use super::imitate::stamp::{TimeField, Unit, refresh_times};
 use super::{
-    Delivery, EventParts, Identity, Provider, Sending, authenticated_body, raw_json, single,
+    Delivery, EventParts, Identity, Imitate, Provider, Sending, authenticated_body, raw_json,
+    single,
 };
 use crate::auth::Verifier;
 use crate::error::Rejection;
@@ -100,7 +101,9 @@ impl Provider for Bililive {
             inbound.received_at,
         ))
     }
+}
 
+impl Imitate for Bililive {
     fn sending(&self) -> Sending {
         Sending {
             // Up to 3 tries of the identical body.

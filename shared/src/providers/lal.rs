@@ -16,7 +16,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::{
-    Delivery, EventParts, Identity, Outgoing, Provider, Sending, authenticated_body, raw_json,
+    Delivery, EventParts, Identity, Imitate, Outgoing, Provider, Receiving, Sending,
+    authenticated_body, raw_json,
 };
 use crate::auth::Verifier;
 use crate::error::Rejection;
@@ -118,9 +119,17 @@ impl Provider for Lal {
         ))
     }
 
+    fn receiving(&self) -> Receiving {
+        Receiving {
+            hook_in_path: true,
+            ..Receiving::DEFAULT
+        }
+    }
+}
+
+impl Imitate for Lal {
     fn sending(&self) -> Sending {
         Sending {
-            hook_in_path: true,
             // One POST per notification, 3 s timeout, reply ignored.
             resends: false,
             // Go's net/http client, which also advertises gzip.

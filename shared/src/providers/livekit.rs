@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{AuthScheme, Delivery, EventParts, Identity, Provider, Sending, single};
+use super::{AuthScheme, Delivery, EventParts, Identity, Imitate, Provider, Sending, single};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, from_unix_seconds};
@@ -115,7 +115,9 @@ impl Provider for LiveKit {
             inbound.received_at,
         ))
     }
+}
 
+impl Imitate for LiveKit {
     fn sending(&self) -> Sending {
         Sending {
             // LiveKit retries a failed delivery (its SDK warns of duplicates).

@@ -1,8 +1,9 @@
 //! Provider adapters: one module per provider, all behind [`Provider`].
 //!
-//! Adding a provider means one new module here implementing [`Provider`],
-//! one entry in [`ALL`], one tiny binary in `functions/` and one resource in
-//! `template.yaml`.
+//! Adding a provider means one new module here implementing [`Provider`]
+//! (what the function does) and [`Imitate`] (how tools send like it), one
+//! entry in the `registry!` list, one tiny binary in `functions/` and one
+//! resource in `template.yaml`.
 
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
@@ -17,12 +18,12 @@ use crate::inbound::Inbound;
 mod aodianyun;
 mod apiserver;
 mod bililive;
+pub mod imitate;
 mod lal;
 mod livekit;
 mod mux;
 mod nginx;
 mod srs;
-mod stamp;
 mod tencent;
 mod zlmediakit;
 
@@ -37,6 +38,7 @@ pub use srs::Srs;
 pub use tencent::Tencent;
 pub use zlmediakit::Zlmediakit;
 
+pub use imitate::{Imitate, Sending, hook_of, prepared_body, request_path, wire_body};
 /// Sets Tencent's `t` and `sign = md5(key + t)` (as Tencent's retries re-sign).
 pub use tencent::sign as sign_tencent;
 
@@ -53,7 +55,10 @@ pub enum AuthScheme {
     Signed(&'static crate::proof::Proof),
 }
 
-/// One provider's webhook dialect.
+/// One provider's webhook dialect, as the functions receive it: everything
+/// the production pipeline calls. What only imitates the provider (the CLI,
+/// `livehook check`, benchmarks, fuzzers, tests) is [`Imitate`], implemented
+/// in the same module.
 /// (`RefUnwindSafe`: adapters hold no state, so fuzzers and test harnesses
 /// may call them across `catch_unwind`.)
 pub trait Provider: Send + Sync + std::panic::RefUnwindSafe + 'static {
@@ -84,58 +89,20 @@ pub trait Provider: Send + Sync + std::panic::RefUnwindSafe + 'static {
         &[]
     }
 
-    /// How this provider sends: route, headers, retries. Everything that
-    /// imitates the provider (CLI, `livehook check`, benchmarks, fuzzers,
-    /// scripts) reads it here, never from a list of its own.
-    fn sending(&self) -> Sending;
-
-    /// Makes a payload ready to deliver, as the provider itself would send
-    /// it: timestamps refreshed to `now` (so the replay window admits it)
-    /// and, where the provider signs, signed with `secret`. `attempt` is 0
-    /// for the first delivery and `n` for the provider's `n`-th retry of the
-    /// same event; `now` stays the first delivery's time for its retries
-    /// (Aodianyun counts `retry_times`, Tencent re-signs with the later `t`
-    /// its retry schedule gives). Payloads that are not JSON objects are
-    /// left as they are (see [`prepared_body`]).
-    fn prepare(
-        &self,
-        body: &mut serde_json::Map<String, serde_json::Value>,
-        secret: Option<&str>,
-        now: OffsetDateTime,
-        attempt: u32,
-    ) {
-        let _ = (body, secret, now, attempt);
+    /// What the pipeline must know of how this provider's requests arrive
+    /// and what its reply means.
+    fn receiving(&self) -> Receiving {
+        Receiving::DEFAULT
     }
-
-    /// A well-formed delivery about `stream` (synthetic, for `livehook
-    /// check`): the event name (for providers that name the event in the
-    /// path, the hook) and the payload, before [`Provider::prepare`].
-    /// `nonce` goes into the fields that identify the event, so that each
-    /// call is a new event and its resends are duplicates of it.
-    fn synthetic(
-        &self,
-        stream: &str,
-        nonce: &str,
-    ) -> (&'static str, serde_json::Map<String, serde_json::Value>);
 }
 
-/// How a provider delivers its webhooks.
+/// How a provider's requests arrive and what its reply means: the facts
+/// the production pipeline (and the route in the template) depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sending {
+pub struct Receiving {
     /// The event is named by the last URL path segment (lal's hooks), not
     /// in the body: the route is `/<provider>/{hook}`.
     pub hook_in_path: bool,
-    /// Whether the provider resends an unanswered or refused delivery (so
-    /// its retries must be deduplicated). `false`: every delivery is a new
-    /// event, keyed per delivery.
-    pub resends: bool,
-    /// The documented delays before each retry, in seconds (empty when the
-    /// provider does not document them or never resends).
-    pub retry_delays_seconds: &'static [u64],
-    /// The `User-Agent` the provider's client sends (`None` when unknown).
-    pub user_agent: Option<&'static str>,
-    /// Other headers it sends (`Accept-Encoding: gzip` from Go's client).
-    pub headers: &'static [(&'static str, &'static str)],
     /// The reply is admission control: anything but the success reply
     /// refuses the provider's client (SRS refuses the publish or play).
     pub admission: bool,
@@ -147,113 +114,49 @@ pub struct Sending {
     pub form_body: bool,
 }
 
-impl Sending {
-    /// Where every provider starts: one route, refused deliveries resent
-    /// (on an undocumented schedule), no known client headers, a reply that
+impl Receiving {
+    /// Where every provider starts: one route, a JSON body, a reply that
     /// gates nothing. Providers override what differs.
-    pub const DEFAULT: Sending = Sending {
+    pub const DEFAULT: Receiving = Receiving {
         hook_in_path: false,
-        resends: true,
-        retry_delays_seconds: &[],
-        user_agent: None,
-        headers: &[],
         admission: false,
         form_body: false,
     };
 }
 
-/// Every provider, for registries (CLI, benchmarks, tests).
-pub static ALL: [&dyn Provider; 8] = [
-    &Tencent,
-    &Aodianyun,
-    &Bililive,
-    &Lal,
-    &ApiServer,
-    &Srs,
-    &Nginx,
-    &Zlmediakit,
+/// Builds the registry from one list of providers: [`ALL`] for the
+/// functions and [`ALL_IMITATE`] for the tools, in the same order, so that
+/// neither can leave a provider out.
+macro_rules! registry {
+    ($($provider:expr),+ $(,)?) => {
+        const COUNT: usize = [$(stringify!($provider)),+].len();
+
+        /// Every provider, for registries (functions, CLI, benchmarks, tests).
+        pub static ALL: [&dyn Provider; COUNT] = [$(&$provider),+];
+
+        /// Every provider's imitation, in the order of [`ALL`] (the CLI,
+        /// benchmarks, fuzzers and tests). Nothing in a function refers to
+        /// it, so the functions' binaries leave the imitations out.
+        pub static ALL_IMITATE: [&dyn Imitate; COUNT] = [$(&$provider),+];
+    };
+}
+
+registry![
+    Tencent, Aodianyun, Bililive, Lal, ApiServer, Srs, Nginx, Zlmediakit,
 ];
 
 /// The route a provider's function serves, as API Gateway writes it:
 /// `/<name>/{hook}` when the event is named in the path, else `/<name>`.
 pub fn route(provider: &dyn Provider) -> String {
-    if provider.sending().hook_in_path {
+    if provider.receiving().hook_in_path {
         format!("/{}/{{hook}}", provider.name())
     } else {
         format!("/{}", provider.name())
     }
 }
 
-/// The provider's own name of a sample event: the part before the first
-/// `.` (sample variants such as `on_update.large` go to their hook).
-pub fn hook_of(event: &str) -> &str {
-    event.split('.').next().unwrap_or(event)
-}
-
-/// The path the provider POSTs `event` to: `/<name>/<hook>` when the event
-/// is named in the path, else `/<name>`.
-pub fn request_path(provider: &dyn Provider, event: &str) -> String {
-    route(provider).replace("{hook}", hook_of(event))
-}
-
-/// `body` as the provider would deliver it at `now` on attempt `attempt`
-/// (see [`Provider::prepare`]). A body [`Provider::prepare`] leaves as it is
-/// (lal's, or one that is not a JSON object) is returned byte for byte.
-pub fn prepared_body(
-    provider: &dyn Provider,
-    body: &[u8],
-    secret: Option<&str>,
-    now: OffsetDateTime,
-    attempt: u32,
-) -> Vec<u8> {
-    let Ok(serde_json::Value::Object(original)) = serde_json::from_slice(body) else {
-        return body.to_vec();
-    };
-    let mut map = original.clone();
-    provider.prepare(&mut map, secret, now, attempt);
-    if map == original {
-        return body.to_vec();
-    }
-    serde_json::to_vec(&map).unwrap_or_else(|_| body.to_vec())
-}
-
-/// The media type and bytes of `body` (a JSON object, as samples and
-/// [`prepared_body`] hold it) on the wire: form-encoded for a provider that
-/// sends forms ([`Sending::form_body`]: each field once, an array as the key
-/// repeated, other values as their JSON text), else JSON as it is.
-pub fn wire_body(provider: &dyn Provider, body: &[u8]) -> (&'static str, Vec<u8>) {
-    const JSON: &str = "application/json";
-    if !provider.sending().form_body {
-        return (JSON, body.to_vec());
-    }
-    let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(body) else {
-        return (JSON, body.to_vec());
-    };
-    let mut form = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in &fields {
-        match value {
-            serde_json::Value::Array(values) => {
-                for v in values {
-                    form.append_pair(name, &form_value(v));
-                }
-            }
-            other => {
-                form.append_pair(name, &form_value(other));
-            }
-        }
-    }
-    (FORM_CONTENT_TYPE, form.finish().into_bytes())
-}
-
 /// The media type of a form body.
 pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
-
-fn form_value(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
 
 /// The provider of a function name, if there is one.
 pub fn by_name(name: &str) -> Option<&'static dyn Provider> {

@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::stamp::{TimeField, Unit, refresh_times};
-use super::{AuthScheme, Delivery, EventParts, Identity, Provider, Sending, single};
+use super::imitate::stamp::{TimeField, Unit, refresh_times};
+use super::{AuthScheme, Delivery, EventParts, Identity, Imitate, Provider, Sending, single};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, parse_rfc3339};
@@ -123,7 +123,9 @@ impl Provider for Mux {
             inbound.received_at,
         ))
     }
+}
 
+impl Imitate for Mux {
     fn sending(&self) -> Sending {
         Sending {
             // Mux retries for up to 24 hours until it gets a 2xx.

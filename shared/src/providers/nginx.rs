@@ -32,7 +32,8 @@
 use serde_json::{Map, Value};
 
 use super::{
-    Delivery, EventParts, Identity, Provider, Sending, authenticated_body, into_map, raw_json,
+    Delivery, EventParts, Identity, Imitate, Provider, Receiving, Sending, authenticated_body,
+    into_map, raw_json,
 };
 use crate::auth::Verifier;
 use crate::error::Rejection;
@@ -136,6 +137,17 @@ impl Provider for Nginx {
         ))
     }
 
+    fn receiving(&self) -> Receiving {
+        Receiving {
+            // 2xx continues, anything else closes the client.
+            admission: true,
+            form_body: true,
+            ..Receiving::DEFAULT
+        }
+    }
+}
+
+impl Imitate for Nginx {
     fn sending(&self) -> Sending {
         Sending {
             // One POST per notify, never resent.
@@ -143,8 +155,6 @@ impl Provider for Nginx {
             // nginx-rtmp's netcall sends no User-Agent.
             user_agent: None,
             headers: &[("connection", "close")],
-            admission: true,
-            form_body: true,
             ..Sending::DEFAULT
         }
     }
@@ -240,7 +250,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::pipeline::{Gate, Settings};
+    use crate::pipeline::{Gate, Limits};
     use crate::providers::testing::{TOKEN, deliver, now, verifier};
 
     fn form_request(query: &str, body: &str, content_type: &str) -> lambda_http::Request {
@@ -259,7 +269,7 @@ mod tests {
         Gate::new(
             &Nginx,
             verifier(),
-            Settings {
+            Limits {
                 max_body_bytes: limit,
                 retention: Duration::from_secs(60),
                 replay_window: Duration::from_secs(60),
@@ -440,7 +450,7 @@ mod tests {
         let b = deliver(&Nginx, "/nginx", &query, &bytes).unwrap();
         assert_ne!(a.key, b.key);
         assert_eq!(a.dedupe_window, None);
-        assert!(Nginx.sending().admission);
+        assert!(Nginx.receiving().admission);
         assert!(Nginx.reply(&a.key).len() < 64);
     }
 
@@ -449,7 +459,7 @@ mod tests {
         let sample = json!({"app": "live", "call": "publish", "flashver": "LNX 9,0,124,2",
             "name": "test", "secret": "abc", "tag": ["a", "b"], "swfurl": ""});
         let (content_type, wire) =
-            super::super::wire_body(&Nginx, &serde_json::to_vec(&sample).unwrap());
+            super::super::imitate::wire_body(&Nginx, &serde_json::to_vec(&sample).unwrap());
         assert_eq!(content_type, "application/x-www-form-urlencoded");
         let wire = String::from_utf8(wire).unwrap();
         assert!(wire.contains("tag=a&tag=b"), "{wire}");

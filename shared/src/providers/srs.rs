@@ -36,7 +36,8 @@
 use serde_json::{Map, Value};
 
 use super::{
-    Delivery, EventParts, Identity, Provider, Sending, authenticated_body, into_map, raw_json,
+    Delivery, EventParts, Identity, Imitate, Provider, Receiving, Sending, authenticated_body,
+    into_map, raw_json,
 };
 use crate::auth::Verifier;
 use crate::error::Rejection;
@@ -132,6 +133,16 @@ impl Provider for Srs {
         r#"{"code":0}"#.to_owned()
     }
 
+    fn receiving(&self) -> Receiving {
+        Receiving {
+            // 200 with `{"code":0}` admits the publish or play.
+            admission: true,
+            ..Receiving::DEFAULT
+        }
+    }
+}
+
+impl Imitate for Srs {
     fn sending(&self) -> Sending {
         Sending {
             // One POST per hook URL; a failure is logged, never resent.
@@ -142,7 +153,6 @@ impl Provider for Srs {
                 ("content-type", "application/json"),
                 ("connection", "Keep-Alive"),
             ],
-            admission: true,
             ..Sending::DEFAULT
         }
     }

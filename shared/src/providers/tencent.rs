@@ -10,8 +10,10 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
-use super::stamp::{TimeField, Unit, refresh_times, set_integer};
-use super::{AuthScheme, Delivery, EventParts, Identity, Provider, Sending, into_map, single};
+use super::imitate::stamp::{TimeField, Unit, refresh_times, set_integer};
+use super::{
+    AuthScheme, Delivery, EventParts, Identity, Imitate, Provider, Sending, into_map, single,
+};
 use crate::auth::{Secret, Verifier, tencent_sign};
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, format_time, from_unix_seconds};
@@ -137,7 +139,9 @@ impl Provider for Tencent {
         // Tencent stops retrying only on exactly this body.
         r#"{"code":0}"#.to_owned()
     }
+}
 
+impl Imitate for Tencent {
     fn sending(&self) -> Sending {
         Sending {
             // Every 60 s, 3 times, on non-200 or no reply within 20 s.

@@ -113,7 +113,7 @@ pub fn deliver_signed(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Result<Delivery, Rejection> {
-    use crate::pipeline::gate::{Gate, Settings};
+    use crate::pipeline::gate::{Gate, Limits};
     let verifier = Verifier {
         signing: crate::proof::SigningSecrets::parse(&SIGNING.join(",")),
         ..verifier()
@@ -121,7 +121,7 @@ pub fn deliver_signed(
     let gate = Gate::new(
         provider,
         verifier,
-        Settings {
+        Limits {
             max_body_bytes: 1 << 20,
             retention: std::time::Duration::from_secs(7 * 86_400),
             // Off: samples keep their documents' dates; the proof's own

@@ -556,7 +556,7 @@ fn raw_is_the_body_as_received() {
 // ---------------------------------------------------------------------------
 // Sending: what `prepare` does to a payload, as the provider itself would.
 
-fn prepared(provider: &dyn Provider, body: &Value, secret: Option<&str>, attempt: u32) -> Value {
+fn prepared(provider: &dyn Imitate, body: &Value, secret: Option<&str>, attempt: u32) -> Value {
     let out = prepared_body(provider, &to_vec(body), secret, now(), attempt);
     serde_json::from_slice(&out).unwrap()
 }
@@ -655,7 +655,7 @@ fn lal_is_sent_byte_for_byte() {
     let body = br#"{"b":1, "a":2}"#;
     assert_eq!(prepared_body(&Lal, body, Some("k"), now(), 0), body);
     // And a body that is not a JSON object, by every provider.
-    for provider in ALL {
+    for provider in ALL_IMITATE {
         assert_eq!(
             prepared_body(provider, b"[1, 2]", Some("k"), now(), 1),
             b"[1, 2]"
@@ -665,7 +665,7 @@ fn lal_is_sent_byte_for_byte() {
 
 #[test]
 fn every_prepared_synthetic_event_is_accepted_about_the_check_stream() {
-    for provider in ALL {
+    for provider in ALL_IMITATE {
         let (event, body) = provider.synthetic("livehook-check", "nonce-1");
         let bytes = prepared_body(
             provider,
@@ -696,7 +696,7 @@ fn every_prepared_synthetic_event_is_accepted_about_the_check_stream() {
 }
 
 #[test]
-fn routes_and_paths_come_from_sending() {
+fn routes_and_paths_come_from_receiving() {
     assert_eq!(route(&Lal), "/lal/{hook}");
     assert_eq!(request_path(&Lal, "on_update.large"), "/lal/on_update");
     assert_eq!(route(&Tencent), "/tencent");

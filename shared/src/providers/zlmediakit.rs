@@ -52,8 +52,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::{
-    Delivery, EventParts, Identity, Provider, Recorded, Sending, authenticated_body, into_map,
-    raw_json,
+    Delivery, EventParts, Identity, Imitate, Provider, Receiving, Recorded, Sending,
+    authenticated_body, into_map, raw_json,
 };
 use crate::auth::Verifier;
 use crate::error::Rejection;
@@ -235,9 +235,19 @@ impl Provider for Zlmediakit {
         r#"{"code":0,"msg":"success"}"#.to_owned()
     }
 
+    fn receiving(&self) -> Receiving {
+        Receiving {
+            hook_in_path: true,
+            // `{"code":0}` admits publish, play, rtsp and http access.
+            admission: true,
+            ..Receiving::DEFAULT
+        }
+    }
+}
+
+impl Imitate for Zlmediakit {
     fn sending(&self) -> Sending {
         Sending {
-            hook_in_path: true,
             // `hook.retry=1`, `hook.retry_delay=3`.
             retry_delays_seconds: &[3],
             // As recorded from a build of daaa74a (the hash, commit date and build time vary).
@@ -250,7 +260,6 @@ impl Provider for Zlmediakit {
                 ("accept-language", "zh-CN,zh;q=0.8"),
                 ("connection", "keep-alive"),
             ],
-            admission: true,
             ..Sending::DEFAULT
         }
     }
@@ -466,7 +475,7 @@ mod tests {
     fn the_reply_has_an_integer_code_and_nothing_that_acts() {
         let reply: Value = serde_json::from_str(&Zlmediakit.reply("x")).unwrap();
         assert_eq!(reply, json!({"code": 0, "msg": "success"}));
-        assert!(Zlmediakit.sending().admission);
+        assert!(Zlmediakit.receiving().admission);
     }
 
     #[test]

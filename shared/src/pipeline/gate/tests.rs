@@ -14,7 +14,7 @@ fn gate(provider: &'static dyn Provider, replay_window: Duration) -> Gate {
     Gate::new(
         provider,
         verifier(),
-        Settings {
+        Limits {
             max_body_bytes: LIMIT,
             retention: replay_window,
             replay_window,
@@ -246,7 +246,7 @@ fn gate_with_limit(provider: &'static dyn Provider, limit: usize) -> Gate {
     Gate::new(
         provider,
         verifier(),
-        Settings {
+        Limits {
             max_body_bytes: limit,
             retention: DAY,
             replay_window: Duration::ZERO,
@@ -374,7 +374,7 @@ fn a_pasted_token_with_tilde_and_dot_is_accepted_raw() {
             tokens: crate::auth::TokenSet::parse(token),
             ..Verifier::default()
         },
-        gate(&Bililive, DAY).settings().clone(),
+        gate(&Bililive, DAY).limits().clone(),
     );
     let r = post(
         "/bililive",

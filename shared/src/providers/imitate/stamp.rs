@@ -1,5 +1,5 @@
 //! What a sender does to a payload before each delivery, shared by the
-//! adapters' [`Provider::prepare`](super::Provider::prepare): moving its
+//! adapters' [`Imitate::prepare`](super::Imitate::prepare): moving its
 //! timestamps to "now" in the field's own shape.
 
 use serde_json::{Map, Value};
