@@ -14,7 +14,7 @@ RUNS.jsonl holds runtime-bench's cold, warm and relay results and
   conditional PutItem of the record, or claim + publish + complete;
 - `python`: the Powertools peer (three calls).
 `livehook+xray` is the handler with the X-Ray trace header. The goals are
-issue 17's. bench/notes.md (profiles, changes tried) is appended.
+the outbox design's (README, Performance). bench/notes.md (profiles, changes tried) is appended.
 """
 import json
 import os
@@ -292,7 +292,7 @@ def main() -> None:
     ]:
         total_table.append(f"| {name} | {fmt(together['1'][key], spec, unit)} | {fmt(together['10'][key], spec, unit)} |")
 
-    goal_table = ["| goal (issue 17) | measured | target | |", "|---|---|---|---|"]
+    goal_table = ["| goal (outbox) | measured | target | |", "|---|---|---|---|"]
     for g in goals:
         goal_table.append(f"| {g['goal']} | {g['measured']} | {g['target']} | {'met' if g['met'] else '**not met**'} |")
 

@@ -51,7 +51,7 @@ cargo lambda build --release --x86-64 $(printf -- '--bin %s ' "${bins[@]}") --ou
 # The zips above; the bare bootstraps for timing.
 cargo lambda build --release --x86-64 $(printf -- '--bin %s ' "${bins[@]}") >>"$out/build.log" 2>&1
 handler=target/lambda/$baseline_provider/bootstrap
-# Peak RSS of every function under hostile bodies (issue 18), the shipped
+# Peak RSS of every function under hostile bodies, the shipped
 # builds: fresh processes, nothing reaches AWS.
 echo "bench: hostile bodies (peak RSS per function)…"
 rm -f "$out/hostile.md"

@@ -1,4 +1,4 @@
-//! Hostile bodies sized to hurt (issue 18): the review's nested-object bomb,
+//! Hostile bodies sized to hurt: a nested-object bomb,
 //! deep arrays, a million small keys, long strings and gzip of zeros, sent
 //! to every provider's pipeline on the emulator with and without
 //! credentials. Each is answered 401, 400 or 413 before any AWS call, and
@@ -22,7 +22,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().expect("gzip")
 }
 
-/// The review's bomb: about 1,640 chains of `{"":` nested 120 deep, under
+/// A nested-object bomb: about 1,640 chains of `{"":` nested 120 deep, under
 /// serde's depth limit, filling the body limit; a few KB gzipped.
 fn nested_object_bomb() -> Vec<u8> {
     let chain = format!("{}0{}", "{\"\":".repeat(120), "}".repeat(120));

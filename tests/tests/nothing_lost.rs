@@ -1,6 +1,6 @@
 //! "Each event once, nothing lost", on the strict emulator (which refuses
 //! what SNS refuses): the ways events were lost or exposed in production
-//! while every test was green (issue 11), one test each.
+//! while every test was green, one test each.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

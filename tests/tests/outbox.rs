@@ -1,4 +1,4 @@
-//! The table is the outbox (issue 17): what each outage does, with faults
+//! The table is the outbox: what each outage does, with faults
 //! injected into the strict emulator (scripts/moto_serial.py): SNS 5xx
 //! bursts, DynamoDB 5xx, a write whose reply is held back until the client
 //! gives up, and a relay that dies before answering its batch.

@@ -1,4 +1,4 @@
-//! Peak memory of every function under hostile bodies (issue 18).
+//! Peak memory of every function under hostile bodies.
 //!
 //! Runs each provider's function binary under a local Lambda Runtime API,
 //! one fresh process per (body, credentials) case, hands it one API Gateway

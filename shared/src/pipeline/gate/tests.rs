@@ -231,7 +231,7 @@ fn lal_sees_the_raw_path_not_a_normalized_one() {
     assert_eq!(d.events[0].event.data.provider_event, "on_pub_start");
 }
 
-/// The review's bomb: chains of `{"":` nested 120 deep (under serde's
+/// A nested-object bomb: chains of `{"":` nested 120 deep (under serde's
 /// depth limit), as many as fit the body limit.
 fn nested_object_bomb(limit: usize) -> Vec<u8> {
     let chain = format!("{}0{}", "{\"\":".repeat(120), "}".repeat(120));
