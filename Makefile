@@ -57,6 +57,7 @@ test: $(TOOLS) $(VENDOR_TOOLS)
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
 	$(VENDOR_VERIFY)
+	scripts/deploy_test.sh
 	scripts/e2e.sh
 
 # Unit tests only: no emulator, no network.
@@ -92,14 +93,14 @@ schemas-check: $(ASYNCAPI_TOOLS)
 	node scripts/asyncapi/validate.mjs schemas/asyncapi.yaml $$(ls schemas/data | wc -l)
 
 # `make deploy` prompts for the parameters (secrets are typed, never stored);
-# `make deploy TOKEN=… TENCENT_KEY=…` deploys without prompts, and so does
-# PARAMS="Key=Value …" (more template parameters, e.g. TokenSecretId=livehook/token
+# `make deploy TOKEN=… TENCENT_KEY=…` (or LIVEHOOK_DEPLOY_TOKEN / LIVEHOOK_DEPLOY_TENCENT_KEY
+# in the environment) deploys without prompts, and so does PARAMS="Key=Value …" (more
+# template parameters, e.g. TokenSecretId=livehook/token
 # TencentKeySecretId=livehook/tencent-key AlarmEmail=ops@example.com; see the README).
+# The secrets reach scripts/deploy.sh through the environment (make exports its command
+# line's variables), never through a command line make prints.
 deploy: $(TOOLS)
-	sam build --parameter-overrides Architecture=$(ARCH)
-	$(if $(or $(and $(TOKEN),$(TENCENT_KEY)),$(PARAMS)),\
-	  sam deploy --stack-name $(STACK) --parameter-overrides Architecture=$(ARCH) $(if $(TOKEN),Token='$(TOKEN)') $(if $(TENCENT_KEY),TencentKey='$(TENCENT_KEY)') $(PARAMS),\
-	  sam deploy --stack-name $(STACK) --guided --parameter-overrides Architecture=$(ARCH))
+	ARCH=$(ARCH) STACK=$(STACK) scripts/deploy.sh
 
 bench: $(TOOLS)
 	bench/run.sh
