@@ -9,10 +9,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::imitate::stamp::{TimeField, Unit, integer, refresh_times, set_integer};
-use super::{
-    Delivery, EventParts, Identity, Imitate, Provider, Sending, authenticated_body, raw_json,
-    single,
-};
+use super::{Delivery, Identity, Imitate, Provider, Sending, authenticated_body, raw_json, single};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, Fluency, format_time, from_unix_seconds};
@@ -126,15 +123,13 @@ impl Provider for Aodianyun {
         body.remove("retry_times");
         let canonical = serde_json::to_vec(&body).unwrap_or_default();
         let mut delivery = single(
-            EventParts {
-                provider: NAME,
-                key: key::derive(NAME, &[&canonical]),
-                event_type,
-                identity,
-                time,
-                data,
-            },
-            inbound.received_at,
+            NAME,
+            inbound,
+            key::derive(NAME, &[&canonical]),
+            event_type,
+            identity,
+            time,
+            data,
         );
         delivery
             .recorded

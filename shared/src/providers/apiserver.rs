@@ -9,10 +9,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::imitate::stamp::{TimeField, Unit, refresh_times};
-use super::{
-    Delivery, EventParts, Identity, Imitate, Provider, Sending, authenticated_body, raw_json,
-    single,
-};
+use super::{Delivery, Identity, Imitate, Provider, Sending, authenticated_body, raw_json, single};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, from_unix_millis};
@@ -62,15 +59,13 @@ impl Provider for ApiServer {
             None => Identity::Other(event),
         };
         Ok(single(
-            EventParts {
-                provider: NAME,
-                key: event_key,
-                event_type,
-                identity,
-                time: event_time.and_then(from_unix_millis),
-                data,
-            },
-            inbound.received_at,
+            NAME,
+            inbound,
+            event_key,
+            event_type,
+            identity,
+            event_time.and_then(from_unix_millis),
+            data,
         ))
     }
 }

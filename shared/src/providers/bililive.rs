@@ -9,10 +9,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::imitate::stamp::{TimeField, Unit, refresh_times};
-use super::{
-    Delivery, EventParts, Identity, Imitate, Provider, Sending, authenticated_body, raw_json,
-    single,
-};
+use super::{Delivery, Identity, Imitate, Provider, Sending, authenticated_body, raw_json, single};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, format_time, parse_rfc3339};
@@ -90,15 +87,13 @@ impl Provider for Bililive {
             None => Identity::Other(event_id.clone()),
         };
         Ok(single(
-            EventParts {
-                provider: NAME,
-                key: key::derive(NAME, &[event_id.as_bytes()]),
-                event_type,
-                identity,
-                time: time.as_deref().and_then(parse_rfc3339),
-                data,
-            },
-            inbound.received_at,
+            NAME,
+            inbound,
+            key::derive(NAME, &[event_id.as_bytes()]),
+            event_type,
+            identity,
+            time.as_deref().and_then(parse_rfc3339),
+            data,
         ))
     }
 }

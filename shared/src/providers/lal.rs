@@ -17,14 +17,13 @@ use serde_json::{Map, Value};
 
 use super::{
     Delivery, EventParts, Identity, Imitate, Outgoing, Provider, Receiving, Sending,
-    authenticated_body, raw_json,
+    authenticated_hook_body, per_delivery_key, raw_json, single,
 };
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, Part};
 use crate::inbound::Inbound;
 use crate::json::Fields;
-use crate::key;
 
 /// lalserver http_notify adapter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -42,8 +41,7 @@ impl Provider for Lal {
     }
 
     fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {
-        let body = authenticated_body(inbound, verifier)?;
-        let hook = super::hook_in_path(inbound)?;
+        let (hook, body) = authenticated_hook_body(inbound, verifier)?;
         let f = Fields(&body);
         let (event_type, session_hook) = match hook {
             "on_pub_start" => (EventType::StreamStarted, true),
@@ -66,7 +64,7 @@ impl Provider for Lal {
         } else {
             f.text("session_id")
         };
-        let event_key = key::derive(NAME, &[inbound.request_id.as_bytes()]);
+        let event_key = per_delivery_key(NAME, inbound);
 
         // The envelope adds at most a few KiB to the body; a body that may
         // not fit one SNS message is split by groups.
@@ -106,16 +104,8 @@ impl Provider for Lal {
             ..EventData::default()
         };
         let identity = Identity::of_stream(app, stream, |_| server_id.clone());
-        Ok(super::single(
-            EventParts {
-                provider: NAME,
-                key: event_key,
-                event_type,
-                identity,
-                time: None,
-                data,
-            },
-            inbound.received_at,
+        Ok(single(
+            NAME, inbound, event_key, event_type, identity, None, data,
         ))
     }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{AuthScheme, Delivery, EventParts, Identity, Imitate, Provider, Sending, single};
+use super::{AuthScheme, Delivery, Identity, Imitate, Provider, Sending, single};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, from_unix_seconds};
@@ -104,15 +104,13 @@ impl Provider for LiveKit {
             ),
         };
         Ok(single(
-            EventParts {
-                provider: NAME,
-                key: event_key,
-                event_type,
-                identity,
-                time: f.int("createdAt").and_then(from_unix_seconds),
-                data,
-            },
-            inbound.received_at,
+            NAME,
+            inbound,
+            event_key,
+            event_type,
+            identity,
+            f.int("createdAt").and_then(from_unix_seconds),
+            data,
         ))
     }
 }

@@ -295,6 +295,17 @@ pub(crate) fn authenticated_body(
     crate::json::parse_object(inbound.body)
 }
 
+/// The first step of a token provider that names the event in the path
+/// (lal, ZLMediaKit): the `?token=` (401), the body (400), then the hook
+/// (400; see [`hook_in_path`]).
+pub(crate) fn authenticated_hook_body<'a>(
+    inbound: &Inbound<'a>,
+    verifier: &Verifier,
+) -> Result<(&'a str, serde_json::Map<String, serde_json::Value>), Rejection> {
+    let body = authenticated_body(inbound, verifier)?;
+    Ok((hook_in_path(inbound)?, body))
+}
+
 /// The hook named by the last URL path segment (lal, ZLMediaKit), or a 400
 /// when it cannot be one: hook names are path segments the provider's
 /// config gives (letters, digits, `_`, `-`), and a path with a `.` or `..`
@@ -358,17 +369,42 @@ pub(crate) fn into_map(value: serde_json::Value) -> serde_json::Map<String, serd
     }
 }
 
-/// A single-event delivery.
-pub(crate) fn single(parts: EventParts, received_at: OffsetDateTime) -> Delivery {
-    let provider_time = parts.time;
+/// A delivery of one event: how most adapters end. `key` is both the
+/// delivery's key and the event's id; `time` is the provider's own time of
+/// the event (the receive time when `None`).
+pub(crate) fn single(
+    provider: &'static str,
+    inbound: &Inbound<'_>,
+    key: String,
+    event_type: EventType,
+    identity: Identity,
+    time: Option<OffsetDateTime>,
+    data: EventData,
+) -> Delivery {
+    let parts = EventParts {
+        provider,
+        key,
+        event_type,
+        identity,
+        time,
+        data,
+    };
     Delivery {
         key: parts.key.clone(),
-        events: vec![parts.build(received_at)],
-        provider_time,
+        events: vec![parts.build(inbound.received_at)],
+        provider_time: time,
         recorded: Vec::new(),
         dedupe_window: None,
         check: false,
     }
+}
+
+/// The key of a provider that never resends (lal, SRS, nginx-rtmp, some
+/// ZLMediaKit hooks): every delivery is its own event, so the key is the
+/// invocation's request id (two identical bodies are two events; an SDK
+/// retry within one invocation is one).
+pub(crate) fn per_delivery_key(provider: &'static str, inbound: &Inbound<'_>) -> String {
+    crate::key::derive(provider, &[inbound.request_id.as_bytes()])
 }
 
 #[cfg(test)]

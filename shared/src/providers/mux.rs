@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::imitate::stamp::{TimeField, Unit, refresh_times};
-use super::{AuthScheme, Delivery, EventParts, Identity, Imitate, Provider, Sending, single};
+use super::{AuthScheme, Delivery, Identity, Imitate, Provider, Sending, single};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, parse_rfc3339};
@@ -112,15 +112,13 @@ impl Provider for Mux {
             ),
         };
         Ok(single(
-            EventParts {
-                provider: NAME,
-                key: event_key,
-                event_type,
-                identity,
-                time: f.text("created_at").as_deref().and_then(parse_rfc3339),
-                data: normalized,
-            },
-            inbound.received_at,
+            NAME,
+            inbound,
+            event_key,
+            event_type,
+            identity,
+            f.text("created_at").as_deref().and_then(parse_rfc3339),
+            normalized,
         ))
     }
 }

@@ -36,15 +36,14 @@
 use serde_json::{Map, Value};
 
 use super::{
-    Delivery, EventParts, Identity, Imitate, Provider, Receiving, Sending, authenticated_body,
-    into_map, raw_json,
+    Delivery, Identity, Imitate, Provider, Receiving, Sending, authenticated_body, into_map,
+    per_delivery_key, raw_json, single,
 };
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo};
 use crate::inbound::Inbound;
 use crate::json::Fields;
-use crate::key;
 
 /// SRS http_hooks adapter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -76,7 +75,7 @@ impl Provider for Srs {
             _ => EventType::Unrecognized,
         };
         // SRS sends each notification once: two identical bodies are two events.
-        let event_key = key::derive(NAME, &[inbound.request_id.as_bytes()]);
+        let event_key = per_delivery_key(NAME, inbound);
 
         let app = f.text("app");
         let stream = f.text("stream");
@@ -115,16 +114,8 @@ impl Provider for Srs {
             ..EventData::default()
         };
         let identity = Identity::of_stream(app, stream, |_| client_id.or(server_id));
-        Ok(super::single(
-            EventParts {
-                provider: NAME,
-                key: event_key,
-                event_type,
-                identity,
-                time: None,
-                data,
-            },
-            inbound.received_at,
+        Ok(single(
+            NAME, inbound, event_key, event_type, identity, None, data,
         ))
     }
 

@@ -11,9 +11,7 @@ use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
 use super::imitate::stamp::{TimeField, Unit, refresh_times, set_integer};
-use super::{
-    AuthScheme, Delivery, EventParts, Identity, Imitate, Provider, Sending, into_map, single,
-};
+use super::{AuthScheme, Delivery, Identity, Imitate, Provider, Sending, into_map, single};
 use crate::auth::{Secret, Verifier, tencent_sign};
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, format_time, from_unix_seconds};
@@ -115,15 +113,13 @@ impl Provider for Tencent {
         };
         let sequence = data.sequence.clone();
         let mut delivery = single(
-            EventParts {
-                provider: NAME,
-                key: event_key,
-                event_type,
-                identity: Identity::Stream(stream_id),
-                time: time.and_then(from_unix_seconds),
-                data,
-            },
-            inbound.received_at,
+            NAME,
+            inbound,
+            event_key,
+            event_type,
+            Identity::Stream(stream_id),
+            time.and_then(from_unix_seconds),
+            data,
         );
         delivery
             .recorded

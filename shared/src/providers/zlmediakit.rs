@@ -53,7 +53,7 @@ use time::OffsetDateTime;
 
 use super::{
     Delivery, EventParts, Identity, Imitate, Provider, Receiving, Recorded, Sending,
-    authenticated_body, into_map, raw_json,
+    authenticated_hook_body, into_map, per_delivery_key, raw_json,
 };
 use crate::auth::Verifier;
 use crate::error::Rejection;
@@ -105,8 +105,7 @@ impl Provider for Zlmediakit {
     }
 
     fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {
-        let mut body = authenticated_body(inbound, verifier)?;
-        let hook = super::hook_in_path(inbound)?;
+        let (hook, mut body) = authenticated_hook_body(inbound, verifier)?;
         let f = Fields(&body);
         let regist = f.boolean("regist");
         let (event_type, keying) = match hook {
@@ -201,7 +200,7 @@ impl Provider for Zlmediakit {
                 (delivery_key, event_id, Some(window))
             }
             Keying::PerDelivery => {
-                let delivery_key = key::derive(NAME, &[inbound.request_id.as_bytes()]);
+                let delivery_key = per_delivery_key(NAME, inbound);
                 (delivery_key.clone(), delivery_key, None)
             }
         };
