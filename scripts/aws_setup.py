@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Create (idempotently) livehook's table (with its NEW_IMAGE stream: the outbox the
-relay reads), topic and a tail queue on an AWS emulator.
+relay reads), the relay's dead-letter table, topic and a tail queue on an AWS emulator.
 
-Usage: aws_setup.py ENDPOINT [--table NAME] [--topic NAME] [--queue NAME]
-Prints shell assignments: LIVEHOOK_TABLE=… LIVEHOOK_TOPIC_ARN=… TAIL_QUEUE_URL=…
+Usage: aws_setup.py ENDPOINT [--table NAME] [--failed-table NAME] [--topic NAME] [--queue NAME]
+Prints shell assignments: LIVEHOOK_TABLE=… LIVEHOOK_FAILED_TABLE=… LIVEHOOK_TOPIC_ARN=…
+TAIL_QUEUE_URL=…
 """
 import argparse
 import json
@@ -15,6 +16,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("endpoint")
     parser.add_argument("--table", default="livehook-events")
+    parser.add_argument("--failed-table", default="livehook-failed")
     parser.add_argument("--topic", default="livehook-events")
     parser.add_argument("--queue", default="livehook-tail")
     args = parser.parse_args()
@@ -37,6 +39,14 @@ def main() -> None:
             TableName=args.table,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
         )
+    # The relay's dead letters (LIVEHOOK_FAILED_TABLE): no stream.
+    if args.failed_table not in dynamodb.list_tables()["TableNames"]:
+        dynamodb.create_table(
+            TableName=args.failed_table,
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
     topic_arn = sns.create_topic(Name=args.topic)["TopicArn"]
     queue_url = sqs.create_queue(QueueName=args.queue)["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
@@ -54,6 +64,7 @@ def main() -> None:
             Attributes={"RawMessageDelivery": "false"},
         )
     print(f"LIVEHOOK_TABLE={json.dumps(args.table)}")
+    print(f"LIVEHOOK_FAILED_TABLE={json.dumps(args.failed_table)}")
     print(f"LIVEHOOK_TOPIC_ARN={json.dumps(topic_arn)}")
     print(f"TAIL_QUEUE_URL={json.dumps(queue_url)}")
 

@@ -2,7 +2,7 @@
 """Checks of template.yaml that cfn-lint cannot make (run by `make lint`):
 least privilege (one role per function; a provider function may only PutItem
 on the table and write its own log group; the relay only reads the stream,
-publishes and records failures), each secret only in the functions that use
+publishes, records failures and puts dead letters in the failed table), each secret only in the functions that use
 it, the token pattern and the retention bounds, and a function for every
 folder in functions/. Exits 1 listing every problem."""
 
@@ -17,7 +17,7 @@ SECRETS = {"LIVEHOOK_TOKEN", "LIVEHOOK_TENCENT_KEY"}
 PROVIDER_ACTIONS = {"dynamodb:PutItem", "logs:CreateLogStream", "logs:PutLogEvents"}
 RELAY_ACTIONS = {
     "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
-    "dynamodb:ListStreams", "sns:Publish", "sqs:SendMessage",
+    "dynamodb:ListStreams", "sns:Publish", "sqs:SendMessage", "dynamodb:PutItem",
     "logs:CreateLogStream", "logs:PutLogEvents",
 }
 XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
@@ -70,8 +70,10 @@ def main():
                 problems.append(f"{logical} ({role}) may {sorted(extra)}")
             if actions(st) & {"logs:PutLogEvents"} and st["Resource"] != {"Fn::GetAtt": [log_group, "Arn"]}:
                 problems.append(f"{logical} writes logs outside {log_group}")
-            if "dynamodb:PutItem" in actions(st) and st["Resource"] != {"Fn::GetAtt": ["EventsTable", "Arn"]}:
-                problems.append(f"{logical} writes outside the table")
+            # Provider functions write the outbox; the relay only its dead letters.
+            table = "EventsTable" if is_provider else "FailedTable"
+            if "dynamodb:PutItem" in actions(st) and st["Resource"] != {"Fn::GetAtt": [table, "Arn"]}:
+                problems.append(f"{logical} writes outside {table}")
         secrets = SECRETS & set(env)
         if binary == "tencent":
             wanted = {"LIVEHOOK_TENCENT_KEY"}
@@ -93,8 +95,8 @@ def main():
         if bool(pattern.fullmatch(token)) != ok:
             problems.append(f"Token pattern {'refuses' if ok else 'accepts'} {token!r}")
     retention = params["RetentionSeconds"]
-    if (retention.get("MinValue"), retention.get("MaxValue")) != (3600, 31536000):
-        problems.append("RetentionSeconds is not bounded to 3600..31536000")
+    if (retention.get("MinValue"), retention.get("MaxValue")) != (172800, 31536000):
+        problems.append("RetentionSeconds is not bounded to 172800..31536000")
 
     for p in problems:
         print(f"template.yaml: {p}")

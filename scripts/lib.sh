@@ -31,7 +31,8 @@ emulator_start() {
   wait_http "http://127.0.0.1:$1/moto-api/" 60
 }
 
-# emulator_setup ENDPOINT QUEUE: table, topic, tail queue; sets LIVEHOOK_TABLE, LIVEHOOK_TOPIC_ARN, TAIL_QUEUE_URL.
+# emulator_setup ENDPOINT QUEUE: table, dead-letter table, topic, tail queue; sets LIVEHOOK_TABLE,
+# LIVEHOOK_FAILED_TABLE, LIVEHOOK_TOPIC_ARN, TAIL_QUEUE_URL.
 emulator_setup() {
   eval "$("$root/.venv/bin/python" "$root/scripts/aws_setup.py" "$1" --queue "$2")"
 }
@@ -78,6 +79,7 @@ pump_start() {
 write_env() {
   cat >"$1" <<ENV
 LIVEHOOK_TABLE=$LIVEHOOK_TABLE
+LIVEHOOK_FAILED_TABLE=$LIVEHOOK_FAILED_TABLE
 LIVEHOOK_TOPIC_ARN=$LIVEHOOK_TOPIC_ARN
 LIVEHOOK_TOKEN=$LIVEHOOK_TOKEN
 LIVEHOOK_TENCENT_KEY=$LIVEHOOK_TENCENT_KEY

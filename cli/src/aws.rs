@@ -13,6 +13,8 @@ use clap::Args;
 pub const TABLE_OUTPUT: &str = "TableName";
 /// The CloudFormation output holding the topic ARN.
 pub const TOPIC_OUTPUT: &str = "TopicArn";
+/// The CloudFormation output holding the dead-letter table name.
+pub const FAILED_TABLE_OUTPUT: &str = "FailedTableName";
 
 /// AWS options shared by `tail` and `events`.
 #[derive(Debug, Clone, Args)]
@@ -23,6 +25,9 @@ pub struct AwsArgs {
     /// SNS topic ARN [default: from --stack]
     #[arg(long, value_name = "ARN", env = "LIVEHOOK_TOPIC_ARN")]
     pub topic_arn: Option<String>,
+    /// DynamoDB table of what the relay could not publish [default: from --stack]
+    #[arg(long, value_name = "NAME", env = "LIVEHOOK_FAILED_TABLE")]
+    pub failed_table: Option<String>,
     /// Read the table and topic from this deployed CloudFormation (SAM) stack's outputs (TableName, TopicArn)
     #[arg(long, value_name = "NAME")]
     pub stack: Option<String>,
@@ -40,6 +45,7 @@ pub struct Target {
     pub sdk: SdkConfig,
     table: Option<String>,
     topic_arn: Option<String>,
+    failed_table: Option<String>,
     stack: Option<String>,
 }
 
@@ -90,10 +96,13 @@ impl AwsArgs {
             sdk,
             table: self.table.clone().filter(|t| !t.is_empty()),
             topic_arn: self.topic_arn.clone().filter(|t| !t.is_empty()),
+            failed_table: self.failed_table.clone().filter(|t| !t.is_empty()),
             stack: self.stack.clone().filter(|s| !s.is_empty()),
         };
         if let Some(stack) = target.stack.clone()
-            && (target.table.is_none() || target.topic_arn.is_none())
+            && (target.table.is_none()
+                || target.topic_arn.is_none()
+                || target.failed_table.is_none())
         {
             let outputs = stack_outputs(&target.sdk, &stack).await?;
             let find = |name: &str| {
@@ -105,6 +114,7 @@ impl AwsArgs {
             };
             target.table = target.table.or_else(|| find(TABLE_OUTPUT));
             target.topic_arn = target.topic_arn.or_else(|| find(TOPIC_OUTPUT));
+            target.failed_table = target.failed_table.or_else(|| find(FAILED_TABLE_OUTPUT));
         }
         Ok(target)
     }
@@ -138,6 +148,24 @@ impl Target {
                     "no table: pass --table NAME, set LIVEHOOK_TABLE, or name the stack with --stack"
                 )
             }
+        }
+    }
+
+    /// The dead-letter table, when one was given.
+    pub fn failed_table_if_any(&self) -> Option<&str> {
+        self.failed_table.as_deref()
+    }
+
+    /// The dead-letter table, or an error saying how to give one.
+    pub fn failed_table(&self) -> Result<&str> {
+        match (&self.failed_table, &self.stack) {
+            (Some(t), _) => Ok(t),
+            (None, Some(stack)) => {
+                bail!("stack {stack} has no {FAILED_TABLE_OUTPUT} output; pass --failed-table NAME")
+            }
+            (None, None) => bail!(
+                "no dead-letter table: pass --failed-table NAME, set LIVEHOOK_FAILED_TABLE, or name the stack with --stack"
+            ),
         }
     }
 

@@ -25,13 +25,18 @@ type Item = HashMap<String, AttributeValue>;
         retention period, 7 days by default): the idempotency record and the outbox \
         at once, holding every CloudEvents envelope of the delivery (gzip-compressed \
         when large). The relay publishes it from the table's stream. These commands \
-        read that table, and replay publishes a record's envelopes again: how an \
-        event SNS refused, or one whose stream record went to the dead-letter queue, \
-        reaches the topic.",
+        read that table, and replay publishes a record's envelopes again.\n\n\
+        What the relay could not publish (SNS refused its content, or it was still \
+        failing 20 hours after it was written) is kept 14 days in the dead-letter \
+        table (--failed-table, LIVEHOOK_FAILED_TABLE, or the stack's FailedTableName): \
+        `events list --failed` lists it and `events replay --failed` publishes it.",
     after_help = "Examples:\n  \
         livehook events list --stack livehook --provider lal --limit 20\n  \
         livehook events show 3f2a…\n  \
-        livehook events replay 3f2a… --topic-arn arn:aws:sns:eu-west-1:123456789012:livehook"
+        livehook events replay 3f2a… --topic-arn arn:aws:sns:eu-west-1:123456789012:livehook\n  \
+        livehook events list --failed --stack livehook\n  \
+        livehook events replay --failed --stack livehook\n  \
+        livehook events replay --since 2026-01-01T10:00:00Z --until 2026-01-01T12:00:00Z"
 )]
 pub struct EventsArgs {
     #[command(subcommand)]
@@ -57,6 +62,12 @@ enum EventsCommand {
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
+        /// The events the relay could not publish (the dead-letter table), not yet replayed.
+        #[arg(long)]
+        failed: bool,
+        /// With --failed: those already replayed too.
+        #[arg(long, requires = "failed")]
+        include_replayed: bool,
     },
     /// Print a recorded event's envelopes (every part of a split one).
     #[command(after_help = "Example:\n  livehook events show 3f2a… | jq .data")]
@@ -66,22 +77,36 @@ enum EventsCommand {
         /// The event id (the idempotency key).
         id: String,
     },
-    /// Re-publish a recorded event to the topic (message attribute replay=true).
+    /// Re-publish recorded events to the topic (message attribute replay=true).
     #[command(
-        long_about = "Re-publish a recorded event to the topic.\n\n\
+        long_about = "Re-publish recorded events to the topic.\n\n\
             The stored envelopes (every part of a split delivery) are published \
             unchanged, with the provider, type and stream attributes subscribers \
             filter on, plus replay=true so that a consumer can tell a replay from \
-            the original. This is how an event SNS refused (the relay logs and counts \
-            it, and leaves it here) or one dead-lettered by the stream's mapping is \
-            published again.",
-        after_help = "Example:\n  livehook events replay 3f2a… --stack livehook"
+            the original. Give event ids; or --failed: every event the relay kept in \
+            the dead-letter table and not yet replayed (each is then marked replayed); \
+            or --since/--until: every event recorded in that time window (RFC 3339), \
+            e.g. the records of a stream batch in the relay-failures queue.",
+        after_help = "Examples:\n  \
+            livehook events replay 3f2a… --stack livehook\n  \
+            livehook events replay --failed --stack livehook\n  \
+            livehook events replay --since 2026-01-01T10:00:00Z --until 2026-01-01T12:00:00Z"
     )]
     Replay {
         #[command(flatten)]
         aws: AwsArgs,
-        /// The event id (the idempotency key).
-        id: String,
+        /// The event ids (the ids events list shows).
+        #[arg(required_unless_present_any = ["failed", "since"], conflicts_with_all = ["failed", "since"])]
+        ids: Vec<String>,
+        /// Every event in the dead-letter table not replayed yet.
+        #[arg(long, conflicts_with = "since")]
+        failed: bool,
+        /// Every event recorded at or after this time (RFC 3339).
+        #[arg(long, value_name = "T", value_parser = parse_time)]
+        since: Option<OffsetDateTime>,
+        /// With --since: recorded before this time (RFC 3339) [default: now].
+        #[arg(long, value_name = "T", value_parser = parse_time, requires = "since")]
+        until: Option<OffsetDateTime>,
     },
     /// Write API Gateway events of the samples (events/apigw/) for `cargo lambda invoke`.
     #[command(
@@ -118,13 +143,37 @@ pub async fn run(args: EventsArgs) -> Result<()> {
     match args.command {
         EventsCommand::List {
             aws,
+            failed: true,
+            include_replayed,
+            limit,
+            json,
+            ..
+        } => crate::failed::list(&aws, include_replayed, limit, json).await,
+        EventsCommand::List {
+            aws,
             provider,
             event_type,
             limit,
             json,
+            ..
         } => list(&aws, provider, event_type, limit, json).await,
         EventsCommand::Show { aws, id } => show(&aws, &id).await,
-        EventsCommand::Replay { aws, id } => replay(&aws, &id).await,
+        EventsCommand::Replay {
+            aws, failed: true, ..
+        } => crate::failed::replay_failed(&aws).await,
+        EventsCommand::Replay {
+            aws,
+            since: Some(since),
+            until,
+            ..
+        } => crate::failed::replay_window(&aws, since, until).await,
+        EventsCommand::Replay { aws, ids, .. } => {
+            let target = aws.resolve().await?;
+            for id in &ids {
+                replay(&target, id).await?;
+            }
+            Ok(())
+        }
         EventsCommand::Apigw {
             out,
             token,
@@ -143,7 +192,7 @@ pub async fn run(args: EventsArgs) -> Result<()> {
     }
 }
 
-fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+pub(crate) fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
@@ -255,30 +304,40 @@ async fn list(
     Ok(())
 }
 
-async fn get(aws: &AwsArgs, id: &str) -> Result<(crate::aws::Target, Item)> {
-    if id.trim().is_empty() {
-        bail!("the event id is empty");
-    }
-    let target = aws.resolve().await?;
-    let table = target.table()?.to_owned();
+async fn get_from(target: &crate::aws::Target, table: &str, id: &str) -> Result<Option<Item>> {
     let client = aws_sdk_dynamodb::Client::new(&target.sdk);
     let found = client
         .get_item()
-        .table_name(&table)
+        .table_name(table)
         .key("pk", AttributeValue::S(id.to_owned()))
         .consistent_read(true)
         .send()
         .await
         .map_err(|e| anyhow!(sdk_error(&e)))
         .with_context(|| format!("reading event {id} from {table}"))?;
-    let item = found.item.with_context(|| {
-        format!("no event {id} in {table} (records expire after the retention period)")
-    })?;
-    Ok((target, item))
+    Ok(found.item)
+}
+
+/// The record of `id`: in the table, else (when one is known) in the
+/// dead-letter table, which keeps what the relay could not publish longer.
+async fn get(target: &crate::aws::Target, id: &str) -> Result<Item> {
+    if id.trim().is_empty() {
+        bail!("the event id is empty");
+    }
+    let table = target.table()?;
+    if let Some(item) = get_from(target, table, id).await? {
+        return Ok(item);
+    }
+    if let Some(failed) = target.failed_table_if_any()
+        && let Some(item) = get_from(target, failed, id).await?
+    {
+        return Ok(item);
+    }
+    bail!("no event {id} in {table} (records expire after the retention period)")
 }
 
 /// The record's envelopes, read back as the relay reads them.
-fn outbox_of(id: &str, item: Item) -> Result<StoredRecord> {
+pub(crate) fn outbox_of(id: &str, item: Item) -> Result<StoredRecord> {
     let image: serde_dynamo::Item = item.into();
     StoredRecord::from_item(&image).with_context(|| format!("event {id}'s record"))
 }
@@ -299,7 +358,8 @@ fn scrubbed(id: &str, body: &str) -> Result<(Value, Option<String>)> {
 }
 
 async fn show(aws: &AwsArgs, id: &str) -> Result<()> {
-    let (_, item) = get(aws, id).await?;
+    let target = aws.resolve().await?;
+    let item = get(&target, id).await?;
     let outbox = outbox_of(id, item)?;
     for stored in &outbox.messages {
         let (envelope, _) = scrubbed(id, &stored.body)?;
@@ -308,9 +368,30 @@ async fn show(aws: &AwsArgs, id: &str) -> Result<()> {
     Ok(())
 }
 
-async fn replay(aws: &AwsArgs, id: &str) -> Result<()> {
-    let (target, item) = get(aws, id).await?;
-    let mut outbox = outbox_of(id, item)?;
+async fn replay(target: &crate::aws::Target, id: &str) -> Result<()> {
+    let item = get(target, id).await?;
+    let outbox = outbox_of(id, item)?;
+    let topic_arn = target.topic_arn()?;
+    publish_again(&sink(target)?, id, outbox).await?;
+    println!("replayed {id} to {topic_arn}");
+    Ok(())
+}
+
+/// The sink replays publish through.
+pub(crate) fn sink(target: &crate::aws::Target) -> Result<SnsSink> {
+    Ok(SnsSink::new(
+        aws_sdk_sns::Client::new(&target.sdk),
+        target.topic_arn()?,
+        livehook::config::DEFAULT_MAX_MESSAGE_BYTES,
+    ))
+}
+
+/// Publishes a stored record's envelopes again (scrubbed, marked replay).
+pub(crate) async fn publish_again(
+    sink: &SnsSink,
+    id: &str,
+    mut outbox: StoredRecord,
+) -> Result<()> {
     for stored in &mut outbox.messages {
         if let (_, Some(text)) = scrubbed(id, &stored.body)? {
             stored.body = text;
@@ -323,12 +404,6 @@ async fn replay(aws: &AwsArgs, id: &str) -> Result<()> {
             OffsetDateTime::now_utc().unix_timestamp()
         );
     }
-    let topic_arn = target.topic_arn()?;
-    let sink = SnsSink::new(
-        aws_sdk_sns::Client::new(&target.sdk),
-        topic_arn,
-        livehook::config::DEFAULT_MAX_MESSAGE_BYTES,
-    );
     let outcomes = sink.publish(&outbox.messages(true)).await;
     for (stored, outcome) in outbox.messages.iter().zip(&outcomes) {
         match outcome {
@@ -336,15 +411,20 @@ async fn replay(aws: &AwsArgs, id: &str) -> Result<()> {
             Sent::Refused(reason) => {
                 bail!("SNS refused {} for its content: {reason}", stored.id)
             }
-            Sent::Failed(reason) => bail!("publishing to {topic_arn} failed: {reason}"),
+            Sent::Failed(reason) => bail!("publishing {id} failed: {reason}"),
         }
     }
-    println!(
-        "replayed {id} ({}, {}, {} message{}) to {topic_arn}",
+    eprintln!(
+        "{id}: {}, {}, {} message{}",
         outbox.event_type,
         outbox.subject,
         outbox.messages.len(),
         if outbox.messages.len() == 1 { "" } else { "s" }
     );
     Ok(())
+}
+
+fn parse_time(value: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(value, &Rfc3339)
+        .map_err(|e| format!("`{value}` is not an RFC 3339 time such as 2026-01-01T10:00:00Z: {e}"))
 }

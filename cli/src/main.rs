@@ -8,6 +8,7 @@ mod apigw;
 mod aws;
 mod check;
 mod events;
+mod failed;
 mod providers;
 mod pump;
 mod register;

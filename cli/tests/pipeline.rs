@@ -107,7 +107,8 @@ impl World {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("LIVEHOOK_TABLE", &self.table)
-            .env("LIVEHOOK_TOPIC_ARN", &self.topic_arn);
+            .env("LIVEHOOK_TOPIC_ARN", &self.topic_arn)
+            .env("LIVEHOOK_FAILED_TABLE", &self.stack.failed_table);
         command
     }
 
@@ -697,4 +698,153 @@ async fn check_proves_every_provider_and_fails_on_a_wrong_token() {
         .await
         .expect("ListSubscriptionsByTopic");
     assert_eq!(subscriptions.subscriptions().len(), 1);
+}
+
+/// The ids in `events list --failed --json` output.
+fn listed_ids(output: &Output) -> Vec<String> {
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    text(&output.stdout)
+        .lines()
+        .map(|line| {
+            let row: Value = serde_json::from_str(line).expect("one JSON object per line");
+            row["id"].as_str().expect("an id").to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_events_are_listed_and_replayed_once_and_a_time_window_is_replayed() {
+    let world = World::new().await;
+    let lal_url = format!("{}/lal", world.url);
+    let sent = world
+        .run(&[
+            "send",
+            "lal",
+            "on_pub_start",
+            "--url",
+            &lal_url,
+            "--token",
+            TOKEN,
+        ])
+        .await;
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    let id = reply_id(&text(&sent.stdout));
+    let published = world.published().await;
+    assert_eq!(published.len(), 1);
+    let envelope = published[0].envelope.clone();
+
+    // What the relay keeps when SNS refuses a message: its dead letter.
+    let body = envelope.to_string();
+    let letter = livehook::dead_letter::DeadLetter {
+        message: livehook::sink::Message {
+            body: &body,
+            id: "dead-1",
+            provider: "lal",
+            event_type: "stream.started",
+            stream: Some("live/test110"),
+            subject: "lal/live/test110",
+            replay: false,
+            check: false,
+        },
+        reason: "ParameterValueInvalid: refused",
+        record_key: "dead-1",
+        received: None,
+    };
+    use livehook::dead_letter::DeadLetters as _;
+    livehook::dead_letter::DynamoDeadLetters::new(
+        world.dynamodb.clone(),
+        &world.stack.failed_table,
+    )
+    .keep(&letter)
+    .await
+    .expect("kept");
+    let listed = world.run(&["events", "list", "--failed", "--json"]).await;
+    assert_eq!(listed_ids(&listed), ["dead-1"]);
+    assert!(text(&listed.stdout).contains("ParameterValueInvalid"));
+    let table = world.run(&["events", "list", "--failed"]).await;
+    assert!(
+        text(&table.stdout).contains("dead-1"),
+        "{}",
+        text(&table.stdout)
+    );
+
+    // Replayed once, marked, then no longer listed (unless asked).
+    let replayed = world.run(&["events", "replay", "--failed"]).await;
+    assert!(replayed.status.success(), "{}", text(&replayed.stderr));
+    assert!(
+        text(&replayed.stdout).contains("replayed 1 of 1"),
+        "{}",
+        text(&replayed.stdout)
+    );
+    let published = world.published().await;
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].envelope, envelope);
+    assert_eq!(
+        published[0].attributes.get("replay").map(String::as_str),
+        Some("true")
+    );
+    assert!(listed_ids(&world.run(&["events", "list", "--failed", "--json"]).await).is_empty());
+    assert_eq!(
+        listed_ids(
+            &world
+                .run(&["events", "list", "--failed", "--include-replayed", "--json"])
+                .await
+        ),
+        ["dead-1"]
+    );
+    let again = world.run(&["events", "replay", "--failed"]).await;
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(world.published().await.is_empty(), "replayed once");
+    // A dead letter is found by id too.
+    let by_id = world.run(&["events", "replay", "dead-1"]).await;
+    assert!(by_id.status.success(), "{}", text(&by_id.stderr));
+    assert_eq!(world.published().await.len(), 1);
+
+    // A time window: exactly the records first seen in it.
+    let item = world
+        .dynamodb
+        .get_item()
+        .table_name(&world.table)
+        .key("pk", AttributeValue::S(id.clone()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("GetItem")
+        .item
+        .expect("the record");
+    let seen_ms: i128 = item["first_seen_ms"]
+        .as_n()
+        .expect("ms")
+        .parse()
+        .expect("ms");
+    let at = |ms: i128| {
+        time::OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000)
+            .expect("a time")
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("RFC 3339")
+    };
+    let (since, until) = (at(seen_ms), at(seen_ms + 1));
+    let window = world
+        .run(&["events", "replay", "--since", &since, "--until", &until])
+        .await;
+    assert!(window.status.success(), "{}", text(&window.stderr));
+    let published = world.published().await;
+    assert_eq!(published.len(), 1, "{}", text(&window.stdout));
+    assert_eq!(published[0].envelope["id"], id.as_str());
+    let empty = world
+        .run(&[
+            "events",
+            "replay",
+            "--since",
+            &until,
+            "--until",
+            &at(seen_ms + 2),
+        ])
+        .await;
+    assert!(empty.status.success(), "{}", text(&empty.stderr));
+    assert!(world.published().await.is_empty());
+    let bad = world
+        .run(&["events", "replay", "--since", "yesterday"])
+        .await;
+    assert!(!bad.status.success());
 }

@@ -18,9 +18,15 @@ pub const LARGEST_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 /// Default idempotency retention: 7 days.
 pub const DEFAULT_RETENTION_SECONDS: u64 = 7 * 24 * 3600;
 
-/// The retentions accepted, in seconds: 1 hour to 365 days (the template's
-/// `RetentionSeconds` has the same bounds).
-pub const RETENTION_SECONDS: std::ops::RangeInclusive<u64> = 3600..=365 * 24 * 3600;
+/// The retentions accepted, in seconds: 2 days to 365 days (the template's
+/// `RetentionSeconds` has the same bounds). The floor outlives the event
+/// source mapping's 24 h of retries, so a record still unpublished is there
+/// until the relay dead-letters it.
+pub const RETENTION_SECONDS: std::ops::RangeInclusive<u64> = 2 * 24 * 3600..=365 * 24 * 3600;
+
+/// The dead-letter ages accepted (`LIVEHOOK_DEAD_LETTER_AFTER_SECONDS`):
+/// 1 minute to 23 hours, always before the mapping gives a record up (24 h).
+pub const DEAD_LETTER_AFTER_SECONDS: std::ops::RangeInclusive<u64> = 60..=23 * 3600;
 
 /// A function's configuration.
 #[derive(Debug, Clone)]
@@ -185,7 +191,7 @@ impl Config {
             return Err(ConfigError::Invalid {
                 name: "LIVEHOOK_RETENTION_SECONDS",
                 reason: format!(
-                    "{retention} is not from {} (1 hour) to {} (365 days)",
+                    "{retention} is not from {} (2 days) to {} (365 days)",
                     RETENTION_SECONDS.start(),
                     RETENTION_SECONDS.end()
                 ),
@@ -297,6 +303,13 @@ pub struct RelayConfig {
     /// `LIVEHOOK_MAX_MESSAGE_BYTES`: the topic's `MaximumMessageSize`, under
     /// which `PublishBatch` requests are packed.
     pub max_message_bytes: usize,
+    /// `LIVEHOOK_FAILED_TABLE`: the dead-letter table, where what cannot be
+    /// published is kept; without one it is retried until the mapping gives
+    /// up.
+    pub failed_table: Option<String>,
+    /// `LIVEHOOK_DEAD_LETTER_AFTER_SECONDS`: a record still unpublished this
+    /// long after it was written is dead-lettered (default 72000, 20 h).
+    pub dead_letter_after: Duration,
 }
 
 impl RelayConfig {
@@ -312,10 +325,28 @@ impl RelayConfig {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
+        let default_after = crate::relay::DEFAULT_DEAD_LETTER_AFTER.as_secs();
+        let dead_letter_after = match get("LIVEHOOK_DEAD_LETTER_AFTER_SECONDS") {
+            None => default_after,
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|s| DEAD_LETTER_AFTER_SECONDS.contains(s))
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "LIVEHOOK_DEAD_LETTER_AFTER_SECONDS",
+                    reason: format!(
+                        "`{v}` is not a number of seconds from {} to {} (under the mapping's 24 h)",
+                        DEAD_LETTER_AFTER_SECONDS.start(),
+                        DEAD_LETTER_AFTER_SECONDS.end()
+                    ),
+                })?,
+        };
         Ok(RelayConfig {
             topic_arn: get("LIVEHOOK_TOPIC_ARN")
                 .ok_or(ConfigError::Missing("LIVEHOOK_TOPIC_ARN"))?,
             max_message_bytes: max_message_bytes(get("LIVEHOOK_MAX_MESSAGE_BYTES"))?,
+            failed_table: get("LIVEHOOK_FAILED_TABLE"),
+            dead_letter_after: Duration::from_secs(dead_letter_after),
         })
     }
 }
@@ -444,6 +475,21 @@ mod tests {
         assert_eq!(c.topic_arn, "arn:aws:sns:us-east-1:1:x");
         assert_eq!(c.max_message_bytes, 1_048_576);
         assert!(relay(&[BASE[1], ("LIVEHOOK_MAX_MESSAGE_BYTES", "10")]).is_err());
+        assert_eq!(c.failed_table, None);
+        assert_eq!(c.dead_letter_after, Duration::from_secs(72_000));
+        let c = relay(&[
+            BASE[1],
+            ("LIVEHOOK_FAILED_TABLE", "failed"),
+            ("LIVEHOOK_DEAD_LETTER_AFTER_SECONDS", "3600"),
+        ])
+        .unwrap();
+        assert_eq!(c.failed_table.as_deref(), Some("failed"));
+        assert_eq!(c.dead_letter_after, Duration::from_secs(3600));
+        // Never at or past the mapping's 24 h: the record would be lost first.
+        for after in ["86400", "82801", "59", "soon"] {
+            let c = relay(&[BASE[1], ("LIVEHOOK_DEAD_LETTER_AFTER_SECONDS", after)]);
+            assert!(c.is_err(), "{after}");
+        }
     }
 
     #[test]
@@ -478,7 +524,7 @@ mod tests {
                 BASE[0],
                 BASE[1],
                 ("LIVEHOOK_TOKEN", TOKEN),
-                ("LIVEHOOK_RETENTION_SECONDS", "3600"),
+                ("LIVEHOOK_RETENTION_SECONDS", "172800"),
                 ("LIVEHOOK_REPLAY_WINDOW_SECONDS", "0"),
                 ("LIVEHOOK_MAX_BODY_BYTES", "2048"),
                 ("LIVEHOOK_MAX_MESSAGE_BYTES", "1048576"),
@@ -492,7 +538,7 @@ mod tests {
         assert_eq!(c.schema_base_url, "https://schemas.example/v1/");
         assert_eq!(c.max_message_bytes, LARGEST_MAX_MESSAGE_BYTES);
         assert_eq!(c.admission_on_failure, AdmissionOnFailure::Allow);
-        assert_eq!(c.retention, Duration::from_secs(3600));
+        assert_eq!(c.retention, Duration::from_secs(172_800));
         assert_eq!(c.replay_window, Duration::ZERO);
         assert_eq!(c.max_body_bytes, 2048);
     }
@@ -502,7 +548,8 @@ mod tests {
         for (name, value) in [
             ("LIVEHOOK_RETENTION_SECONDS", "soon"),
             ("LIVEHOOK_RETENTION_SECONDS", "0"),
-            ("LIVEHOOK_RETENTION_SECONDS", "3599"),
+            ("LIVEHOOK_RETENTION_SECONDS", "3600"),
+            ("LIVEHOOK_RETENTION_SECONDS", "172799"),
             ("LIVEHOOK_RETENTION_SECONDS", "31536001"),
             ("LIVEHOOK_RETENTION_SECONDS", "18446744073709551615"),
             ("LIVEHOOK_MAX_BODY_BYTES", "-1"),
@@ -523,11 +570,12 @@ mod tests {
     }
 
     #[test]
-    fn retention_is_one_hour_to_a_year_so_expiry_stays_in_the_calendar() {
+    fn retention_is_two_days_to_a_year_so_expiry_stays_in_the_calendar() {
         for (seconds, ok) in [
-            ("3600", true),
+            ("172800", true),
             ("31536000", true),
-            ("3599", false),
+            ("172799", false),
+            ("3600", false),
             ("31536001", false),
             ("253402300799", false),
         ] {

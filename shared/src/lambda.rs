@@ -13,6 +13,7 @@ use lambda_http::{Request, service_fn};
 use lambda_runtime::LambdaEvent;
 
 use crate::config::{Config, RelayConfig};
+use crate::dead_letter::{DeadLetters, DynamoDeadLetters};
 use crate::pipeline::Pipeline;
 use crate::providers::Provider;
 use crate::relay::Relay;
@@ -96,6 +97,27 @@ pub async fn serve_relay() -> Result<(), lambda_runtime::Error> {
         &config.topic_arn,
         config.max_message_bytes,
     ));
+    match &config.failed_table {
+        Some(table) => {
+            let dead_letters = DynamoDeadLetters::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+            // Boxed: the relay's future is deep enough to exceed the
+            // compiler's default query depth in the binary's main.
+            Box::pin(run_relay(
+                relay.with_dead_letters(dead_letters, config.dead_letter_after),
+            ))
+            .await
+        }
+        None => {
+            tracing::warn!(
+                function = "relay",
+                "no LIVEHOOK_FAILED_TABLE: what SNS refuses is retried until the mapping gives up"
+            );
+            Box::pin(run_relay(relay)).await
+        }
+    }
+}
+
+async fn run_relay<D: DeadLetters>(relay: Relay<SnsSink, D>) -> Result<(), lambda_runtime::Error> {
     let relay = &relay;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<Event>| async move {

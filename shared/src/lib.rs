@@ -18,6 +18,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod dead_letter;
 pub mod error;
 pub mod event;
 pub mod inbound;

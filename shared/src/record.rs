@@ -225,6 +225,10 @@ pub struct StoredRecord {
     pub stream: Option<String>,
     /// A `livehook check` delivery.
     pub check: bool,
+    /// When it was received (RFC 3339), as recorded.
+    pub first_seen: Option<String>,
+    /// When it was received (Unix ms), as recorded.
+    pub first_seen_ms: Option<i64>,
     /// The messages, in order.
     pub messages: Vec<StoredMessage>,
 }
@@ -278,6 +282,11 @@ impl StoredRecord {
             subject: required("subject")?,
             stream: text("stream"),
             check: matches!(item.get("livehook_check"), Some(Image::Bool(true))),
+            first_seen: text("first_seen"),
+            first_seen_ms: match item.get("first_seen_ms") {
+                Some(Image::N(ms)) => ms.parse().ok(),
+                _ => None,
+            },
             messages: ids
                 .into_iter()
                 .zip(bodies)
@@ -365,6 +374,7 @@ mod tests {
         assert_eq!(outbox.messages(false)[0].id, "k");
         assert_eq!(outbox.stream.as_deref(), Some("live/a"));
         assert!(!outbox.check);
+        assert_eq!(outbox.first_seen_ms, Some(1_767_225_600_000));
     }
 
     #[test]

@@ -4,16 +4,30 @@
 //! of the table's `INSERT` and `MODIFY` records (`NEW_IMAGE`). Every message
 //! of the batch is sent once, packed into `PublishBatch` requests under the
 //! topic's limits; a batch that fails fails only its own records, which are
-//! returned as `batchItemFailures` so that Lambda retries them. A message SNS
-//! refuses for its own content is logged, counted and left in the table
-//! (`livehook events replay` publishes it again): it never blocks its shard.
+//! returned as `batchItemFailures` so that Lambda retries them.
+//!
+//! What cannot be published is never dropped: a message SNS refuses for its
+//! own content, and one still failing when its record is older than the
+//! dead-letter age (just under the mapping's 24 h), is kept in the
+//! dead-letter table ([`crate::dead_letter`]) and counted (`dead_lettered`,
+//! which raises an alarm); only then does its shard move on. If the
+//! dead-letter table cannot take it, the record is retried.
+
+use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use time::OffsetDateTime;
 
+use crate::dead_letter::{DeadLetter, DeadLetters, NoDeadLetters};
 use crate::record::StoredRecord;
 use crate::sink::{EventSink, Message, Sent};
 use crate::telemetry::RelayCounts;
+
+/// A record still unpublished this long after it was written is
+/// dead-lettered instead of retried: 20 h, well inside the event source
+/// mapping's 24 h `MaximumRecordAgeInSeconds`.
+pub const DEFAULT_DEAD_LETTER_AFTER: Duration = Duration::from_secs(72_000);
 
 /// What one batch came to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,10 +55,13 @@ impl BatchReport {
     }
 }
 
-/// Publishes stream batches through a sink.
+/// Publishes stream batches through a sink; keeps what it cannot publish in
+/// its dead letters.
 #[derive(Debug)]
-pub struct Relay<K> {
+pub struct Relay<K, D = NoDeadLetters> {
     sink: K,
+    dead_letters: D,
+    dead_letter_after: Duration,
 }
 
 /// The stream record's position, as `batchItemFailures` names it.
@@ -57,14 +74,41 @@ fn position(record: &EventRecord) -> String {
 }
 
 impl<K: EventSink> Relay<K> {
-    /// A relay publishing through `sink`.
+    /// A relay publishing through `sink`, with no dead-letter table: what
+    /// cannot be published is retried.
     pub fn new(sink: K) -> Self {
-        Relay { sink }
+        Relay {
+            sink,
+            dead_letters: NoDeadLetters,
+            dead_letter_after: DEFAULT_DEAD_LETTER_AFTER,
+        }
+    }
+}
+
+impl<K: EventSink, D: DeadLetters> Relay<K, D> {
+    /// The same relay keeping what it cannot publish in `dead_letters`: a
+    /// refused message at once, a failing one once its record is older than
+    /// `after`.
+    pub fn with_dead_letters<E: DeadLetters>(
+        self,
+        dead_letters: E,
+        after: Duration,
+    ) -> Relay<K, E> {
+        Relay {
+            sink: self.sink,
+            dead_letters,
+            dead_letter_after: after,
+        }
     }
 
     /// The sink (tests inspect fakes through it).
     pub fn sink(&self) -> &K {
         &self.sink
+    }
+
+    /// The dead letters (tests inspect fakes through them).
+    pub fn dead_letters(&self) -> &D {
+        &self.dead_letters
     }
 
     /// Publishes one batch of stream records; never fails as a whole.
@@ -98,28 +142,61 @@ impl<K: EventSink> Relay<K> {
             self.sink.publish(&messages).await
         };
         let mut outcomes = outcomes.into_iter();
+        let now_ms = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let after_ms = i128::try_from(self.dead_letter_after.as_millis()).unwrap_or(i128::MAX);
         for (record, outbox) in &outboxes {
+            // The mapping would give this record up soon: keep it instead.
+            let overdue = outbox
+                .first_seen_ms
+                .is_some_and(|seen| now_ms - i128::from(seen) > after_ms);
             let mut failed = false;
-            for (stored, outcome) in outbox.messages.iter().zip(outcomes.by_ref()) {
-                match outcome {
-                    Sent::Published => report.counts.published += 1,
+            for (message, outcome) in outbox.messages(false).into_iter().zip(outcomes.by_ref()) {
+                let reason = match outcome {
+                    Sent::Published => {
+                        report.counts.published += 1;
+                        continue;
+                    }
                     Sent::Refused(reason) => {
                         report.counts.refused += 1;
-                        tracing::error!(
-                            event_id = stored.id,
-                            key = outbox.key,
-                            provider = outbox.provider,
-                            reason,
-                            "SNS refused the message; it stays in the table for `livehook events replay`"
-                        );
+                        reason
                     }
+                    Sent::Failed(reason) if overdue => reason,
                     Sent::Failed(reason) => {
                         failed = true;
                         tracing::warn!(
-                            event_id = stored.id,
+                            event_id = message.id,
                             key = outbox.key,
                             reason,
                             "publish failed; the record will be retried"
+                        );
+                        continue;
+                    }
+                };
+                let letter = DeadLetter {
+                    message: message.clone(),
+                    reason: &reason,
+                    record_key: &outbox.key,
+                    received: outbox.first_seen.as_deref(),
+                };
+                match self.dead_letters.keep(&letter).await {
+                    Ok(()) => {
+                        report.counts.dead_lettered += 1;
+                        tracing::error!(
+                            event_id = message.id,
+                            key = outbox.key,
+                            provider = outbox.provider,
+                            reason,
+                            "not published; kept in the dead-letter table for `livehook events replay --failed`"
+                        );
+                    }
+                    Err(e) => {
+                        failed = true;
+                        tracing::error!(
+                            event_id = message.id,
+                            key = outbox.key,
+                            reason,
+                            error = %e,
+                            "not published and not dead-lettered; the record will be retried"
                         );
                     }
                 }
@@ -133,6 +210,7 @@ impl<K: EventSink> Relay<K> {
             records = event.records.len(),
             published = report.counts.published,
             refused = report.counts.refused,
+            dead_lettered = report.counts.dead_lettered,
             failed = report.counts.batch_failures,
             "batch relayed"
         );
@@ -249,9 +327,34 @@ mod tests {
         assert_eq!(relay.sink().published(), ["{b}"]);
     }
 
+    /// Dead letters kept in memory; `failing` makes the table unavailable.
+    #[derive(Default)]
+    struct Kept {
+        ids: std::sync::Mutex<Vec<String>>,
+        failing: std::sync::atomic::AtomicBool,
+    }
+
+    impl DeadLetters for Kept {
+        async fn keep(&self, letter: &DeadLetter<'_>) -> Result<(), crate::store::StoreError> {
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(crate::store::StoreError("unavailable".to_owned()));
+            }
+            self.ids.lock().unwrap().push(letter.message.id.to_owned());
+            Ok(())
+        }
+    }
+
+    fn kept(relay: &Relay<RecordingSink, Kept>) -> Vec<String> {
+        relay.dead_letters().ids.lock().unwrap().clone()
+    }
+
+    /// The test records were written on 2026-01-01: long overdue at the
+    /// default age, never at this one.
+    const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
     #[test]
-    fn a_refused_message_is_counted_and_never_retried() {
-        let relay = Relay::new(RecordingSink::default());
+    fn a_refused_message_is_dead_lettered_and_never_retried() {
+        let relay = Relay::new(RecordingSink::default()).with_dead_letters(Kept::default(), NEVER);
         let batch = event(&[
             ("INSERT", "100", item("a", &["{refuse}"])),
             ("INSERT", "200", item("b", &["{b}"])),
@@ -262,7 +365,39 @@ mod tests {
             "a poison record must not block its shard"
         );
         assert_eq!(report.counts.refused, 1);
+        assert_eq!(report.counts.dead_lettered, 1);
+        assert_eq!(kept(&relay), ["a-0"]);
         assert_eq!(relay.sink().published(), ["{b}"]);
+    }
+
+    #[test]
+    fn a_refused_message_that_cannot_be_dead_lettered_is_retried() {
+        let relay = Relay::new(RecordingSink::default()).with_dead_letters(Kept::default(), NEVER);
+        relay.dead_letters().failing.store(true, Ordering::SeqCst);
+        let batch = event(&[("INSERT", "100", item("a", &["{refuse}"]))]);
+        let report = block_on(relay.relay(&batch));
+        assert_eq!(report.failed, ["100"], "never dropped");
+        assert_eq!(report.counts.dead_lettered, 0);
+        // Without a dead-letter table at all, the same.
+        let relay = Relay::new(RecordingSink::default());
+        assert_eq!(block_on(relay.relay(&batch)).failed, ["100"]);
+    }
+
+    #[test]
+    fn a_failing_record_is_retried_until_overdue_then_dead_lettered() {
+        let batch = event(&[("INSERT", "100", item("a", &["{a}"]))]);
+        let young = Relay::new(RecordingSink::default()).with_dead_letters(Kept::default(), NEVER);
+        young.sink().failing.store(1, Ordering::SeqCst);
+        let report = block_on(young.relay(&batch));
+        assert_eq!(report.failed, ["100"]);
+        assert!(kept(&young).is_empty());
+        let overdue = Relay::new(RecordingSink::default())
+            .with_dead_letters(Kept::default(), DEFAULT_DEAD_LETTER_AFTER);
+        overdue.sink().failing.store(1, Ordering::SeqCst);
+        let report = block_on(overdue.relay(&batch));
+        assert!(report.failed.is_empty(), "the shard moves on");
+        assert_eq!(report.counts.dead_lettered, 1);
+        assert_eq!(kept(&overdue), ["a-0"]);
     }
 
     #[test]

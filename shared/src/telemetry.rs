@@ -106,6 +106,9 @@ pub struct RelayCounts {
     /// Messages SNS refused for their content, and records that are not
     /// outbox records: left in the table, never retried.
     pub refused: u64,
+    /// Messages not published and kept in the dead-letter table (refused,
+    /// or given up on): each raises the dead-letter alarm.
+    pub dead_lettered: u64,
     /// Records returned as `batchItemFailures` (retried by Lambda).
     pub batch_failures: u64,
     /// Records that are not `INSERT` or `MODIFY` (TTL removals).
@@ -113,15 +116,16 @@ pub struct RelayCounts {
 }
 
 /// The relay's EMF line: namespace `livehook`, dimension `function=relay`,
-/// counts `published`, `refused` and `batch_failures`.
+/// counts `published`, `refused`, `dead_lettered` and `batch_failures`.
 pub fn relay_emf_line(counts: RelayCounts, timestamp_ms: i64) -> String {
     format!(
         concat!(
             r#"{{"_aws":{{"Timestamp":{},"CloudWatchMetrics":[{{"Namespace":"livehook","Dimensions":[["function"]],"#,
             r#""Metrics":[{{"Name":"published","Unit":"Count"}},{{"Name":"refused","Unit":"Count"}},"#,
-            r#"{{"Name":"batch_failures","Unit":"Count"}}]}}]}},"function":"relay","published":{},"refused":{},"batch_failures":{}}}"#
+            r#"{{"Name":"dead_lettered","Unit":"Count"}},{{"Name":"batch_failures","Unit":"Count"}}]}}]}},"#,
+            r#""function":"relay","published":{},"refused":{},"dead_lettered":{},"batch_failures":{}}}"#
         ),
-        timestamp_ms, counts.published, counts.refused, counts.batch_failures
+        timestamp_ms, counts.published, counts.refused, counts.dead_lettered, counts.batch_failures
     )
 }
 
@@ -175,6 +179,7 @@ mod tests {
         let counts = RelayCounts {
             published: 9,
             refused: 1,
+            dead_lettered: 3,
             batch_failures: 2,
             skipped: 0,
         };
@@ -183,6 +188,17 @@ mod tests {
         assert_eq!(
             v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
             "function"
+        );
+        assert_eq!(v["dead_lettered"], 3);
+        let declared: Vec<&str> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            declared,
+            ["published", "refused", "dead_lettered", "batch_failures"]
         );
         assert_eq!(
             (&v["published"], &v["refused"], &v["batch_failures"]),

@@ -34,6 +34,7 @@ pub mod stack;
 pub use apigw::*;
 pub use clients::*;
 pub use fixtures::*;
+pub use livehook::dead_letter::{DeadLetters, DynamoDeadLetters};
 pub use livehook::sink::SnsSink;
 pub use livehook::store::DynamoStore;
 pub use logs::*;
@@ -49,5 +50,5 @@ pub const TENCENT_KEY: &str = "it-tencent-key";
 /// The pipeline under test: the production store.
 pub type LivePipeline = Pipeline<DynamoStore>;
 
-/// The relay under test: the production sink.
-pub type LiveRelay = Relay<SnsSink>;
+/// The relay under test: the production sink and dead-letter table.
+pub type LiveRelay = Relay<SnsSink, DynamoDeadLetters>;

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::clients::CountCalls;
 use crate::{
-    Calls, Config, DynamoStore, LivePipeline, LiveRelay, Pipeline, Provider, SnsSink, TENCENT_KEY,
-    TOKEN, catalog, dynamodb_client, moto, provider_named, sdk_config, sns_client, sqs_client,
-    streams_client,
+    Calls, Config, DeadLetters, DynamoDeadLetters, DynamoStore, LivePipeline, LiveRelay, Pipeline,
+    Provider, SnsSink, TENCENT_KEY, TOKEN, catalog, dynamodb_client, moto, provider_named,
+    sdk_config, sns_client, sqs_client, streams_client,
 };
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
@@ -62,6 +62,8 @@ pub struct Stack {
     pub name: String,
     /// Idempotency table.
     pub table: String,
+    /// Dead-letter table (`LIVEHOOK_FAILED_TABLE`).
+    pub failed_table: String,
     /// Topic name (`.fifo` for a FIFO stack).
     pub topic_name: String,
     /// Topic ARN.
@@ -116,6 +118,7 @@ impl Stack {
         let suffix = if fifo { ".fifo" } else { "" };
         let mut stack = Stack {
             table: name.clone(),
+            failed_table: format!("{name}-failed"),
             topic_name: format!("{name}{suffix}"),
             topic_arn: String::new(),
             queue_url: String::new(),
@@ -140,6 +143,7 @@ impl Stack {
     /// then has a new stream).
     pub async fn create_resources(&mut self) {
         create_table(&self.dynamodb, &self.table).await;
+        create_table(&self.dynamodb, &self.failed_table).await;
         let suffix = if self.fifo { ".fifo" } else { "" };
         let queue_name = format!("{}-q{suffix}", self.name);
         let mut queue = self.sqs.create_queue().queue_name(&queue_name);
@@ -300,11 +304,35 @@ impl Stack {
 
     /// A relay on this stack's topic, its SNS calls counted in `relay_calls`.
     pub fn relay(&self) -> LiveRelay {
+        self.relay_dead_lettering_after(livehook::relay::DEFAULT_DEAD_LETTER_AFTER)
+    }
+
+    /// The same, dead-lettering what is still unpublished `after` its record
+    /// was written.
+    pub fn relay_dead_lettering_after(&self, after: std::time::Duration) -> LiveRelay {
         Relay::new(SnsSink::new(
             sns_client(&self.endpoint, Some(&self.relay_calls)),
             &self.topic_arn,
             self.max_message_bytes.load(Ordering::SeqCst),
         ))
+        .with_dead_letters(
+            DynamoDeadLetters::new(dynamodb_client(&self.endpoint, None), &self.failed_table),
+            after,
+        )
+    }
+
+    /// The ids kept in the dead-letter table (`livehook events list
+    /// --failed`), sorted; with `include_replayed` false, only those not
+    /// replayed yet.
+    pub async fn failed_ids(&self, include_replayed: bool) -> Vec<String> {
+        let mut ids: Vec<String> = scan_all(&self.dynamodb, &self.failed_table)
+            .await
+            .iter()
+            .filter(|item| include_replayed || !item.contains_key("replayed_at"))
+            .filter_map(|item| item_string(item, "pk").map(str::to_owned))
+            .collect();
+        ids.sort();
+        ids
     }
 
     /// Every AWS operation the pipelines made since the last call, in order.
@@ -354,7 +382,10 @@ impl Stack {
 
     /// Publishes the stream from its start through `relay` (a one-off pump:
     /// the stack's own pump still starts from the stream's start).
-    pub async fn publish_pending_with(&self, relay: LiveRelay) -> PollSummary {
+    pub async fn publish_pending_with<D: DeadLetters>(
+        &self,
+        relay: Relay<SnsSink, D>,
+    ) -> PollSummary {
         let mut pump = Pump::new(
             dynamodb_client(&self.endpoint, None),
             streams_client(&self.endpoint),
@@ -453,15 +484,7 @@ impl Stack {
 
     /// Every item of the table.
     pub async fn items(&self) -> Vec<Item> {
-        self.dynamodb
-            .scan()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .send()
-            .await
-            .expect("Scan")
-            .items
-            .unwrap_or_default()
+        scan_all(&self.dynamodb, &self.table).await
     }
 
     /// Puts an item directly.
@@ -477,13 +500,13 @@ impl Stack {
 }
 
 /// The relay invoked in-process by the tests' pump.
-pub struct InProcessRelay {
-    relay: LiveRelay,
+pub struct InProcessRelay<D = DynamoDeadLetters> {
+    relay: Relay<SnsSink, D>,
     /// How many of the next invocations publish and then fail to answer.
     lose_answers: AtomicUsize,
 }
 
-impl Invoke for InProcessRelay {
+impl<D: DeadLetters> Invoke for InProcessRelay<D> {
     async fn invoke(&self, event: &Event) -> Result<DynamoDbEventResponse, InvokeError> {
         let report = self.relay.relay(event).await;
         let lost = self
@@ -494,6 +517,27 @@ impl Invoke for InProcessRelay {
             return Err(InvokeError("the relay died before answering".to_owned()));
         }
         Ok(report.response())
+    }
+}
+
+/// Every item of `table` (consistent, all pages).
+async fn scan_all(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("Scan");
+        items.extend(page.items.unwrap_or_default());
+        match page.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return items,
+        }
     }
 }
 

@@ -222,7 +222,7 @@ async fn a_failed_batch_fails_only_its_records_and_the_retry_loses_nothing() {
 }
 
 #[tokio::test]
-async fn a_message_sns_refuses_is_left_in_the_table_and_the_shard_moves_on() {
+async fn a_message_sns_refuses_is_dead_lettered_and_the_shard_moves_on() {
     let stack = Stack::new("poison").await;
     let pipeline = stack.pipeline("bililive");
     let poison = {
@@ -264,9 +264,36 @@ async fn a_message_sns_refuses_is_left_in_the_table_and_the_shard_moves_on() {
     let messages = stack.messages().await;
     assert_eq!(messages.len(), 1);
     assert_ne!(messages[0].envelope["id"], poison_key.as_str());
-    // The refused record stays, and a replay (what `livehook events replay`
-    // does) publishes it.
-    let item = stack.item(&poison_key).await.expect("the record stays");
+    // The refused message is kept in the dead-letter table for 14 days,
+    // envelope and all, and a replay (what `livehook events replay --failed`
+    // does) publishes it from there.
+    assert_eq!(
+        stack.failed_ids(false).await,
+        std::slice::from_ref(&poison_key)
+    );
+    let item = stack
+        .dynamodb
+        .get_item()
+        .table_name(&stack.failed_table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(poison_key.clone()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("GetItem")
+        .item
+        .expect("the dead letter");
+    let kept_until = item_number(&item, "expires_at").expect("a TTL");
+    assert!(
+        kept_until >= unix_now() + 14 * 24 * 3600 - 60,
+        "{kept_until}"
+    );
+    assert!(
+        item_string(&item, "reason").is_some_and(|r| r.contains("InvalidParameter")),
+        "{item:?}"
+    );
     let outbox =
         StoredRecord::from_item(&serde_dynamo::Item::from(item)).expect("an outbox record");
     let sink = SnsSink::new(sns_client(&stack.endpoint, None), &stack.topic_arn, 262_144);
@@ -353,6 +380,40 @@ async fn every_content_refusal_code_is_refused_not_retried_whatever_its_shape() 
                 "{ctx}"
             );
             assert!(stack.messages().await.is_empty(), "{ctx}: and never again");
+            let kept = stack.failed_ids(false).await;
+            assert_eq!(kept.len(), 1, "{ctx}: dead-lettered: {kept:?}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_record_sns_fails_until_the_give_up_age_is_dead_lettered_not_dropped() {
+    let stack = Stack::new("overdue").await;
+    let pipeline = stack.pipeline("bililive");
+    let mut keys = Vec::new();
+    for n in 0..3 {
+        let reply = handle(&pipeline, post("/bililive", &bililive_body(n))).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        keys.push(reply.json()["id"].as_str().expect("id").to_owned());
+    }
+    keys.sort();
+    moto().inject(&fault(
+        "sns",
+        &stack.topic_arn,
+        None,
+        10_000,
+        FaultKind::Error { status: 500 },
+    ));
+    // Younger than the give-up age: held and retried, nothing dead-lettered.
+    let held = stack.publish_pending().await;
+    assert_eq!(held.failed_batches, 1, "{held:?}");
+    assert!(stack.failed_ids(true).await.is_empty());
+    // Past it (here: at once), the relay keeps them and lets the shard go on.
+    let relayed = stack
+        .publish_pending_with(stack.relay_dead_lettering_after(Duration::ZERO))
+        .await;
+    moto().clear_faults(&stack.topic_arn);
+    assert_eq!(relayed.failed_batches, 0, "{relayed:?}");
+    assert_eq!(stack.failed_ids(false).await, keys);
+    assert!(stack.queued().await.is_empty());
 }
