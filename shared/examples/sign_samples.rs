@@ -5,11 +5,11 @@
 
 use std::path::Path;
 
-use livehook::providers::{AuthScheme, Imitate, LiveKit, Mux, prepared_body};
+use livehook::providers::{AuthScheme, Imitate, LiveKit, Mux, Twitch, prepared_body};
 use time::OffsetDateTime;
 
 /// The signed platforms (registered ones join the registry's walk).
-const SIGNED: &[&dyn Imitate] = &[&LiveKit, &Mux];
+const SIGNED: &[&dyn Imitate] = &[&LiveKit, &Mux, &Twitch];
 
 /// A throwaway `KEY:SECRET` pair: LiveKit reads an API key and its secret,
 /// the other platforms the whole text as their secret.
@@ -33,7 +33,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let body = std::fs::read(&file)?;
             let body = String::from_utf8(body)?.trim_end().as_bytes().to_vec();
             let body = prepared_body(*provider, &body, Some(SECRET), now, 0);
+            // Twitch signs its message id, chosen before signing.
             let mut headers = Vec::new();
+            if provider.name() == "twitch" {
+                headers.push((
+                    "twitch-eventsub-message-id".to_owned(),
+                    format!("{sample}-0001"),
+                ));
+            }
             livehook::proof::sign(proof, SECRET, &body, now, "hooks.example.com", &mut headers);
             let line = serde_json::json!({
                 "provider": provider.name(),

@@ -89,6 +89,15 @@ pub enum EventType {
     /// Periodic server statistics.
     #[serde(rename = "server.stats")]
     ServerStats,
+    /// A platform confirmed a webhook subscription pointing at livehook
+    /// (Twitch's `webhook_callback_verification`, answered with its
+    /// challenge).
+    #[serde(rename = "subscription.verified")]
+    SubscriptionVerified,
+    /// A platform revoked a webhook subscription (Twitch `revocation`: the
+    /// user revoked the authorization, or the callback kept failing).
+    #[serde(rename = "subscription.revoked")]
+    SubscriptionRevoked,
     /// An authenticated, well-formed event of a type this version does not
     /// know; published with its raw payload so nothing is lost.
     #[serde(rename = "unrecognized")]
@@ -97,7 +106,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in DESIGN.md's order.
-    pub const ALL: [EventType; 24] = [
+    pub const ALL: [EventType; 26] = [
         EventType::StreamStarted,
         EventType::StreamStopped,
         EventType::StreamEnded,
@@ -121,6 +130,8 @@ impl EventType {
         EventType::ServerStarted,
         EventType::ServerStopped,
         EventType::ServerStats,
+        EventType::SubscriptionVerified,
+        EventType::SubscriptionRevoked,
         EventType::Unrecognized,
     ];
 
@@ -150,6 +161,8 @@ impl EventType {
             EventType::ServerStarted => "server.started",
             EventType::ServerStopped => "server.stopped",
             EventType::ServerStats => "server.stats",
+            EventType::SubscriptionVerified => "subscription.verified",
+            EventType::SubscriptionRevoked => "subscription.revoked",
             EventType::Unrecognized => "unrecognized",
         }
     }

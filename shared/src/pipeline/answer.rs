@@ -92,6 +92,8 @@ pub struct Answered {
     pub event_type: &'static str,
     /// The reply body.
     pub reply: String,
+    /// Its media type.
+    pub content_type: &'static str,
     /// Whether it was a duplicate of an accepted event.
     pub duplicate: bool,
 }
@@ -105,22 +107,25 @@ pub fn respond(
     admission_on_failure: AdmissionOnFailure,
 ) -> Response<Body> {
     match result {
-        Ok(accepted) => ok(accepted.reply),
+        Ok(accepted) => ok(accepted.reply, accepted.content_type),
         Err(failure)
             if failure.is_unavailable()
                 && provider.receiving().admission
                 && admission_on_failure == AdmissionOnFailure::Allow =>
         {
-            ok(provider.reply(""))
+            ok(provider.reply(""), JSON)
         }
         Err(failure) => failure.into_response(),
     }
 }
 
-fn ok(reply: String) -> Response<Body> {
+/// The media type of livehook's own replies.
+pub const JSON: &str = "application/json";
+
+fn ok(reply: String, content_type: &str) -> Response<Body> {
     Response::builder()
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_TYPE, content_type)
         .body(Body::from(reply))
         .unwrap_or_else(|_| internal_error())
 }

@@ -5,7 +5,7 @@
 
 use time::OffsetDateTime;
 
-use super::answer::{Answered, Failure};
+use super::answer::{Answered, Failure, JSON};
 use super::gate::Gate;
 use crate::error::Rejection;
 use crate::providers::Delivery;
@@ -75,11 +75,17 @@ pub(crate) async fn deliver<S: IdempotencyStore>(
         Written::New => false,
         Written::Duplicate { .. } => true,
     };
+    // Built from the key, or from what the delivery asks (the same on a
+    // resend): a duplicate gets the first answer's body.
+    let (reply, content_type) = match &delivery.answer {
+        Some(answer) => (answer.body.clone(), answer.content_type),
+        None => (provider.reply(&delivery.key), JSON),
+    };
     Ok(Answered {
         id: delivery.key.clone(),
         event_type,
-        // Built from the key alone: a duplicate gets the first answer's body.
-        reply: provider.reply(&delivery.key),
+        reply,
+        content_type,
         duplicate,
     })
 }

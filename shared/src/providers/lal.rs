@@ -257,5 +257,6 @@ fn split_update(
         recorded: Vec::new(),
         dedupe_window: None,
         check: false,
+        answer: None,
     })
 }

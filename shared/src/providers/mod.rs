@@ -25,6 +25,7 @@ mod mux;
 mod nginx;
 mod srs;
 mod tencent;
+mod twitch;
 mod zlmediakit;
 
 pub use aodianyun::Aodianyun;
@@ -36,6 +37,7 @@ pub use mux::Mux;
 pub use nginx::Nginx;
 pub use srs::Srs;
 pub use tencent::Tencent;
+pub use twitch::Twitch;
 pub use zlmediakit::Zlmediakit;
 
 pub use imitate::{Imitate, Sending, hook_of, prepared_body, request_path, wire_body};
@@ -187,6 +189,19 @@ pub struct Delivery {
     /// authenticated URL; set by the gate, never by an adapter): its events
     /// carry the `livehook_check` attribute.
     pub check: bool,
+    /// The answer this delivery itself asks for, instead of
+    /// [`Provider::reply`] (Twitch's challenge, echoed as plain text). Built
+    /// from the delivery, so a duplicate gets it too.
+    pub answer: Option<Answer>,
+}
+
+/// A reply a delivery asks for (see [`Delivery::answer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// Its media type.
+    pub content_type: &'static str,
+    /// Its body.
+    pub body: String,
 }
 
 /// A provider fact kept on the idempotency record.
@@ -396,6 +411,7 @@ pub(crate) fn single(
         recorded: Vec::new(),
         dedupe_window: None,
         check: false,
+        answer: None,
     }
 }
 

@@ -226,6 +226,7 @@ impl Provider for Zlmediakit {
                 .unwrap_or_default(),
             dedupe_window,
             check: false,
+            answer: None,
         })
     }
 

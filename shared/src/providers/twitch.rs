@@ -1,0 +1,280 @@
+//! Twitch EventSub over webhooks: `{"subscription": {"id", "type", …},
+//! "event": {…}}` for a `notification`, `{"challenge", "subscription"}` for
+//! the `webhook_callback_verification` that confirms a new subscription,
+//! `{"subscription"}` for a `revocation`; the message type, id and time
+//! are headers.
+//!
+//! Proven by `Twitch-Eventsub-Message-Signature: sha256=<hex HMAC-SHA256(
+//! secret, id + timestamp + body)>`, the timestamp within 10 minutes (see
+//! [`crate::proof`]). The key is `Twitch-Eventsub-Message-Id`, the same on
+//! every resend. The challenge is answered as Twitch requires: 200,
+//! `text/plain`, exactly the challenge.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use super::{Answer, AuthScheme, Delivery, Identity, Imitate, Provider, Sending, single};
+use crate::auth::Verifier;
+use crate::error::Rejection;
+use crate::event::{EventData, EventType, parse_rfc3339};
+use crate::inbound::Inbound;
+use crate::json::{Fields, parse_object};
+use crate::key;
+use crate::proof::{
+    Algorithm, Encoding, Layout, Part, Proof, Scheme, Signature, TimeFormat, Timestamp,
+    TimestampSource,
+};
+
+/// Twitch EventSub webhook adapter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Twitch;
+
+const NAME: &str = "twitch";
+
+const MESSAGE_ID: &str = "twitch-eventsub-message-id";
+const MESSAGE_TYPE: &str = "twitch-eventsub-message-type";
+const MESSAGE_TIMESTAMP: &str = "twitch-eventsub-message-timestamp";
+
+/// The signature Twitch documents ("Verifying the event message").
+pub static PROOF: Proof = Proof {
+    secret_variable: "LIVEHOOK_TWITCH_SECRET",
+    schemes: &[Scheme::Signature(Signature {
+        header: "twitch-eventsub-message-signature",
+        layout: Layout::Whole { prefix: "sha256=" },
+        algorithm: Algorithm::HmacSha256,
+        encoding: Encoding::Hex,
+        message: &[Part::Header(MESSAGE_ID), Part::Timestamp, Part::Body],
+        timestamp: Some(Timestamp {
+            source: TimestampSource::Header(MESSAGE_TIMESTAMP),
+            format: TimeFormat::Rfc3339,
+        }),
+    })],
+    tolerance: Duration::from_secs(600),
+};
+
+impl Provider for Twitch {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn auth_scheme(&self) -> AuthScheme {
+        AuthScheme::Signed(&PROOF)
+    }
+
+    /// The proof (over the message id, its timestamp and these bytes) was
+    /// checked by the gate.
+    fn accept(&self, inbound: &Inbound<'_>, _verifier: &Verifier) -> Result<Delivery, Rejection> {
+        let header = |name: &str| {
+            inbound
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let body = parse_object(inbound.body)?;
+        let f = Fields(&body);
+        let message_id = header(MESSAGE_ID)
+            .ok_or_else(|| Rejection::malformed("missing Twitch-Eventsub-Message-Id"))?;
+        let message_type = header(MESSAGE_TYPE).unwrap_or_default();
+        let subscription = f.object("subscription");
+        let subscription_type = subscription
+            .and_then(|s| s.text("type"))
+            .unwrap_or_default();
+        let event = f.object("event");
+        let mut answer = None;
+        let event_type = match message_type.as_str() {
+            "webhook_callback_verification" => {
+                let challenge = f.required_text("challenge")?;
+                answer = Some(Answer {
+                    content_type: "text/plain",
+                    body: challenge,
+                });
+                EventType::SubscriptionVerified
+            }
+            "revocation" => EventType::SubscriptionRevoked,
+            "notification" => match subscription_type.as_str() {
+                "stream.online" => EventType::StreamStarted,
+                "stream.offline" => EventType::StreamStopped,
+                _ => EventType::Unrecognized,
+            },
+            _ => EventType::Unrecognized,
+        };
+        let broadcaster = event
+            .and_then(|e| e.text("broadcaster_user_login"))
+            .or_else(|| {
+                subscription
+                    .and_then(|s| s.object("condition"))
+                    .and_then(|c| c.text("broadcaster_user_id"))
+            });
+        let data = EventData {
+            provider_event: if message_type == "notification" {
+                subscription_type
+            } else {
+                message_type
+            },
+            stream: broadcaster.clone(),
+            room_id: event.and_then(|e| e.text("broadcaster_user_id")),
+            name: event.and_then(|e| e.text("broadcaster_user_name")),
+            session_id: event.and_then(|e| e.text("id")),
+            raw: super::raw_json(inbound.body)?,
+            ..EventData::default()
+        };
+        let identity = match broadcaster {
+            Some(login) => Identity::Stream(login),
+            None => Identity::Other(
+                subscription
+                    .and_then(|s| s.text("id"))
+                    .unwrap_or_else(|| "unknown".to_owned()),
+            ),
+        };
+        let time = event
+            .and_then(|e| e.text("started_at"))
+            .or_else(|| header(MESSAGE_TIMESTAMP))
+            .as_deref()
+            .and_then(parse_rfc3339);
+        let mut delivery = single(
+            NAME,
+            inbound,
+            key::derive(NAME, &[message_id.as_bytes()]),
+            event_type,
+            identity,
+            time,
+            data,
+        );
+        delivery.answer = answer;
+        Ok(delivery)
+    }
+}
+
+impl Imitate for Twitch {
+    fn sending(&self) -> Sending {
+        Sending {
+            // Twitch resends a notification that is not answered 2xx in a
+            // few seconds, with the same message id.
+            resends: true,
+            ..Sending::DEFAULT
+        }
+    }
+
+    fn prepare(
+        &self,
+        body: &mut Map<String, Value>,
+        _secret: Option<&str>,
+        now: OffsetDateTime,
+        _attempt: u32,
+    ) {
+        let at = crate::event::format_time(now);
+        if let Some(Value::Object(event)) = body.get_mut("event")
+            && event.contains_key("started_at")
+        {
+            event.insert("started_at".to_owned(), Value::String(at));
+        }
+    }
+
+    fn synthetic(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
+        let body = serde_json::json!({
+            "subscription": {"id": format!("livehook-check-{nonce}"), "status": "enabled", "type": "stream.online", "version": "1",
+                "condition": {"broadcaster_user_id": "0"}, "transport": {"method": "webhook", "callback": "https://example.com/twitch"},
+                "created_at": "1970-01-01T00:00:00Z", "cost": 0},
+            "event": {"id": nonce, "broadcaster_user_id": "0", "broadcaster_user_login": stream, "broadcaster_user_name": stream,
+                "type": "live", "started_at": "1970-01-01T00:00:00Z"},
+        });
+        ("stream.online", super::into_map(body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::testing::{
+        SIGNING, deliver_signed, now, signed_headers, signed_platform_contract,
+    };
+
+    fn sample(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/../events/twitch/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(path)
+            .unwrap()
+            .trim_end()
+            .as_bytes()
+            .to_vec()
+    }
+
+    fn deliver(kind: &str, id: &str, body: &[u8]) -> Result<Delivery, Rejection> {
+        let first = [(MESSAGE_ID, id), (MESSAGE_TYPE, kind)];
+        let headers = signed_headers(&Twitch, SIGNING[0], body, now(), &first);
+        deliver_signed(&Twitch, "POST", "/twitch", &headers, body)
+    }
+
+    #[test]
+    fn keeps_the_signed_platform_contract() {
+        let first = [
+            (MESSAGE_ID, "befa7b53-d79d-478f-86b9-120f112b044e"),
+            (MESSAGE_TYPE, "notification"),
+        ];
+        let unknown = br#"{"subscription":{"id":"s2","type":"channel.follow","version":"2","condition":{"broadcaster_user_id":"1337"}},"event":{"user_login":"fan"}}"#;
+        signed_platform_contract(
+            &Twitch,
+            "/twitch",
+            &first,
+            &sample("stream.online"),
+            unknown,
+        );
+    }
+
+    #[test]
+    fn notifications_map_and_keep_their_subscription_type() {
+        let d = deliver("notification", "m1", &sample("stream.online")).unwrap();
+        let event = &d.events[0].event;
+        assert_eq!(event.event_type, EventType::StreamStarted);
+        assert_eq!(event.subject, "twitch/cool_user");
+        assert_eq!(event.time, "2020-10-11T10:11:12.123Z");
+        assert_eq!(d.key, key::derive(NAME, &[b"m1"]));
+        let d = deliver("notification", "m2", &sample("stream.offline")).unwrap();
+        assert_eq!(d.events[0].event.event_type, EventType::StreamStopped);
+        assert_eq!(d.events[0].event.data.provider_event, "stream.offline");
+        assert!(d.answer.is_none());
+    }
+
+    #[test]
+    fn the_challenge_is_answered_as_plain_text_and_published() {
+        let d = deliver(
+            "webhook_callback_verification",
+            "m3",
+            &sample("webhook_callback_verification"),
+        )
+        .unwrap();
+        assert_eq!(
+            d.events[0].event.event_type,
+            EventType::SubscriptionVerified
+        );
+        assert_eq!(
+            d.answer,
+            Some(Answer {
+                content_type: "text/plain",
+                body: "pogchamp-kappa-360noscope-vohiyo".to_owned()
+            })
+        );
+        // Unsigned, the challenge is not answered.
+        let unsigned = deliver_signed(
+            &Twitch,
+            "POST",
+            "/twitch",
+            &[],
+            &sample("webhook_callback_verification"),
+        );
+        assert!(matches!(unsigned, Err(Rejection::Unauthenticated(_))));
+    }
+
+    #[test]
+    fn revocation_is_published() {
+        let d = deliver("revocation", "m4", &sample("revocation")).unwrap();
+        assert_eq!(d.events[0].event.event_type, EventType::SubscriptionRevoked);
+        assert_eq!(d.events[0].event.data.provider_event, "revocation");
+        assert_eq!(d.events[0].event.subject, "twitch/1337");
+    }
+}
