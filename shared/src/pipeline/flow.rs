@@ -198,6 +198,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_delivery_asking_its_own_answer_gets_it_new_or_duplicate() {
+        // Twitch's challenge: the challenge itself, as plain text, however often it comes.
+        let w = World::new(&Bililive);
+        let mut d = bililive("e1");
+        d.answer = Some(crate::providers::Answer {
+            content_type: "text/plain",
+            body: "the-challenge".to_owned(),
+        });
+        for duplicate in [false, true] {
+            let answered = w.deliver(&d).await.unwrap();
+            assert_eq!(answered.duplicate, duplicate);
+            assert_eq!(
+                (answered.reply.as_str(), answered.content_type),
+                ("the-challenge", "text/plain")
+            );
+            let response = super::super::answer::respond(
+                Ok(answered),
+                &Bililive,
+                crate::config::AdmissionOnFailure::Refuse,
+            );
+            assert_eq!(response.headers()["content-type"], "text/plain");
+        }
+        let plain = w.deliver(&bililive("e2")).await.unwrap();
+        assert_eq!(plain.content_type, JSON);
+    }
+
+    #[tokio::test]
     async fn a_lost_reply_is_503_and_the_retry_a_duplicate() {
         let w = World::new(&Bililive);
         let d = bililive("e1");
