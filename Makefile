@@ -17,7 +17,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 ARCH ?= x86_64
 STACK ?= livehook
 
-.PHONY: dev test unit e2e vendor-verify build lint deploy bench fuzz clean tools schemas schemas-check
+.PHONY: dev test unit e2e vendor-verify build lint deploy bench soak fuzz clean tools schemas schemas-check
 
 $(TOOLS): requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -106,6 +106,16 @@ deploy: $(TOOLS)
 
 bench: $(TOOLS)
 	bench/run.sh
+
+# A chaos run of the outbox (not part of `make test`): SOAK_DELIVERIES deliveries across
+# every provider with their real retries, SNS 5xx bursts, held PutItem replies, the relay
+# and `livehook pump` killed at random; exact accounting, figures on stderr, non-zero exit
+# when anything is lost or unexplained. SOAK_ARGS passes more flags (`--seed N`, see --help).
+SOAK_DELIVERIES ?= 10000
+soak: $(TOOLS)
+	cargo build --quiet -p relay -p livehook-cli -p livehook-bench --bin relay --bin livehook --bin soak
+	mkdir -p target/soak
+	target/debug/soak --deliveries $(SOAK_DELIVERIES) $(SOAK_ARGS) >target/soak/handlers.log
 
 fuzz:
 	scripts/fuzz.sh

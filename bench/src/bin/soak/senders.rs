@@ -1,0 +1,173 @@
+//! The senders: every provider of the registry delivering its synthetic
+//! events, each retrying as the provider itself does (its documented
+//! delays, compressed in time; never, for those that never resend).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use livehook::providers::{ALL, AuthScheme, Provider, prepared_body, request_path, wire_body};
+use livehook_testkit::{LivePipeline, TENCENT_KEY, TOKEN, apigw_event, as_invocation, handle};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+
+/// A provider that resends but does not document when (BililiveRecorder:
+/// "up to 3 tries"): three quick tries, a second apart.
+const UNDOCUMENTED_DELAYS_SECONDS: &[u64] = &[1, 1];
+
+/// The marker every delivery carries in the fields that identify its event
+/// (and as its stream): `soak000123z` for delivery 123.
+pub fn nonce(n: usize) -> String {
+    format!("soak{n:06}z")
+}
+
+/// The delivery whose nonce `text` holds (the first one it holds).
+pub fn delivery_in(text: &str) -> Option<usize> {
+    let mut rest = text;
+    while let Some(at) = rest.find("soak") {
+        let tail = &rest[at + 4..];
+        let digits = tail.as_bytes().get(..6)?;
+        if digits.iter().all(u8::is_ascii_digit) && tail.as_bytes().get(6) == Some(&b'z') {
+            return std::str::from_utf8(digits).ok()?.parse().ok();
+        }
+        rest = tail;
+    }
+    None
+}
+
+/// What became of one delivery.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The provider.
+    pub provider: &'static str,
+    /// Each attempt's HTTP status, in order.
+    pub statuses: Vec<u16>,
+}
+
+impl Outcome {
+    /// Whether an attempt was answered 200 (the provider stops there).
+    pub fn accepted(&self) -> bool {
+        self.statuses.contains(&200)
+    }
+}
+
+/// The delays before each retry of `provider`, in seconds.
+fn retry_delays(provider: &dyn Provider) -> &'static [u64] {
+    let sending = provider.sending();
+    match (sending.resends, sending.retry_delays_seconds) {
+        (false, _) => &[],
+        (true, []) => UNDOCUMENTED_DELAYS_SECONDS,
+        (true, delays) => delays,
+    }
+}
+
+/// The provider of delivery `n`: every provider in turn.
+pub fn provider_of(n: usize) -> &'static dyn Provider {
+    ALL[n % ALL.len()]
+}
+
+/// Sends deliveries `0..count`, at most `concurrency` requests in flight;
+/// retries wait `time_scale` × the provider's delay without holding a slot.
+pub async fn send_all(
+    pipelines: Arc<HashMap<&'static str, LivePipeline>>,
+    count: usize,
+    concurrency: usize,
+    time_scale: f64,
+) -> Vec<Outcome> {
+    let slots = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = Vec::with_capacity(count);
+    for n in 0..count {
+        let (pipelines, slots) = (pipelines.clone(), slots.clone());
+        tasks.push(tokio::spawn(async move {
+            deliver(&pipelines, &slots, n, time_scale).await
+        }));
+    }
+    let mut outcomes = Vec::with_capacity(count);
+    for task in tasks {
+        outcomes.push(task.await.expect("a sender task"));
+    }
+    outcomes
+}
+
+async fn deliver(
+    pipelines: &HashMap<&'static str, LivePipeline>,
+    slots: &Semaphore,
+    n: usize,
+    time_scale: f64,
+) -> Outcome {
+    let provider = provider_of(n);
+    let pipeline = &pipelines[provider.name()];
+    let nonce = nonce(n);
+    let (name, body) = provider.synthetic(&nonce, &nonce);
+    let body = serde_json::to_vec(&Value::Object(body)).expect("JSON");
+    let secret = match provider.auth_scheme() {
+        AuthScheme::TencentSign => Some(TENCENT_KEY),
+        AuthScheme::QueryToken => None,
+    };
+    let first_sent = OffsetDateTime::now_utc();
+    let delays = retry_delays(provider);
+    let mut statuses = Vec::new();
+    for attempt in 0..=delays.len() {
+        if attempt > 0 {
+            let delay = delays[attempt - 1] as f64 * time_scale;
+            tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+        }
+        let attempt_number = u32::try_from(attempt).unwrap_or(u32::MAX);
+        let prepared = prepared_body(provider, &body, secret, first_sent, attempt_number);
+        let request = request(provider, name, &prepared, &format!("{nonce}-{attempt}"));
+        let status = {
+            let _slot = slots
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
+            handle(pipeline, request).await.status
+        };
+        statuses.push(status);
+        if status == 200 {
+            break;
+        }
+    }
+    Outcome {
+        provider: provider.name(),
+        statuses,
+    }
+}
+
+/// The API Gateway request of one attempt, as the provider sends it (path,
+/// query token, media type, client headers), as Lambda invocation `id`.
+fn request(provider: &dyn Provider, event: &str, body: &[u8], id: &str) -> lambda_http::Request {
+    let (content_type, wire) = wire_body(provider, body);
+    let sending = provider.sending();
+    let query = match provider.auth_scheme() {
+        AuthScheme::QueryToken => format!("token={TOKEN}"),
+        AuthScheme::TencentSign => String::new(),
+    };
+    let mut event = apigw_event("POST", &request_path(provider, event), &query, &wire);
+    let user_agent = sending.user_agent.unwrap_or("");
+    event["headers"]["content-type"] = json!(content_type);
+    event["headers"]["user-agent"] = json!(user_agent);
+    event["requestContext"]["http"]["userAgent"] = json!(user_agent);
+    event["requestContext"]["requestId"] = json!(id);
+    for (name, value) in sending.headers {
+        event["headers"][name.to_ascii_lowercase()] = json!(value);
+    }
+    let request = lambda_http::request::from_str(&event.to_string()).expect("an API Gateway event");
+    as_invocation(request, id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nonce_is_found_where_it_is_embedded() {
+        let text = format!(
+            r#"{{"id":"x","subject":"lal/live/{}","soak12":1}}"#,
+            nonce(42)
+        );
+        assert_eq!(delivery_in(&text), Some(42));
+        assert_eq!(delivery_in("soak12345 soak000007z"), Some(7));
+        assert_eq!(delivery_in("soak000007"), None);
+    }
+}
