@@ -3,16 +3,26 @@
 //! write applies, the sender sees a 503), and the relay and the pump killed.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use livehook_testkit::{Fault, FaultKind, Moto};
 
 use crate::process::Supervised;
+use crate::senders::nonce;
+
+/// SNS's content refusals, as the SDK names them.
+const REFUSAL_CODES: [&str; 3] = [
+    "InvalidParameter",
+    "ParameterValueInvalid",
+    "ValidationException",
+];
 
 /// What the chaos did.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct Done {
+    /// The deliveries whose message SNS was set to refuse.
+    pub refused: Vec<usize>,
     pub sns_bursts: usize,
     pub sns_failed_requests: usize,
     pub held_puts: usize,
@@ -31,10 +41,21 @@ pub struct Chaos<'a> {
     pub max_pump_kills: usize,
     /// Mean pause between two faults.
     pub mean_pause: Duration,
+    /// Content refusals, when the run can account for them.
+    pub refusals: Option<Refusals>,
+}
+
+/// Where content refusals are aimed: a delivery not sent yet.
+pub struct Refusals {
+    /// Deliveries whose first attempt has begun.
+    pub started: Arc<AtomicUsize>,
+    /// Deliveries in the run.
+    pub deliveries: usize,
 }
 
 impl Chaos<'_> {
-    /// Injects faults until `stop` is set; then clears what is pending.
+    /// Injects faults until `stop` is set; then clears the held replies
+    /// still pending.
     pub async fn run(&self, rng: &mut fastrand::Rng, stop: Arc<AtomicBool>) -> Done {
         let mut done = Done::default();
         while !stop.load(Ordering::SeqCst) {
@@ -43,7 +64,30 @@ impl Chaos<'_> {
             if stop.load(Ordering::SeqCst) {
                 break;
             }
-            match rng.u32(0..10) {
+            match rng.u32(0..12) {
+                10 | 11 => {
+                    let Some(refusals) = &self.refusals else {
+                        continue;
+                    };
+                    let n = refusals.started.load(Ordering::SeqCst) + rng.usize(5..60);
+                    if n >= refusals.deliveries || done.refused.contains(&n) {
+                        continue;
+                    }
+                    // Leaked: a few dozen short texts for the life of the run.
+                    let matching: &'static str = nonce(n).leak();
+                    self.moto.inject(&Fault {
+                        service: "sns",
+                        target: self.topic_arn.clone(),
+                        operation: None,
+                        count: 1,
+                        kind: FaultKind::Refuse {
+                            code: REFUSAL_CODES[rng.usize(0..REFUSAL_CODES.len())],
+                            matching: Some(matching),
+                            entries: rng.bool(),
+                        },
+                    });
+                    done.refused.push(n);
+                }
                 0..=2 => {
                     let count = rng.u32(5..=40);
                     let status = [500, 502, 503][rng.usize(0..3)];
@@ -83,7 +127,8 @@ impl Chaos<'_> {
                 _ => {}
             }
         }
-        self.moto.clear_faults(&self.topic_arn);
+        // SNS's pending faults stay: each is spent by the relay as it
+        // catches up (a refusal waits for its delivery's message).
         self.moto.clear_faults(&self.table);
         done
     }

@@ -30,8 +30,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use livehook::providers::ALL;
-use livehook_testkit::{Stack, moto, workspace_dir};
+use livehook::providers::{ALL, AuthScheme, Provider};
+use livehook_testkit::{
+    DynamoStore, LivePipeline, Pipeline, Stack, moto, sdk_config, workspace_dir,
+};
 
 use crate::process::{Companion, Spawn, Supervised};
 
@@ -53,6 +55,10 @@ struct Args {
     /// At most this many pump kills (each restart reads the stream again).
     #[arg(long, default_value_t = 4)]
     max_pump_kills: usize,
+    /// Inject content refusals even when `livehook events list --failed` is
+    /// missing (their records are then counted lost: what the books catch).
+    #[arg(long)]
+    force_refusals: bool,
     /// The seed of the random choices (default: from the clock).
     #[arg(long)]
     seed: Option<u64>,
@@ -199,11 +205,18 @@ async fn soak(args: Args) -> bool {
     ));
 
     // The handlers in-process, with production's SDK deadlines.
-    let pipelines: HashMap<&'static str, _> = ALL
+    let pipelines: HashMap<&'static str, LivePipeline> = ALL
         .iter()
-        .map(|p| (p.name(), stack.pipeline_with_production_timeouts(p.name())))
+        .map(|p| (p.name(), pipeline(&stack, *p)))
         .collect();
+    let refusals = args.force_refusals || lists_failed(&livehook_bin).await;
+    if !refusals {
+        eprintln!(
+            "soak: this livehook has no `events list --failed`: no content refusals injected"
+        );
+    }
     let stop = Arc::new(AtomicBool::new(false));
+    let started_deliveries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let chaos = chaos::Chaos {
         moto: moto(),
         table: stack.table.clone(),
@@ -212,6 +225,10 @@ async fn soak(args: Args) -> bool {
         pump: &pump,
         max_pump_kills: args.max_pump_kills,
         mean_pause: Duration::from_secs_f64(args.fault_every),
+        refusals: refusals.then(|| chaos::Refusals {
+            started: started_deliveries.clone(),
+            deliveries: args.deliveries,
+        }),
     };
     let mut chaos_rng = fastrand::Rng::with_seed(rng.u64(..));
     let sending = async {
@@ -220,6 +237,7 @@ async fn soak(args: Args) -> bool {
             args.deliveries,
             args.concurrency,
             args.time_scale,
+            started_deliveries.clone(),
         )
         .await;
         stop.store(true, Ordering::SeqCst);
@@ -232,9 +250,11 @@ async fn soak(args: Args) -> bool {
         sent_in.as_secs_f64()
     );
 
-    // Every delivery answered 200 reaches the topic, or the wait runs out of patience.
+    // Every delivery answered 200 reaches the topic (those SNS refuses are
+    // not waited for: the books find them listed as failed, or lost), or the
+    // wait runs out of patience.
     let wanted: BTreeSet<usize> = (0..outcomes.len())
-        .filter(|n| outcomes[*n].accepted())
+        .filter(|n| outcomes[*n].accepted() && !done.refused.contains(n))
         .collect();
     let patience = Duration::from_secs(args.patience_seconds);
     let (mut last_seen, mut last_progress) = (0, Instant::now());
@@ -274,6 +294,18 @@ async fn soak(args: Args) -> bool {
     let failed = failed_list(&livehook_bin, &env, &stack.table).await;
     let received = received.lock().expect("ledger lock");
     let books = ledger::account(&outcomes, &received, &stored, other_items, failed.as_ref());
+    let refused_listed = done
+        .refused
+        .iter()
+        .filter(|n| {
+            stored.iter().any(|r| {
+                r.delivery == Some(**n)
+                    && r.ids
+                        .iter()
+                        .all(|id| failed.as_ref().is_some_and(|f| f.contains(id)))
+            })
+        })
+        .count();
 
     let line = |name: &str, value: String| eprintln!("  {name:<22} {value}");
     eprintln!("soak: figures (seed {seed})");
@@ -305,9 +337,10 @@ async fn soak(args: Args) -> bool {
     line(
         "faults",
         format!(
-            "{} SNS 5xx bursts ({} requests), {} held PutItem replies, relay killed {relay_kills}× (crashed {relay_crashes}×), pump killed {pump_kills}× (crashed {pump_crashes}×), {} relay invocations failed",
+            "{} SNS 5xx bursts ({} requests), {} content refusals ({refused_listed} of them listed as failed), {} held PutItem replies, relay killed {relay_kills}× (crashed {relay_crashes}×), pump killed {pump_kills}× (crashed {pump_crashes}×), {} relay invocations failed",
             done.sns_bursts,
             done.sns_failed_requests,
+            done.refused.len(),
             done.held_puts,
             load(&lambda.failed_invocations),
         ),
@@ -324,6 +357,31 @@ async fn soak(args: Args) -> bool {
         eprintln!("  ! {what}");
     }
     books.lost.is_empty() && books.unexplained.is_empty() && books.other_statuses.is_empty()
+}
+
+/// The pipeline of `provider` on `stack` as its function builds it:
+/// production's SDK deadlines, a signed platform's secret configured.
+fn pipeline(stack: &Stack, provider: &'static dyn Provider) -> LivePipeline {
+    let overrides = match provider.auth_scheme() {
+        AuthScheme::Signed(proof) => vec![(proof.secret_variable, senders::SIGNING_SECRET)],
+        AuthScheme::QueryToken | AuthScheme::TencentSign => Vec::new(),
+    };
+    let config = stack.config(provider, &overrides);
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk_config(&stack.endpoint))
+            .timeout_config(livehook::lambda::production_timeouts())
+            .build(),
+    );
+    Pipeline::new(provider, &config, DynamoStore::new(client, &config.table))
+}
+
+/// Whether this `livehook` lists what the relay could not publish.
+async fn lists_failed(livehook: &PathBuf) -> bool {
+    tokio::process::Command::new(livehook)
+        .args(["events", "list", "--help"])
+        .output()
+        .await
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--failed"))
 }
 
 fn load(counter: &std::sync::atomic::AtomicUsize) -> usize {

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use livehook::providers::{ALL, AuthScheme, Provider, prepared_body, request_path, wire_body};
@@ -11,6 +12,14 @@ use livehook_testkit::{LivePipeline, TENCENT_KEY, TOKEN, apigw_event, as_invocat
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
+
+/// The signing secret of every signed platform in the run (LiveKit reads an
+/// API key and its secret; the others the whole text as their secret).
+pub const SIGNING_SECRET: &str = "APIsoak:soak-signing-secret-0123456789abcdef";
+
+/// The host the signed platforms' proofs cover (the API's, as API Gateway
+/// passes it on).
+const HOST: &str = "abc123.execute-api.us-east-1.amazonaws.com";
 
 /// A provider that resends but does not document when (BililiveRecorder:
 /// "up to 3 tries"): three quick tries, a second apart.
@@ -67,20 +76,31 @@ pub fn provider_of(n: usize) -> &'static dyn Provider {
     ALL[n % ALL.len()]
 }
 
+/// The secret `provider` proves its deliveries with, if any.
+pub fn secret_of(provider: &dyn Provider) -> Option<&'static str> {
+    match provider.auth_scheme() {
+        AuthScheme::TencentSign => Some(TENCENT_KEY),
+        AuthScheme::Signed(_) => Some(SIGNING_SECRET),
+        AuthScheme::QueryToken => None,
+    }
+}
+
 /// Sends deliveries `0..count`, at most `concurrency` requests in flight;
 /// retries wait `time_scale` × the provider's delay without holding a slot.
+/// `started` counts the deliveries whose first attempt has begun.
 pub async fn send_all(
     pipelines: Arc<HashMap<&'static str, LivePipeline>>,
     count: usize,
     concurrency: usize,
     time_scale: f64,
+    started: Arc<AtomicUsize>,
 ) -> Vec<Outcome> {
     let slots = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = Vec::with_capacity(count);
     for n in 0..count {
-        let (pipelines, slots) = (pipelines.clone(), slots.clone());
+        let (pipelines, slots, started) = (pipelines.clone(), slots.clone(), started.clone());
         tasks.push(tokio::spawn(async move {
-            deliver(&pipelines, &slots, n, time_scale).await
+            deliver(&pipelines, &slots, n, time_scale, &started).await
         }));
     }
     let mut outcomes = Vec::with_capacity(count);
@@ -95,16 +115,14 @@ async fn deliver(
     slots: &Semaphore,
     n: usize,
     time_scale: f64,
+    started: &AtomicUsize,
 ) -> Outcome {
     let provider = provider_of(n);
     let pipeline = &pipelines[provider.name()];
     let nonce = nonce(n);
     let (name, body) = provider.synthetic(&nonce, &nonce);
     let body = serde_json::to_vec(&Value::Object(body)).expect("JSON");
-    let secret = match provider.auth_scheme() {
-        AuthScheme::TencentSign => Some(TENCENT_KEY),
-        AuthScheme::QueryToken => None,
-    };
+    let secret = secret_of(provider);
     let first_sent = OffsetDateTime::now_utc();
     let delays = retry_delays(provider);
     let mut statuses = Vec::new();
@@ -121,6 +139,9 @@ async fn deliver(
                 .acquire()
                 .await
                 .expect("the semaphore is never closed");
+            if attempt == 0 {
+                started.fetch_add(1, Ordering::SeqCst);
+            }
             handle(pipeline, request).await.status
         };
         statuses.push(status);
@@ -141,15 +162,24 @@ fn request(provider: &dyn Provider, event: &str, body: &[u8], id: &str) -> lambd
     let sending = provider.sending();
     let query = match provider.auth_scheme() {
         AuthScheme::QueryToken => format!("token={TOKEN}"),
-        AuthScheme::TencentSign => String::new(),
+        AuthScheme::TencentSign | AuthScheme::Signed(_) => String::new(),
     };
+    let mut headers: Vec<(String, String)> = sending
+        .headers
+        .iter()
+        .map(|(name, value)| (name.to_ascii_lowercase(), (*value).to_owned()))
+        .collect();
+    if let AuthScheme::Signed(proof) = provider.auth_scheme() {
+        let now = OffsetDateTime::now_utc();
+        livehook::proof::sign(proof, SIGNING_SECRET, &wire, now, HOST, &mut headers);
+    }
     let mut event = apigw_event("POST", &request_path(provider, event), &query, &wire);
     let user_agent = sending.user_agent.unwrap_or("");
     event["headers"]["content-type"] = json!(content_type);
     event["headers"]["user-agent"] = json!(user_agent);
     event["requestContext"]["http"]["userAgent"] = json!(user_agent);
     event["requestContext"]["requestId"] = json!(id);
-    for (name, value) in sending.headers {
+    for (name, value) in headers {
         event["headers"][name.to_ascii_lowercase()] = json!(value);
     }
     let request = lambda_http::request::from_str(&event.to_string()).expect("an API Gateway event");
