@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
-use livehook::record::Outbox;
+use livehook::record::StoredRecord;
 use serde_json::Value;
 
 use crate::senders::{Outcome, delivery_in};
@@ -120,7 +120,7 @@ pub async fn records(
             .await
             .map_err(|e| format!("Scan {table}: {e:?}"))?;
         for item in page.items() {
-            match Outbox::from_item(&serde_dynamo::Item::from(item.clone())) {
+            match StoredRecord::from_item(&serde_dynamo::Item::from(item.clone())) {
                 Ok(record) => out.push(Stored {
                     delivery: record.messages.iter().find_map(|m| delivery_in(&m.body)),
                     ids: record.messages.iter().map(|m| m.id.clone()).collect(),

@@ -62,7 +62,7 @@ impl Outcome {
 }
 
 /// The delays before each retry of `provider`, in seconds.
-fn retry_delays(provider: &dyn Provider) -> &'static [u64] {
+fn retry_delays(provider: &dyn Imitate) -> &'static [u64] {
     let sending = provider.sending();
     match (sending.resends, sending.retry_delays_seconds) {
         (false, _) => &[],
@@ -72,8 +72,8 @@ fn retry_delays(provider: &dyn Provider) -> &'static [u64] {
 }
 
 /// The provider of delivery `n`: every provider in turn.
-pub fn provider_of(n: usize) -> &'static dyn Provider {
-    ALL[n % ALL.len()]
+pub fn provider_of(n: usize) -> &'static dyn Imitate {
+    ALL_IMITATE[n % ALL_IMITATE.len()]
 }
 
 /// The secret `provider` proves its deliveries with, if any.
