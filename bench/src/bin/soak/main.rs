@@ -175,6 +175,7 @@ async fn soak(args: Args) -> bool {
         [
             ("LIVEHOOK_TOPIC_ARN", stack.topic_arn.as_str()),
             ("LIVEHOOK_TABLE", stack.table.as_str()),
+            ("LIVEHOOK_FAILED_TABLE", stack.failed_table.as_str()),
             ("AWS_LAMBDA_FUNCTION_NAME", "relay"),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
@@ -291,7 +292,7 @@ async fn soak(args: Args) -> bool {
     let (stored, other_items) = ledger::records(&stack.dynamodb, &stack.table)
         .await
         .unwrap_or_else(|e| panic!("reading the table: {e}"));
-    let failed = failed_list(&livehook_bin, &env, &stack.table).await;
+    let failed = failed_list(&livehook_bin, &env, &stack.table, &stack.failed_table).await;
     let received = received.lock().expect("ledger lock");
     let books = ledger::account(&outcomes, &received, &stored, other_items, failed.as_ref());
     let refused_listed = done
@@ -394,10 +395,20 @@ async fn failed_list(
     livehook: &PathBuf,
     env: &[(String, String)],
     table: &str,
+    failed_table: &str,
 ) -> Option<BTreeSet<String>> {
     let output = tokio::process::Command::new(livehook)
         .args([
-            "events", "list", "--failed", "--json", "--limit", "1000000", "--table", table,
+            "events",
+            "list",
+            "--failed",
+            "--json",
+            "--limit",
+            "1000000",
+            "--table",
+            table,
+            "--failed-table",
+            failed_table,
         ])
         .envs(env.iter().cloned())
         .output()

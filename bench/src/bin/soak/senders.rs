@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use livehook::providers::{ALL, AuthScheme, Provider, prepared_body, request_path, wire_body};
+use livehook::providers::{
+    ALL_IMITATE, AuthScheme, Imitate, Provider, prepared_body, request_path, wire_body,
+};
 use livehook_testkit::{LivePipeline, TENCENT_KEY, TOKEN, apigw_event, as_invocation, handle};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -157,7 +159,7 @@ async fn deliver(
 
 /// The API Gateway request of one attempt, as the provider sends it (path,
 /// query token, media type, client headers), as Lambda invocation `id`.
-fn request(provider: &dyn Provider, event: &str, body: &[u8], id: &str) -> lambda_http::Request {
+fn request(provider: &dyn Imitate, event: &str, body: &[u8], id: &str) -> lambda_http::Request {
     let (content_type, wire) = wire_body(provider, body);
     let sending = provider.sending();
     let query = match provider.auth_scheme() {
