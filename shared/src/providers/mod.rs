@@ -15,6 +15,7 @@ use crate::event::{
 };
 use crate::inbound::Inbound;
 
+mod agora;
 mod aodianyun;
 mod apiserver;
 mod bililive;
@@ -28,6 +29,7 @@ mod tencent;
 mod twitch;
 mod zlmediakit;
 
+pub use agora::Agora;
 pub use aodianyun::Aodianyun;
 pub use apiserver::ApiServer;
 pub use bililive::Bililive;
