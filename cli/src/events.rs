@@ -233,7 +233,7 @@ async fn list(
             .table_name(table)
             // The envelopes can be large; the listing does not need them.
             .projection_expression(
-                "pk, provider, #type, subject, first_seen, retry_times, #sequence",
+                "pk, ids, provider, #type, subject, first_seen, retry_times, #sequence",
             )
             .expression_attribute_names("#type", "type")
             .expression_attribute_names("#sequence", "sequence")
@@ -271,8 +271,11 @@ async fn list(
                 "first_seen",
                 "sequence",
             ] {
-                if let Some(v) = text(item, name) {
-                    let key = if name == "pk" { "id" } else { name };
+                let (key, value) = match name {
+                    "pk" => ("id", published_id(item)),
+                    other => (other, text(item, other)),
+                };
+                if let Some(v) = value {
                     row.insert(key.to_owned(), Value::from(v));
                 }
             }
@@ -297,11 +300,25 @@ async fn list(
             text(item, "first_seen").unwrap_or("-"),
             text(item, "provider").unwrap_or("-"),
             text(item, "type").unwrap_or("-"),
-            text(item, "pk").unwrap_or("-"),
+            published_id(item).unwrap_or("-"),
             text(item, "subject").unwrap_or("-"),
         );
     }
     Ok(())
+}
+
+/// The id a record's event was published with: its one id when that is
+/// not the key (a ZLMediaKit windowed hook), else the key (a split lal
+/// update's parts are `<key>-1`, `<key>-2`, …).
+fn published_id(item: &Item) -> Option<&str> {
+    match item
+        .get("ids")
+        .and_then(|v| v.as_l().ok())
+        .map(Vec::as_slice)
+    {
+        Some([one]) => one.as_s().ok().map(String::as_str),
+        _ => text(item, "pk"),
+    }
 }
 
 async fn get_from(target: &crate::aws::Target, table: &str, id: &str) -> Result<Option<Item>> {
@@ -309,7 +326,11 @@ async fn get_from(target: &crate::aws::Target, table: &str, id: &str) -> Result<
     let found = client
         .get_item()
         .table_name(table)
-        .key("pk", AttributeValue::S(id.to_owned()))
+        // The id a subscriber received names its record.
+        .key(
+            "pk",
+            AttributeValue::S(livehook::record::record_key(id.trim()).to_owned()),
+        )
         .consistent_read(true)
         .send()
         .await

@@ -492,6 +492,44 @@ async fn send_tail_and_events_against_the_pipeline() {
     );
     assert!(world.published().await.is_empty());
 
+    // --- one id everywhere: a ZLMediaKit windowed hook is published with
+    // an id that is not its record key; list and show name it by that id.
+    let zlm_url = format!("{}/zlmediakit", world.url);
+    let sent = world
+        .run(&[
+            "send",
+            "zlmediakit",
+            "on_stream_none_reader",
+            "--url",
+            &zlm_url,
+            "--token",
+            TOKEN,
+        ])
+        .await;
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    let published = world.published().await;
+    assert_eq!(published.len(), 1);
+    let received = &published[0].envelope;
+    let zlm_id = received["id"].as_str().expect("an id").to_owned();
+    assert_ne!(
+        livehook::record::record_key(&zlm_id),
+        zlm_id,
+        "a windowed id is not its record key"
+    );
+    let shown = world.run(&["events", "show", &zlm_id]).await;
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    let shown: Value = serde_json::from_str(&text(&shown.stdout)).expect("show prints JSON");
+    assert_eq!(&shown, received, "show finds what the subscriber received");
+    let listed = world
+        .run(&["events", "list", "--json", "--provider", "zlmediakit"])
+        .await;
+    let rows: Vec<Value> = text(&listed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON row"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["id"], zlm_id.as_str());
+
     // --stack: the table and topic from a stack's outputs.
     let template = serde_json::json!({
         "Resources": { "Placeholder": { "Type": "AWS::SNS::Topic" } },
@@ -516,8 +554,8 @@ async fn send_tail_and_events_against_the_pipeline() {
     assert!(from_stack.status.success(), "{}", text(&from_stack.stderr));
     assert_eq!(
         text(&from_stack.stdout).lines().count(),
-        5,
-        "4 events and half-done"
+        6,
+        "5 events (ZLMediaKit's included) and half-done"
     );
     let no_stack = world
         .cli(&["events", "list", "--stack", "no-such-stack"])

@@ -324,6 +324,23 @@ fn gunzip(compressed: &[u8]) -> Result<Vec<String>, NotARecord> {
         .map_err(|e| NotARecord(format!("envelopes_gz is not a list of envelopes: {e}")))
 }
 
+/// The record key (`pk`) of a published event id. An event that is not its
+/// record's only event has an id of the key, `-` and a suffix: a split lal
+/// update's parts (`<key>-1`, `<key>-2`, …), a ZLMediaKit windowed hook
+/// (`<key>-<16 hex>`), a replay (`<id>-replay-<time>`). Keys themselves
+/// are hex and never hold a `-`.
+pub fn record_key(id: &str) -> &str {
+    match id.split_once('-') {
+        Some((key, _))
+            if key.len() == crate::key::KEY_LEN && key.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            key
+        }
+        // Not a derived key (a record some other writer put): the whole id.
+        _ => id,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -460,5 +477,19 @@ mod tests {
         assert!(StoredRecord::from_item(&item).is_err());
         item.insert("envelopes_gz".to_owned(), Image::B(b"not gzip".to_vec()));
         assert!(StoredRecord::from_item(&item).is_err());
+    }
+
+    #[test]
+    fn an_id_names_its_record() {
+        let key = "0123456789abcdef0123456789abcdef";
+        for id in [
+            key.to_owned(),
+            format!("{key}-2"),
+            format!("{key}-89abcdef01234567"),
+            format!("{key}-89abcdef01234567-replay-1767225600"),
+        ] {
+            assert_eq!(record_key(&id), key, "{id}");
+        }
+        assert_eq!(record_key("no-envelope"), "no-envelope");
     }
 }

@@ -86,7 +86,8 @@ impl Failure {
 /// A 200 answer, to a new event or to a duplicate: the provider's reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answered {
-    /// The delivery's key.
+    /// The id the event was published with (for a duplicate, the first
+    /// delivery's; for a split delivery, its record key).
     pub id: String,
     /// The canonical type's name.
     pub event_type: &'static str,

@@ -71,9 +71,16 @@ pub(crate) async fn deliver<S: IdempotencyStore>(
         limit: MAX_ITEM_BYTES,
     })?;
 
-    let duplicate = match store.put_new(record).await? {
-        Written::New => false,
-        Written::Duplicate { .. } => true,
+    // The id the event was published with (a duplicate's: the first
+    // delivery's, which the store returns), so that logs name what a
+    // subscriber received; a split delivery, by its record key.
+    let published = match delivery.events.as_slice() {
+        [one] => one.event.id.clone(),
+        _ => delivery.key.clone(),
+    };
+    let (duplicate, id) = match store.put_new(record).await? {
+        Written::New => (false, published),
+        Written::Duplicate { first_id } => (true, first_id.unwrap_or(published)),
     };
     // Built from the key, or from what the delivery asks (the same on a
     // resend): a duplicate gets the first answer's body.
@@ -82,7 +89,7 @@ pub(crate) async fn deliver<S: IdempotencyStore>(
         None => (provider.reply(&delivery.key), JSON),
     };
     Ok(Answered {
-        id: delivery.key.clone(),
+        id,
         event_type,
         reply,
         content_type,
@@ -258,6 +265,40 @@ mod tests {
         let later = now() + Duration::from_secs(61);
         assert!(!w.deliver_at(&d, later).await.unwrap().duplicate);
         assert_eq!(w.store.stream.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_answer_names_the_event_by_the_id_it_was_published_with() {
+        // ZLMediaKit's windowed hooks: the published id is not the key.
+        let w = World::new(&crate::providers::Zlmediakit);
+        let body = serde_json::json!({"app": "live", "stream": "s", "hook_index": 1,
+            "mediaServerId": "z", "vhost": "__defaultVhost__"});
+        let send = |hook_index: u64, request_id: &str| {
+            let mut body = body.clone();
+            body["hook_index"] = hook_index.into();
+            deliver_as(
+                &crate::providers::Zlmediakit,
+                "/zlmediakit/on_stream_none_reader",
+                "token=test-token",
+                &serde_json::to_vec(&body).unwrap(),
+                request_id,
+                LIMIT,
+            )
+            .unwrap()
+        };
+        let first = send(1, "r1");
+        let published = first.events[0].event.id.clone();
+        assert_ne!(published, first.key);
+        assert_eq!(crate::record::record_key(&published), first.key);
+        let accepted = w.deliver(&first).await.unwrap();
+        assert_eq!(accepted.id, published);
+        // Its retry (a new hook_index, another invocation) is a duplicate,
+        // answered with the first delivery's published id.
+        let retry = send(2, "r2");
+        assert_ne!(retry.events[0].event.id, published);
+        let again = w.deliver(&retry).await.unwrap();
+        assert!(again.duplicate);
+        assert_eq!(again.id, published);
     }
 
     fn busy_update() -> Vec<u8> {

@@ -43,8 +43,10 @@
 //!   restart), `on_http_access` (an HLS player's playlist reloads repeat its
 //!   body every few seconds) and hooks of later versions.
 //!
-//! The event id is the key and the invocation together, so an event that
-//! replaces a lapsed record has its own id.
+//! The event id of a windowed hook is the record key, `-`, and 16 hex
+//! digits of the invocation (`<key>-<16 hex>`), so that an event that
+//! replaces a lapsed record has its own id and every id still names its
+//! record ([`crate::record::record_key`]).
 
 use std::time::Duration;
 
@@ -193,10 +195,14 @@ impl Provider for Zlmediakit {
                 let canonical = serde_json::to_vec(&body)
                     .map_err(|_| Rejection::malformed("body is not JSON"))?;
                 let delivery_key = key::derive(NAME, &[hook.as_bytes(), &canonical]);
-                let event_id = key::derive(
+                // The record key and 16 hex digits of this delivery: the id
+                // names its record ([`crate::record::record_key`]), and an
+                // event that replaces a lapsed record has an id of its own.
+                let delivery_hash = key::derive(
                     NAME,
                     &[delivery_key.as_bytes(), inbound.request_id.as_bytes()],
                 );
+                let event_id = format!("{delivery_key}-{}", &delivery_hash[..16]);
                 (delivery_key, event_id, Some(window))
             }
             Keying::PerDelivery => {
@@ -360,6 +366,10 @@ mod tests {
         // A later event that replaces a lapsed record has an id of its own.
         assert_ne!(first.events[0].event.id, retry.events[0].event.id);
         assert_ne!(first.events[0].event.id, first.key);
+        // Every id names its record: `<key>-<16 hex>`.
+        let id = &first.events[0].event.id;
+        assert_eq!(crate::record::record_key(id), first.key);
+        assert_eq!(id.len(), first.key.len() + 17);
         // The same invocation (an SDK retry inside it) is the same event.
         let again = send("on_publish", &publish(3), "first").unwrap();
         assert_eq!(again.events[0].event.id, first.events[0].event.id);
