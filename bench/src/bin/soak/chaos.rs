@@ -89,7 +89,9 @@ impl Chaos<'_> {
                     done.refused.push(n);
                 }
                 0..=2 => {
-                    let count = rng.u32(5..=40);
+                    // A few calls' worth: the relay spends them between its
+                    // kills (bursts larger than that left SNS down for minutes).
+                    let count = rng.u32(2..=12);
                     let status = [500, 502, 503][rng.usize(0..3)];
                     self.moto.inject(&Fault {
                         service: "sns",

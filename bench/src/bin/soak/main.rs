@@ -63,7 +63,7 @@ struct Args {
     #[arg(long)]
     seed: Option<u64>,
     /// How long to wait for publications to progress after the senders are done.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 600)]
     patience_seconds: u64,
     /// The relay's timeout (the template's function timeout), in seconds.
     #[arg(long, default_value_t = 10)]
