@@ -2,10 +2,11 @@
 //! event source mapping does in AWS (see the `livehook-pump` crate).
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use livehook_pump::{DEFAULT_BATCH_SIZE, HttpInvoke, Pump};
+use livehook_pump::{Checkpoints, DEFAULT_BATCH_SIZE, HttpInvoke, Pump};
 
 use crate::aws::AwsArgs;
 
@@ -15,7 +16,9 @@ use crate::aws::AwsArgs;
     long_about = "Play the DynamoDB stream's event source mapping locally.\n\n\
         In AWS, Lambda reads the outbox table's stream and invokes the relay, which \
         publishes to SNS. Locally nothing does: livehook pump reads the stream through \
-        the DynamoDB Streams API of AWS_ENDPOINT_URL (every shard from TRIM_HORIZON), \
+        the DynamoDB Streams API of AWS_ENDPOINT_URL, keeps its position in a checkpoint \
+        file (each shard's last record the relay accepted: a restarted pump resumes \
+        there, and reads a stream it has never seen from TRIM_HORIZON), \
         keeps INSERT and MODIFY records, and invokes the relay through the Lambda \
         Invoke API that `cargo lambda watch` serves \
         (POST <invoke-url>/2015-03-31/functions/<function>/invocations) with the very \
@@ -38,6 +41,9 @@ pub struct PumpArgs {
     /// Records per invocation at most (the mapping's BatchSize)
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BATCH_SIZE)]
     batch_size: usize,
+    /// Where the pump keeps its position [default: .livehook/pump-checkpoints/<table>.json]
+    #[arg(long, value_name = "PATH")]
+    checkpoint: Option<PathBuf>,
 }
 
 /// Runs `livehook pump` until Ctrl-C.
@@ -50,16 +56,24 @@ pub async fn run(args: PumpArgs) -> Result<()> {
     }
     let target = args.aws.resolve().await?;
     let table = target.table()?.to_owned();
+    let checkpoint = args.checkpoint.unwrap_or_else(|| {
+        PathBuf::from(".livehook/pump-checkpoints").join(format!("{table}.json"))
+    });
+    let checkpoints = Checkpoints::load(&checkpoint)?;
     let mut pump = Pump::new(
         aws_sdk_dynamodb::Client::new(&target.sdk),
         aws_sdk_dynamodbstreams::Client::new(&target.sdk),
         &table,
         HttpInvoke::new(&args.invoke_url, &args.function),
         args.batch_size,
-    );
+    )
+    .with_checkpoints(checkpoints);
     println!(
-        "pump: {table}'s stream → {} ({}), batches of at most {}",
-        args.function, args.invoke_url, args.batch_size
+        "pump: {table}'s stream → {} ({}), batches of at most {}, position in {}",
+        args.function,
+        args.invoke_url,
+        args.batch_size,
+        checkpoint.display()
     );
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;

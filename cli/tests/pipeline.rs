@@ -68,8 +68,15 @@ impl World {
     /// Starts `livehook pump` (the one publisher of this world, as in `make
     /// dev`) and waits until it reads the table's stream.
     async fn pump(&self, invoke_url: &str) -> tokio::process::Child {
-        let mut command =
-            tokio::process::Command::from(self.cli(&["pump", "--invoke-url", invoke_url]));
+        let checkpoint = std::env::temp_dir().join(format!("livehook-pump-{}.json", self.table));
+        let checkpoint = checkpoint.to_string_lossy().into_owned();
+        let mut command = tokio::process::Command::from(self.cli(&[
+            "pump",
+            "--invoke-url",
+            invoke_url,
+            "--checkpoint",
+            &checkpoint,
+        ]));
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -50,6 +50,8 @@ async fn the_pump_survives_an_emulator_restart() {
     let invoke_url = serve_relay(stack.relay()).await;
     let mut pump = tokio::process::Command::new(BIN)
         .args(["pump", "--invoke-url", &invoke_url, "--table", &stack.table])
+        .arg("--checkpoint")
+        .arg(std::env::temp_dir().join(format!("livehook-pump-{}.json", stack.table)))
         .env("AWS_ENDPOINT_URL", &stack.endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")

@@ -11,6 +11,15 @@
 //! resume the shard from the lowest failed sequence number, as the mapping
 //! does; a failed invocation is retried with back-off. When the table is
 //! re-created (a new stream ARN), it starts over on the new stream.
+//!
+//! It keeps its position as the mapping does: after every accepted batch,
+//! the shard's last accepted sequence number goes to its [`Checkpoints`]; a
+//! restarted pump resumes each shard after it, and reads from
+//! `TRIM_HORIZON` only a stream (or a shard) it has never seen.
+
+mod checkpoint;
+
+pub use checkpoint::{CheckpointError, Checkpoints};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -38,6 +47,9 @@ pub enum PumpError {
     /// The table has no stream to read.
     #[error("table {0} has no stream (it needs StreamSpecification NEW_IMAGE)")]
     NoStream(String),
+    /// The checkpoint file could not be written.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
 }
 
 /// Why an invocation failed: the whole batch is retried.
@@ -154,6 +166,9 @@ pub struct Pump<I> {
     batch_size: usize,
     stream_arn: Option<String>,
     shards: BTreeMap<String, Shard>,
+    checkpoints: Checkpoints,
+    /// The current stream was resumed from checkpoints.
+    resumed: bool,
 }
 
 /// Sequence numbers are decimal strings of varying length.
@@ -212,7 +227,23 @@ impl<I: Invoke> Pump<I> {
             batch_size: batch_size.max(1),
             stream_arn: None,
             shards: BTreeMap::new(),
+            checkpoints: Checkpoints::in_memory(),
+            resumed: false,
         }
+    }
+
+    /// The same pump keeping its position in `checkpoints` (resuming from
+    /// what they hold).
+    #[must_use]
+    pub fn with_checkpoints(mut self, checkpoints: Checkpoints) -> Self {
+        self.checkpoints = checkpoints;
+        self
+    }
+
+    /// Whether the stream being read was resumed from a checkpoint (else it
+    /// is read from `TRIM_HORIZON`).
+    pub fn resumed(&self) -> bool {
+        self.resumed
     }
 
     /// The largest batch it hands over.
@@ -269,6 +300,12 @@ impl<I: Invoke> Pump<I> {
                                 .position(|r| r.change.sequence_number.as_deref() == Some(lowest))
                         });
                         let accepted = resume_at.unwrap_or(take);
+                        let last_accepted = accepted
+                            .checked_sub(1)
+                            .and_then(|i| event.records[i].change.sequence_number.as_deref());
+                        if let Some(sequence) = last_accepted {
+                            self.checkpoints.set(&stream_arn, &shard_id, sequence)?;
+                        }
                         shard.pending.drain(..accepted);
                         summary.delivered += accepted;
                         BatchOutcome {
@@ -341,7 +378,12 @@ impl<I: Invoke> Pump<I> {
                 .await;
             if self.stream_arn != last_stream {
                 if let Some(arn) = &self.stream_arn {
-                    report(format!("pump: reading {arn} from TRIM_HORIZON"));
+                    let from = if self.resumed {
+                        "its checkpoints"
+                    } else {
+                        "TRIM_HORIZON"
+                    };
+                    report(format!("pump: reading {arn} from {from}"));
                 }
                 last_stream = self.stream_arn.clone();
             }
@@ -390,6 +432,7 @@ impl<I: Invoke> Pump<I> {
             .map(str::to_owned)
             .ok_or_else(|| PumpError::NoStream(self.table.clone()))?;
         if self.stream_arn.as_deref() != Some(arn.as_str()) {
+            self.resumed = self.checkpoints.knows(&arn);
             self.stream_arn = Some(arn.clone());
             self.shards.clear();
         }
@@ -433,7 +476,13 @@ impl<I: Invoke> Pump<I> {
                 .get_shard_iterator()
                 .stream_arn(stream_arn)
                 .shard_id(shard_id);
-            request = match &shard.last_read {
+            // Where this pump last read, else where a former one's relay
+            // last accepted, else (a shard never seen) the shard's start.
+            let after = shard
+                .last_read
+                .as_deref()
+                .or_else(|| self.checkpoints.get(stream_arn, shard_id));
+            request = match after {
                 Some(sequence) => request
                     .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
                     .sequence_number(sequence),

@@ -50,6 +50,30 @@ pub async fn pipeline_from_env(
     Ok(Pipeline::new(provider, &config, store))
 }
 
+/// The relay's SDK configuration: nothing waits on the relay, so its calls
+/// get the time its own invocation has (each call is bounded by Lambda's
+/// deadline for the batch, see [`crate::relay::Relay::relay_until`]), with
+/// [`relay_timeouts`] as the outer bounds and three attempts.
+pub async fn relay_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(relay_timeouts())
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .load()
+        .await
+}
+
+/// The relay's outer deadlines per AWS call: 3 s to connect, attempts of at
+/// most 30 s, 60 s in all (inside the relay's 120 s timeout; a slow SNS
+/// answering after 2.5 s is waited for, not timed out after it applied a
+/// batch).
+pub fn relay_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(30))
+        .operation_timeout(Duration::from_secs(60))
+        .build()
+}
+
 /// The functions' deadlines per AWS call: 500 ms to connect, two attempts
 /// of at most 1 s, 2.5 s in all (tests of held-back replies use them too).
 pub fn production_timeouts() -> TimeoutConfig {
@@ -91,7 +115,7 @@ pub async fn serve_relay() -> Result<(), lambda_runtime::Error> {
             return Err(format!("configuration error: {e}").into());
         }
     };
-    let sdk = sdk_config().await;
+    let sdk = relay_sdk_config().await;
     let relay = Relay::new(SnsSink::new(
         aws_sdk_sns::Client::new(&sdk),
         &config.topic_arn,
@@ -121,7 +145,13 @@ async fn run_relay<D: DeadLetters>(relay: Relay<SnsSink, D>) -> Result<(), lambd
     let relay = &relay;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<Event>| async move {
-            let report = relay.relay(&event.payload).await;
+            // Lambda's deadline for this invocation (Unix ms), as an Instant.
+            let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+            let left_ms = i128::from(event.context.deadline) - now_ms;
+            let deadline = u64::try_from(left_ms)
+                .ok()
+                .map(|ms| std::time::Instant::now() + Duration::from_millis(ms));
+            let report = relay.relay_until(&event.payload, deadline).await;
             let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
             telemetry::emit_relay_metrics(report.counts, i64::try_from(now_ms).unwrap_or(0));
             Ok::<DynamoDbEventResponse, Infallible>(report.response())

@@ -113,6 +113,18 @@ impl<K: EventSink, D: DeadLetters> Relay<K, D> {
 
     /// Publishes one batch of stream records; never fails as a whole.
     pub async fn relay(&self, event: &Event) -> BatchReport {
+        self.relay_until(event, None).await
+    }
+
+    /// The same, every SNS call bounded by `deadline` (the invocation's own:
+    /// Lambda's deadline for this batch): a slow SNS slows the relay, and
+    /// what there is no time left for is retried, never sent after the
+    /// relay has given up on it.
+    pub async fn relay_until(
+        &self,
+        event: &Event,
+        deadline: Option<std::time::Instant>,
+    ) -> BatchReport {
         let mut report = BatchReport::default();
         // Records and their first message's index in `messages`.
         let mut outboxes: Vec<(&EventRecord, StoredRecord)> =
@@ -136,10 +148,10 @@ impl<K: EventSink, D: DeadLetters> Relay<K, D> {
             .iter()
             .flat_map(|(_, outbox)| outbox.messages(false))
             .collect();
-        let outcomes = if messages.is_empty() {
-            Vec::new()
-        } else {
-            self.sink.publish(&messages).await
+        let outcomes = match deadline {
+            _ if messages.is_empty() => Vec::new(),
+            Some(deadline) => self.sink.publish_until(&messages, deadline).await,
+            None => self.sink.publish(&messages).await,
         };
         let mut outcomes = outcomes.into_iter();
         let now_ms = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;

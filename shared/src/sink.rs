@@ -6,8 +6,10 @@
 //! service (retried by the stream's event source mapping).
 
 use std::future::Future;
+use std::time::{Duration, Instant};
 
 use aws_sdk_sns::Client;
+use aws_sdk_sns::config::timeout::TimeoutConfig;
 use aws_sdk_sns::error::SdkError;
 use aws_sdk_sns::operation::publish::PublishError;
 use aws_sdk_sns::operation::publish_batch::PublishBatchError;
@@ -19,6 +21,9 @@ use crate::error::error_chain;
 const MAX_GROUP_ID: usize = 128;
 /// `PublishBatch` takes at most 10 entries.
 pub const MAX_BATCH: usize = 10;
+/// What a sink keeps in hand at its deadline: the relay still answers (and
+/// dead-letters) after its last call.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 /// SNS counts each message attribute's data type in the message size.
 const STRING_TYPE: &str = "String";
 /// The wire codes with which SNS refuses a message for its own content, as
@@ -139,6 +144,33 @@ pub trait EventSink: Send + Sync {
     /// Publishes messages; returns one outcome per message, in order. Each
     /// message is sent at most once per call.
     fn publish(&self, messages: &[Message<'_>]) -> impl Future<Output = Vec<Sent>> + Send;
+
+    /// Publishes like [`EventSink::publish`], each call bounded by
+    /// `deadline` (less [`DEADLINE_MARGIN`]): what there is no time left to
+    /// send is `Failed` without being sent, never sent late.
+    fn publish_until(
+        &self,
+        messages: &[Message<'_>],
+        deadline: Instant,
+    ) -> impl Future<Output = Vec<Sent>> + Send {
+        let _ = deadline;
+        self.publish(messages)
+    }
+}
+
+/// The time a call may take before `deadline`, keeping the margin; `None`
+/// when there is none left.
+fn time_left(deadline: Instant) -> Option<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .and_then(|left| left.checked_sub(DEADLINE_MARGIN))
+        .filter(|left| !left.is_zero())
+}
+
+/// A per-call override: the operation ends by the deadline.
+fn bounded(left: Duration) -> aws_sdk_sns::config::Builder {
+    aws_sdk_sns::config::Builder::default()
+        .timeout_config(TimeoutConfig::builder().operation_timeout(left).build())
 }
 
 /// [`EventSink`] on an SNS topic; a `.fifo` topic gets `MessageGroupId` =
@@ -170,7 +202,7 @@ impl SnsSink {
         self.fifo
     }
 
-    async fn publish_one(&self, m: &Message<'_>) -> Sent {
+    async fn publish_one(&self, m: &Message<'_>, left: Option<Duration>) -> Sent {
         let mut request = self
             .client
             .publish()
@@ -184,7 +216,17 @@ impl SnsSink {
                 .message_group_id(group_id(m.subject))
                 .message_deduplication_id(m.id);
         }
-        match request.send().await {
+        let sent = match left {
+            Some(left) => {
+                request
+                    .customize()
+                    .config_override(bounded(left))
+                    .send()
+                    .await
+            }
+            None => request.send().await,
+        };
+        match sent {
             Ok(_) => Sent::Published,
             Err(e) if publish_refused(&e) => Sent::Refused(error_chain(&e)),
             Err(e) => Sent::Failed(error_chain(&e)),
@@ -199,9 +241,22 @@ impl SnsSink {
         messages: &[Message<'_>],
         batch: &[usize],
         outcomes: &mut [Option<Sent>],
+        deadline: Option<Instant>,
     ) {
+        let left = match deadline.map(time_left) {
+            None => None,
+            Some(Some(left)) => Some(left),
+            Some(None) => {
+                for &index in batch {
+                    outcomes[index].get_or_insert_with(|| {
+                        Sent::Failed("no time left in this invocation".to_owned())
+                    });
+                }
+                return;
+            }
+        };
         if let [index] = batch {
-            outcomes[*index] = Some(self.publish_one(&messages[*index]).await);
+            outcomes[*index] = Some(self.publish_one(&messages[*index], left).await);
             return;
         }
         let mut entries = Vec::with_capacity(batch.len());
@@ -223,13 +278,21 @@ impl SnsSink {
                 Err(e) => outcomes[index] = Some(Sent::Refused(error_chain(&e))),
             }
         }
-        let sent = self
+        let request = self
             .client
             .publish_batch()
             .topic_arn(&self.topic_arn)
-            .set_publish_batch_request_entries(Some(entries))
-            .send()
-            .await;
+            .set_publish_batch_request_entries(Some(entries));
+        let sent = match left {
+            Some(left) => {
+                request
+                    .customize()
+                    .config_override(bounded(left))
+                    .send()
+                    .await
+            }
+            None => request.send().await,
+        };
         match sent {
             Ok(output) => {
                 for &index in batch {
@@ -256,7 +319,19 @@ impl SnsSink {
                 if batch_refused(&e) {
                     for &index in batch {
                         if outcomes[index].is_none() {
-                            outcomes[index] = Some(self.publish_one(&messages[index]).await);
+                            let left = match deadline {
+                                Some(deadline) => match time_left(deadline) {
+                                    Some(left) => Some(left),
+                                    None => {
+                                        outcomes[index] = Some(Sent::Failed(
+                                            "no time left in this invocation".to_owned(),
+                                        ));
+                                        continue;
+                                    }
+                                },
+                                None => None,
+                            };
+                            outcomes[index] = Some(self.publish_one(&messages[index], left).await);
                         }
                     }
                 } else {
@@ -316,19 +391,30 @@ pub fn pack_batches(sizes: &[usize], pending: &[usize], max_bytes: usize) -> Vec
     batches
 }
 
-impl EventSink for SnsSink {
-    async fn publish(&self, messages: &[Message<'_>]) -> Vec<Sent> {
+impl SnsSink {
+    async fn publish_all(&self, messages: &[Message<'_>], deadline: Option<Instant>) -> Vec<Sent> {
         let mut outcomes: Vec<Option<Sent>> = vec![None; messages.len()];
         let sizes: Vec<usize> = messages.iter().map(Message::size).collect();
         let all: Vec<usize> = (0..messages.len()).collect();
         // One batch's failure never stops the others.
         for batch in pack_batches(&sizes, &all, self.max_message_bytes) {
-            self.publish_batch(messages, &batch, &mut outcomes).await;
+            self.publish_batch(messages, &batch, &mut outcomes, deadline)
+                .await;
         }
         outcomes
             .into_iter()
             .map(|o| o.unwrap_or_else(|| Sent::Failed("not sent".to_owned())))
             .collect()
+    }
+}
+
+impl EventSink for SnsSink {
+    async fn publish(&self, messages: &[Message<'_>]) -> Vec<Sent> {
+        self.publish_all(messages, None).await
+    }
+
+    async fn publish_until(&self, messages: &[Message<'_>], deadline: Instant) -> Vec<Sent> {
+        self.publish_all(messages, Some(deadline)).await
     }
 }
 

@@ -321,6 +321,24 @@ impl Stack {
         )
     }
 
+    /// The relay with the SDK deadlines of production's relay
+    /// ([`livehook::lambda::relay_timeouts`]), or others.
+    pub fn relay_with_timeouts(&self, timeouts: aws_config::timeout::TimeoutConfig) -> LiveRelay {
+        let config = aws_sdk_sns::config::Builder::from(&sdk_config(&self.endpoint))
+            .timeout_config(timeouts)
+            .interceptor(CountCalls(self.relay_calls.clone()))
+            .build();
+        Relay::new(SnsSink::new(
+            aws_sdk_sns::Client::from_conf(config),
+            &self.topic_arn,
+            self.max_message_bytes.load(Ordering::SeqCst),
+        ))
+        .with_dead_letters(
+            DynamoDeadLetters::new(dynamodb_client(&self.endpoint, None), &self.failed_table),
+            livehook::relay::DEFAULT_DEAD_LETTER_AFTER,
+        )
+    }
+
     /// The ids kept in the dead-letter table (`livehook events list
     /// --failed`), sorted; with `include_replayed` false, only those not
     /// replayed yet.
@@ -396,6 +414,28 @@ impl Stack {
             },
             livehook_pump::DEFAULT_BATCH_SIZE,
         );
+        pump.drain()
+            .await
+            .unwrap_or_else(|e| panic!("the pump could not read {}: {e}", self.table))
+    }
+
+    /// Publishes the stream through a pump started now that keeps its
+    /// position in the checkpoint file `path`, as `livehook pump` does: each
+    /// call is a pump restarted.
+    pub async fn publish_pending_checkpointed(&self, path: &std::path::Path) -> PollSummary {
+        let checkpoints =
+            livehook_pump::Checkpoints::load(path).unwrap_or_else(|e| panic!("checkpoints: {e}"));
+        let mut pump = Pump::new(
+            dynamodb_client(&self.endpoint, None),
+            streams_client(&self.endpoint),
+            &self.table,
+            InProcessRelay {
+                relay: self.relay(),
+                lose_answers: AtomicUsize::new(0),
+            },
+            livehook_pump::DEFAULT_BATCH_SIZE,
+        )
+        .with_checkpoints(checkpoints);
         pump.drain()
             .await
             .unwrap_or_else(|e| panic!("the pump could not read {}: {e}", self.table))

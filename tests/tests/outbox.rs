@@ -417,3 +417,84 @@ async fn a_record_sns_fails_until_the_give_up_age_is_dead_lettered_not_dropped()
     assert_eq!(stack.failed_ids(false).await, keys);
     assert!(stack.queued().await.is_empty());
 }
+
+#[tokio::test]
+async fn a_restarted_pump_resumes_from_its_checkpoints_and_republishes_nothing() {
+    let stack = Stack::new("pump-resumes").await;
+    let pipeline = stack.pipeline("bililive");
+    let dir = std::env::temp_dir().join(format!("livehook-{}", stack.name));
+    let checkpoints = dir.join("pump.json");
+    for n in 0..3 {
+        let reply = handle(&pipeline, post("/bililive", &bililive_body(n))).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    let first = stack.publish_pending_checkpointed(&checkpoints).await;
+    assert_eq!(first.failed_batches, 0, "{first:?}");
+    assert_eq!(stack.queued().await.len(), 3);
+    let reply = handle(&pipeline, post("/bililive", &bililive_body(3))).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let new_id = reply.json()["id"].as_str().expect("id").to_owned();
+    // Restarted: only what came after its checkpoint.
+    stack.publish_pending_checkpointed(&checkpoints).await;
+    let published = stack.queued().await;
+    assert_eq!(published.len(), 1, "nothing republished");
+    assert_eq!(published[0].envelope["id"], new_id.as_str());
+    stack.publish_pending_checkpointed(&checkpoints).await;
+    assert!(stack.queued().await.is_empty());
+    // A pump that has never seen the stream reads it from TRIM_HORIZON.
+    stack
+        .publish_pending_checkpointed(&dir.join("never-seen.json"))
+        .await;
+    assert_eq!(stack.queued().await.len(), 4);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_slow_sns_slows_the_relay_and_each_record_is_published_once() {
+    let stack = Stack::new("slow-sns").await;
+    let pipeline = stack.pipeline("bililive");
+    // Two PublishBatch calls (10 + 2), each answered after 3 s: later than
+    // the handlers' 2.5 s, after SNS applied the batch.
+    for n in 0..12 {
+        let reply = handle(&pipeline, post("/bililive", &bililive_body(n))).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    moto().inject(&fault(
+        "sns",
+        &stack.topic_arn,
+        Some("PublishBatch"),
+        2,
+        FaultKind::HoldReply { seconds: 3.0 },
+    ));
+    let relay = stack.relay_with_timeouts(livehook::lambda::relay_timeouts());
+    let relayed = stack.publish_pending_with(relay).await;
+    assert_eq!(relayed.failed_batches, 0, "{relayed:?}");
+    let messages = stack.queued().await;
+    let seen = ids(&messages);
+    assert_eq!(seen.len(), 12, "{seen:?}");
+    assert!(seen.values().all(|&n| n == 1), "each once: {seen:?}");
+}
+
+#[tokio::test]
+async fn a_sink_with_no_time_left_sends_nothing_and_fails_for_a_retry() {
+    let stack = Stack::new("no-time").await;
+    let sink = SnsSink::new(sns_client(&stack.endpoint, None), &stack.topic_arn, 262_144);
+    let message = livehook::sink::Message {
+        body: "{}",
+        id: "late",
+        provider: "lal",
+        event_type: "stream.started",
+        stream: None,
+        subject: "lal/x",
+        replay: false,
+        check: false,
+    };
+    let outcomes = sink
+        .publish_until(&[message.clone(), message], Instant::now())
+        .await;
+    assert!(
+        outcomes.iter().all(|o| matches!(o, Sent::Failed(_))),
+        "{outcomes:?}"
+    );
+    assert!(stack.queued().await.is_empty(), "never sent late");
+}
