@@ -52,8 +52,8 @@ struct Args {
     /// Mean pause between two faults, in seconds.
     #[arg(long, default_value_t = 1.5)]
     fault_every: f64,
-    /// At most this many pump kills (each restart reads the stream again).
-    #[arg(long, default_value_t = 4)]
+    /// At most this many pump kills (each restart resumes from the pump's checkpoint).
+    #[arg(long, default_value_t = 20)]
     max_pump_kills: usize,
     /// Inject content refusals even when `livehook events list --failed` is
     /// missing (their records are then counted lost: what the books catch).
@@ -65,8 +65,8 @@ struct Args {
     /// How long to wait for publications to progress after the senders are done.
     #[arg(long, default_value_t = 600)]
     patience_seconds: u64,
-    /// The relay's timeout (the template's function timeout), in seconds.
-    #[arg(long, default_value_t = 10)]
+    /// The relay's timeout (the template's RelayFunction Timeout), in seconds.
+    #[arg(long, default_value_t = 120)]
     relay_timeout: u64,
     /// The relay bootstrap.
     #[arg(long, default_value = "target/debug/relay")]
@@ -127,6 +127,9 @@ fn pump_spawner(
                 .open(&log)?;
             let child = tokio::process::Command::new(&livehook)
                 .args(["pump", "--table", &table, "--invoke-url", &invoke_url])
+                // Beside the logs: one file per run's table, resumed after a kill.
+                .arg("--checkpoint")
+                .arg(log.with_file_name(format!("pump-checkpoint-{table}.json")))
                 .envs(env)
                 .stdin(Stdio::null())
                 .stdout(out.try_clone()?)
