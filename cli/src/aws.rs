@@ -91,7 +91,11 @@ impl AwsArgs {
             }
             loader = loader.endpoint_url(endpoint);
         }
+        let local = self.endpoint_url.as_deref().is_some_and(|e| !e.is_empty());
         let sdk = loader.load().await;
+        if !local {
+            ready_for_aws(&sdk).await?;
+        }
         let mut target = Target {
             sdk,
             table: self.table.clone().filter(|t| !t.is_empty()),
@@ -120,6 +124,41 @@ impl AwsArgs {
     }
 }
 
+/// What a command against the local stack needs, for errors that would
+/// otherwise name only the SDK's last attempt (IMDS, on a laptop).
+pub const LOCAL_HINT: &str = "for the local stack (make dev), run `source .livehook/env` \
+     (sets AWS_ENDPOINT_URL, LIVEHOOK_TABLE, LIVEHOOK_TOPIC_ARN) or pass \
+     --endpoint-url http://127.0.0.1:5050 with --table/--topic-arn";
+
+/// Without an emulator endpoint the calls go to AWS: fails early, naming the
+/// flags and variables, when no region or no credentials are configured.
+async fn ready_for_aws(sdk: &SdkConfig) -> Result<()> {
+    use aws_sdk_sqs::config::ProvideCredentials;
+    if sdk.region().is_none() {
+        bail!(
+            "no AWS region and no endpoint: for AWS pass --region or set AWS_REGION; {LOCAL_HINT}"
+        );
+    }
+    let Some(provider) = sdk.credentials_provider() else {
+        bail!("no AWS credentials provider; {LOCAL_HINT}");
+    };
+    // The default chain ends with the instance metadata service, which off
+    // EC2 fails only after its own retries: bounded here.
+    let found = tokio::time::timeout(Duration::from_secs(5), provider.provide_credentials()).await;
+    match found {
+        Ok(Ok(_)) => Ok(()),
+        // The chain's every attempt is noise here: what to set is the news.
+        Ok(Err(e)) => bail!(
+            "no AWS credentials ({e}) and no endpoint: for AWS set AWS_PROFILE or \
+             AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; {LOCAL_HINT}"
+        ),
+        Err(_) => bail!(
+            "no AWS credentials found within 5 s and no endpoint: for AWS set AWS_PROFILE or \
+             AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; {LOCAL_HINT}"
+        ),
+    }
+}
+
 /// Whether an endpoint URL names this machine (an emulator, never AWS).
 fn is_loopback(endpoint: &str) -> bool {
     reqwest::Url::parse(endpoint)
@@ -145,7 +184,7 @@ impl Target {
             }
             (None, None) => {
                 bail!(
-                    "no table: pass --table NAME, set LIVEHOOK_TABLE, or name the stack with --stack"
+                    "no table: pass --table NAME, set LIVEHOOK_TABLE, or name the stack with --stack; {LOCAL_HINT}"
                 )
             }
         }
@@ -177,7 +216,7 @@ impl Target {
                 bail!("stack {stack} has no {TOPIC_OUTPUT} output; pass --topic-arn ARN")
             }
             (None, None) => bail!(
-                "no topic: pass --topic-arn ARN, set LIVEHOOK_TOPIC_ARN, or name the stack with --stack"
+                "no topic: pass --topic-arn ARN, set LIVEHOOK_TOPIC_ARN, or name the stack with --stack; {LOCAL_HINT}"
             ),
         }
     }

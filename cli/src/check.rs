@@ -58,7 +58,7 @@ pub struct CheckArgs {
     #[command(flatten)]
     aws: AwsArgs,
     /// Base URL of the functions (`make dev`: http://127.0.0.1:9000/lambda-url; each is BASE/<provider>/) [default: the stack's outputs]
-    #[arg(long, value_name = "BASE")]
+    #[arg(long, value_name = "BASE", env = "LIVEHOOK_URL")]
     url: Option<String>,
     #[command(flatten)]
     secrets: crate::send::Secrets,
@@ -199,7 +199,7 @@ async fn targets(args: &CheckArgs, sdk: &aws_config::SdkConfig) -> Result<Vec<Ta
     }
     let Some(stack) = args.aws.stack.as_deref().filter(|s| !s.is_empty()) else {
         bail!(
-            "where are the functions? pass --stack NAME (its outputs) or --url BASE (make dev: http://127.0.0.1:9000/lambda-url)"
+            "where are the functions? pass --stack NAME (its outputs) or --url BASE / set LIVEHOOK_URL (make dev: http://127.0.0.1:9000/lambda-url; `source .livehook/env` sets it)"
         );
     };
     let outputs = crate::aws::stack_outputs(sdk, stack).await?;

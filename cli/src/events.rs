@@ -70,12 +70,14 @@ enum EventsCommand {
         include_replayed: bool,
     },
     /// Print a recorded event's envelopes (every part of a split one).
-    #[command(after_help = "Example:\n  livehook events show 3f2a… | jq .data")]
+    #[command(
+        after_help = "Examples:\n  livehook events show 3f2a… | jq .data\n  livehook events show"
+    )]
     Show {
         #[command(flatten)]
         aws: AwsArgs,
-        /// The event id (the idempotency key).
-        id: String,
+        /// The event id (the idempotency key) [default: the newest recorded event]
+        id: Option<String>,
     },
     /// Re-publish recorded events to the topic (message attribute replay=true).
     #[command(
@@ -157,7 +159,13 @@ pub async fn run(args: EventsArgs) -> Result<()> {
             json,
             ..
         } => list(&aws, provider, event_type, limit, json).await,
-        EventsCommand::Show { aws, id } => show(&aws, &id).await,
+        EventsCommand::Show { aws, id } => {
+            let id = match id {
+                Some(id) => id,
+                None => newest(&aws).await?,
+            };
+            show(&aws, &id).await
+        }
         EventsCommand::Replay {
             aws, failed: true, ..
         } => crate::failed::replay_failed(&aws).await,
@@ -319,6 +327,42 @@ fn published_id(item: &Item) -> Option<&str> {
         Some([one]) => one.as_s().ok().map(String::as_str),
         _ => text(item, "pk"),
     }
+}
+
+/// The id of the most recently recorded event (a Scan of keys and times).
+async fn newest(aws: &AwsArgs) -> Result<String> {
+    let target = aws.resolve().await?;
+    let table = target.table()?;
+    let client = aws_sdk_dynamodb::Client::new(&target.sdk);
+    let mut newest: Option<(OffsetDateTime, String)> = None;
+    let mut start: Option<Item> = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .projection_expression("pk, ids, first_seen")
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(|e| anyhow!(sdk_error(&e)))
+            .with_context(|| format!("scanning table {table}"))?;
+        for item in page.items() {
+            let seen =
+                text(item, "first_seen").and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok());
+            if let (Some(seen), Some(id)) = (seen, published_id(item))
+                && newest.as_ref().is_none_or(|(t, _)| seen > *t)
+            {
+                newest = Some((seen, id.to_owned()));
+            }
+        }
+        match page.last_evaluated_key() {
+            Some(key) if !key.is_empty() => start = Some(key.clone()),
+            _ => break,
+        }
+    }
+    newest
+        .map(|(_, id)| id)
+        .with_context(|| format!("no events recorded in {table}"))
 }
 
 async fn get_from(target: &crate::aws::Target, table: &str, id: &str) -> Result<Option<Item>> {

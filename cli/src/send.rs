@@ -49,12 +49,11 @@ pub struct SendArgs {
     #[arg(required_unless_present = "list")]
     event: Option<String>,
     /// The function's URL (for lal the base: `…/lal`, the hook is appended).
-    #[arg(
-        long,
-        value_name = "URL",
-        required_unless_present_any = ["list", "print_body"]
-    )]
+    #[arg(long, value_name = "URL")]
     url: Option<String>,
+    /// Base URL of the functions, used without --url: the function's URL is BASE/<provider> (`make dev`: http://127.0.0.1:9000/lambda-url)
+    #[arg(long, value_name = "BASE", env = "LIVEHOOK_URL")]
+    base_url: Option<String>,
     #[command(flatten)]
     secrets: Secrets,
     /// Re-send the same delivery N more times, as the provider's retry would.
@@ -151,8 +150,13 @@ pub async fn run(args: SendArgs) -> Result<()> {
     if !signs && token.is_none() {
         eprintln!("note: no --token: livehook will answer 401 unless it runs unauthenticated");
     }
-    let Some(url) = args.url else {
-        bail!("--url is required (see livehook send --help)");
+    let url = match (args.url, args.base_url.filter(|b| !b.is_empty())) {
+        (Some(url), _) => url,
+        (None, Some(base)) => crate::providers::function_url(&base, provider)?.to_string(),
+        (None, None) => bail!(
+            "where is the function? pass --url URL, or --base-url BASE / set LIVEHOOK_URL \
+             (make dev: http://127.0.0.1:9000/lambda-url; `source .livehook/env` sets it)"
+        ),
     };
 
     let url = target_url(&url, provider, &event, token.as_deref())?;
@@ -164,6 +168,7 @@ pub async fn run(args: SendArgs) -> Result<()> {
 
     let attempts = 1 + args.retry;
     let mut failures = 0;
+    let mut timed_out = false;
     for attempt in 0..attempts {
         let (content_type, payload) = prepare(provider, &body, key.as_deref(), now, attempt);
         // Replaces the JSON default (`header()` would add a second one).
@@ -203,8 +208,19 @@ pub async fn run(args: SendArgs) -> Result<()> {
                     crate::describe_reqwest(&e)
                 );
                 failures += 1;
+                if e.is_timeout() {
+                    timed_out = true;
+                }
             }
         }
+    }
+    if timed_out {
+        eprintln!(
+            "note: a timed-out delivery may still have been accepted (a function compiling \
+             or starting answers late): look for it with `livehook events list`, then \
+             `livehook events show <id>`, or send it again: a resend is answered as a \
+             duplicate, never published twice"
+        );
     }
     if failures > 0 {
         bail!("{failures} of {attempts} attempts failed or were not answered 2xx");

@@ -8,6 +8,8 @@ use anyhow::{Context, Result, anyhow};
 use aws_sdk_sqs::types::QueueAttributeName;
 use clap::Args;
 use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::aws::AwsArgs;
 use crate::sdk_error;
@@ -278,12 +280,34 @@ pub fn compact_json(text: &str) -> String {
     out
 }
 
+/// A CloudEvents time at one width (milliseconds, UTC), so that columns
+/// line up whatever precision the provider's clock had; as given when it
+/// is not RFC 3339.
+fn fixed_time(time: &str) -> String {
+    match OffsetDateTime::parse(time, &Rfc3339) {
+        Ok(t) => {
+            let t = t.to_offset(time::UtcOffset::UTC);
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.millisecond()
+            )
+        }
+        Err(_) => time.to_owned(),
+    }
+}
+
 /// The one-line form: time, type, subject, id (and `replay`).
 pub fn line(n: &Notification) -> String {
     let field = |name: &str| n.envelope.get(name).and_then(Value::as_str).unwrap_or("-");
     let mut out = format!(
         "{}  {:<22} {}  {}",
-        field("time"),
+        fixed_time(field("time")),
         field("type"),
         field("subject"),
         field("id")
@@ -437,5 +461,20 @@ mod tests {
         });
         let n = parse_notification(&body.to_string());
         assert_eq!(line(&n), "t  stream.started         lal/live/a  k  replay");
+    }
+
+    #[test]
+    fn times_have_one_width() {
+        for (given, shown) in [
+            ("2026-12-04T10:00:00Z", "2026-12-04T10:00:00.000Z"),
+            ("2026-12-04T10:00:00.5Z", "2026-12-04T10:00:00.500Z"),
+            (
+                "2026-12-04T18:00:00.123456789+08:00",
+                "2026-12-04T10:00:00.123Z",
+            ),
+            ("not a time", "not a time"),
+        ] {
+            assert_eq!(fixed_time(given), shown);
+        }
     }
 }

@@ -232,6 +232,11 @@ async fn send_tail_and_events_against_the_pipeline() {
     let published = world.published().await;
     assert_eq!(published.len(), 1, "one delivery, one publication");
     assert_eq!(published[0].envelope["id"], id.as_str());
+    // `events show` without an id shows the newest recorded event: this one.
+    let shown = world.run(&["events", "show"]).await;
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    let shown: Value = serde_json::from_slice(&shown.stdout).expect("events show prints JSON");
+    assert_eq!(shown["id"], id.as_str());
     // tail cleaned up: no queue of its own, no subscription left but ours.
     let queues = world
         .sqs
