@@ -1,6 +1,8 @@
 //! Structured logs (`tracing`, JSON) and CloudWatch embedded-metric-format
 //! lines, so dashboards need no extra API calls.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tracing_subscriber::EnvFilter;
 
 /// The outcome of one request, as logged and counted.
@@ -44,18 +46,72 @@ impl Outcome {
     }
 }
 
-/// Installs the JSON log subscriber (level from `RUST_LOG`, default `info`).
-/// Safe to call more than once.
+mod human;
+
+/// How the functions write their logs (`LIVEHOOK_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line plus an EMF metrics line per request: what
+    /// CloudWatch Logs and metric filters read (the default).
+    Json,
+    /// One short line per delivery and per relay batch for a person at a
+    /// terminal (`make dev`); no EMF lines.
+    Human,
+}
+
+impl LogFormat {
+    /// The format named by `LIVEHOOK_LOG_FORMAT` (`json` or `human`); JSON
+    /// when unset or unknown, so a deployed function never loses its
+    /// structured logs to a typo.
+    pub fn from_env() -> LogFormat {
+        LogFormat::parse(std::env::var("LIVEHOOK_LOG_FORMAT").ok().as_deref())
+    }
+
+    fn parse(value: Option<&str>) -> LogFormat {
+        match value.map(str::trim) {
+            Some(v) if v.eq_ignore_ascii_case("human") => LogFormat::Human,
+            _ => LogFormat::Json,
+        }
+    }
+}
+
+/// Set once by [`init`]: whether EMF lines are written (JSON format only).
+static HUMAN: AtomicBool = AtomicBool::new(false);
+
+/// Installs the log subscriber (level from `RUST_LOG`, default `info`) in
+/// the format of `LIVEHOOK_LOG_FORMAT`. Safe to call more than once.
 pub fn init() {
+    init_with(LogFormat::from_env());
+}
+
+/// Installs the log subscriber in `format`. The human format writes colours
+/// when stdout is a terminal or `CLICOLOR_FORCE` is set (as `make dev` does
+/// for its terminal), never when `NO_COLOR` is set.
+pub fn init_with(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_target(false)
-        .without_time() // CloudWatch stamps every line.
-        .try_init();
+    HUMAN.store(format == LogFormat::Human, Ordering::Relaxed);
+    match format {
+        LogFormat::Json => {
+            let _ = tracing_subscriber::fmt()
+                .json()
+                .with_env_filter(filter)
+                .with_current_span(false)
+                .with_span_list(false)
+                .with_target(false)
+                .without_time() // CloudWatch stamps every line.
+                .try_init();
+        }
+        LogFormat::Human => {
+            let set =
+                |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+            let ansi = !set("NO_COLOR")
+                && (set("CLICOLOR_FORCE") || std::io::IsTerminal::is_terminal(&std::io::stdout()));
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .event_format(human::Human { ansi })
+                .try_init();
+        }
+    }
 }
 
 /// The part of every EMF line after the timestamp up to the provider: the
@@ -93,8 +149,12 @@ pub fn emf_line(provider: &str, outcome: Outcome, timestamp_ms: i64) -> String {
 }
 
 /// Writes one EMF line to stdout (where Lambda's log agent reads it; the
-/// `println!` family is what test harnesses capture).
+/// `println!` family is what test harnesses capture); nothing in the human
+/// format.
 pub fn emit_metrics(provider: &str, outcome: Outcome, timestamp_ms: i64) {
+    if HUMAN.load(Ordering::Relaxed) {
+        return;
+    }
     println!("{}", emf_line(provider, outcome, timestamp_ms));
 }
 
@@ -129,14 +189,25 @@ pub fn relay_emf_line(counts: RelayCounts, timestamp_ms: i64) -> String {
     )
 }
 
-/// Writes the relay's EMF line to stdout.
+/// Writes the relay's EMF line to stdout (nothing in the human format).
 pub fn emit_relay_metrics(counts: RelayCounts, timestamp_ms: i64) {
+    if HUMAN.load(Ordering::Relaxed) {
+        return;
+    }
     println!("{}", relay_emf_line(counts, timestamp_ms));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_format_is_json_unless_human_is_asked_for() {
+        assert_eq!(LogFormat::parse(None), LogFormat::Json);
+        assert_eq!(LogFormat::parse(Some("json")), LogFormat::Json);
+        assert_eq!(LogFormat::parse(Some("humane")), LogFormat::Json);
+        assert_eq!(LogFormat::parse(Some(" Human ")), LogFormat::Human);
+    }
 
     #[test]
     fn emf_lines_are_json_with_one_counted_outcome() {

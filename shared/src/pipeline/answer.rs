@@ -91,6 +91,10 @@ pub struct Answered {
     pub id: String,
     /// The canonical type's name.
     pub event_type: &'static str,
+    /// The event's subject (the stream, for most types), as published.
+    pub subject: String,
+    /// The provider's own name of the event (its hook or action).
+    pub hook: String,
     /// The reply body.
     pub reply: String,
     /// Its media type.

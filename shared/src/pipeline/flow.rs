@@ -88,9 +88,14 @@ pub(crate) async fn deliver<S: IdempotencyStore>(
         Some(answer) => (answer.body.clone(), answer.content_type),
         None => (provider.reply(&delivery.key), JSON),
     };
+    let first = delivery.events.first().map(|o| &o.event);
     Ok(Answered {
         id,
         event_type,
+        subject: first.map(|e| e.subject.clone()).unwrap_or_default(),
+        hook: first
+            .map(|e| e.data.provider_event.clone())
+            .unwrap_or_default(),
         reply,
         content_type,
         duplicate,

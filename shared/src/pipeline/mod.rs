@@ -110,6 +110,8 @@ impl<S: IdempotencyStore> Pipeline<S> {
                     provider,
                     event_id = accepted.id,
                     r#type = accepted.event_type,
+                    hook = accepted.hook,
+                    subject = accepted.subject,
                     outcome = outcome.as_str(),
                     status = 200,
                     latency_us,
