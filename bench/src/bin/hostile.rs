@@ -22,6 +22,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
 
 use livehook::providers::{ALL, AuthScheme, Provider, request_path};
+use livehook_bench::proc::vm_hwm_kb;
 use serde_json::{Value, json};
 
 /// The functions' body limit (`LIVEHOOK_MAX_BODY_BYTES`'s default).
@@ -155,14 +156,6 @@ fn apigw_event(provider: &dyn Provider, query: &str, gzipped: &[u8]) -> Vec<u8> 
         "isBase64Encoded": true,
     });
     serde_json::to_vec(&event).unwrap_or_default()
-}
-
-fn vm_hwm_kb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn binary(dir: &Path, name: &str) -> Option<PathBuf> {
