@@ -17,7 +17,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 ARCH ?= x86_64
 STACK ?= livehook
 
-.PHONY: dev test unit e2e vendor-verify build lint deploy bench soak fuzz clean tools schemas schemas-check
+.PHONY: dev test unit e2e vendor-verify build lint deploy bench soak fuzz clean tools schemas schemas-check template template-check
 
 $(TOOLS): requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -74,9 +74,12 @@ build: $(TOOLS)
 	  $(foreach f,$(FUNCTIONS),--bin $(f)) --output-format zip
 	@ls -l $(foreach f,$(FUNCTIONS),target/lambda/$(f)/bootstrap.zip)
 
-lint: $(TOOLS) schemas-check
+lint: $(TOOLS) schemas-check template-check
 	cfn-lint template.yaml examples/consumer/template.yaml
-	python3 scripts/check_template.py
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  cargo run --quiet -p livehook-cli -- providers --json > "$$tmp/providers.jsonl"; \
+	  python3 scripts/check_template.py --providers "$$tmp/providers.jsonl"; \
+	  LIVEHOOK_PROVIDERS_JSON="$$tmp/providers.jsonl" python3 scripts/test_check_template.py
 	sam validate --lint
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -93,6 +96,18 @@ schemas-check: $(ASYNCAPI_TOOLS)
 	  if ! diff -r schemas "$$tmp/schemas" || ! diff README.md "$$tmp/README.md"; then \
 	    echo "schemas/ or README.md's table of types is stale: run make schemas" >&2; exit 1; fi
 	node scripts/asyncapi/validate.mjs schemas/asyncapi.yaml $$(ls schemas/data | wc -l)
+
+# The per-provider parts of template.yaml (between its `# BEGIN generated: …`
+# lines), rewritten from the provider registry.
+template:
+	cargo run --quiet -p livehook-cli -- template --file template.yaml
+
+# Fails when template.yaml's generated parts differ from what the registry generates.
+template-check:
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cp template.yaml "$$tmp/template.yaml"; \
+	  cargo run --quiet -p livehook-cli -- template --file "$$tmp/template.yaml"; \
+	  if ! diff -u template.yaml "$$tmp/template.yaml"; then \
+	    echo "template.yaml's generated parts are stale: run make template" >&2; exit 1; fi
 
 # `make deploy` prompts for the parameters (secrets are typed, never stored);
 # `make deploy TOKEN=… TENCENT_KEY=…` (or LIVEHOOK_DEPLOY_TOKEN / LIVEHOOK_DEPLOY_TENCENT_KEY

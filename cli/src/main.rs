@@ -16,6 +16,7 @@ mod samples;
 mod schema;
 mod send;
 mod tail;
+mod template;
 mod token;
 
 #[derive(Debug, Parser)]
@@ -33,7 +34,8 @@ mod token;
         check     prove a deployment works: one event per provider to the topic\n  \
         pump      play the table stream's event source mapping locally (stream → relay)\n  \
         token     print a fresh token for LIVEHOOK_TOKEN\n  \
-        schema    write the JSON Schemas and AsyncAPI document of the events\n\n\
+        schema    write the JSON Schemas and AsyncAPI document of the events\n  \
+        template  rewrite the per-provider parts of template.yaml from the registry\n\n\
         The table and topic come from --table/--topic-arn, the functions' variables \
         (LIVEHOOK_TABLE, LIVEHOOK_TOPIC_ARN), or a deployed stack's outputs (--stack). \
         AWS_ENDPOINT_URL or --endpoint-url points the AWS calls at an emulator.",
@@ -62,6 +64,7 @@ enum Command {
     Pump(pump::PumpArgs),
     Token(token::TokenArgs),
     Schema(schema::SchemaArgs),
+    Template(template::TemplateArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
             Command::Pump(args) => pump::run(args).await,
             Command::Token(args) => token::run(args),
             Command::Schema(args) => schema::run(args),
+            Command::Template(args) => template::run(args),
         }
     });
     match result {

@@ -8,7 +8,7 @@ use livehook::providers::{self, AuthScheme, Imitate};
 use reqwest::Url;
 use serde_json::{Value, json};
 
-use crate::samples;
+use crate::{samples, template};
 
 #[derive(Debug, Args)]
 #[command(
@@ -25,7 +25,9 @@ use crate::samples;
         per provider (for scripts).",
     after_help = "Fields of --format (and keys of --json):\n  \
         {name} {route} {auth} {resends} {retry_delays} {user_agent} {headers}\n  \
-        {admission} {content_type} {example} {samples} {function_url} {url}\n\n\
+        {admission} {content_type} {example} {samples} {function_url} {url}\n  \
+        {secret} {parameter} {resource} {settings} (the secret's variable and template\n  \
+        parameter, the prefix of its template resources, the variables it takes from the stack)\n\n\
         Examples:\n  \
         livehook providers\n  \
         livehook providers --url http://127.0.0.1:9000/lambda-url --token dev-token-0123456789\n  \
@@ -86,6 +88,7 @@ fn provider_url(base: &str, provider: &dyn Imitate, token: Option<&str>) -> Resu
 /// The facts about one provider, as `--json` prints them.
 fn describe(provider: &dyn Imitate, url: Option<&str>, token: Option<&str>) -> Result<Value> {
     let sending = provider.sending();
+    let secret = provider.auth_scheme().secret();
     let mut value = json!({
         "name": provider.name(),
         "route": providers::route(provider),
@@ -98,6 +101,10 @@ fn describe(provider: &dyn Imitate, url: Option<&str>, token: Option<&str>) -> R
         "content_type": providers::wire_body(provider, b"{}").0,
         "example": provider.synthetic("livehook-check", "example").0,
         "samples": samples::events_of(provider.name()),
+        "secret": secret.variable,
+        "parameter": template::parameter_name(&secret),
+        "resource": template::logical_name(provider.name()),
+        "settings": provider.deployment().settings.iter().map(|(variable, _)| *variable).collect::<Vec<_>>(),
     });
     if let Some(base) = url {
         value["function_url"] = Value::from(function_url(base, provider)?.as_str());

@@ -9,7 +9,10 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::imitate::stamp::{TimeField, Unit, integer, refresh_times, set_integer};
-use super::{Delivery, Identity, Imitate, Provider, Sending, authenticated_body, raw_json, single};
+use super::{
+    Delivery, Deployment, Identity, Imitate, Provider, Sending, authenticated_body, raw_json,
+    single,
+};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, Fluency, format_time, from_unix_seconds};
@@ -26,6 +29,13 @@ const NAME: &str = "aodianyun";
 impl Provider for Aodianyun {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn deployment(&self) -> Deployment {
+        Deployment {
+            console: "Aodianyun console, Webhook URL",
+            settings: &[],
+        }
     }
 
     fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {

@@ -9,7 +9,10 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::imitate::stamp::{TimeField, Unit, refresh_times};
-use super::{Delivery, Identity, Imitate, Provider, Sending, authenticated_body, raw_json, single};
+use super::{
+    Delivery, Deployment, Identity, Imitate, Provider, Sending, authenticated_body, raw_json,
+    single,
+};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, format_time, parse_rfc3339};
@@ -26,6 +29,13 @@ const NAME: &str = "bililive";
 impl Provider for Bililive {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn deployment(&self) -> Deployment {
+        Deployment {
+            console: "BililiveRecorder settings, Webhook V2 (or V1) URL",
+            settings: &[],
+        }
     }
 
     fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {

@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::{
-    Delivery, EventParts, Identity, Imitate, Outgoing, Provider, Receiving, Sending,
+    Delivery, Deployment, EventParts, Identity, Imitate, Outgoing, Provider, Receiving, Sending,
     authenticated_hook_body, per_delivery_key, raw_json, single,
 };
 use crate::auth::Verifier;
@@ -38,6 +38,13 @@ const ENVELOPE_ALLOWANCE: usize = 4 * 1024;
 impl Provider for Lal {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn deployment(&self) -> Deployment {
+        Deployment {
+            console: "lalserver http_notify",
+            settings: &[],
+        }
     }
 
     fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {

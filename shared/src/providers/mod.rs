@@ -2,8 +2,8 @@
 //!
 //! Adding a provider means one new module here implementing [`Provider`]
 //! (what the function does) and [`Imitate`] (how tools send like it), one
-//! entry in the `registry!` list, one tiny binary in `functions/` and one
-//! resource in `template.yaml`.
+//! entry in the `registry!` list, one tiny binary in `functions/`; its part of
+//! `template.yaml` is generated from the registry (`livehook template`).
 
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
@@ -59,6 +59,63 @@ pub enum AuthScheme {
     Signed(&'static crate::proof::Proof),
 }
 
+impl AuthScheme {
+    /// The secret this scheme checks deliveries against: the variable the
+    /// function reads at start-up, and what the deployment asks for.
+    pub const fn secret(self) -> SecretSpec {
+        match self {
+            AuthScheme::QueryToken => SecretSpec {
+                variable: "LIVEHOOK_TOKEN",
+                about: "Comma-separated tokens accepted as ?token= (several during a rotation)",
+                in_url: true,
+            },
+            AuthScheme::TencentSign => SecretSpec {
+                variable: "LIVEHOOK_TENCENT_KEY",
+                about: "Tencent Cloud Live callback key (sign = md5(key + t)); use 32 or more \
+                    random characters (openssl rand -hex 32)",
+                in_url: false,
+            },
+            AuthScheme::Signed(proof) => SecretSpec {
+                variable: proof.secret_variable,
+                about: "The platform's webhook signing secret(s) as its console gives them (see \
+                    README), comma-separated for rotation",
+                in_url: false,
+            },
+        }
+    }
+}
+
+/// A secret as it is configured (see [`AuthScheme::secret`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretSpec {
+    /// The environment variable holding it (comma-separated for rotation).
+    pub variable: &'static str,
+    /// What it is, for whoever deploys (the template parameter's description).
+    pub about: &'static str,
+    /// It travels in the senders' URLs (`?token=`): only URL-safe characters.
+    pub in_url: bool,
+}
+
+/// What a provider's function needs from the stack that deploys it besides
+/// what every provider function gets (the table, the topic, the retention
+/// and its secret): `livehook template` writes the provider's part of
+/// `template.yaml` from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deployment {
+    /// Where the provider is given its URL (the stack output's description),
+    /// e.g. "Tencent Cloud Live console, callback URL".
+    pub console: &'static str,
+    /// Template parameters the function receives as environment variables:
+    /// `(variable, parameter)`. The parameter itself is declared in the
+    /// template's hand-written part.
+    pub settings: &'static [(&'static str, &'static str)],
+}
+
+/// The setting of the providers whose reply is admission control: what they
+/// answer when DynamoDB fails (`LIVEHOOK_ADMISSION_ON_FAILURE`).
+pub const ADMISSION_SETTING: (&str, &str) =
+    ("LIVEHOOK_ADMISSION_ON_FAILURE", "AdmissionOnAwsFailure");
+
 /// One provider's webhook dialect, as the functions receive it: everything
 /// the production pipeline calls. What only imitates the provider (the CLI,
 /// `livehook check`, benchmarks, fuzzers, tests) is [`Imitate`], implemented
@@ -91,6 +148,14 @@ pub trait Provider: Send + Sync + std::panic::RefUnwindSafe + 'static {
     /// reads it could forge callbacks until `t` passes).
     fn secret_fields(&self) -> &'static [&'static str] {
         &[]
+    }
+
+    /// What its function needs from the deployment (see [`Deployment`]).
+    fn deployment(&self) -> Deployment {
+        Deployment {
+            console: "webhook URL",
+            settings: &[],
+        }
     }
 
     /// What the pipeline must know of how this provider's requests arrive

@@ -32,8 +32,8 @@
 use serde_json::{Map, Value};
 
 use super::{
-    Delivery, Identity, Imitate, Provider, Receiving, Sending, authenticated_body, into_map,
-    per_delivery_key, raw_json, single,
+    ADMISSION_SETTING, Delivery, Deployment, Identity, Imitate, Provider, Receiving, Sending,
+    authenticated_body, into_map, per_delivery_key, raw_json, single,
 };
 use crate::auth::Verifier;
 use crate::error::Rejection;
@@ -72,6 +72,14 @@ const OWN_FIELDS: &[&str] = &[
 impl Provider for Nginx {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn deployment(&self) -> Deployment {
+        Deployment {
+            console: "nginx-rtmp on_publish, on_play, on_done, on_update, ... URL (notify_method post)",
+            // Its reply is admission control: the stack chooses what it answers when DynamoDB fails.
+            settings: &[ADMISSION_SETTING],
+        }
     }
 
     fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {

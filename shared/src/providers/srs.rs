@@ -36,8 +36,8 @@
 use serde_json::{Map, Value};
 
 use super::{
-    Delivery, Identity, Imitate, Provider, Receiving, Sending, authenticated_body, into_map,
-    per_delivery_key, raw_json, single,
+    ADMISSION_SETTING, Delivery, Deployment, Identity, Imitate, Provider, Receiving, Sending,
+    authenticated_body, into_map, per_delivery_key, raw_json, single,
 };
 use crate::auth::Verifier;
 use crate::error::Rejection;
@@ -57,6 +57,14 @@ const DEFAULT_VHOST: &str = "__defaultVhost__";
 impl Provider for Srs {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn deployment(&self) -> Deployment {
+        Deployment {
+            console: "SRS http_hooks (on_publish, on_unpublish, on_play, on_stop, on_dvr, ...) URL",
+            // Its reply is admission control: the stack chooses what it answers when DynamoDB fails.
+            settings: &[ADMISSION_SETTING],
+        }
     }
 
     fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {

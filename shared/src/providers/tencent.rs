@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
 use super::imitate::stamp::{TimeField, Unit, refresh_times, set_integer};
-use super::{AuthScheme, Delivery, Identity, Imitate, Provider, Sending, into_map, single};
+use super::{
+    AuthScheme, Delivery, Deployment, Identity, Imitate, Provider, Sending, into_map, single,
+};
 use crate::auth::{Secret, Verifier, tencent_sign};
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, format_time, from_unix_seconds};
@@ -28,6 +30,13 @@ const NAME: &str = "tencent";
 impl Provider for Tencent {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn deployment(&self) -> Deployment {
+        Deployment {
+            console: "Tencent Cloud Live console, callback URL",
+            settings: &[],
+        }
     }
 
     fn auth_scheme(&self) -> AuthScheme {

@@ -54,8 +54,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::{
-    Delivery, EventParts, Identity, Imitate, Provider, Receiving, Recorded, Sending,
-    authenticated_hook_body, into_map, per_delivery_key, raw_json,
+    ADMISSION_SETTING, Delivery, Deployment, EventParts, Identity, Imitate, Provider, Receiving,
+    Recorded, Sending, authenticated_hook_body, into_map, per_delivery_key, raw_json,
 };
 use crate::auth::Verifier;
 use crate::error::Rejection;
@@ -104,6 +104,14 @@ enum Keying {
 impl Provider for Zlmediakit {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn deployment(&self) -> Deployment {
+        Deployment {
+            console: "ZLMediaKit config.ini [hook] on_*",
+            // Its reply is admission control: the stack chooses what it answers when DynamoDB fails.
+            settings: &[ADMISSION_SETTING],
+        }
     }
 
     fn accept(&self, inbound: &Inbound<'_>, verifier: &Verifier) -> Result<Delivery, Rejection> {
