@@ -172,7 +172,7 @@ async fn every_sample_is_published_once_as_a_cloudevent() {
 #[tokio::test]
 async fn the_stored_record_after_success() {
     let stack = Stack::new("stored").await;
-    let retention = 3600;
+    let retention = 172_800; // the floor: two days
     let retention_text = retention.to_string();
     for (provider, event) in [
         ("tencent", "push"),
