@@ -67,7 +67,7 @@ check "wrong token" 401 "$(url_for "$base" lal on_pub_start | sed 's/token=[^&]*
 check "not JSON" 400 "$(url_for "$base" apiserver)" /dev/null
 # (gzip bodies are not sent here: cargo lambda's local gateway answers 500 to a
 # non-UTF-8 body itself, before any function runs. API Gateway base64-encodes
-# them; tests/tests/hostile.rs covers that path on the emulator.)
+# them; tests/it/hostile.rs covers that path on the emulator.)
 
 # What reached the topic: exactly one message per accepted event.
 if "$root/.venv/bin/python" "$root/scripts/tail.py" --endpoint "$endpoint" --queue e2e-tail \

@@ -1,7 +1,7 @@
 //! livehook's test kit: what the integration tests (`tests/`), the CLI's
 //! tests and the benchmarks share.
 //!
-//! Everything is real: a `moto_server` process (one per test binary, started
+//! Everything is real: a `moto_server` process (one per test process, started
 //! on first use, killed when the binary exits), the AWS SDK clients the
 //! functions use, [`DynamoStore`] and [`SnsSink`], and API Gateway HTTP API
 //! (payload v2) events turned into `lambda_http::Request`s exactly as the

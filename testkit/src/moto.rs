@@ -1,4 +1,4 @@
-//! The strict AWS emulator: one `moto_server` process per test binary, and the
+//! The strict AWS emulator: one `moto_server` process per test process, and the
 //! faults injected into it.
 
 use std::io::{BufRead, BufReader, Write};
