@@ -73,6 +73,10 @@ pub enum EventType {
     /// A VOD file finished transcoding.
     #[serde(rename = "vod.transcoded")]
     VodTranscoded,
+    /// A VOD file could not be processed (Cloudflare Stream's `error`
+    /// state): `data.error_message` says why.
+    #[serde(rename = "vod.failed")]
+    VodFailed,
     /// A client opened a (RTMP) connection.
     #[serde(rename = "connection.opened")]
     ConnectionOpened,
@@ -106,7 +110,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in DESIGN.md's order.
-    pub const ALL: [EventType; 26] = [
+    pub const ALL: [EventType; 27] = [
         EventType::StreamStarted,
         EventType::StreamStopped,
         EventType::StreamEnded,
@@ -125,6 +129,7 @@ impl EventType {
         EventType::SnapshotReady,
         EventType::VodUploaded,
         EventType::VodTranscoded,
+        EventType::VodFailed,
         EventType::ConnectionOpened,
         EventType::ConnectionClosed,
         EventType::ServerStarted,
@@ -156,6 +161,7 @@ impl EventType {
             EventType::SnapshotReady => "snapshot.ready",
             EventType::VodUploaded => "vod.uploaded",
             EventType::VodTranscoded => "vod.transcoded",
+            EventType::VodFailed => "vod.failed",
             EventType::ConnectionOpened => "connection.opened",
             EventType::ConnectionClosed => "connection.closed",
             EventType::ServerStarted => "server.started",
