@@ -51,6 +51,12 @@ pub enum EventType {
     /// A recording session ended.
     #[serde(rename = "recording.ended")]
     RecordingEnded,
+    /// A recording was paused (Alibaba `record_paused`).
+    #[serde(rename = "recording.paused")]
+    RecordingPaused,
+    /// A paused recording resumed (Alibaba `record_resumed`).
+    #[serde(rename = "recording.resumed")]
+    RecordingResumed,
     /// A recorder opened a new file.
     #[serde(rename = "recording.file_opened")]
     RecordingFileOpened,
@@ -110,7 +116,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in DESIGN.md's order.
-    pub const ALL: [EventType; 27] = [
+    pub const ALL: [EventType; 29] = [
         EventType::StreamStarted,
         EventType::StreamStopped,
         EventType::StreamEnded,
@@ -122,6 +128,8 @@ impl EventType {
         EventType::PlaybackStopped,
         EventType::RecordingStarted,
         EventType::RecordingEnded,
+        EventType::RecordingPaused,
+        EventType::RecordingResumed,
         EventType::RecordingFileOpened,
         EventType::RecordingFileClosed,
         EventType::RecordingSegmentReady,
@@ -154,6 +162,8 @@ impl EventType {
             EventType::PlaybackStopped => "playback.stopped",
             EventType::RecordingStarted => "recording.started",
             EventType::RecordingEnded => "recording.ended",
+            EventType::RecordingPaused => "recording.paused",
+            EventType::RecordingResumed => "recording.resumed",
             EventType::RecordingFileOpened => "recording.file_opened",
             EventType::RecordingFileClosed => "recording.file_closed",
             EventType::RecordingSegmentReady => "recording.segment_ready",

@@ -123,6 +123,10 @@ pub enum Part {
     Secret,
     /// The host the platform called (the `Host` header).
     Host,
+    /// A query parameter's value when the request has it, else the host
+    /// (Alibaba signs its ingest domain, the `app` of a stream callback's
+    /// query, and the callback URL's host for the others).
+    QueryElseHost(&'static str),
 }
 
 /// Where a signed timestamp is and how it is written.
@@ -316,6 +320,17 @@ fn check_signature(
     Ok(())
 }
 
+/// A query parameter's raw value (Alibaba's domains need no decoding; a
+/// value that does is compared as sent).
+fn query_value<'a>(inbound: &Inbound<'a>, name: &str) -> Option<&'a str> {
+    inbound
+        .query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
 /// The digest of the message `s` describes, with `secret`.
 fn digest(
     s: &Signature,
@@ -331,6 +346,7 @@ fn digest(
         Part::Text(text) => text.as_bytes(),
         Part::Secret => secret.expose().as_bytes(),
         Part::Host => host.as_bytes(),
+        Part::QueryElseHost(name) => query_value(inbound, name).unwrap_or(host).as_bytes(),
     });
     compute(s.algorithm, secret, parts)
 }
@@ -498,7 +514,8 @@ pub fn sign(
                     Part::Header(name) => lookup(name).as_bytes(),
                     Part::Text(text) => text.as_bytes(),
                     Part::Secret => secret.expose().as_bytes(),
-                    Part::Host => host.as_bytes(),
+                    // Tools sign a stream callback for its `app` as the host.
+                    Part::Host | Part::QueryElseHost(_) => host.as_bytes(),
                 })
                 .collect();
             let digest = compute(s.algorithm, &secret, parts.into_iter());

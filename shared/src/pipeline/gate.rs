@@ -1,4 +1,5 @@
-//! The pure front half of the flow: method (405) → size (413) → a token
+//! The pure front half of the flow: method (405; `GET` only for a provider
+//! whose fields may come in the query) → size (413) → a token
 //! provider's `?token=` (401) → content decoding (gzip; a form body into a
 //! JSON object) → the provider's adapter: authentication inside the body
 //! (Tencent's signature, 401) and parsing (400) → replay window (400) →
@@ -97,7 +98,9 @@ impl Gate {
         now: OffsetDateTime,
         request_id: &str,
     ) -> Result<Delivery, Rejection> {
-        if request.method() != Method::POST {
+        let receiving = self.provider.receiving();
+        let get = request.method() == Method::GET && receiving.query_on_get;
+        if request.method() != Method::POST && !get {
             return Err(Rejection::MethodNotAllowed);
         }
         let raw = request.body().as_ref();
@@ -119,7 +122,10 @@ impl Gate {
             AuthScheme::TencentSign | AuthScheme::Signed(_) => {}
         }
         let mut decoded = decode_body(request.headers(), raw, limit)?;
-        if self.provider.receiving().form_body && is_form(request.headers()) {
+        if get {
+            // The fields are the query: the body of a GET is nothing.
+            decoded = Some(decode_form(query.as_bytes(), limit)?);
+        } else if receiving.form_body && is_form(request.headers()) {
             let form = decode_form(decoded.as_deref().unwrap_or(raw), limit)?;
             decoded = Some(form);
         }

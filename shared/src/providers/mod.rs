@@ -16,6 +16,7 @@ use crate::event::{
 use crate::inbound::Inbound;
 
 mod agora;
+mod alibaba;
 mod aodianyun;
 mod apiserver;
 mod bililive;
@@ -31,6 +32,7 @@ mod twitch;
 mod zlmediakit;
 
 pub use agora::Agora;
+pub use alibaba::Alibaba;
 pub use aodianyun::Aodianyun;
 pub use apiserver::ApiServer;
 pub use bililive::Bililive;
@@ -183,6 +185,11 @@ pub struct Receiving {
     /// `data.raw`. Samples hold the decoded object; tools that imitate the
     /// provider form-encode it ([`wire_body`]).
     pub form_body: bool,
+    /// Some deliveries arrive as `GET` with their fields in the query
+    /// (Alibaba's stream callbacks): the gate takes `GET` too and hands the
+    /// adapter the query as a JSON object (decoded as a form body is),
+    /// which is then `data.raw`.
+    pub query_on_get: bool,
 }
 
 impl Receiving {
@@ -192,6 +199,7 @@ impl Receiving {
         hook_in_path: false,
         admission: false,
         form_body: false,
+        query_on_get: false,
     };
 }
 
