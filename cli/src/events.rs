@@ -256,7 +256,13 @@ async fn list(
             .await
             .map_err(|e| anyhow!(sdk_error(&e)))
             .with_context(|| format!("scanning table {table}"))?;
-        items.extend(page.items().iter().cloned());
+        // Stream keys share the table; they are not events.
+        items.extend(
+            page.items()
+                .iter()
+                .filter(|item| !livehook::stream_keys::is_key(item))
+                .cloned(),
+        );
         match page.last_evaluated_key() {
             Some(key) if !key.is_empty() => start = Some(key.clone()),
             _ => break,

@@ -9,6 +9,7 @@ mod aws;
 mod check;
 mod events;
 mod failed;
+mod keys;
 mod providers;
 mod pump;
 mod register;
@@ -29,6 +30,7 @@ mod token;
         send      POST a sample webhook exactly as the provider would\n  \
         tail      print the events published to the topic as they arrive\n  \
         events    list, show and replay the recorded events\n  \
+        keys      create, list and revoke stream keys (LIVEHOOK_STREAM_KEYS)\n  \
         register  manage the webhooks registered with an Api Server\n  \
         providers list the providers and how each one sends\n  \
         check     prove a deployment works: one event per provider to the topic\n  \
@@ -58,6 +60,7 @@ enum Command {
     Send(send::SendArgs),
     Tail(tail::TailArgs),
     Events(events::EventsArgs),
+    Keys(keys::KeysArgs),
     Register(register::RegisterArgs),
     Providers(providers::ProvidersArgs),
     Check(check::CheckArgs),
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
             Command::Send(args) => send::run(args).await,
             Command::Tail(args) => tail::run(args).await,
             Command::Events(args) => events::run(args).await,
+            Command::Keys(args) => keys::run(args).await,
             Command::Register(args) => register::run(args).await,
             Command::Providers(args) => providers::run(args),
             Command::Check(args) => check::run(args).await,

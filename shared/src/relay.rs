@@ -135,6 +135,14 @@ impl<K: EventSink, D: DeadLetters> Relay<K, D> {
                 report.counts.skipped += 1;
                 continue;
             }
+            if matches!(record.change.new_image.get("pk"),
+                Some(serde_dynamo::AttributeValue::S(pk)) if crate::stream_keys::is_key_item(pk))
+            {
+                // A stream key (created, used, revoked): never an event.
+                // The mapping's filter keeps them out in AWS.
+                report.counts.skipped += 1;
+                continue;
+            }
             match StoredRecord::from_item(&record.change.new_image) {
                 Ok(outbox) => outboxes.push((record, outbox)),
                 Err(e) => {
@@ -410,6 +418,27 @@ mod tests {
         assert!(report.failed.is_empty(), "the shard moves on");
         assert_eq!(report.counts.dead_lettered, 1);
         assert_eq!(kept(&overdue), ["a-0"]);
+    }
+
+    #[test]
+    fn stream_keys_are_skipped_never_published_nor_counted_refused() {
+        let relay = Relay::new(RecordingSink::default());
+        let mut key = HashMap::new();
+        key.insert(
+            "pk".to_owned(),
+            AttributeValue::S(crate::stream_keys::item_key(
+                crate::stream_keys::Action::Publish,
+                "live/cam1",
+            )),
+        );
+        key.insert("key_sha256".to_owned(), AttributeValue::S("ab".into()));
+        let report = block_on(relay.relay(&event(&[
+            ("INSERT", "1", key.clone()),
+            ("MODIFY", "2", key),
+        ])));
+        assert!(report.failed.is_empty());
+        assert_eq!((report.counts.skipped, report.counts.refused), (2, 0));
+        assert!(relay.sink().published().is_empty());
     }
 
     #[test]
