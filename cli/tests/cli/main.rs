@@ -4,6 +4,7 @@
 //! starts and restarts its own.
 
 mod env;
+mod keys;
 mod pipeline;
 mod pump;
 mod register;
