@@ -63,6 +63,8 @@ The log has one line per request (a refusal says which and why), as
 moto_server's had: bench/ counts AWS calls by counting them.
 
 Usage: python scripts/moto_serial.py -H 127.0.0.1 -p 5050   (moto_server's flags)
+       python scripts/moto_serial.py -p 0 --port-file F   (any free port, written to F
+       once bound: test processes started side by side never share one)
 
 Waitress serves threads of one process: SIGKILL or SIGTERM of the process
 leaves nothing behind. (Unlike werkzeug's handler, waitress drops request
@@ -88,7 +90,7 @@ from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     create_backend_app,
 )
-from waitress import serve
+from waitress import create_server
 
 DEFAULT_MAXIMUM_MESSAGE_SIZE = 262144  # 256 KiB, every topic's default
 LOWEST_MAXIMUM_MESSAGE_SIZE = 1024
@@ -618,15 +620,22 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument(
-        "-p", "--port", type=int, default=int(os.environ.get("MOTO_PORT", 5000))
+        "-p",
+        "--port",
+        type=int,
+        default=int(os.environ.get("MOTO_PORT", 5000)),
+        help="0: a port the system gives (see --port-file)",
+    )
+    parser.add_argument(
+        "--port-file",
+        help="once the port is bound, write its number here: the starter "
+        "knows the server answering on it is this one",
     )
     args = parser.parse_args()
-    # moto builds some URLs (SQS queue URLs) from MOTO_PORT, as moto_server does.
-    os.environ.setdefault("MOTO_PORT", str(args.port))
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = DomainDispatcherApplication(create_backend_app)
-    serve(
+    server = create_server(
         StrictSerialApp(app),
         host=args.host,
         port=args.port,
@@ -639,6 +648,17 @@ def main():
         # Tests send 1 MiB SNS messages, form-encoded (up to ~3 MiB).
         max_request_body_size=64 * 1024 * 1024,
     )
+    port = server.effective_port
+    # moto builds some URLs (SQS queue URLs) from MOTO_PORT, as moto_server does.
+    os.environ.setdefault("MOTO_PORT", str(port))
+    if args.port_file:
+        # Written whole or not at all: a reader never sees half a number.
+        partial = f"{args.port_file}.partial"
+        with open(partial, "w", encoding="ascii") as f:
+            f.write(f"{port}\n")
+        os.replace(partial, args.port_file)
+    LOG.info("serving on http://%s:%s", args.host, port)
+    server.run()
 
 
 if __name__ == "__main__":

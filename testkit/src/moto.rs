@@ -2,9 +2,10 @@
 //! faults injected into it.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -30,7 +31,7 @@ impl Drop for Moto {
 }
 
 /// How to start the emulator: `$MOTO_SERVER` (an executable taking
-/// moto_server's flags), else the workspace venv's Python running
+/// `scripts/moto_serial.py`'s flags), else the workspace venv's Python running
 /// `scripts/moto_serial.py` — moto_server serving one request at a time, so
 /// that conditional writes are atomic as in DynamoDB.
 pub fn moto_command() -> (PathBuf, Vec<PathBuf>) {
@@ -48,37 +49,84 @@ pub fn workspace_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// A loopback port nothing listens on (at the time of asking).
+/// A loopback endpoint that refuses every connection for as long as it is
+/// held: its port is bound, so no other process (another test's emulator)
+/// can take it, but never listened on.
+pub struct ClosedEndpoint {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    _socket: tokio::net::TcpSocket,
+}
+
+/// A [`ClosedEndpoint`]: where a dependency is down.
+pub fn closed_endpoint() -> ClosedEndpoint {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+    socket
+        .bind(([127, 0, 0, 1], 0).into())
+        .expect("binding an ephemeral loopback port");
+    let port = socket.local_addr().expect("the bound address").port();
+    ClosedEndpoint {
+        url: format!("http://127.0.0.1:{port}"),
+        _socket: socket,
+    }
+}
+
+/// A loopback port nothing listens on at the time of asking; another
+/// process may bind it before the caller does. An emulator binds its own
+/// ([`Moto::start`]); a dependency that is down is a [`closed_endpoint`].
 pub fn free_port() -> u16 {
-    TcpListener::bind(("127.0.0.1", 0))
+    std::net::TcpListener::bind(("127.0.0.1", 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("binding an ephemeral loopback port")
 }
 
 impl Moto {
-    /// Starts `moto_server` on a free loopback port and waits until it answers.
+    /// Starts `moto_server` on a port the system gives it and waits until
+    /// it answers.
     pub fn start() -> Moto {
-        Moto::start_on(free_port())
+        Moto::start_on(0)
     }
 
-    /// Starts `moto_server` on `port` (again, after a restart) and waits
-    /// until it answers.
+    /// Starts `moto_server` on `port` (again, after a restart; 0: any) and
+    /// waits until it answers; panics if it cannot.
     pub fn start_on(port: u16) -> Moto {
+        Moto::try_start_on(port).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts `moto_server` on `port` (0: any) and waits until it answers.
+    ///
+    /// Race-free between test processes: the emulator binds the port itself
+    /// and then writes the port it holds to a file only this start knows.
+    /// Until that file appears, whatever answers on the port is not ours (a
+    /// port picked free and then bound later can be taken in between).
+    pub fn try_start_on(port: u16) -> Result<Moto, String> {
         let (path, prefix) = moto_command();
         assert!(
             path.exists(),
             "{} not found.\n\
              Install the emulator with:\n    python3 -m venv {venv} && {venv}/bin/pip install 'moto[server]'\n\
-             (`make test` does this) or point MOTO_SERVER at an existing moto_server executable.",
+             (`make test` does this) or point MOTO_SERVER at an executable taking moto_serial.py's flags.",
             path.display(),
             venv = workspace_dir().join(".venv").display(),
         );
-        let log_path = std::env::temp_dir().join(format!("livehook-moto-{port}.log"));
+        static STARTS: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "livehook-moto-{}-{}",
+            std::process::id(),
+            STARTS.fetch_add(1, Ordering::Relaxed)
+        );
+        let log_path = std::env::temp_dir().join(format!("{name}.log"));
+        let port_file = std::env::temp_dir().join(format!("{name}.port"));
+        let _ = std::fs::remove_file(&port_file);
         let log = std::fs::File::create(&log_path).expect("creating the moto log file");
         let mut child = Command::new(&path)
             .args(&prefix)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-H", "127.0.0.1", "-p", &port.to_string(), "--port-file"])
+            .arg(&port_file)
+            // moto builds queue URLs from MOTO_PORT: the wrapper sets it to
+            // the port it bound, unless inherited.
+            .env_remove("MOTO_PORT")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("cloning the log handle"))
             .stderr(log)
@@ -98,28 +146,48 @@ impl Moto {
             .and_then(|mut w| w.stdin.take());
 
         let started = Instant::now();
+        let mut bound = None;
         loop {
             if let Ok(Some(status)) = child.try_wait() {
                 let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                panic!("moto_server exited with {status} before answering:\n{log}");
+                return Err(format!(
+                    "moto_server (port {port}) exited with {status} before answering:\n{log}"
+                ));
             }
-            if answers(port) {
-                break;
+            if bound.is_none() {
+                bound = std::fs::read_to_string(&port_file)
+                    .ok()
+                    .and_then(|p| p.trim().parse::<u16>().ok());
+            }
+            if let Some(bound) = bound
+                && answers(bound)
+            {
+                let _ = std::fs::remove_file(&port_file);
+                return Ok(Moto {
+                    endpoint: format!("http://127.0.0.1:{bound}"),
+                    child: Mutex::new(child),
+                    _watchdog: Mutex::new(watchdog),
+                });
             }
             if started.elapsed() > Duration::from_secs(60) {
                 let _ = child.kill();
-                panic!(
-                    "moto_server did not answer on port {port} within 60 s (log: {})",
+                let _ = child.wait();
+                return Err(format!(
+                    "moto_server (port {port}) did not answer within 60 s (log: {})",
                     log_path.display()
-                );
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Moto {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            child: Mutex::new(child),
-            _watchdog: Mutex::new(watchdog),
-        }
+    }
+
+    /// The port it serves on.
+    pub fn port(&self) -> u16 {
+        self.endpoint
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_default()
     }
 
     /// The PID of the `moto_server` process.

@@ -368,12 +368,7 @@ fn read_response(reader: &mut BufReader<TcpStream>) -> (String, Vec<String>) {
 
 #[test]
 fn http11_connections_are_kept_alive() {
-    let port = moto()
-        .endpoint
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse::<u16>().ok())
-        .expect("emulator port");
+    let port = moto().port();
     let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -436,4 +431,24 @@ async fn concurrent_conditional_puts_are_atomic() {
         }
     }
     assert_eq!(won, 1, "exactly one conditional put wins");
+}
+
+/// Another process's server already answers on the port an emulator is
+/// started on (test processes run side by side: other test binaries, CI
+/// jobs): the start fails, and never hands that server back as this
+/// process's emulator, where its tests would meet another process's tables.
+#[test]
+fn an_emulator_never_takes_another_server_on_its_port_for_itself() {
+    let foreign = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+    let port = foreign.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for mut stream in foreign.incoming().flatten() {
+            let _ = stream.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let started = std::panic::catch_unwind(|| Moto::start_on(port));
+    assert!(
+        started.is_err(),
+        "an emulator was started on port {port}, where another server answers"
+    );
 }

@@ -92,8 +92,8 @@ async fn an_sns_outage_is_200_and_published_once_the_topic_is_back() {
 #[tokio::test]
 async fn an_unreachable_table_is_503_and_nothing_is_published() {
     let stack = Stack::new("ddbdown").await;
-    let closed = format!("http://127.0.0.1:{}", free_port());
-    let pipeline = stack.pipeline_on("bililive", &[], &closed);
+    let closed = closed_endpoint();
+    let pipeline = stack.pipeline_on("bililive", &[], &closed.url);
     let sample = sample("bililive", "SessionStarted");
     let started = Instant::now();
     let reply = handle(&pipeline, sample_request(&sample, &sample.body)).await;
@@ -115,13 +115,13 @@ async fn an_unreachable_table_is_503_and_nothing_is_published() {
 #[tokio::test]
 async fn srs_on_an_outage_is_refused_or_allowed_as_configured() {
     let stack = Stack::new("srs-outage").await;
-    let closed = format!("http://127.0.0.1:{}", free_port());
+    let closed = closed_endpoint();
     let sample = sample("srs", "on_publish");
     for (setting, status, body) in [("refuse", 503, None), ("allow", 200, Some(r#"{"code":0}"#))] {
         let pipeline = stack.pipeline_on(
             "srs",
             &[("LIVEHOOK_ADMISSION_ON_FAILURE", setting)],
-            &closed,
+            &closed.url,
         );
         let reply = handle(&pipeline, sample_request(&sample, &sample.body)).await;
         assert_eq!(reply.status, status, "{setting}: {}", reply.body);

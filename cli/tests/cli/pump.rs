@@ -5,7 +5,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use livehook_testkit::{Moto, Stack, free_port, handle, post, serve_relay};
+use livehook_testkit::{Moto, Stack, handle, post, serve_relay};
 use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
 
@@ -44,8 +44,8 @@ async fn delivered_and_published(stack: &Stack, event_id: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pump_survives_an_emulator_restart() {
-    let port = free_port();
-    let first = Moto::start_on(port);
+    let first = Moto::start();
+    let port = first.port();
     let mut stack = Stack::on(&first.endpoint, "pump-restart").await;
     let invoke_url = serve_relay(stack.relay()).await;
     let mut pump = tokio::process::Command::new(BIN)
