@@ -104,7 +104,7 @@ fn describe(provider: &dyn Imitate, url: Option<&str>, token: Option<&str>) -> R
         "secret": secret.variable,
         "parameter": template::parameter_name(&secret),
         "resource": template::logical_name(provider.name()),
-        "settings": provider.deployment().settings.iter().map(|(variable, _)| *variable).collect::<Vec<_>>(),
+        "settings": deployment_variables(&provider.deployment()),
     });
     if let Some(base) = url {
         value["function_url"] = Value::from(function_url(base, provider)?.as_str());
@@ -114,6 +114,15 @@ fn describe(provider: &dyn Imitate, url: Option<&str>, token: Option<&str>) -> R
 }
 
 /// A field as one shell word: lists joined by commas, nothing as `-`.
+/// The variables a function takes from the stack: the shared settings and
+/// its provider's own.
+fn deployment_variables(deployment: &providers::Deployment) -> Vec<&'static str> {
+    let shared = deployment.settings.iter().map(|(variable, _)| *variable);
+    shared
+        .chain(deployment.own_settings.iter().map(|s| s.variable))
+        .collect()
+}
+
 fn plain(value: &Value) -> String {
     match value {
         Value::Null => "-".to_owned(),

@@ -173,6 +173,7 @@ impl Prepared {
             received_at,
             request_id: "bench",
             max_message_bytes: 262_144,
+            settings: &livehook::providers::settings::DEFAULTS,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::auth::{Secret, TOKEN_RULE, TokenSet, Verifier, token_is_url_safe};
 use crate::proof::{SigningSecrets, secrets_problem};
-use crate::providers::AuthScheme;
+use crate::providers::{AuthScheme, Provider, Settings};
 use crate::redact::Redactor;
 
 /// Default body limit: 1 MiB.
@@ -63,6 +63,10 @@ pub struct Config {
     /// [`crate::event::DEFAULT_SCHEMA_BASE_URL`]): where the schemas of
     /// `schemas/` are published; every event's `dataschema` is under it.
     pub schema_base_url: String,
+    /// The provider's own settings ([`crate::providers::Deployment::own_settings`],
+    /// e.g. `LIVEHOOK_ZLMEDIAKIT_RETRY`): read by [`Config::for_provider`];
+    /// every default otherwise.
+    pub settings: Settings,
 }
 
 /// The answer to an admission-control provider (SRS, nginx-rtmp,
@@ -104,6 +108,19 @@ impl Config {
     /// Reads the process environment.
     pub fn from_env(scheme: AuthScheme) -> Result<Self, ConfigError> {
         Self::from_lookup(scheme, |name| std::env::var(name).ok())
+    }
+
+    /// The configuration of `provider`'s function through `lookup`: what
+    /// [`Config::from_lookup`] reads for its scheme, and its own settings.
+    pub fn for_provider(
+        provider: &dyn Provider,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let settings = Settings::from_lookup(provider.deployment().own_settings, &lookup)?;
+        Ok(Config {
+            settings,
+            ..Self::from_lookup(provider.auth_scheme(), lookup)?
+        })
     }
 
     /// Reads configuration through `lookup` (the environment, or a test map).
@@ -275,6 +292,7 @@ impl Config {
             admission_on_failure,
             schema_base_url,
             redactor,
+            settings: Settings::default(),
         })
     }
 }

@@ -25,6 +25,10 @@ pub struct Inbound<'a> {
     /// provider that can split a large delivery (lal `on_update`) splits it
     /// into parts of at most this size.
     pub max_message_bytes: usize,
+    /// The provider's own settings, read at start-up
+    /// ([`crate::providers::Settings`]; [`crate::providers::settings::DEFAULTS`]
+    /// where nothing was configured).
+    pub settings: &'a crate::providers::Settings,
 }
 
 impl<'a> Inbound<'a> {
@@ -67,6 +71,7 @@ mod tests {
             received_at: OffsetDateTime::UNIX_EPOCH,
             request_id: "r",
             max_message_bytes: 262_144,
+            settings: &crate::providers::settings::DEFAULTS,
         }
     }
 

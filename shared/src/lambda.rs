@@ -44,7 +44,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 pub async fn pipeline_from_env(
     provider: &'static dyn Provider,
 ) -> Result<Pipeline<DynamoStore>, crate::config::ConfigError> {
-    let config = Config::from_env(provider.auth_scheme())?;
+    let config = Config::for_provider(provider, |name| std::env::var(name).ok())?;
     let sdk = sdk_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table);
     Ok(Pipeline::new(provider, &config, store))

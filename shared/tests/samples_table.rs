@@ -33,6 +33,7 @@ fn deliver_as(
         received_at: now(),
         request_id,
         max_message_bytes,
+        settings: &livehook::providers::settings::DEFAULTS,
     };
     provider.accept(&inbound, &verifier())
 }

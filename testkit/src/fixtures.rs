@@ -88,6 +88,7 @@ pub fn adapter_view_as(stack: &Stack, sample: &Sample, body: &[u8], request_id: 
         received_at: time_now(),
         request_id,
         max_message_bytes: config.max_message_bytes,
+        settings: &config.settings,
     };
     provider
         .accept(&inbound, &config.verifier)

@@ -84,6 +84,7 @@ pub fn run_adapter(provider: &dyn Provider, verifier: &Verifier, data: &[u8]) {
         request_id: "fuzz",
         // Small, so that the split path is reached.
         max_message_bytes: 16 * 1024,
+        settings: &livehook::providers::settings::DEFAULTS,
     };
     if let Ok(delivery) = provider.accept(&inbound, verifier) {
         // Serializing is part of the path to SNS: it must not fail either.

@@ -252,8 +252,7 @@ impl Stack {
         for (k, v) in overrides {
             vars.insert((*k).to_owned(), (*v).to_owned());
         }
-        Config::from_lookup(provider.auth_scheme(), |k| vars.get(k).cloned())
-            .expect("a valid configuration")
+        Config::for_provider(provider, |k| vars.get(k).cloned()).expect("a valid configuration")
     }
 
     /// The pipeline of `provider` (a function name) on this stack, with

@@ -27,6 +27,7 @@ fn deliver(sample: &Sample, body: &[u8], max_message_bytes: usize) -> Delivery {
         received_at: now(),
         request_id: &request_id,
         max_message_bytes,
+        settings: &livehook::providers::settings::DEFAULTS,
     };
     let mut delivery = provider
         .accept(&inbound, &verifier())

@@ -144,6 +144,7 @@ pub(super) fn deliver(provider: &dyn Provider, sample: &samples::Sample) -> Resu
         received_at: now,
         request_id: &request_id,
         max_message_bytes: livehook::config::DEFAULT_MAX_MESSAGE_BYTES,
+        settings: &livehook::providers::settings::DEFAULTS,
     };
     let verifier = Verifier {
         tokens: TokenSet::parse(SAMPLE_SECRET),

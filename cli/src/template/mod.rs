@@ -24,7 +24,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use livehook::providers::{self, Deployment, Provider, SecretSpec};
+use livehook::providers::{self, Deployment, Provider, SecretSpec, Setting};
 
 #[derive(Debug, Args)]
 #[command(
@@ -175,6 +175,12 @@ pub fn parameter_name(secret: &SecretSpec) -> String {
     pascal(secret.variable.trim_start_matches("LIVEHOOK_"))
 }
 
+/// The template parameter of a provider's own setting
+/// (`LIVEHOOK_ZLMEDIAKIT_RETRY_DELAY` → `ZlmediakitRetryDelay`).
+pub fn setting_parameter(setting: &Setting) -> String {
+    pascal(setting.variable.trim_start_matches("LIVEHOOK_"))
+}
+
 /// `tencent_key` / `TENCENT_KEY` / `zlmediakit` as an identifier part:
 /// `TencentKey`, `Zlmediakit`.
 fn pascal(words: &str) -> String {
@@ -196,6 +202,7 @@ type Part = fn(&Registry) -> Vec<String>;
 const PARTS: &[(&str, Part)] = &[
     ("parameter-groups", resources::parameter_groups),
     ("secret-parameters", resources::secret_parameters),
+    ("setting-parameters", resources::setting_parameters),
     ("rules", resources::rules),
     ("conditions", resources::conditions),
     ("provider-resources", resources::provider_resources),

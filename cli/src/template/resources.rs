@@ -3,7 +3,7 @@
 
 use livehook::auth::MIN_TOKEN_LEN;
 
-use super::{Function, Registry, SecretParameter, folded, indented, listed};
+use super::{Function, Registry, SecretParameter, folded, indented, listed, setting_parameter};
 
 /// Descriptions are folded to this many characters.
 const WIDTH: usize = 92;
@@ -22,6 +22,50 @@ pub fn parameter_groups(registry: &Registry) -> Vec<String> {
         let open = if i == 0 { "  Parameters: [" } else { "    " };
         let close = if i + 1 == groups.len() { "]" } else { "," };
         lines.push(format!("{open}{group}{close}"));
+    }
+    for f in registry.functions.iter() {
+        let own = f.deployment.own_settings;
+        if own.is_empty() {
+            continue;
+        }
+        let parameters: Vec<String> = own.iter().map(setting_parameter).collect();
+        lines.push(format!(
+            "- Label: {{default: \"{}: as its server is configured (each default is the server's own)\"}}",
+            f.name
+        ));
+        lines.push(format!("  Parameters: [{}]", parameters.join(", ")));
+    }
+    lines
+}
+
+/// Each provider's own settings as a Number parameter with its default
+/// and range (0 to its maximum).
+pub fn setting_parameters(registry: &Registry) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut seen = Vec::new();
+    for f in &registry.functions {
+        for setting in f.deployment.own_settings {
+            if seen.contains(&setting.variable) {
+                continue;
+            }
+            seen.push(setting.variable);
+            lines.extend([
+                format!("{}:", setting_parameter(setting)),
+                "  Type: Number".to_owned(),
+                format!("  Default: {}", setting.default),
+                "  MinValue: 0".to_owned(),
+                format!("  MaxValue: {}", setting.max),
+            ]);
+            let about = format!(
+                "{} A {} from 0 to {}; for the {} function ({}).",
+                setting.about,
+                setting.unit.name(),
+                setting.max,
+                f.name,
+                setting.variable
+            );
+            lines.extend(indented(folded("Description", &about, WIDTH), 2));
+        }
     }
     lines
 }
@@ -281,6 +325,13 @@ fn provider(registry: &Registry, f: &Function) -> Vec<String> {
             .iter()
             .map(|(variable, parameter)| format!("        {variable}: !Ref {parameter}")),
     );
+    lines.extend(f.deployment.own_settings.iter().map(|setting| {
+        format!(
+            "        {}: !Ref {}",
+            setting.variable,
+            setting_parameter(setting)
+        )
+    }));
     let path = if f.route.contains('{') {
         format!("\"{}\"", f.route)
     } else {

@@ -133,3 +133,30 @@ fn every_function_reads_the_secret_the_template_gives_it() {
         }
     }
 }
+
+#[test]
+fn each_own_setting_is_a_parameter_with_its_default_given_to_its_function() {
+    let registry = Registry::of(&providers::ALL);
+    let parameters = resources::setting_parameters(&registry).join("\n");
+    let groups = resources::parameter_groups(&registry).join("\n");
+    let functions = resources::provider_resources(&registry).join("\n");
+    let mut settings = 0;
+    for f in &registry.functions {
+        for setting in f.deployment.own_settings {
+            let p = setting_parameter(setting);
+            let declared = format!(
+                "{p}:\n  Type: Number\n  Default: {}\n  MinValue: 0\n  MaxValue: {}\n",
+                setting.default, setting.max
+            );
+            assert!(parameters.contains(&declared), "{p}");
+            assert!(groups.contains(&p), "{p}");
+            assert!(
+                functions.contains(&format!("{}: !Ref {p}", setting.variable)),
+                "{p}"
+            );
+            settings += 1;
+        }
+    }
+    // ZLMediaKit's retry, retry_delay, timeoutSec, streamNoneReaderDelayMS, continue_push_ms.
+    assert!(settings >= 5, "{settings}");
+}

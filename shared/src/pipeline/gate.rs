@@ -16,7 +16,7 @@ use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::DataSchemas;
 use crate::inbound::Inbound;
-use crate::providers::{AuthScheme, Delivery, Provider};
+use crate::providers::{AuthScheme, Delivery, Provider, Settings};
 use crate::redact::Redactor;
 
 /// The query parameter with which `livehook check` marks its synthetic
@@ -46,6 +46,7 @@ pub struct Gate {
     limits: Limits,
     redactor: Redactor,
     data_schemas: DataSchemas,
+    settings: Settings,
 }
 
 impl Gate {
@@ -58,7 +59,15 @@ impl Gate {
             limits,
             redactor: Redactor::default(),
             data_schemas: DataSchemas::default(),
+            settings: Settings::default(),
         }
+    }
+
+    /// Hands the provider's own settings (read at start-up) to its adapter
+    /// with every request, instead of their defaults.
+    pub fn with_settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
     }
 
     /// Redacts with `redactor` (`LIVEHOOK_REDACT`) instead of the default
@@ -144,6 +153,7 @@ impl Gate {
             received_at: now,
             request_id,
             max_message_bytes: self.limits.max_message_bytes,
+            settings: &self.settings,
         };
         // A signed platform's proof, over the body as received, before the
         // adapter parses it (Tencent's check is its adapter's).
@@ -151,7 +161,7 @@ impl Gate {
             self.verifier.check_proof(proof, &inbound)?;
         }
         let mut delivery = self.provider.accept(&inbound, &self.verifier)?;
-        // Adapters see no configuration: the schema URI is the gate's to add.
+        // Adapters see only their own settings: the schema URI is the gate's to add.
         self.data_schemas
             .stamp(delivery.events.iter_mut().map(|o| &mut o.event));
         let window = self.limits.replay_window;

@@ -51,7 +51,8 @@ impl<S: IdempotencyStore> Pipeline<S> {
         Pipeline {
             gate: Gate::new(provider, config.verifier.clone(), limits)
                 .with_redactor(config.redactor.clone())
-                .with_data_schemas(DataSchemas::new(&config.schema_base_url)),
+                .with_data_schemas(DataSchemas::new(&config.schema_base_url))
+                .with_settings(config.settings.clone()),
             store,
             admission_on_failure: config.admission_on_failure,
             clock: OffsetDateTime::now_utc,

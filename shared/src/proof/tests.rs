@@ -151,6 +151,7 @@ fn check(
         received_at: now,
         request_id: "r",
         max_message_bytes: 262_144,
+        settings: &crate::providers::settings::DEFAULTS,
     };
     verify(
         proof,

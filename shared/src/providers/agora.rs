@@ -190,6 +190,7 @@ mod tests {
                 received_at: now(),
                 request_id: "r",
                 max_message_bytes: 262_144,
+                settings: &crate::providers::settings::DEFAULTS,
             };
             let secrets = crate::proof::SigningSecrets::parse("secret");
             assert_eq!(

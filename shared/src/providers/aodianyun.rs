@@ -35,6 +35,7 @@ impl Provider for Aodianyun {
         Deployment {
             console: "Aodianyun console, Webhook URL",
             settings: &[],
+            own_settings: &[],
         }
     }
 

@@ -35,6 +35,7 @@ impl Provider for ApiServer {
         Deployment {
             console: "Api Server webhook uri",
             settings: &[],
+            own_settings: &[],
         }
     }
 

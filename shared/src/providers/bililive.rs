@@ -35,6 +35,7 @@ impl Provider for Bililive {
         Deployment {
             console: "BililiveRecorder settings, Webhook V2 (or V1) URL",
             settings: &[],
+            own_settings: &[],
         }
     }
 

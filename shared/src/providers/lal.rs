@@ -44,6 +44,7 @@ impl Provider for Lal {
         Deployment {
             console: "lalserver http_notify",
             settings: &[],
+            own_settings: &[],
         }
     }
 

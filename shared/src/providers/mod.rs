@@ -26,6 +26,7 @@ mod lal;
 mod livekit;
 mod mux;
 mod nginx;
+pub mod settings;
 mod srs;
 mod tencent;
 mod twitch;
@@ -45,6 +46,8 @@ pub use srs::Srs;
 pub use tencent::Tencent;
 pub use twitch::Twitch;
 pub use zlmediakit::Zlmediakit;
+
+pub use settings::{Setting, Settings, Unit};
 
 pub use imitate::{Imitate, Sending, hook_of, prepared_body, request_path, wire_body};
 /// Sets Tencent's `t` and `sign = md5(key + t)` (as Tencent's retries re-sign).
@@ -113,6 +116,11 @@ pub struct Deployment {
     /// `(variable, parameter)`. The parameter itself is declared in the
     /// template's hand-written part.
     pub settings: &'static [(&'static str, &'static str)],
+    /// The provider's own settings (numbers from the server's
+    /// configuration), each with its template parameter, read once at
+    /// start-up into [`Settings`] and handed to the adapter with every
+    /// request.
+    pub own_settings: &'static [Setting],
 }
 
 /// The setting of the providers whose reply is admission control: what they
@@ -159,6 +167,7 @@ pub trait Provider: Send + Sync + std::panic::RefUnwindSafe + 'static {
         Deployment {
             console: "webhook URL",
             settings: &[],
+            own_settings: &[],
         }
     }
 

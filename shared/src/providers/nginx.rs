@@ -79,6 +79,7 @@ impl Provider for Nginx {
             console: "nginx-rtmp on_publish, on_play, on_done, on_update, ... URL (notify_method post)",
             // Its reply is admission control: the stack chooses what it answers when DynamoDB fails.
             settings: &[ADMISSION_SETTING],
+            own_settings: &[],
         }
     }
 

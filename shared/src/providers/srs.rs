@@ -64,6 +64,7 @@ impl Provider for Srs {
             console: "SRS http_hooks (on_publish, on_unpublish, on_play, on_stop, on_dvr, ...) URL",
             // Its reply is admission control: the stack chooses what it answers when DynamoDB fails.
             settings: &[ADMISSION_SETTING],
+            own_settings: &[],
         }
     }
 

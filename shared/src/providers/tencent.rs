@@ -36,6 +36,7 @@ impl Provider for Tencent {
         Deployment {
             console: "Tencent Cloud Live console, callback URL",
             settings: &[],
+            own_settings: &[],
         }
     }
 

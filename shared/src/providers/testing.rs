@@ -56,6 +56,7 @@ pub fn deliver_as(
         received_at: now(),
         request_id,
         max_message_bytes,
+        settings: &crate::providers::settings::DEFAULTS,
     };
     provider.accept(&inbound, &verifier())
 }

@@ -25,23 +25,32 @@
 //! came 3.0 s after the refused answer), so the key is the hook and the body
 //! without `hook_index`, held for a window ([`Delivery::dedupe_window`]): an
 //! identical body after the window is a new event. How soon the same body
-//! can honestly come again decides the window:
+//! can honestly come again decides the window, and the server's
+//! configuration decides how soon that is: the windows follow the values
+//! the function is given ([`OWN_SETTINGS`], ZLMediaKit's defaults unless
+//! set; see [`Windows`]):
 //! - hooks about one session or file (publish, play, flow report, records,
 //!   rtsp, shell login, stream not found, a stream registered) carry its
 //!   `id`, client port, file name or creation time, so an identical body is
-//!   only ever a retry: [`SESSION_WINDOW`];
-//! - a stream unregistered (at least `continue_push_ms`, 15 s, after its
-//!   publisher left) and a stream without viewers (after
-//!   `streamNoneReaderDelayMS`, 20 s): [`REPEAT_WINDOW`], longer than a
-//!   retry of a write whose answer was lost takes, shorter than those delays;
+//!   only ever a retry: held until the last retry has come
+//!   (`hook.retry` × (`hook.timeoutSec` + `hook.retry_delay`)), at least a
+//!   minute;
+//! - a stream without viewers (at least `general.streamNoneReaderDelayMS`,
+//!   20 s, after the last one) and a stream unregistered (at least
+//!   `protocol.continue_push_ms`, 15 s, after its publisher left, or the
+//!   none-reader delay for a pulled stream): held for a little less than
+//!   that delay, so two real events are never merged. When the delay is
+//!   shorter than a retry takes, the late retry is published as an event
+//!   of its own;
 //! - the keepalive, whose idle body repeats every `alive_interval` (10 s):
 //!   a retry (3 s after a refusal, up to 13 s after a timeout) and the next
 //!   keepalive overlap in time, so no window can tell them apart. Two
 //!   heartbeats must never be merged, so every keepalive delivery is its own
-//!   event; a keepalive retried after livehook failed to answer is published
-//!   twice. The same for server started and exited (the same body on every
-//!   restart), `on_http_access` (an HLS player's playlist reloads repeat its
-//!   body every few seconds) and hooks of later versions.
+//!   event, whatever the interval; a keepalive retried after livehook
+//!   failed to answer is published twice. The same for server started and
+//!   exited (the same body on every restart), `on_http_access` (an HLS
+//!   player's playlist reloads repeat its body every few seconds) and hooks
+//!   of later versions.
 //!
 //! The event id of a windowed hook is the record key, `-`, and 16 hex
 //! digits of the invocation (`<key>-<16 hex>`), so that an event that
@@ -55,7 +64,8 @@ use time::OffsetDateTime;
 
 use super::{
     ADMISSION_SETTING, Delivery, Deployment, EventParts, Identity, Imitate, Provider, Receiving,
-    Recorded, Sending, authenticated_hook_body, into_map, per_delivery_key, raw_json,
+    Recorded, Sending, Setting, Settings, Unit, authenticated_hook_body, into_map,
+    per_delivery_key, raw_json,
 };
 use crate::auth::Verifier;
 use crate::error::Rejection;
@@ -73,19 +83,120 @@ const NAME: &str = "zlmediakit";
 /// ZLMediaKit's name for the vhost of a request that names none.
 const DEFAULT_VHOST: &str = "__defaultVhost__";
 
-/// How long a session hook's key holds. Its retry comes `retry_delay` (3 s)
-/// after ZLMediaKit saw the failure: at once for a refusal, after
-/// `timeoutSec` (10 s) for no answer; a minute covers both with room for
-/// slow networks and a raised delay, and costs nothing, since such a body
-/// never honestly comes twice.
-pub const SESSION_WINDOW: Duration = Duration::from_secs(60);
+/// `hook.retry`: how many times ZLMediaKit retries a failed hook.
+const RETRY: Setting = Setting {
+    variable: "LIVEHOOK_ZLMEDIAKIT_RETRY",
+    about: "ZLMediaKit's hook.retry in config.ini: how many times it retries a failed hook (0 \
+        never). livehook holds a session hook's key until the last retry has come.",
+    unit: Unit::Count,
+    default: 1,
+    max: 10,
+};
 
-/// How long the key of a stream's unregistration and of its "no viewers"
-/// holds: longer than the retry of a write whose answer was lost (livehook
-/// gives up after its store's 2.5 s operation timeout, then 3 s
-/// `retry_delay`), shorter than the 15 s (`continue_push_ms`) and 20 s
-/// (`streamNoneReaderDelayMS`) before the same body can come again.
-pub const REPEAT_WINDOW: Duration = Duration::from_secs(12);
+/// `hook.retry_delay`: seconds between a failure and its retry.
+const RETRY_DELAY: Setting = Setting {
+    variable: "LIVEHOOK_ZLMEDIAKIT_RETRY_DELAY",
+    about: "ZLMediaKit's hook.retry_delay in config.ini: seconds between a failed hook and \
+        its retry.",
+    unit: Unit::Seconds,
+    default: 3,
+    max: 600,
+};
+
+/// `hook.timeoutSec`: how long ZLMediaKit waits for an answer.
+const TIMEOUT_SEC: Setting = Setting {
+    variable: "LIVEHOOK_ZLMEDIAKIT_TIMEOUT_SEC",
+    about: "ZLMediaKit's hook.timeoutSec in config.ini: seconds it waits for livehook's \
+        answer before it retries.",
+    unit: Unit::Seconds,
+    default: 10,
+    max: 600,
+};
+
+/// `general.streamNoneReaderDelayMS`: how long a stream is without viewers
+/// before `on_stream_none_reader`.
+const STREAM_NONE_READER_DELAY_MS: Setting = Setting {
+    variable: "LIVEHOOK_ZLMEDIAKIT_STREAM_NONE_READER_DELAY_MS",
+    about: "ZLMediaKit's general.streamNoneReaderDelayMS in config.ini: milliseconds without \
+        viewers before on_stream_none_reader. Two such events of a stream are never closer, \
+        so livehook never merges them.",
+    unit: Unit::Milliseconds,
+    default: 20_000,
+    max: 86_400_000,
+};
+
+/// `protocol.continue_push_ms`: how long a stream outlives its publisher.
+const CONTINUE_PUSH_MS: Setting = Setting {
+    variable: "LIVEHOOK_ZLMEDIAKIT_CONTINUE_PUSH_MS",
+    about: "ZLMediaKit's protocol.continue_push_ms in config.ini: milliseconds a stream waits \
+        for its publisher to come back before it is unregistered. Two unregistrations of a \
+        stream are never closer, so livehook never merges them.",
+    unit: Unit::Milliseconds,
+    default: 15_000,
+    max: 86_400_000,
+};
+
+/// The server's configuration the windows follow (each defaults to
+/// ZLMediaKit's own default).
+pub const OWN_SETTINGS: &[Setting] = &[
+    RETRY,
+    RETRY_DELAY,
+    TIMEOUT_SEC,
+    STREAM_NONE_READER_DELAY_MS,
+    CONTINUE_PUSH_MS,
+];
+
+/// The least a session hook's key holds: a body that never honestly comes
+/// twice costs nothing to hold, and a minute leaves room for slow networks.
+pub const SESSION_WINDOW_FLOOR: Duration = Duration::from_secs(60);
+
+/// Added to the time ZLMediaKit's retries can take: the last retry's trip.
+const RETRY_TRIP: Duration = Duration::from_secs(10);
+
+/// Kept between a repeating hook's window and the earliest time the same
+/// body can honestly come again: a fifth of that delay, at least a second,
+/// for the two deliveries' different trips.
+const REPEAT_MARGIN_FLOOR: Duration = Duration::from_secs(1);
+
+/// How long each kind of hook's key holds, from the server's configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Windows {
+    /// A hook about one session or file: until its last retry has come
+    /// (`retry` × (`timeoutSec` + `retry_delay`) and a trip), at least
+    /// [`SESSION_WINDOW_FLOOR`].
+    pub session: Duration,
+    /// `on_stream_none_reader`: under `streamNoneReaderDelayMS`. `None`
+    /// when that is too short for any window: every delivery is an event.
+    pub none_reader: Option<Duration>,
+    /// A stream unregistered: under `continue_push_ms` and the none-reader
+    /// delay (a pulled stream is closed when nobody watches).
+    pub unregistered: Option<Duration>,
+}
+
+impl Windows {
+    /// The windows of a server configured as `settings` say.
+    pub fn of(settings: &Settings) -> Windows {
+        let retries = u32::try_from(settings.count(&RETRY)).unwrap_or(u32::MAX);
+        let each = settings.duration(&TIMEOUT_SEC) + settings.duration(&RETRY_DELAY);
+        let session = each
+            .saturating_mul(retries)
+            .saturating_add(RETRY_TRIP)
+            .max(SESSION_WINDOW_FLOOR);
+        let none_reader = settings.duration(&STREAM_NONE_READER_DELAY_MS);
+        let continue_push = settings.duration(&CONTINUE_PUSH_MS);
+        // Under the earliest honest repeat, and never longer than a retry
+        // can come.
+        let repeat = |earliest: Duration| {
+            let margin = (earliest / 5).max(REPEAT_MARGIN_FLOOR);
+            Some(earliest.saturating_sub(margin).min(session)).filter(|w| !w.is_zero())
+        };
+        Windows {
+            session,
+            none_reader: repeat(none_reader),
+            unregistered: repeat(continue_push.min(none_reader)),
+        }
+    }
+}
 
 /// The credentials in the configuration `on_server_started` dumps, masked
 /// whatever `LIVEHOOK_REDACT` says: whoever holds `api.secret` controls the
@@ -101,6 +212,13 @@ enum Keying {
     PerDelivery,
 }
 
+impl Keying {
+    /// By the body for `window`, or each delivery apart without one.
+    fn within(window: Option<Duration>) -> Keying {
+        window.map_or(Keying::PerDelivery, Keying::Body)
+    }
+}
+
 impl Provider for Zlmediakit {
     fn name(&self) -> &'static str {
         NAME
@@ -111,6 +229,7 @@ impl Provider for Zlmediakit {
             console: "ZLMediaKit config.ini [hook] on_*",
             // Its reply is admission control: the stack chooses what it answers when DynamoDB fails.
             settings: &[ADMISSION_SETTING],
+            own_settings: OWN_SETTINGS,
         }
     }
 
@@ -118,9 +237,11 @@ impl Provider for Zlmediakit {
         let (hook, mut body) = authenticated_hook_body(inbound, verifier)?;
         let f = Fields(&body);
         let regist = f.boolean("regist");
+        let windows = Windows::of(inbound.settings);
+        let session = Keying::Body(windows.session);
         let (event_type, keying) = match hook {
-            "on_publish" => (EventType::StreamStarted, Keying::Body(SESSION_WINDOW)),
-            "on_play" => (EventType::PlaybackStarted, Keying::Body(SESSION_WINDOW)),
+            "on_publish" => (EventType::StreamStarted, session),
+            "on_play" => (EventType::PlaybackStarted, session),
             // At the end of every session that moved `flowThreshold` KB.
             "on_flow_report" => (
                 if f.boolean("player") == Some(true) {
@@ -128,20 +249,16 @@ impl Provider for Zlmediakit {
                 } else {
                     EventType::StreamStopped
                 },
-                Keying::Body(SESSION_WINDOW),
+                session,
             ),
-            "on_stream_changed" if regist == Some(true) => {
-                (EventType::StreamRegistered, Keying::Body(SESSION_WINDOW))
-            }
-            "on_stream_changed" if regist == Some(false) => {
-                (EventType::StreamUnregistered, Keying::Body(REPEAT_WINDOW))
-            }
-            "on_stream_none_reader" => (EventType::StreamIdle, Keying::Body(REPEAT_WINDOW)),
-            "on_record_mp4" => (EventType::RecordingFileClosed, Keying::Body(SESSION_WINDOW)),
-            "on_record_ts" => (
-                EventType::RecordingSegmentReady,
-                Keying::Body(SESSION_WINDOW),
+            "on_stream_changed" if regist == Some(true) => (EventType::StreamRegistered, session),
+            "on_stream_changed" if regist == Some(false) => (
+                EventType::StreamUnregistered,
+                Keying::within(windows.unregistered),
             ),
+            "on_stream_none_reader" => (EventType::StreamIdle, Keying::within(windows.none_reader)),
+            "on_record_mp4" => (EventType::RecordingFileClosed, session),
+            "on_record_ts" => (EventType::RecordingSegmentReady, session),
             "on_server_started" => (EventType::ServerStarted, Keying::PerDelivery),
             "on_server_keepalive" => (EventType::ServerStats, Keying::PerDelivery),
             "on_server_exited" => (EventType::ServerStopped, Keying::PerDelivery),
@@ -154,7 +271,7 @@ impl Provider for Zlmediakit {
             | "on_shell_login"
             | "on_stream_not_found"
             | "on_send_rtp_stopped"
-            | "on_rtp_server_timeout" => (EventType::Unrecognized, Keying::Body(SESSION_WINDOW)),
+            | "on_rtp_server_timeout" => (EventType::Unrecognized, session),
             "on_http_access" => (EventType::Unrecognized, Keying::PerDelivery),
             // Hooks of later versions: nothing says how often their body
             // repeats, and two events must never be merged.
@@ -369,7 +486,7 @@ mod tests {
         // ZLMediaKit's retry: the same body, 3 s later, with a new hook_index.
         let retry = send("on_publish", &publish(7), "retry").unwrap();
         assert_eq!(first.key, retry.key);
-        assert_eq!(first.dedupe_window, Some(SESSION_WINDOW));
+        assert_eq!(first.dedupe_window, Some(SESSION_WINDOW_FLOOR));
         assert_eq!(first.recorded, [("hook_index", Recorded::Number(3))]);
         // A later event that replaces a lapsed record has an id of its own.
         assert_ne!(first.events[0].event.id, retry.events[0].event.id);
@@ -458,22 +575,21 @@ mod tests {
     #[test]
     fn windows_follow_how_soon_a_body_can_honestly_repeat() {
         let window = |hook: &str, body: Value| send(hook, &body, "r").unwrap().dedupe_window;
+        // ZLMediaKit's defaults: retry 1, retry_delay 3 s, timeoutSec 10 s,
+        // streamNoneReaderDelayMS 20 s, continue_push_ms 15 s.
+        let session = Some(SESSION_WINDOW_FLOOR);
         assert_eq!(
             window("on_record_ts", json!({"file_path": "/a.ts"})),
-            Some(SESSION_WINDOW)
+            session
         );
         assert_eq!(
             window("on_stream_changed", json!({"regist": true})),
-            Some(SESSION_WINDOW)
+            session
         );
-        assert_eq!(
-            window("on_stream_changed", json!({"regist": false})),
-            Some(REPEAT_WINDOW)
-        );
-        assert_eq!(
-            window("on_stream_none_reader", json!({})),
-            Some(REPEAT_WINDOW)
-        );
+        let unregistered = window("on_stream_changed", json!({"regist": false}));
+        assert_eq!(unregistered, Some(Duration::from_secs(12)));
+        let none_reader = window("on_stream_none_reader", json!({}));
+        assert_eq!(none_reader, Some(Duration::from_secs(16)));
         for hook in [
             "on_server_keepalive",
             "on_server_started",
@@ -484,9 +600,224 @@ mod tests {
             assert_eq!(window(hook, json!({})), None, "{hook}");
         }
         // A retry takes at most 2.5 s (livehook's answer) + 3 s; the same
-        // unregistration cannot come again within 15 s.
-        assert!(REPEAT_WINDOW > Duration::from_millis(5_500));
-        assert!(REPEAT_WINDOW < Duration::from_secs(15));
+        // unregistration cannot come again within 15 s, the same "no
+        // viewers" within 20 s.
+        for w in [unregistered, none_reader].into_iter().flatten() {
+            assert!(w > Duration::from_millis(5_500), "{w:?}");
+        }
+        assert!(unregistered < Some(Duration::from_secs(15)));
+        assert!(none_reader < Some(Duration::from_secs(20)));
+    }
+
+    /// The windows of a server configured with `vars`.
+    fn windows(vars: &[(&str, &str)]) -> Windows {
+        let settings = Settings::from_lookup(OWN_SETTINGS, |name| {
+            vars.iter()
+                .find(|(variable, _)| *variable == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+        .unwrap();
+        Windows::of(&settings)
+    }
+
+    #[test]
+    fn each_setting_moves_its_windows() {
+        let defaults = windows(&[]);
+        assert_eq!(defaults, Windows::of(&Settings::default()));
+        // retry × (timeoutSec + retry_delay) and a 10 s trip, at least 60 s.
+        for (vars, session) in [
+            (&[("LIVEHOOK_ZLMEDIAKIT_RETRY", "5")][..], 75),
+            (&[("LIVEHOOK_ZLMEDIAKIT_RETRY_DELAY", "60.0")][..], 80),
+            (&[("LIVEHOOK_ZLMEDIAKIT_TIMEOUT_SEC", "60")][..], 73),
+            (&[("LIVEHOOK_ZLMEDIAKIT_RETRY", "0")][..], 60),
+        ] {
+            let w = windows(vars);
+            assert_eq!(w.session, Duration::from_secs(session), "{vars:?}");
+            assert_eq!(
+                (w.none_reader, w.unregistered),
+                (defaults.none_reader, defaults.unregistered)
+            );
+        }
+        // A fifth of the delay (at least 1 s) under it.
+        let w = windows(&[("LIVEHOOK_ZLMEDIAKIT_STREAM_NONE_READER_DELAY_MS", "5000")]);
+        assert_eq!(w.none_reader, Some(Duration::from_secs(4)));
+        assert_eq!(
+            w.unregistered,
+            Some(Duration::from_secs(4)),
+            "a pulled stream"
+        );
+        assert_eq!(w.session, defaults.session);
+        let w = windows(&[("LIVEHOOK_ZLMEDIAKIT_CONTINUE_PUSH_MS", "5000")]);
+        assert_eq!(w.unregistered, Some(Duration::from_secs(4)));
+        assert_eq!(w.none_reader, defaults.none_reader);
+        // Too short for any window: every delivery is an event.
+        let w = windows(&[
+            ("LIVEHOOK_ZLMEDIAKIT_CONTINUE_PUSH_MS", "0"),
+            ("LIVEHOOK_ZLMEDIAKIT_STREAM_NONE_READER_DELAY_MS", "1000"),
+        ]);
+        assert_eq!((w.none_reader, w.unregistered), (None, None));
+        assert_eq!(
+            send_configured(&w, "on_stream_none_reader").dedupe_window,
+            None
+        );
+        // Never held longer than a retry can come.
+        let w = windows(&[("LIVEHOOK_ZLMEDIAKIT_STREAM_NONE_READER_DELAY_MS", "600000")]);
+        assert_eq!(w.none_reader, Some(w.session));
+    }
+
+    /// `hook` delivered to an adapter whose windows are `w`'s (read back
+    /// from the settings that give them).
+    fn send_configured(w: &Windows, hook: &str) -> Delivery {
+        let settings = Settings::from_lookup(OWN_SETTINGS, |name| match name {
+            "LIVEHOOK_ZLMEDIAKIT_CONTINUE_PUSH_MS" => Some("0".to_owned()),
+            "LIVEHOOK_ZLMEDIAKIT_STREAM_NONE_READER_DELAY_MS" => Some("1000".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(Windows::of(&settings), *w);
+        let headers = lambda_http::http::HeaderMap::new();
+        let inbound = Inbound {
+            path: &format!("/zlmediakit/{hook}"),
+            query: &format!("token={TOKEN}"),
+            headers: &headers,
+            body: br#"{"app":"live","stream":"s","hook_index":1}"#,
+            received_at: now(),
+            request_id: "r",
+            max_message_bytes: 262_144,
+            settings: &settings,
+        };
+        Zlmediakit
+            .accept(&inbound, &crate::providers::testing::verifier())
+            .unwrap()
+    }
+
+    /// A token a function's configuration accepts (16 characters or more).
+    const FUNCTION_TOKEN: &str = "zlmediakit-settings-test";
+
+    /// Whether each delivery of `hook`'s `body`, at each of `at` seconds,
+    /// is a new event, as the function configured with `vars` answers it:
+    /// the settings go from the environment through the configuration and
+    /// the gate to the adapter and its window in the store.
+    async fn new_events(vars: &[(&str, &str)], hook: &str, body: Value, at: &[u64]) -> Vec<bool> {
+        use crate::pipeline::{Invocation, Pipeline, fakes::MemoryStore};
+        let config = crate::config::Config::for_provider(&Zlmediakit, |name| match name {
+            "LIVEHOOK_TABLE" => Some("t".to_owned()),
+            "LIVEHOOK_TOKEN" => Some(FUNCTION_TOKEN.to_owned()),
+            _ => vars
+                .iter()
+                .find(|(variable, _)| *variable == name)
+                .map(|(_, value)| (*value).to_owned()),
+        })
+        .unwrap();
+        let pipeline = Pipeline::new(&Zlmediakit, &config, MemoryStore::default());
+        let mut new = Vec::new();
+        for (n, seconds) in at.iter().enumerate() {
+            let mut body = body.clone();
+            body["hook_index"] = json!(n);
+            let path = format!("/zlmediakit/{hook}");
+            let event = json!({
+                "version": "2.0", "routeKey": "$default", "rawPath": path,
+                "rawQueryString": format!("token={FUNCTION_TOKEN}"), "headers": {},
+                "isBase64Encoded": false, "body": body.to_string(),
+                "requestContext": {"accountId": "1", "apiId": "a", "domainName": "x", "domainPrefix": "x",
+                    "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
+                    "requestId": "r", "routeKey": "$default", "stage": "$default", "time": "", "timeEpoch": 0}
+            });
+            let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+            let invocation = Invocation {
+                request_id: &format!("r{n}"),
+                now: now() + Duration::from_secs(*seconds),
+            };
+            let answered = pipeline.process(&request, invocation).await.unwrap();
+            new.push(!answered.duplicate);
+        }
+        new
+    }
+
+    fn stream_body() -> Value {
+        json!({"app": "live", "stream": "cam", "schema": "rtmp", "vhost": DEFAULT_VHOST,
+            "mediaServerId": "lab-zlm"})
+    }
+
+    #[tokio::test]
+    async fn streams_left_without_viewers_seven_seconds_apart_stay_two_at_a_5_s_delay() {
+        let hook = "on_stream_none_reader";
+        let at_5s = [("LIVEHOOK_ZLMEDIAKIT_STREAM_NONE_READER_DELAY_MS", "5000")];
+        assert_eq!(
+            new_events(&at_5s, hook, stream_body(), &[0, 7]).await,
+            [true, true]
+        );
+        // Its retry 3 s later is still the first event.
+        assert_eq!(
+            new_events(&at_5s, hook, stream_body(), &[0, 3]).await,
+            [true, false]
+        );
+        // At ZLMediaKit's default (20 s) 7 s apart can only be a retry.
+        assert_eq!(
+            new_events(&[], hook, stream_body(), &[0, 7]).await,
+            [true, false]
+        );
+    }
+
+    #[tokio::test]
+    async fn unregistrations_follow_continue_push_ms() {
+        let hook = "on_stream_changed";
+        let mut body = stream_body();
+        body["regist"] = json!(false);
+        let at_5s = [("LIVEHOOK_ZLMEDIAKIT_CONTINUE_PUSH_MS", "5000")];
+        assert_eq!(
+            new_events(&at_5s, hook, body.clone(), &[0, 7]).await,
+            [true, true]
+        );
+        assert_eq!(
+            new_events(&[], hook, body.clone(), &[0, 7]).await,
+            [true, false]
+        );
+        // Without a grace period a publisher can drop twice within a second.
+        let none = [("LIVEHOOK_ZLMEDIAKIT_CONTINUE_PUSH_MS", "0")];
+        assert_eq!(new_events(&none, hook, body, &[0, 1]).await, [true, true]);
+    }
+
+    #[tokio::test]
+    async fn a_session_hook_is_held_until_its_last_retry_has_come() {
+        // A retry 70 s after the first delivery: past the default minute.
+        let retried = [0, 70];
+        assert_eq!(
+            new_events(&[], "on_publish", publish(0), &retried).await,
+            [true, true]
+        );
+        for vars in [
+            [("LIVEHOOK_ZLMEDIAKIT_RETRY", "5")],
+            [("LIVEHOOK_ZLMEDIAKIT_RETRY_DELAY", "60")],
+            [("LIVEHOOK_ZLMEDIAKIT_TIMEOUT_SEC", "60.5")],
+        ] {
+            assert_eq!(
+                new_events(&vars, "on_publish", publish(0), &retried).await,
+                [true, false],
+                "{vars:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_setting_that_is_not_a_number_of_its_unit_stops_the_function() {
+        for (variable, value) in [
+            ("LIVEHOOK_ZLMEDIAKIT_RETRY", "-1"),
+            ("LIVEHOOK_ZLMEDIAKIT_RETRY_DELAY", "3s"),
+            ("LIVEHOOK_ZLMEDIAKIT_TIMEOUT_SEC", "601"),
+            ("LIVEHOOK_ZLMEDIAKIT_STREAM_NONE_READER_DELAY_MS", "20.5"),
+            ("LIVEHOOK_ZLMEDIAKIT_CONTINUE_PUSH_MS", "soon"),
+        ] {
+            let config = crate::config::Config::for_provider(&Zlmediakit, |name| match name {
+                "LIVEHOOK_TABLE" => Some("t".to_owned()),
+                "LIVEHOOK_TOKEN" => Some(FUNCTION_TOKEN.to_owned()),
+                _ => (name == variable).then(|| value.to_owned()),
+            });
+            match config {
+                Err(crate::config::ConfigError::Invalid { name, .. }) => assert_eq!(name, variable),
+                other => panic!("{variable}={value}: {other:?}"),
+            }
+        }
     }
 
     #[test]
