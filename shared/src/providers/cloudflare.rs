@@ -76,6 +76,7 @@ impl Provider for Cloudflare {
         Deployment {
             console: "Cloudflare Stream webhook notificationUrl (PUT /accounts/{id}/stream/webhook) and Notifications webhook destination for Stream Live",
             settings: &[],
+            own_settings: &[],
         }
     }
 
