@@ -50,6 +50,15 @@ pub enum Scheme {
     /// whose `sha256` claim is base64(SHA-256(body)). The secrets are
     /// `KEY:SECRET` pairs.
     BodyHashJwt,
+    /// Tencent's scheme, which Volcengine's live callbacks use too: the
+    /// body's `sign` is hex md5(secret + `t`), `t` (a number or a numeric
+    /// string, signed as sent) the time the notification expires, refused
+    /// once passed by more than the tolerance. Both fields are at the top of
+    /// the body or in its top-level `data` object (the wrapped form of
+    /// Volcengine's examples). It always decides: a body that is not a JSON
+    /// object is a 400, one without a non-empty `sign` a 401. Tools sign
+    /// the body itself ([`sign_expiry`]), not headers.
+    BodyExpirySign,
 }
 
 /// A signature header and how it is computed.
@@ -207,12 +216,16 @@ pub fn verify(
 ) -> Result<(), Rejection> {
     let fail = |why| Err(Rejection::Unauthenticated(why));
     for scheme in proof.schemes {
+        if *scheme == Scheme::BodyExpirySign {
+            return check_expiry_sign(secrets, tolerance, inbound);
+        }
         let value = match scheme {
             Scheme::Signature(s) => header(inbound, s.header),
             Scheme::SecretHeader(name) => header(inbound, name),
             Scheme::BodyHashJwt => {
                 header(inbound, "authorization").or_else(|| header(inbound, "authorize"))
             }
+            Scheme::BodyExpirySign => None,
         };
         let Some(value) = value else { continue };
         return match scheme {
@@ -228,6 +241,7 @@ pub fn verify(
                 }
             }
             Scheme::BodyHashJwt => check_jwt(value, secrets, tolerance, inbound),
+            Scheme::BodyExpirySign => fail(AuthFailure::MissingSignature),
         };
     }
     fail(AuthFailure::MissingSignature)
@@ -402,6 +416,80 @@ fn within(
     }
 }
 
+/// The members [`Scheme::BodyExpirySign`] reads; every other member is
+/// skipped unparsed, so an unsigned body never gets a tree built from it.
+#[derive(serde::Deserialize)]
+struct ExpirySigned<'a> {
+    #[serde(borrow, default)]
+    t: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, default)]
+    sign: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    data: Option<&'a serde_json::value::RawValue>,
+}
+
+/// `t` as signed (a number's or a string's text) and `sign`, from the top
+/// of `body` or its `data` object; `None` without a non-empty `sign`.
+fn expiry_fields(body: &[u8]) -> Result<Option<(String, String)>, Rejection> {
+    let top: ExpirySigned<'_> = serde_json::from_slice(body)
+        .map_err(|_| Rejection::malformed("body must be a JSON object with `t` and `sign`"))?;
+    let fields = |f: ExpirySigned<'_>| {
+        let sign = f.sign.filter(|s| !s.trim().is_empty())?;
+        let t = match serde_json::from_str::<serde_json::Value>(f.t?.get()).ok()? {
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::String(s) => s,
+            _ => return None,
+        };
+        Some((t, sign.into_owned()))
+    };
+    let data = top.data;
+    Ok(fields(top).or_else(|| {
+        data.and_then(|d| serde_json::from_str::<ExpirySigned<'_>>(d.get()).ok())
+            .and_then(fields)
+    }))
+}
+
+fn check_expiry_sign(
+    secrets: &SigningSecrets,
+    tolerance: Duration,
+    inbound: &Inbound<'_>,
+) -> Result<(), Rejection> {
+    let Some((t, sign)) = expiry_fields(inbound.body)? else {
+        return Err(Rejection::Unauthenticated(AuthFailure::MissingSignature));
+    };
+    let provided = decode(Encoding::Hex, sign.trim()).unwrap_or_default();
+    let mut matched = subtle::Choice::from(0);
+    for secret in secrets.iter() {
+        let parts = [secret.expose().as_bytes(), t.as_bytes()];
+        matched |= compute(Algorithm::Md5, secret, parts.into_iter()).ct_eq(&provided);
+    }
+    if !bool::from(matched) {
+        return Err(Rejection::Unauthenticated(AuthFailure::BadSignature));
+    }
+    // Checked after the signature, so an unsigned `t` reveals nothing.
+    let leeway = i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX);
+    match t.trim().parse::<i64>() {
+        Ok(expires) if expires.saturating_add(leeway) >= inbound.received_at.unix_timestamp() => {
+            Ok(())
+        }
+        _ => Err(Rejection::Unauthenticated(AuthFailure::Expired)),
+    }
+}
+
+/// Sets `t` (an expiry, Unix seconds) and `sign` = hex md5(secret + t) at
+/// the top of `body`, as a platform of [`Scheme::BodyExpirySign`] signs.
+pub fn sign_expiry(body: &mut serde_json::Map<String, serde_json::Value>, secret: &str, t: i64) {
+    let secret = Secret::new(secret);
+    let text = t.to_string();
+    let parts = [secret.expose().as_bytes(), text.as_bytes()];
+    let digest = compute(Algorithm::Md5, &secret, parts.into_iter());
+    body.insert("t".to_owned(), serde_json::Value::from(t));
+    body.insert(
+        "sign".to_owned(),
+        serde_json::Value::from(crate::key::to_hex(&digest)),
+    );
+}
+
 /// The claims of LiveKit's webhook JWT that matter here.
 #[derive(serde::Deserialize, serde::Serialize)]
 struct LiveKitClaims {
@@ -482,6 +570,8 @@ pub fn sign(
     };
     let secret = Secret::new(secret);
     match scheme {
+        // Signed in the body ([`sign_expiry`]): no header.
+        Scheme::BodyExpirySign => {}
         Scheme::SecretHeader(name) => {
             headers.push(((*name).to_owned(), secret.expose().to_owned()))
         }

@@ -30,6 +30,7 @@ pub mod settings;
 mod srs;
 mod tencent;
 mod twitch;
+mod volcengine;
 mod zlmediakit;
 
 pub use agora::Agora;
@@ -45,6 +46,7 @@ pub use nginx::Nginx;
 pub use srs::Srs;
 pub use tencent::Tencent;
 pub use twitch::Twitch;
+pub use volcengine::Volcengine;
 pub use zlmediakit::Zlmediakit;
 
 pub use settings::{Setting, Settings, Unit};

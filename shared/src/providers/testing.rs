@@ -239,7 +239,7 @@ fn signs_a_time(provider: &dyn Provider) -> bool {
     match provider.auth_scheme() {
         super::AuthScheme::Signed(proof) => proof.schemes.iter().any(|s| match s {
             Scheme::Signature(s) => s.timestamp.is_some(),
-            Scheme::BodyHashJwt => true,
+            Scheme::BodyHashJwt | Scheme::BodyExpirySign => true,
             Scheme::SecretHeader(_) => false,
         }),
         _ => false,
