@@ -85,6 +85,7 @@ impl Provider for Alibaba {
         Deployment {
             console: "ApsaraVideo Live console, Feature Management > Callbacks (stream ingest on the ingest domain; recording and snapshot on the streaming domain), with callback authentication on",
             settings: &[],
+            own_settings: &[],
         }
     }
 

@@ -68,6 +68,7 @@ fn the_documented_vector_signs_the_domain_of_each_kind_of_callback() {
             received_at: OffsetDateTime::from_unix_timestamp(1_519_375_990).unwrap(),
             request_id: "r",
             max_message_bytes: 262_144,
+            settings: &crate::providers::settings::DEFAULTS,
         };
         verify(
             &PROOF,
