@@ -55,6 +55,7 @@ impl Provider for Volcengine {
         Deployment {
             console: "Volcengine live console, domain > callback settings (回调配置), with the callback key (AuthKeyPrimary)",
             settings: &[],
+            own_settings: &[],
         }
     }
 

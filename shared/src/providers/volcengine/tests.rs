@@ -40,6 +40,7 @@ fn a_sign_computed_outside_livehook_is_accepted() {
             received_at: OffsetDateTime::from_unix_timestamp(1_640_849_510).unwrap(),
             request_id: "r",
             max_message_bytes: 262_144,
+            settings: &crate::providers::settings::DEFAULTS,
         };
         crate::proof::verify(&PROOF, secrets, PROOF.tolerance, &inbound)
     };
