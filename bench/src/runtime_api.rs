@@ -23,14 +23,16 @@ impl Request {
     }
 
     /// Answers with `status`, `headers` and `body`, in one write.
-    pub fn respond(self, status: u16, headers: &[(&str, String)], body: &str) {
+    pub fn respond(self, status: u16, headers: &[(&str, String)], body: impl AsRef<[u8]>) {
+        let body = body.as_ref();
         let mut out = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", body.len());
         for (name, value) in headers {
             out.push_str(&format!("{name}: {value}\r\n"));
         }
         out.push_str("\r\n");
-        out.push_str(body);
-        let _ = self.reply.send(out.into_bytes());
+        let mut bytes = out.into_bytes();
+        bytes.extend_from_slice(body);
+        let _ = self.reply.send(bytes);
     }
 }
 
@@ -119,7 +121,7 @@ pub fn unix_ms() -> u128 {
 
 /// Hands out `event` as invocation `id` on a pending `GET …/next`, with an
 /// X-Ray trace header when `trace` (as Lambda does under active tracing).
-pub fn hand_out(request: Request, id: &str, event: &str, trace: bool) {
+pub fn hand_out(request: Request, id: &str, event: impl AsRef<[u8]>, trace: bool) {
     let mut headers = vec![
         ("Lambda-Runtime-Aws-Request-Id", id.to_owned()),
         (
@@ -158,12 +160,16 @@ pub struct Answer {
 impl Answer {
     /// The HTTP status of an API Gateway answer (0 when it is not one).
     pub fn status(&self) -> u16 {
-        serde_json::from_str::<Value>(&self.body)
-            .ok()
-            .and_then(|v| v["statusCode"].as_u64())
-            .and_then(|s| u16::try_from(s).ok())
-            .unwrap_or(0)
+        api_status(&self.body).unwrap_or(0)
     }
+}
+
+/// The HTTP status of a function's API Gateway answer, if it is one.
+pub fn api_status(body: &str) -> Option<u16> {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v["statusCode"].as_u64())
+        .and_then(|s| u16::try_from(s).ok())
 }
 
 /// Serves the runtime until invocation `id` is answered; returns the answer
@@ -196,6 +202,29 @@ pub fn await_answer(
         eprintln!("function reported {url}: {body}");
         return None;
     }
+}
+
+/// Hands `event()` out as invocation `id` on the function's pending
+/// `GET …/next` (or its next one) and serves the runtime until it is
+/// answered: the answer and its latency (handed out → answered, ms). The
+/// event is built inside the timed span, as the driver always measured.
+pub fn invoke<E: AsRef<str>>(
+    api: &RuntimeApi,
+    child: &mut Child,
+    pending: &mut Option<Incoming>,
+    id: &str,
+    trace: bool,
+    event: impl FnOnce() -> E,
+) -> Option<(Answer, f64)> {
+    let (_, request) = match pending.take() {
+        Some(p) => p,
+        None => first_next(api, child)?,
+    };
+    let handed = Instant::now();
+    hand_out(request, id, event().as_ref(), trace);
+    let answer = await_answer(api, id, child, pending)?;
+    let latency = crate::stats::ms(answer.at - handed);
+    Some((answer, latency))
 }
 
 pub fn spawn(command: &[String], api: &RuntimeApi) -> Child {

@@ -14,87 +14,21 @@
 //! A function's binary is `<bin-dir>/<name>` or `<bin-dir>/<name>/bootstrap`
 //! (`cargo lambda build` output, `target/lambda`).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
 
 use livehook::providers::{ALL, AuthScheme, Provider, request_path};
 use livehook_bench::proc::vm_hwm_kb;
-use serde_json::{Value, json};
+use livehook_bench::runtime_api::{RuntimeApi, accept, api_status, hand_out};
+use serde_json::json;
 
 /// The functions' body limit (`LIVEHOOK_MAX_BODY_BYTES`'s default).
 const LIMIT: usize = 1 << 20;
 /// The bound the issue sets on a function's peak RSS.
 const BOUND_KB: u64 = 32 * 1024;
 const TOKEN: &str = "hostile-bench-token-0123";
-
-/// One HTTP request to the Runtime API, answered by the driver.
-struct Incoming {
-    url: String,
-    body: Vec<u8>,
-    reply: Sender<Vec<u8>>,
-}
-
-impl Incoming {
-    fn respond(self, status: u16, headers: &[(&str, String)], body: &[u8]) {
-        let mut out = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", body.len());
-        for (name, value) in headers {
-            out.push_str(&format!("{name}: {value}\r\n"));
-        }
-        out.push_str("\r\n");
-        let mut bytes = out.into_bytes();
-        bytes.extend_from_slice(body);
-        let _ = self.reply.send(bytes);
-    }
-}
-
-fn serve_connection(stream: TcpStream, tx: Sender<Incoming>) -> Option<()> {
-    stream.set_nodelay(true).ok()?;
-    let mut writer = stream.try_clone().ok()?;
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let url = line.split_whitespace().nth(1)?.to_owned();
-        let mut length = 0_usize;
-        loop {
-            let mut header = String::new();
-            reader.read_line(&mut header).ok()?;
-            let header = header.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().ok()?;
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).ok()?;
-        let (reply, answer) = channel();
-        tx.send(Incoming { url, body, reply }).ok()?;
-        writer.write_all(&answer.recv().ok()?).ok()?;
-    }
-}
-
-fn start_runtime_api() -> (String, Receiver<Incoming>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("binding the Runtime API on loopback");
-    let address = listener.local_addr().expect("a bound address").to_string();
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let tx = tx.clone();
-            std::thread::spawn(move || serve_connection(stream, tx));
-        }
-    });
-    (address, rx)
-}
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     // The same crate the functions decode with.
@@ -208,43 +142,27 @@ fn run_case(
     binary: &Path,
     name: &str,
     event: &[u8],
-    api: &str,
-    rx: &Receiver<Incoming>,
+    api: &RuntimeApi,
 ) -> (Option<u16>, Option<u64>, Option<u64>) {
-    let Some(mut child) = spawn(binary, api, name) else {
+    let Some(mut child) = spawn(binary, &api.address, name) else {
         return (None, None, None);
     };
     let pid = child.id();
-    let wait = |rx: &Receiver<Incoming>| rx.recv_timeout(Duration::from_secs(30)).ok();
+    let wait = || {
+        api.next(Duration::from_secs(30))
+            .map(|(_, request)| request)
+    };
     let mut result = (None, None, None);
-    if let Some(next) = wait(rx).filter(|r| r.url.ends_with("/invocation/next")) {
+    if let Some(next) = wait().filter(|r| r.url.ends_with("/invocation/next")) {
         result.1 = vm_hwm_kb(pid);
-        let deadline = (std::time::SystemTime::now() + Duration::from_secs(30))
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
-        next.respond(
-            200,
-            &[
-                ("Lambda-Runtime-Aws-Request-Id", "hostile-1".to_owned()),
-                ("Lambda-Runtime-Deadline-Ms", deadline.to_string()),
-                (
-                    "Lambda-Runtime-Invoked-Function-Arn",
-                    format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
-                ),
-                ("Content-Type", "application/json".to_owned()),
-            ],
-            event,
-        );
+        hand_out(next, "hostile-1", event, false);
         // The function's next request: its answer (`…/response`), or an
         // invocation error (then the status stays unknown).
-        if let Some(request) = wait(rx) {
+        if let Some(request) = wait() {
             if request.url.ends_with("/response") {
-                result.0 = serde_json::from_slice::<Value>(&request.body)
-                    .ok()
-                    .and_then(|v| v["statusCode"].as_u64())
-                    .and_then(|s| u16::try_from(s).ok());
+                result.0 = api_status(&request.body);
             }
-            request.respond(202, &[], b"");
+            accept(request);
             // The answer is sent: what it cost is in the high-water mark.
             result.2 = vm_hwm_kb(pid);
         }
@@ -252,7 +170,7 @@ fn run_case(
     let _ = child.kill();
     let _ = child.wait();
     // The connection's pending `next`, if any, is dropped with the process.
-    while rx.recv_timeout(Duration::from_millis(20)).is_ok() {}
+    while api.next(Duration::from_millis(20)).is_some() {}
     result
 }
 
@@ -274,7 +192,7 @@ fn main() {
             }
         }
     }
-    let (api, rx) = start_runtime_api();
+    let api = RuntimeApi::start();
     let bodies: Vec<(&str, Vec<u8>)> = hostile_bodies()
         .into_iter()
         .map(|(name, body)| (name, gzip(&body)))
@@ -296,8 +214,7 @@ fn main() {
             }
             for (credentials, query) in attempts {
                 let event = apigw_event(provider, &query, gzipped);
-                let (status, idle_kb, peak_kb) =
-                    run_case(&binary, provider.name(), &event, &api, &rx);
+                let (status, idle_kb, peak_kb) = run_case(&binary, provider.name(), &event, &api);
                 eprintln!(
                     "{:<10} {:<38} {:<5} {:?} peak {} MB",
                     provider.name(),

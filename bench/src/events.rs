@@ -1,0 +1,186 @@
+//! The deliveries the bench sends: API Gateway HTTP API v2 events built
+//! from a provider's own description (its synthetic delivery, or one of its
+//! `events/` samples with the synthetic's identifying fields transplanted),
+//! each made unique, prepared (timestamps, signatures) by the provider.
+
+use livehook::providers::imitate::by_name;
+use livehook::providers::{ALL, AuthScheme, Imitate};
+use livehook_testkit::samples::{events_dir, load_dir};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+/// A marker nonce: where a provider's synthetic delivery carries it are the
+/// fields that identify an event.
+const PROBE: &str = "runtime-bench-probe";
+
+/// Every path (object keys, from the root) whose string value contains `needle`.
+fn paths_containing(
+    value: &Value,
+    needle: &str,
+    at: &mut Vec<String>,
+    found: &mut Vec<Vec<String>>,
+) {
+    match value {
+        Value::String(s) if s.contains(needle) => found.push(at.clone()),
+        Value::Object(map) => {
+            for (k, v) in map {
+                at.push(k.clone());
+                paths_containing(v, needle, at, found);
+                at.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn lookup<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |v, k| v.get(k))
+}
+
+fn set_path(map: &mut Map<String, Value>, path: &[String], new: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut here = map;
+    for k in parents {
+        let entry = here
+            .entry(k.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Value::Object(next) = entry else {
+            return;
+        };
+        here = next;
+    }
+    here.insert(last.clone(), new);
+}
+
+/// Builds API Gateway v2 events for a provider, each made unique by `n` so
+/// that it is a new event; the same `n` again is the provider's retry.
+pub struct Events {
+    provider: &'static dyn Imitate,
+    /// With `--event`: the sample's name (its hook) and body.
+    sample: Option<(String, Map<String, Value>)>,
+    token: String,
+    tencent_key: String,
+    /// The time every delivery is prepared at: a retry must carry its first
+    /// delivery's timestamps (Api Server keys by `eventTime`), and the nonce
+    /// already makes each event unique.
+    prepared_at: OffsetDateTime,
+}
+
+impl Events {
+    /// Events of `provider`: its synthetic delivery, or the sample
+    /// `events/<provider>/<event>.json`; `token` is the `?token=` sent,
+    /// `tencent_key` the key Tencent's deliveries are signed with.
+    pub fn new(provider: &str, event: Option<&str>, token: &str, tencent_key: &str) -> Events {
+        let name = provider;
+        let provider = by_name(name).unwrap_or_else(|| {
+            panic!(
+                "no provider {:?}; known: {:?}",
+                name,
+                ALL.iter().map(|p| p.name()).collect::<Vec<_>>()
+            )
+        });
+        let sample = event.map(|event| {
+            let sample = load_dir(&events_dir())
+                .expect("events/ is readable")
+                .into_iter()
+                .find(|s| s.provider == provider.name() && s.event == event)
+                .unwrap_or_else(|| panic!("no sample events/{}/{event}.json", provider.name()));
+            let body: Map<String, Value> =
+                serde_json::from_slice(&sample.body).expect("a JSON object sample");
+            (sample.kind().to_owned(), body)
+        });
+        Events {
+            provider,
+            sample,
+            token: token.to_owned(),
+            tencent_key: tencent_key.to_owned(),
+            prepared_at: OffsetDateTime::now_utc(),
+        }
+    }
+
+    /// The `n`th event's body and name; `attempt` > 0 for a resend.
+    pub fn body(&self, n: usize, attempt: u32) -> (String, Vec<u8>) {
+        let nonce = format!("bench-{n}");
+        let (name, mut body) = match &self.sample {
+            None => {
+                // The nonce as the stream too: some providers key an event by
+                // its stream and time, not by the nonce alone.
+                let (name, body) = self.provider.synthetic(&nonce, &nonce);
+                (name.to_owned(), body)
+            }
+            Some((name, sample)) => {
+                // The synthetic delivery shows which fields identify an event.
+                let (_, probe) = self.provider.synthetic("bench", PROBE);
+                let probe = Value::Object(probe);
+                let mut found = Vec::new();
+                paths_containing(&probe, PROBE, &mut Vec::new(), &mut found);
+                let mut body = sample.clone();
+                for path in &found {
+                    if let Some(Value::String(s)) = lookup(&probe, path) {
+                        set_path(&mut body, path, Value::String(s.replace(PROBE, &nonce)));
+                    }
+                }
+                (name.clone(), body)
+            }
+        };
+        let secret = match self.provider.auth_scheme() {
+            AuthScheme::TencentSign => Some(self.tencent_key.as_str()),
+            AuthScheme::QueryToken | AuthScheme::Signed(_) => None,
+        };
+        self.provider
+            .prepare(&mut body, secret, self.prepared_at, attempt);
+        (name, serde_json::to_vec(&body).expect("JSON"))
+    }
+
+    /// The `n`th event as the API Gateway v2 request Lambda hands out.
+    pub fn event(&self, n: usize, attempt: u32) -> String {
+        let (name, body) = self.body(n, attempt);
+        let sending = self.provider.sending();
+        let path = if self.provider.receiving().hook_in_path {
+            format!("/{}/{name}", self.provider.name())
+        } else {
+            format!("/{}", self.provider.name())
+        };
+        let (query, parameters) = match self.provider.auth_scheme() {
+            AuthScheme::QueryToken => (
+                form_urlencoded_token(&self.token),
+                json!({"token": self.token}),
+            ),
+            AuthScheme::TencentSign | AuthScheme::Signed(_) => (String::new(), Value::Null),
+        };
+        let user_agent = sending.user_agent.unwrap_or("runtime-bench");
+        let mut headers = json!({"content-type": "application/json", "user-agent": user_agent});
+        for (k, v) in sending.headers {
+            headers[k.to_ascii_lowercase()] = json!(v);
+        }
+        let unique = format!("bench-{n}-{attempt}");
+        let mut event = json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+            "headers": headers,
+            "requestContext": {"accountId": "123456789012", "apiId": "bench", "domainName": "bench.local", "domainPrefix": "bench",
+                "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": user_agent},
+                "requestId": unique, "routeKey": "$default", "stage": "$default", "time": "", "timeEpoch": 0},
+            "body": String::from_utf8(body).expect("UTF-8"), "isBase64Encoded": false
+        });
+        // API Gateway leaves the parsed query out when there is none.
+        if !parameters.is_null() {
+            event["queryStringParameters"] = parameters;
+        }
+        event.to_string()
+    }
+}
+
+/// `token=<token>`, percent-encoded.
+fn form_urlencoded_token(token: &str) -> String {
+    let mut out = String::from("token=");
+    for b in token.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
