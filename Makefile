@@ -110,8 +110,9 @@ template-check:
 	    echo "template.yaml's generated parts are stale: run make template" >&2; exit 1; fi
 
 # `make deploy` prompts for the parameters (secrets are typed, never stored);
-# `make deploy TOKEN=… TENCENT_KEY=…` (or LIVEHOOK_DEPLOY_TOKEN / LIVEHOOK_DEPLOY_TENCENT_KEY
-# in the environment) deploys without prompts, and so does PARAMS="Key=Value …" (more
+# `make deploy TOKEN=… TENCENT_KEY=…` (either alone too: only its providers' functions are
+# created; or LIVEHOOK_DEPLOY_TOKEN / LIVEHOOK_DEPLOY_TENCENT_KEY in the environment)
+# deploys without prompts, and so does PARAMS="Key=Value …" (more
 # template parameters, e.g. TokenSecretId=livehook/token
 # TencentKeySecretId=livehook/tencent-key AlarmEmail=ops@example.com; see the README).
 # The secrets reach scripts/deploy.sh through the environment (make exports its command

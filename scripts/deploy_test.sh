@@ -46,5 +46,22 @@ check "make deploy (secrets in the environment)" "$tmp/out2"
 grep -qF "Token=$token" "$SAM_ARGS" && grep -qF "TencentKey=$key" "$SAM_ARGS" \
   || { echo "deploy_test: sam did not receive the secrets from the environment" >&2; fail=1; }
 
+# Either secret alone deploys without prompts (the other platforms' functions
+# are simply not created), and the secret not given is not passed.
+export SAM_ARGS=$tmp/args3
+LIVEHOOK_DEPLOY_TOKEN=$token SAM="$tmp/bin/sam" \
+  make --no-print-directory -o .venv/.installed deploy >"$tmp/out3" 2>&1
+check "make deploy (the token alone)" "$tmp/out3"
+grep -qF "Token=$token" "$SAM_ARGS" && ! grep -qF -- "--guided" "$SAM_ARGS" \
+  && ! grep -qF "TencentKey=" "$SAM_ARGS" \
+  || { echo "deploy_test: the token alone did not deploy without prompts: $(cat "$SAM_ARGS")" >&2; fail=1; }
+export SAM_ARGS=$tmp/args4
+SAM="$tmp/bin/sam" make --no-print-directory -o .venv/.installed deploy TENCENT_KEY="$key" \
+  >"$tmp/out4" 2>&1
+check "make deploy TENCENT_KEY=… (alone)" "$tmp/out4"
+grep -qF "TencentKey=$key" "$SAM_ARGS" && ! grep -qF -- "--guided" "$SAM_ARGS" \
+  && ! grep -qF "Token=" "$SAM_ARGS" \
+  || { echo "deploy_test: the Tencent key alone did not deploy without prompts: $(cat "$SAM_ARGS")" >&2; fail=1; }
+
 [[ $fail == 0 ]] && echo "deploy_test: make deploy printed no secret"
 exit "$fail"
