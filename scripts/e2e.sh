@@ -112,5 +112,14 @@ else
 fi
 source "$root/scripts/nginx_e2e.sh" # a real sender: nginx-rtmp pushed to by ffmpeg
 "$root/examples/consumer/test_consumer.sh" "$endpoint" "$LIVEHOOK_TOPIC_ARN" "$base/lambda-url" "$token" "$livehook" >"$work/consumer" 2>&1 && ok "$(tail -n1 "$work/consumer")" || { fail "consumer example:"; cat "$work/consumer"; }
+# The newcomer's walk: `make dev` itself, its printed commands pasted, Ctrl-C.
+stack_stop
+stack_pids=()
+if "$root/scripts/dev_walk.sh" >"$work/walk" 2>&1; then
+  ok "make dev walk: $(grep -c 'walk: ok' "$work/walk") steps"
+else
+  fail "make dev walk:"
+  cat "$work/walk"
+fi
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" = 0 ]

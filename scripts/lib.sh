@@ -24,6 +24,20 @@ wait_http() {
   done
 }
 
+# wait_port PORT SECONDS: until something accepts connections on 127.0.0.1:PORT
+# (no HTTP request: `cargo lambda watch` logs an error for any path that names
+# no function).
+wait_port() {
+  local deadline=$((SECONDS + $2))
+  until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+    if ((SECONDS > deadline)); then
+      echo "nothing listens on 127.0.0.1:$1 after $2 s" >&2
+      return 1
+    fi
+    sleep 0.3
+  done
+}
+
 # emulator_start PORT LOG: moto, one request at a time (atomic conditional writes).
 emulator_start() {
   setsid "$root/.venv/bin/python" "$root/scripts/moto_serial.py" -H 127.0.0.1 -p "$1" >"$2" 2>&1 &
@@ -35,6 +49,16 @@ emulator_start() {
 # LIVEHOOK_FAILED_TABLE, LIVEHOOK_TOPIC_ARN, TAIL_QUEUE_URL.
 emulator_setup() {
   eval "$("$root/.venv/bin/python" "$root/scripts/aws_setup.py" "$1" --queue "$2")"
+}
+
+# stack_build: compiles every function of functions/ and the CLI, showing
+# cargo's progress, so that no request waits for a compiler.
+stack_build() {
+  local bins=() f
+  for f in "$root"/functions/*/; do
+    bins+=(--bin "$(basename "$f")")
+  done
+  (cd "$root" && cargo build "${bins[@]}" --bin livehook)
 }
 
 # cli_build DIR: builds the livehook CLI and copies it into DIR (the target
@@ -52,9 +76,38 @@ watch_start() {
   # setsid is the background job itself, so $! leads the new process group
   # (cargo lambda and every function it starts) and stack_stop can end it all.
   setsid bash -c 'cd "$0" && exec cargo lambda watch "$@"' "$root" \
-    -A 127.0.0.1 -P "$1" --env-file "$2" >"$3" 2>&1 &
+    -A 127.0.0.1 -P "$1" --env-file "$2" --quiet >"$3" 2>&1 &
   stack_pids+=($!)
-  wait_http "http://127.0.0.1:$1/" 600
+  wait_port "$1" 600
+}
+
+# watch_warm BASE: starts every function under `cargo lambda watch` (it starts
+# one on its first request) so that the first real delivery is answered at
+# once: a GET to each provider (405, nothing stored) and an empty batch to
+# the relay, all at once, each repeated until the function itself answers
+# (the gateway answers 5xx while a function is still starting).
+watch_warm() {
+  local f pids=()
+  for f in "$root"/functions/*/; do
+    f=$(basename "$f")
+    (
+      deadline=$((SECONDS + 600))
+      while ((SECONDS < deadline)); do
+        if [ "$f" = relay ]; then
+          status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 -X POST -d '{"Records":[]}' \
+            "$1/2015-03-31/functions/relay/invocations") || status=000
+          [ "$status" = 200 ] && exit 0
+        else
+          status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 "$1/lambda-url/$f/") || status=000
+          [ "$status" = 405 ] && exit 0
+        fi
+        sleep 1
+      done
+      echo "dev: $f did not start within 600 s (see the watch log)" >&2
+    ) &
+    pids+=($!)
+  done
+  wait "${pids[@]}" || true
 }
 
 # pump_start INVOKE_BASE LOG: `livehook pump`, the local event source mapping:
@@ -75,9 +128,12 @@ pump_start() {
   done
 }
 
-# write_env FILE ENDPOINT: the functions' environment.
+# write_env FILE ENDPOINT: the functions' environment (logs for a person
+# when LIVEHOOK_LOG_FORMAT=human is exported, in colour with CLICOLOR_FORCE=1).
 write_env() {
   cat >"$1" <<ENV
+LIVEHOOK_LOG_FORMAT=${LIVEHOOK_LOG_FORMAT:-json}
+CLICOLOR_FORCE=${CLICOLOR_FORCE:-0}
 LIVEHOOK_TABLE=$LIVEHOOK_TABLE
 LIVEHOOK_FAILED_TABLE=$LIVEHOOK_FAILED_TABLE
 LIVEHOOK_TOPIC_ARN=$LIVEHOOK_TOPIC_ARN
@@ -90,6 +146,23 @@ AWS_SECRET_ACCESS_KEY=testing
 AWS_SESSION_TOKEN=testing
 AWS_REGION=us-east-1
 RUST_LOG=${RUST_LOG:-info}
+ENV
+}
+
+# write_shell_env FILE ENDPOINT BASE CLI_DIR: what a shell needs for every
+# `livehook` command against the local stack, one `source FILE` away
+# (exported: the CLI reads them as its flags' defaults).
+write_shell_env() {
+  cat >"$1" <<ENV
+# The local livehook stack (make dev): source this file in any shell.
+export AWS_ENDPOINT_URL=$2
+export AWS_REGION=us-east-1
+export LIVEHOOK_TABLE=$LIVEHOOK_TABLE
+export LIVEHOOK_TOPIC_ARN=$LIVEHOOK_TOPIC_ARN
+export LIVEHOOK_URL=$3/lambda-url
+export LIVEHOOK_TOKEN=$LIVEHOOK_TOKEN
+export LIVEHOOK_TENCENT_KEY=$LIVEHOOK_TENCENT_KEY
+export PATH="$4:\$PATH"
 ENV
 }
 

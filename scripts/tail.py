@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Print what livehook published: receive from the tail queue subscribed to the topic.
+"""e2e's reader of the queue it subscribed to the topic before sending (people use
+`livehook tail`, which subscribes a queue of its own): prints and deletes what arrives.
 
 Usage: tail.py [--endpoint URL] [--queue NAME] [--count N] [--wait SECONDS] [--json]
 Each line: time  type  subject  id  (attributes). With --count, exits non-zero

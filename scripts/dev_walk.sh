@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The newcomer's walk as a test (run by e2e.sh): `make dev`'s own script on
+# free ports with its files in a temporary folder, every `send` line of its
+# banner pasted as printed, then the banner's `source` line and the commands
+# it prints. The terminal must show the deliveries and no JSON or EMF line,
+# and Ctrl-C (SIGINT to its process group, as a terminal sends it) must leave
+# nothing running.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+work=$(mktemp -d)
+# Job control: dev.sh gets its own process group and takes SIGINT as in a
+# terminal (a script's background jobs otherwise ignore it).
+set -m
+MOTO_PORT=$(free_port)
+WATCH_PORT=$(free_port)
+export MOTO_PORT WATCH_PORT LIVEHOOK_DEV_DIR="$work/dev"
+dev_pid=
+cleanup() {
+  if [ -n "$dev_pid" ]; then kill -INT -- "-$dev_pid" 2>/dev/null || true; fi
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "walk: ok   $*"; }
+fail() { failed=$((failed + 1)); echo "walk: FAIL $*"; }
+terminal="$work/terminal"
+
+"$root/scripts/dev.sh" >"$terminal" 2>"$work/build" &
+dev_pid=$!
+until grep -q '^Ctrl-C stops' "$terminal"; do
+  if ! kill -0 "$dev_pid" 2>/dev/null; then
+    echo "walk: make dev ended before its banner:"
+    tail -n 30 "$work/build" "$terminal"
+    exit 1
+  fi
+  sleep 1
+done
+ok "banner after $(grep -o 'ready in [0-9]* s' "$terminal")"
+banner_lines=$(wc -l <"$terminal")
+
+# Every printed send line, pasted as it is (from the checkout, as a person would).
+sends=0
+while read -r line; do
+  sends=$((sends + 1))
+  if (cd "$root" && bash -c "$line") >"$work/send" 2>&1; then
+    ok "${line%% --url*}: $(head -c 120 "$work/send")"
+  else
+    fail "$line: $(cat "$work/send")"
+  fi
+done < <(grep -E '^  \S*livehook send ' "$terminal" | sed 's/^  //')
+[ "$sends" -gt 0 ] || fail "the banner prints no send line"
+
+# The `source` line and the commands after it, pasted as printed.
+env_line=$(grep -E '^  source ' "$terminal" | sed 's/^  //')
+[ -n "$env_line" ] || fail "the banner prints no source line"
+while read -r command; do
+  if (cd "$root" && env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
+    -u AWS_ENDPOINT_URL -u LIVEHOOK_TABLE -u LIVEHOOK_TOPIC_ARN -u LIVEHOOK_TOKEN \
+    bash -c "$env_line && $command") >"$work/command" 2>&1 </dev/null; then
+    ok "$command: $(head -n 2 "$work/command" | tr '\n' ' ' | head -c 160)"
+  else
+    fail "$command: $(cat "$work/command")"
+  fi
+done < <(grep -E '^  livehook ' "$terminal" | sed -e 's/^  //' -e 's/ *#.*//' |
+  # tail runs until Ctrl-C: pasted, it stops after a second without an event.
+  sed 's/^livehook tail$/livehook tail --timeout 1/')
+
+# One line per delivery reaches the terminal (deliveries of the walk: the send
+# lines, the check's events).
+until [ "$(tail -n +"$banner_lines" "$terminal" | grep -c -E ' (accepted|duplicate) ')" -ge "$sends" ]; do
+  if ! kill -0 "$dev_pid" 2>/dev/null; then break; fi
+  sleep 1
+done
+shown=$(tail -n +"$banner_lines" "$terminal" | grep -c -E ' (accepted|duplicate) ' || true)
+if [ "$shown" -ge "$sends" ]; then ok "$shown delivery lines on the terminal"; else fail "only $shown delivery lines for $sends sends"; fi
+json=$(grep -c -E '^\s*[{[]|"_aws"' "$terminal" || true)
+if [ "$json" = 0 ]; then ok "no JSON or EMF line on the terminal"; else fail "$json JSON lines on the terminal"; fi
+lines=$(wc -l <"$terminal")
+long=$(awk 'length > 200' "$terminal" | wc -l)
+if ((long * 10 < lines)); then ok "$long of $lines lines over 200 characters"; else fail "$long of $lines lines over 200 characters"; fi
+
+# Ctrl-C: dev.sh and everything it started end.
+pids=$(cat "$work/dev/pids")
+kill -INT -- "-$dev_pid"
+wait "$dev_pid" || true
+dev_pid=
+left=()
+for pid in $pids; do
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    kill -0 -- "-$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  if kill -0 -- "-$pid" 2>/dev/null; then left+=("$(ps -o pid=,args= -g "$pid" | head -n 3)"); fi
+done
+for port in "$MOTO_PORT" "$WATCH_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then left+=("a listener on port $port"); fi
+done
+if [ "${#left[@]}" = 0 ]; then ok "Ctrl-C left nothing running"; else fail "Ctrl-C left: ${left[*]}"; fi
+
+echo "walk: the terminal after the banner:"
+tail -n +"$banner_lines" "$terminal" | head -n 30
+echo "walk: $passed passed, $failed failed"
+[ "$failed" = 0 ]
