@@ -75,6 +75,12 @@ until [ "$(tail -n +"$banner_lines" "$terminal" | grep -c -E ' (accepted|duplica
 done
 shown=$(tail -n +"$banner_lines" "$terminal" | grep -c -E ' (accepted|duplicate) ' || true)
 if [ "$shown" -ge "$sends" ]; then ok "$shown delivery lines on the terminal"; else fail "only $shown delivery lines for $sends sends"; fi
+# The pump keeps its position in make dev's folder, not in the checkout's.
+if ls "$work/dev/pump-checkpoints/"*.json >/dev/null 2>&1; then
+  ok "the pump's checkpoint is in \$LIVEHOOK_DEV_DIR"
+else
+  fail "no pump checkpoint in $work/dev/pump-checkpoints (pump.log: $(tail -n 3 "$work/dev/pump.log"))"
+fi
 json=$(grep -c -E '^\s*[{[]|"_aws"' "$terminal" || true)
 if [ "$json" = 0 ]; then ok "no JSON or EMF line on the terminal"; else fail "$json JSON lines on the terminal"; fi
 lines=$(wc -l <"$terminal")

@@ -111,11 +111,13 @@ watch_warm() {
 }
 
 # pump_start INVOKE_BASE LOG: `livehook pump`, the local event source mapping:
-# the table's stream to the relay that `cargo lambda watch` serves. Waits
-# until it reads the stream (the relay compiles on its first invocation).
+# the table's stream to the relay that `cargo lambda watch` serves, its
+# position kept beside LOG (not in the checkout: a test's stack is not the
+# developer's). Waits until it reads the stream.
 pump_start() {
   setsid env AWS_ENDPOINT_URL="$endpoint" LIVEHOOK_TABLE="$LIVEHOOK_TABLE" \
-    "$livehook" pump --invoke-url "$1" >"$2" 2>&1 &
+    "$livehook" pump --invoke-url "$1" \
+    --checkpoint "$(dirname "$2")/pump-checkpoints/$LIVEHOOK_TABLE.json" >"$2" 2>&1 &
   stack_pids+=($!)
   local deadline=$((SECONDS + 60))
   until grep -q '^pump: reading' "$2"; do
