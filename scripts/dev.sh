@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make dev`: the local livehook stack. Builds every function and the CLI
 # first (cargo's progress on the terminal), then: emulator (moto) on
-# 127.0.0.1:${MOTO_PORT:-5050}; table (with its stream) + topic + a tail queue;
+# 127.0.0.1:${MOTO_PORT:-5050}; table (with its stream) + dead-letter table + topic;
 # every function under `cargo lambda watch` on 127.0.0.1:${WATCH_PORT:-9000},
 # each started before the banner; `livehook pump` feeding the table's stream to
 # the relay (the event source mapping AWS runs). Writes .livehook/env (one
@@ -50,7 +50,7 @@ cp target/debug/livehook "$dir/livehook"
 livehook="$dir/livehook"
 echo "dev: emulator on $endpoint (log: $show/moto.log)"
 emulator_start "$moto_port" "$dir/moto.log"
-emulator_setup "$endpoint" livehook-tail
+emulator_setup "$endpoint"
 write_env "$dir/functions.env" "$endpoint"
 write_shell_env "$dir/env" "$endpoint" "$base" "$dir"
 echo "dev: cargo lambda watch on $base (log: $show/watch.log)"
@@ -98,9 +98,9 @@ and per relay batch. Full logs: $show/watch.log, $show/pump.log, $show/moto.log.
 Ctrl-C stops the emulator, the functions and the pump.
 
 INFO
-# New lines only, without file headers; the pump's own per-batch lines repeat
-# the relay's, so only what else it says (retries, errors) is shown.
-setsid bash -c 'tail -n 0 -q -F "$0" "$1" 2>/dev/null | grep --line-buffered -v "^pump: .* records → relay: ok$"' \
+# New lines only, without file headers, through dev_terminal (lib.sh).
+export -f dev_terminal
+setsid bash -c 'tail -n 0 -q -F "$0" "$1" 2>/dev/null | dev_terminal' \
   "$dir/watch.log" "$dir/pump.log" &
 stack_pids+=($!)
 wait

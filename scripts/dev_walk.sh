@@ -39,6 +39,10 @@ until grep -q '^Ctrl-C stops' "$terminal"; do
 done
 ok "banner after $(grep -o 'ready in [0-9]* s' "$terminal")"
 banner_lines=$(wc -l <"$terminal")
+# No queue that nobody reads (`livehook tail` and `check` make their own).
+queues=$(AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" "$root/.venv/bin/python" -c \
+  'import boto3; print(len(boto3.client("sqs").list_queues().get("QueueUrls", [])))')
+if [ "$queues" = 0 ]; then ok "no SQS queue before a reader asks"; else fail "$queues SQS queues that nobody reads"; fi
 
 # Every printed send line, pasted as it is (from the checkout, as a person would).
 sends=0
@@ -81,6 +85,19 @@ if ls "$work/dev/pump-checkpoints/"*.json >/dev/null 2>&1; then
 else
   fail "no pump checkpoint in $work/dev/pump-checkpoints (pump.log: $(tail -n 3 "$work/dev/pump.log"))"
 fi
+# What a function's (re)start writes (each one started before the banner,
+# as on a hot reload) shows as one short line, without the runtime's warning.
+dev_terminal <"$work/dev/watch.log" >"$work/restarts"
+started=$(grep -c ' started (cargo lambda watch)$' "$work/restarts" || true)
+if [ "$started" -ge "$(find "$root/functions" -mindepth 1 -maxdepth 1 -type d | wc -l)" ] &&
+  ! grep -q -e 'AWS_LAMBDA_MAX_CONCURRENCY' -e 'starting lambda function instance' "$work/restarts"; then
+  ok "a function's start is one line on the terminal ($started starts)"
+else
+  fail "function starts on the terminal: $(grep -e 'started' -e 'CONCURRENCY' "$work/restarts" | head -n 3)"
+fi
+# No runtime errors (a reply the caller had stopped waiting for).
+errors=$(grep -c -e 'ERROR' -e 'non-200' "$terminal" || true)
+if [ "$errors" = 0 ]; then ok "no ERROR line on the terminal"; else fail "$errors ERROR lines: $(grep -m 3 ERROR "$terminal")"; fi
 json=$(grep -c -E '^\s*[{[]|"_aws"' "$terminal" || true)
 if [ "$json" = 0 ]; then ok "no JSON or EMF line on the terminal"; else fail "$json JSON lines on the terminal"; fi
 lines=$(wc -l <"$terminal")

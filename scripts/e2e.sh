@@ -17,7 +17,7 @@ cli_build "$work"
 emulator_start "$moto_port" "$work/moto.log"
 emulator_setup "$endpoint" e2e-tail
 write_env "$work/env" "$endpoint"
-echo "e2e: starting cargo lambda watch on port $watch_port (first requests compile the functions)…"
+echo "e2e: starting cargo lambda watch on port $watch_port…"
 watch_start "$watch_port" "$work/env" "$work/watch.log"
 base="http://127.0.0.1:$watch_port"
 # What reaches the topic goes through the table's stream and the relay, as in AWS.

@@ -45,28 +45,32 @@ emulator_start() {
   wait_http "http://127.0.0.1:$1/moto-api/" 60
 }
 
-# emulator_setup ENDPOINT QUEUE: table, dead-letter table, topic, tail queue; sets LIVEHOOK_TABLE,
-# LIVEHOOK_FAILED_TABLE, LIVEHOOK_TOPIC_ARN, TAIL_QUEUE_URL.
+# emulator_setup ENDPOINT [QUEUE]: table, dead-letter table, topic and, when
+# named, a queue subscribed to the topic; sets LIVEHOOK_TABLE,
+# LIVEHOOK_FAILED_TABLE, LIVEHOOK_TOPIC_ARN (and TAIL_QUEUE_URL).
 emulator_setup() {
-  eval "$("$root/.venv/bin/python" "$root/scripts/aws_setup.py" "$1" --queue "$2")"
+  eval "$("$root/.venv/bin/python" "$root/scripts/aws_setup.py" "$1" ${2:+--queue "$2"})"
 }
 
-# stack_build: compiles every function of functions/ and the CLI, showing
-# cargo's progress, so that no request waits for a compiler.
+# stack_build [CARGO_FLAG…]: compiles every function of functions/ and the
+# CLI (cargo's progress shown unless -q), so that no request waits for a
+# compiler. One selection for all of them: `cargo build -p livehook-cli`
+# alone unifies features differently and compiles the AWS SDK crates again.
 stack_build() {
   local bins=() f
   for f in "$root"/functions/*/; do
     bins+=(--bin "$(basename "$f")")
   done
-  (cd "$root" && cargo build "${bins[@]}" --bin livehook)
+  (cd "$root" && cargo build "$@" "${bins[@]}" --bin livehook)
 }
 
-# cli_build DIR: builds the livehook CLI and copies it into DIR (the target
-# directory may be shared with other checkouts); sets $livehook. Everything
-# the scripts know about providers (names, routes, credentials, how each one
-# sends) comes from it: `livehook providers`, `livehook send`.
+# cli_build DIR: builds the livehook CLI with every function (stack_build)
+# and copies it into DIR (the target directory may be shared with other
+# checkouts); sets $livehook. Everything the scripts know about providers
+# (names, routes, credentials, how each one sends) comes from it:
+# `livehook providers`, `livehook send`.
 cli_build() {
-  (cd "$root" && cargo build -q -p livehook-cli)
+  stack_build -q
   cp "$root/target/debug/livehook" "$1/livehook"
   livehook="$1/livehook"
 }
@@ -176,6 +180,32 @@ url_for() {
     awk -v p="$2" '$1 == p { print $2 }')
   [ -n "$url" ] || { echo "url_for: no provider $2" >&2; return 1; }
   echo "${url/"{hook}"/${3:-}}"
+}
+
+# dev_terminal: what `make dev` shows of the functions' and the pump's logs
+# (stdin to stdout, line by line). Dropped: the runtime's warning about
+# AWS_LAMBDA_MAX_CONCURRENCY=1, which `cargo lambda watch` sets for every
+# function after reading the env file (in AWS only Lambda Managed Instances
+# set it), and the pump's per-batch lines (the relay's own line says the
+# same; its retries and errors stay). `cargo lambda watch`'s ~330-character
+# line on each (re)start of a function becomes its time and name (the line
+# before it, about spawning an instance, says no more).
+dev_terminal() {
+  local line now
+  while IFS= read -r line; do
+    case $line in
+      *"AWS_LAMBDA_MAX_CONCURRENCY is set to '1'"*) ;;
+      "pump: "*" records → relay: ok") ;;
+      *"spawning function instance function="*) ;;
+      *"starting lambda function instance function=\""*)
+        line=${line#*function=\"}
+        now=$EPOCHREALTIME
+        TZ=UTC printf '%(%H:%M:%S)T.%.3s  %-10s started (cargo lambda watch)\n' \
+          "${now%.*}" "${now#*.}" "${line%%\"*}"
+        ;;
+      *) printf '%s\n' "$line" ;;
+    esac
+  done
 }
 
 stack_stop() {

@@ -107,6 +107,14 @@ where
     }
 }
 
+/// Width of the type column: the longest [`crate::event::EventType`] name
+/// (a test checks every type against it).
+const TYPE_WIDTH: usize = 23;
+
+/// Width of the subject column; a longer subject pushes the rest of its
+/// line right (stream names are the senders' to choose).
+const SUBJECT_WIDTH: usize = 32;
+
 /// One line: `HH:MM:SS.mmm` (UTC) then, for a delivery, provider, hook,
 /// type, subject, published id, outcome and milliseconds; for a relay
 /// batch, its counts; for anything else, level, message and fields.
@@ -124,13 +132,14 @@ fn line(now: OffsetDateTime, level: Level, fields: &Fields) -> (Paint, String) {
             let outcome = fields.or_dash("outcome");
             let _ = write!(
                 text,
-                "{:<10} {:<20} {:<24} {:<28} {:<32} {:<9} {ms:>7.1} ms",
+                "{:<10} {:<hook$} {:<TYPE_WIDTH$} {:<SUBJECT_WIDTH$} {:<32} {:<9} {ms:>7.1} ms",
                 fields.or_dash("provider"),
                 fields.or_dash("hook"),
                 fields.or_dash("type"),
                 fields.or_dash("subject"),
                 fields.or_dash("event_id"),
                 outcome,
+                hook = super::HUMAN_HOOK_WIDTH,
             );
             if outcome == "duplicate" {
                 Paint::Dim
@@ -235,6 +244,37 @@ mod tests {
             assert!(text.contains(part), "{part}: {text}");
         }
         assert!(!text.contains("r-1") && !text.contains("token") && !text.contains('{'));
+    }
+
+    #[test]
+    fn columns_hold_every_type_and_long_hooks() {
+        for t in crate::event::EventType::ALL {
+            assert!(t.as_str().len() <= TYPE_WIDTH, "{}", t.as_str());
+        }
+        let row = |hook: &str, subject: &str| {
+            line(
+                at(),
+                Level::INFO,
+                &fields(
+                    "delivery handled",
+                    &[
+                        ("provider", "aodianyun"),
+                        ("hook", hook),
+                        ("type", "stream.started"),
+                        ("subject", subject),
+                        ("event_id", "503d1b40c5510292e41b482c7c0fa935"),
+                        ("outcome", "accepted"),
+                        ("latency_us", "35200"),
+                    ],
+                ),
+            )
+            .1
+        };
+        let long = row("sys/notify/lss:StartPublish", "aodianyun/dyy_1/live1");
+        let short = row("1", "tencent/3954_ea88f7495ba711e6a2");
+        // The id starts in the same column whatever the hook and subject.
+        assert_eq!(long.find("503d1b40"), short.find("503d1b40"), "\n{long}\n{short}");
+        assert!(long.len() < 200, "{long}");
     }
 
     #[test]
