@@ -21,7 +21,7 @@ echo "e2e: starting cargo lambda watch on port $watch_port…"
 watch_start "$watch_port" "$work/env" "$work/watch.log"
 base="http://127.0.0.1:$watch_port"
 # What reaches the topic goes through the table's stream and the relay, as in AWS.
-echo "e2e: starting livehook pump (the relay compiles on its first batch)…"
+echo "e2e: starting livehook pump…"
 pump_start "$base" "$work/pump.log"
 
 token=${LIVEHOOK_TOKEN%%,*}
