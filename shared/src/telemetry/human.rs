@@ -273,7 +273,11 @@ mod tests {
         let long = row("sys/notify/lss:StartPublish", "aodianyun/dyy_1/live1");
         let short = row("1", "tencent/3954_ea88f7495ba711e6a2");
         // The id starts in the same column whatever the hook and subject.
-        assert_eq!(long.find("503d1b40"), short.find("503d1b40"), "\n{long}\n{short}");
+        assert_eq!(
+            long.find("503d1b40"),
+            short.find("503d1b40"),
+            "\n{long}\n{short}"
+        );
         assert!(long.len() < 200, "{long}");
     }
 
