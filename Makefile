@@ -127,11 +127,13 @@ bench: $(TOOLS)
 # every provider with their real retries, SNS 5xx bursts, held PutItem replies, the relay
 # and `livehook pump` killed at random; exact accounting, figures on stderr, non-zero exit
 # when anything is lost or unexplained. SOAK_ARGS passes more flags (`--seed N`, see --help).
+# scripts/soak.sh leaves nothing of the run running however it ends (Ctrl-C, a kill);
+# scripts/soak_cleanup_test.sh shows it.
 SOAK_DELIVERIES ?= 10000
 soak: $(TOOLS)
 	cargo build --quiet -p relay -p livehook-cli -p livehook-bench --bin relay --bin livehook --bin soak
 	mkdir -p target/soak
-	target/debug/soak --deliveries $(SOAK_DELIVERIES) $(SOAK_ARGS) >target/soak/handlers.log
+	scripts/soak.sh target/debug/soak --deliveries $(SOAK_DELIVERIES) $(SOAK_ARGS) >target/soak/handlers.log
 
 fuzz:
 	scripts/fuzz.sh
