@@ -115,6 +115,7 @@ template-check:
 # deploys without prompts, and so does PARAMS="Key=Value …" (more
 # template parameters, e.g. TokenSecretId=livehook/token
 # TencentKeySecretId=livehook/tencent-key AlarmEmail=ops@example.com; see the README).
+# STREAM_KEYS=publish (or publish,play) turns stream keys on (the StreamKeys parameter).
 # The secrets reach scripts/deploy.sh through the environment (make exports its command
 # line's variables), never through a command line make prints.
 deploy: $(TOOLS)

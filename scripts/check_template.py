@@ -29,6 +29,9 @@ from cfnlint.decode import decode
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PROVIDER_ACTIONS = {"dynamodb:PutItem", "logs:CreateLogStream", "logs:PutLogEvents"}
+# What a function with stream keys (LIVEHOOK_STREAM_KEYS) may do besides, on key items only.
+KEY_ACTIONS = {"dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"}
+KEY_ITEMS = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["streamkey#*"]}}
 RELAY_ACTIONS = {
     "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
     "dynamodb:ListStreams", "sns:Publish", "sqs:SendMessage", "dynamodb:PutItem",
@@ -176,8 +179,15 @@ def check(template, registry, functions_dir=None):
             problems.append(f"{logical} has no log group of its own")
         is_provider = any(e["Type"] == "HttpApi" for e in props.get("Events", {}).values())
         allowed = PROVIDER_ACTIONS if is_provider else RELAY_ACTIONS
+        binary = fn["Metadata"]["BuildProperties"]["Binary"]
+        keyed = any(
+            p["name"] == binary and "LIVEHOOK_STREAM_KEYS" in p.get("settings", []) for p in registry
+        )
         for st in statements(res[role], res):
             extra = actions(st) - allowed - XRAY
+            if keyed and extra <= KEY_ACTIONS and st.get("Condition") == KEY_ITEMS \
+                    and st["Resource"] == {"Fn::GetAtt": ["EventsTable", "Arn"]}:
+                extra = set()
             if extra:
                 problems.append(f"{logical} ({role}) may {sorted(extra)}")
             if actions(st) & {"logs:PutLogEvents"} and st["Resource"] != {"Fn::GetAtt": [log_group, "Arn"]}:

@@ -32,10 +32,12 @@ check() { # what, output file
 export SAM_ARGS=$tmp/args1
 SAM="$tmp/bin/sam" make --no-print-directory -o .venv/.installed deploy \
   TOKEN="$token" TENCENT_KEY="$key" PARAMS="LivekitSecret=$signing AlarmEmail=ops@example.com" \
+  STREAM_KEYS=publish,play \
   >"$tmp/out1" 2>&1
 check "make deploy TOKEN=… TENCENT_KEY=… PARAMS=…" "$tmp/out1"
 grep -qF "Token=$token" "$SAM_ARGS" && grep -qF "TencentKey=$key" "$SAM_ARGS" \
   && grep -qF "LivekitSecret=$signing" "$SAM_ARGS" \
+  && grep -qF "StreamKeys=publish,play" "$SAM_ARGS" \
   || { echo "deploy_test: sam did not receive the secrets: $(cat "$SAM_ARGS")" >&2; fail=1; }
 
 # Secrets from the environment.

@@ -59,6 +59,11 @@ pub struct Config {
     /// The configured secrets (tokens, Tencent key, signing secrets) are
     /// masked by value whatever the list says.
     pub redactor: Redactor,
+    /// `LIVEHOOK_STREAM_KEYS` (`off`, the default; `publish`;
+    /// `publish,play`): which admissions need the stream's key (see
+    /// [`crate::stream_keys`]). When on, the `key` query parameter is a
+    /// secret name too.
+    pub stream_keys: crate::stream_keys::Required,
     /// `LIVEHOOK_SCHEMA_BASE_URL` (default
     /// [`crate::event::DEFAULT_SCHEMA_BASE_URL`]): where the schemas of
     /// `schemas/` are published; every event's `dataschema` is under it.
@@ -252,8 +257,24 @@ impl Config {
             let pair = s.expose();
             [Some(pair), pair.split_once(':').map(|(_, secret)| secret)]
         });
-        let redactor = get("LIVEHOOK_REDACT")
-            .map_or_else(Redactor::default, |list| Redactor::parse(&list))
+        let stream_keys = get(crate::stream_keys::SETTING)
+            .map(|v| crate::stream_keys::Required::parse(&v))
+            .transpose()
+            .map_err(|reason| ConfigError::Invalid {
+                name: crate::stream_keys::SETTING,
+                reason,
+            })?
+            .unwrap_or_default();
+        let names =
+            get("LIVEHOOK_REDACT").map_or_else(Redactor::default, |list| Redactor::parse(&list));
+        // A presented stream key (right or wrong) is masked wherever the
+        // client's query is reported.
+        let names = if stream_keys.is_on() {
+            names.with_name(crate::stream_keys::KEY_PARAMETER)
+        } else {
+            names
+        };
+        let redactor = names
             .with_secrets(
                 token_list
                     .split(',')
@@ -290,6 +311,7 @@ impl Config {
             max_body_bytes,
             max_message_bytes,
             admission_on_failure,
+            stream_keys,
             schema_base_url,
             redactor,
             settings: Settings::default(),

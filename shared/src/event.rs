@@ -39,6 +39,11 @@ pub enum EventType {
     /// `on_stream_none_reader`); livehook's answer keeps it open.
     #[serde(rename = "stream.idle")]
     StreamIdle,
+    /// A media server asked whether a client may publish or play, and
+    /// livehook refused it for its stream key (`LIVEHOOK_STREAM_KEYS`):
+    /// `data.reason` says why, `data.client_ip` who.
+    #[serde(rename = "stream.refused")]
+    StreamRefused,
     /// A viewer started playing a stream.
     #[serde(rename = "playback.started")]
     PlaybackStarted,
@@ -116,7 +121,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in DESIGN.md's order.
-    pub const ALL: [EventType; 29] = [
+    pub const ALL: [EventType; 30] = [
         EventType::StreamStarted,
         EventType::StreamStopped,
         EventType::StreamEnded,
@@ -124,6 +129,7 @@ impl EventType {
         EventType::StreamRegistered,
         EventType::StreamUnregistered,
         EventType::StreamIdle,
+        EventType::StreamRefused,
         EventType::PlaybackStarted,
         EventType::PlaybackStopped,
         EventType::RecordingStarted,
@@ -158,6 +164,7 @@ impl EventType {
             EventType::StreamRegistered => "stream.registered",
             EventType::StreamUnregistered => "stream.unregistered",
             EventType::StreamIdle => "stream.idle",
+            EventType::StreamRefused => "stream.refused",
             EventType::PlaybackStarted => "playback.started",
             EventType::PlaybackStopped => "playback.stopped",
             EventType::RecordingStarted => "recording.started",
@@ -356,6 +363,10 @@ pub struct EventData {
     /// Stop reason text, when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+    /// Why livehook refused a client (`stream.refused`): `missing_key`,
+    /// `no_key_for_stream`, `wrong_key`, `expired_key`, `revoked_key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// How long the stream was pushed, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub push_duration_ms: Option<i64>,

@@ -158,6 +158,14 @@ impl Redactor {
         }
     }
 
+    /// The same names and `name`, keeping the secrets.
+    pub fn with_name(self, name: &str) -> Self {
+        let mut with = Redactor::new(self.names.iter().map(String::as_str).chain([name]));
+        with.secrets = self.secrets;
+        with.finder = self.finder;
+        with
+    }
+
     /// Also masks these secret values wherever they occur, whatever the
     /// names say: livehook's tokens, the Tencent key, and any other secret
     /// the configuration holds. Values shorter than [`MIN_SECRET_LEN`] are

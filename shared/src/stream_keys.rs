@@ -289,6 +289,21 @@ impl Reason {
     }
 }
 
+/// Whether a key item admits `hash` at `now_ms`: what [`CONDITION`] asks
+/// of it (for stores that evaluate it themselves).
+pub fn admits(item: &HashMap<String, AttributeValue>, hash: &str, now_ms: i64) -> bool {
+    let expires = item
+        .get(attr::EXPIRES_MS)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse::<i64>().ok());
+    item.get(attr::HASH)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        == Some(hash)
+        && !item.contains_key(attr::REVOKED)
+        && expires.is_none_or(|at| at > now_ms)
+}
+
 /// The attribute names of a key item.
 pub mod attr {
     /// The stream (`<app>/<stream>`).

@@ -20,17 +20,20 @@ pub enum Outcome {
     TooLarge,
     /// DynamoDB failed or timed out; 503.
     StoreFailed,
+    /// A stream key refused a publish or play (`stream.refused`).
+    Refused,
 }
 
 impl Outcome {
     /// Every outcome; each is a metric name.
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::Accepted,
         Outcome::Duplicate,
         Outcome::Rejected,
         Outcome::Unauthenticated,
         Outcome::TooLarge,
         Outcome::StoreFailed,
+        Outcome::Refused,
     ];
 
     /// Name in logs and metrics.
@@ -42,6 +45,7 @@ impl Outcome {
             Outcome::Unauthenticated => "unauthenticated",
             Outcome::TooLarge => "too_large",
             Outcome::StoreFailed => "store_failed",
+            Outcome::Refused => "refused",
         }
     }
 }
@@ -127,7 +131,7 @@ const EMF_DECLARATION: &str = concat!(
     r#"{"Name":"accepted","Unit":"Count"},{"Name":"duplicate","Unit":"Count"},"#,
     r#"{"Name":"rejected","Unit":"Count"},"#,
     r#"{"Name":"unauthenticated","Unit":"Count"},{"Name":"too_large","Unit":"Count"},"#,
-    r#"{"Name":"store_failed","Unit":"Count"}]}]},"provider":""#
+    r#"{"Name":"store_failed","Unit":"Count"},{"Name":"refused","Unit":"Count"}]}]},"provider":""#
 );
 
 /// One EMF line: namespace `livehook`, dimension `provider`, every outcome a
@@ -225,7 +229,7 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .len(),
-            6
+            Outcome::ALL.len()
         );
         assert_eq!(v["provider"], "lal");
         assert_eq!(v["duplicate"], 1);

@@ -12,3 +12,4 @@ mod idempotency;
 mod nothing_lost;
 mod outbox;
 mod samples;
+mod stream_keys;

@@ -283,6 +283,18 @@ fn provider(registry: &Registry, f: &Function) -> Vec<String> {
         "          Statement:".to_owned(),
         format!("            - {{Sid: WriteOwnLogs, Effect: Allow, Action: [logs:CreateLogStream, logs:PutLogEvents], Resource: !GetAtt {l}LogGroup.Arn}}"),
     ]);
+    if f.deployment
+        .settings
+        .iter()
+        .any(|(variable, _)| *variable == livehook::stream_keys::SETTING)
+    {
+        // Stream keys: an admission checks its key in the transaction that writes its
+        // record, and a publisher's records the key's last use; key items only.
+        lines.push(format!(
+            "            - {{Sid: CheckStreamKeys, Effect: Allow, Action: [dynamodb:ConditionCheckItem, dynamodb:UpdateItem], Resource: !GetAtt EventsTable.Arn, Condition: {{\"ForAllValues:StringLike\": {{\"dynamodb:LeadingKeys\": [\"{}*\"]}}}}}}",
+            livehook::stream_keys::ITEM_PREFIX
+        ));
+    }
     lines.extend([
         format!("{l}LogGroup:"),
         "  Type: AWS::Logs::LogGroup".to_owned(),

@@ -8,6 +8,7 @@ use crate::config::AdmissionOnFailure;
 use crate::error::Rejection;
 use crate::providers::Provider;
 use crate::store::StoreError;
+use crate::stream_keys::Reason;
 use crate::telemetry::Outcome;
 
 /// Everything that is not a 200, in one type.
@@ -20,6 +21,15 @@ pub enum Failure {
     /// applied, the provider's retry is answered correctly.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A stream key refused the client's publish or play: the provider's
+    /// refusal ([`Provider::refusal`]), and a `stream.refused` event.
+    #[error("stream key refused: {}", reason.as_str())]
+    Refused {
+        /// Why.
+        reason: Reason,
+        /// The id of the `stream.refused` event, once recorded.
+        event_id: Option<String>,
+    },
 }
 
 impl Failure {
@@ -32,6 +42,7 @@ impl Failure {
             ) => Outcome::TooLarge,
             Failure::Rejected(_) => Outcome::Rejected,
             Failure::Store(_) => Outcome::StoreFailed,
+            Failure::Refused { .. } => Outcome::Refused,
         }
     }
 
@@ -50,6 +61,8 @@ impl Failure {
                 StatusCode::BAD_REQUEST
             }
             Failure::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            // What the provider is answered is its own refusal (see `respond`).
+            Failure::Refused { .. } => StatusCode::FORBIDDEN,
         }
     }
 
@@ -113,6 +126,14 @@ pub fn respond(
 ) -> Response<Body> {
     match result {
         Ok(accepted) => ok(accepted.reply, accepted.content_type),
+        Err(Failure::Refused { .. }) => {
+            let refusal = provider.refusal();
+            Response::builder()
+                .status(refusal.status)
+                .header(header::CONTENT_TYPE, JSON)
+                .body(Body::from(refusal.body))
+                .unwrap_or_else(|_| internal_error())
+        }
         Err(failure)
             if failure.is_unavailable()
                 && provider.receiving().admission

@@ -11,7 +11,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::record::Record;
 use crate::sink::{EventSink, Message, Sent};
-use crate::store::{IdempotencyStore, StoreError, Written, first_id};
+use crate::store::{Admitted, IdempotencyStore, StoreError, Written, first_id};
+use crate::stream_keys::{self, KeyCheck, Reason};
 
 /// A table in a map, with the conditional write of the DynamoDB one.
 #[derive(Debug, Default)]
@@ -42,9 +43,8 @@ fn take_one(counter: &AtomicUsize) -> bool {
         .is_ok()
 }
 
-impl IdempotencyStore for MemoryStore {
-    async fn put_new(&self, record: Record) -> Result<Written, StoreError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+impl MemoryStore {
+    fn write(&self, record: Record) -> Result<Written, StoreError> {
         if take_one(&self.failing) {
             return Err(StoreError("injected failure".into()));
         }
@@ -68,6 +68,39 @@ impl IdempotencyStore for MemoryStore {
             return Err(StoreError("injected lost reply".into()));
         }
         Ok(Written::New)
+    }
+}
+
+impl IdempotencyStore for MemoryStore {
+    async fn put_new(&self, record: Record) -> Result<Written, StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.write(record)
+    }
+
+    /// The key's condition and the record's write, as one call.
+    async fn put_admitted(&self, record: Record, check: &KeyCheck) -> Result<Admitted, StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let key = self.item(&check.item_key);
+        if !key
+            .as_ref()
+            .is_some_and(|item| stream_keys::admits(item, &check.hash, check.now_ms))
+        {
+            return Ok(Admitted::Refused(Reason::of_item(
+                key.as_ref(),
+                &check.hash,
+                check.now_ms,
+            )));
+        }
+        let written = self.write(record)?;
+        if check.touch
+            && let Some(item) = self.items.lock().unwrap().get_mut(&check.item_key)
+        {
+            item.insert(
+                stream_keys::attr::LAST_USED.to_owned(),
+                AttributeValue::S(check.now.clone()),
+            );
+        }
+        Ok(Admitted::Written(written))
     }
 }
 

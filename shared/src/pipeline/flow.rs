@@ -11,7 +11,8 @@ use crate::error::Rejection;
 use crate::providers::Delivery;
 use crate::record::{MAX_ITEM_BYTES, Record, RecordParts};
 use crate::sink::Message;
-use crate::store::{IdempotencyStore, Written};
+use crate::store::{Admitted, IdempotencyStore, Written};
+use crate::stream_keys::KeyCheck;
 
 /// The facts of one invocation the flow needs.
 #[derive(Debug, Clone, Copy)]
@@ -22,23 +23,35 @@ pub struct Invocation<'a> {
     pub now: OffsetDateTime,
 }
 
+/// What a delivery's write has to do with a stream key (see
+/// [`super::admission`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Keyed<'a> {
+    /// The key to check in the same call as the write.
+    pub check: Option<&'a KeyCheck>,
+    /// The key the client presented: masked by value.
+    pub presented: Option<&'a str>,
+}
+
 /// Runs one admitted delivery through the store.
 pub(crate) async fn deliver<S: IdempotencyStore>(
     gate: &Gate,
     store: &S,
     delivery: &Delivery,
     invocation: Invocation<'_>,
+    keyed: Keyed<'_>,
 ) -> Result<Answered, Failure> {
     let provider = gate.provider();
     let event_type = delivery.event_type().as_str();
 
     // Serialized once: the stored text is what the relay publishes.
-    let envelopes: Vec<String> = delivery
+    let mut envelopes: Vec<String> = delivery
         .events
         .iter()
         .map(|o| serde_json::to_string(&o.event))
         .collect::<Result<_, _>>()
         .map_err(|e| Rejection::malformed(format!("the event cannot be serialized: {e}")))?;
+    super::admission::mask_presented(keyed.presented, &mut envelopes);
     let messages: Vec<Message<'_>> = delivery
         .events
         .iter()
@@ -78,7 +91,19 @@ pub(crate) async fn deliver<S: IdempotencyStore>(
         [one] => one.event.id.clone(),
         _ => delivery.key.clone(),
     };
-    let (duplicate, id) = match store.put_new(record).await? {
+    let written = match keyed.check {
+        None => store.put_new(record).await?,
+        Some(check) => match store.put_admitted(record, check).await? {
+            Admitted::Written(written) => written,
+            Admitted::Refused(reason) => {
+                return Err(Failure::Refused {
+                    reason,
+                    event_id: None,
+                });
+            }
+        },
+    };
+    let (duplicate, id) = match written {
         Written::New => (false, published),
         Written::Duplicate { first_id } => (true, first_id.unwrap_or(published)),
     };
@@ -165,7 +190,14 @@ mod tests {
                 request_id: "r",
                 now: at,
             };
-            deliver(&self.gate, &self.store, delivery, invocation).await
+            deliver(
+                &self.gate,
+                &self.store,
+                delivery,
+                invocation,
+                Keyed::default(),
+            )
+            .await
         }
 
         async fn deliver(&self, delivery: &Delivery) -> Result<Answered, Failure> {

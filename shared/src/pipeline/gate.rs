@@ -94,6 +94,11 @@ impl Gate {
         &self.redactor
     }
 
+    /// Names the schema of each event's (changed) type in its `dataschema`.
+    pub(crate) fn stamp<'a>(&self, events: impl IntoIterator<Item = &'a mut crate::CloudEvent>) {
+        self.data_schemas.stamp(events);
+    }
+
     /// The limits this gate applies.
     pub fn limits(&self) -> &Limits {
         &self.limits

@@ -19,8 +19,10 @@ use crate::error::Rejection;
 use crate::event::DataSchemas;
 use crate::providers::Provider;
 use crate::store::IdempotencyStore;
+use crate::stream_keys::Required;
 use crate::telemetry::{Outcome, emit_metrics};
 
+mod admission;
 pub mod answer;
 #[cfg(test)]
 pub(crate) mod fakes;
@@ -36,6 +38,7 @@ pub struct Pipeline<S> {
     gate: Gate,
     store: S,
     admission_on_failure: AdmissionOnFailure,
+    stream_keys: Required,
     clock: fn() -> OffsetDateTime,
 }
 
@@ -55,6 +58,7 @@ impl<S: IdempotencyStore> Pipeline<S> {
                 .with_settings(config.settings.clone()),
             store,
             admission_on_failure: config.admission_on_failure,
+            stream_keys: config.stream_keys,
             clock: OffsetDateTime::now_utc,
         }
     }
@@ -157,6 +161,24 @@ impl<S: IdempotencyStore> Pipeline<S> {
         let delivery = self
             .gate
             .admit(request, invocation.now, invocation.request_id)?;
-        flow::deliver(&self.gate, &self.store, &delivery, invocation).await
+        let admission = delivery
+            .admission
+            .as_ref()
+            .filter(|a| self.stream_keys.requires(a.action));
+        match admission {
+            None => {
+                flow::deliver(
+                    &self.gate,
+                    &self.store,
+                    &delivery,
+                    invocation,
+                    flow::Keyed::default(),
+                )
+                .await
+            }
+            Some(admission) => {
+                admission::deliver(&self.gate, &self.store, &delivery, admission, invocation).await
+            }
+        }
     }
 }

@@ -266,5 +266,6 @@ fn split_update(
         dedupe_window: None,
         check: false,
         answer: None,
+        admission: None,
     })
 }

@@ -164,6 +164,15 @@ pub trait Provider: Send + Sync + std::panic::RefUnwindSafe + 'static {
         &[]
     }
 
+    /// The reply that refuses an admission (a publish or play without a
+    /// valid stream key): what makes this provider turn its client away.
+    fn refusal(&self) -> Refusal {
+        Refusal {
+            status: 403,
+            body: r#"{"error":"stream key refused"}"#,
+        }
+    }
+
     /// What its function needs from the deployment (see [`Deployment`]).
     fn deployment(&self) -> Deployment {
         Deployment {
@@ -179,6 +188,21 @@ pub trait Provider: Send + Sync + std::panic::RefUnwindSafe + 'static {
         Receiving::DEFAULT
     }
 }
+
+/// A provider's refusal of an admission (see [`Provider::refusal`]): a JSON
+/// body with a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// The HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: &'static str,
+}
+
+/// The settings of a provider whose reply is admission control: what it
+/// answers when DynamoDB fails, and which admissions require a stream key.
+pub const ADMISSION_SETTINGS: &[(&str, &str)] =
+    &[ADMISSION_SETTING, crate::stream_keys::DEPLOYMENT_SETTING];
 
 /// How a provider's requests arrive and what its reply means: the facts
 /// the production pipeline (and the route in the template) depends on.
@@ -281,6 +305,10 @@ pub struct Delivery {
     /// [`Provider::reply`] (Twitch's challenge, echoed as plain text). Built
     /// from the delivery, so a duplicate gets it too.
     pub answer: Option<Answer>,
+    /// The admission question it asks (a publish or play the provider
+    /// admits by its reply), which `LIVEHOOK_STREAM_KEYS` may require a key
+    /// for. Set by the adapters of admission providers.
+    pub admission: Option<crate::stream_keys::Admission>,
 }
 
 /// A reply a delivery asks for (see [`Delivery::answer`]).
@@ -500,6 +528,7 @@ pub(crate) fn single(
         dedupe_window: None,
         check: false,
         answer: None,
+        admission: None,
     }
 }
 

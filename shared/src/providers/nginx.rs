@@ -32,7 +32,7 @@
 use serde_json::{Map, Value};
 
 use super::{
-    ADMISSION_SETTING, Delivery, Deployment, Identity, Imitate, Provider, Receiving, Sending,
+    ADMISSION_SETTINGS, Delivery, Deployment, Identity, Imitate, Provider, Receiving, Sending,
     authenticated_body, into_map, per_delivery_key, raw_json, single,
 };
 use crate::auth::Verifier;
@@ -40,6 +40,7 @@ use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo};
 use crate::inbound::Inbound;
 use crate::json::Fields;
+use crate::stream_keys::{Action, Admission, KEY_PARAMETER, Presented};
 
 /// nginx-rtmp-module notify adapter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -77,8 +78,9 @@ impl Provider for Nginx {
     fn deployment(&self) -> Deployment {
         Deployment {
             console: "nginx-rtmp on_publish, on_play, on_done, on_update, ... URL (notify_method post)",
-            // Its reply is admission control: the stack chooses what it answers when DynamoDB fails.
-            settings: &[ADMISSION_SETTING],
+            // Its reply is admission control: the stack chooses what it answers when DynamoDB
+            // fails, and which admissions need a stream key.
+            settings: ADMISSION_SETTINGS,
             own_settings: &[],
         }
     }
@@ -131,10 +133,29 @@ impl Provider for Nginx {
             raw: raw_json(inbound.body)?,
             ..EventData::default()
         };
+        // Publish and play are the questions nginx's reply answers; the
+        // client's query (`?key=…`) comes as more form fields.
+        let action = match event_type {
+            EventType::StreamStarted => Some(Action::Publish),
+            EventType::PlaybackStarted => Some(Action::Play),
+            _ => None,
+        };
+        let admission =
+            action
+                .zip(app.as_deref().zip(stream.as_deref()))
+                .map(|(action, (app, stream))| Admission {
+                    action,
+                    stream: format!("{app}/{stream}"),
+                    presented: Presented::of(match body.get(KEY_PARAMETER) {
+                        Some(Value::Array(values)) => values.iter().map(text_of).collect(),
+                        Some(one) => vec![text_of(one)],
+                        None => Vec::new(),
+                    }),
+                });
         let identity = Identity::of_stream(app, stream, |app| client_id.or(app));
-        Ok(single(
-            NAME, inbound, event_key, event_type, identity, None, data,
-        ))
+        let mut delivery = single(NAME, inbound, event_key, event_type, identity, None, data);
+        delivery.admission = admission;
+        Ok(delivery)
     }
 
     fn receiving(&self) -> Receiving {
@@ -214,6 +235,14 @@ impl SentByNginx {
             "clientid" => self.clientid,
             other => OWN_FIELDS.contains(&other),
         }
+    }
+}
+
+/// A form field's value as text.
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

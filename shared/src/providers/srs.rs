@@ -36,14 +36,15 @@
 use serde_json::{Map, Value};
 
 use super::{
-    ADMISSION_SETTING, Delivery, Deployment, Identity, Imitate, Provider, Receiving, Sending,
-    authenticated_body, into_map, per_delivery_key, raw_json, single,
+    ADMISSION_SETTINGS, Delivery, Deployment, Identity, Imitate, Provider, Receiving, Refusal,
+    Sending, authenticated_body, into_map, per_delivery_key, raw_json, single,
 };
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo};
 use crate::inbound::Inbound;
 use crate::json::Fields;
+use crate::stream_keys::{Action, Admission, Presented};
 
 /// SRS http_hooks adapter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -62,8 +63,9 @@ impl Provider for Srs {
     fn deployment(&self) -> Deployment {
         Deployment {
             console: "SRS http_hooks (on_publish, on_unpublish, on_play, on_stop, on_dvr, ...) URL",
-            // Its reply is admission control: the stack chooses what it answers when DynamoDB fails.
-            settings: &[ADMISSION_SETTING],
+            // Its reply is admission control: the stack chooses what it answers when DynamoDB
+            // fails, and which admissions need a stream key.
+            settings: ADMISSION_SETTINGS,
             own_settings: &[],
         }
     }
@@ -122,10 +124,33 @@ impl Provider for Srs {
             raw: raw_json(inbound.body)?,
             ..EventData::default()
         };
+        // Publish and play are the questions SRS's reply answers; the
+        // client's query (`?key=…`) is its `param`.
+        let action = match event_type {
+            EventType::StreamStarted => Some(Action::Publish),
+            EventType::PlaybackStarted => Some(Action::Play),
+            _ => None,
+        };
+        let admission =
+            action
+                .zip(app.as_deref().zip(stream.as_deref()))
+                .map(|(action, (app, stream))| Admission {
+                    action,
+                    stream: format!("{app}/{stream}"),
+                    presented: Presented::in_query(data.url_params.as_deref().unwrap_or("")),
+                });
         let identity = Identity::of_stream(app, stream, |_| client_id.or(server_id));
-        Ok(single(
-            NAME, inbound, event_key, event_type, identity, None, data,
-        ))
+        let mut delivery = single(NAME, inbound, event_key, event_type, identity, None, data);
+        delivery.admission = admission;
+        Ok(delivery)
+    }
+
+    /// A non-zero `code` refuses the publish or play.
+    fn refusal(&self) -> Refusal {
+        Refusal {
+            status: 200,
+            body: r#"{"code":403,"msg":"stream key refused"}"#,
+        }
     }
 
     /// SRS's own success answer; its reference hook server sends the same.

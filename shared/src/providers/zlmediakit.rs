@@ -63,8 +63,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::{
-    ADMISSION_SETTING, Delivery, Deployment, EventParts, Identity, Imitate, Provider, Receiving,
-    Recorded, Sending, Setting, Settings, Unit, authenticated_hook_body, into_map,
+    ADMISSION_SETTINGS, Delivery, Deployment, EventParts, Identity, Imitate, Provider, Receiving,
+    Recorded, Refusal, Sending, Setting, Settings, Unit, authenticated_hook_body, into_map,
     per_delivery_key, raw_json,
 };
 use crate::auth::Verifier;
@@ -73,6 +73,7 @@ use crate::event::{EventData, EventType, FileInfo, format_time, from_unix_second
 use crate::inbound::Inbound;
 use crate::json::Fields;
 use crate::key;
+use crate::stream_keys::{Action, Admission, Presented};
 
 /// ZLMediaKit web hook adapter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -227,8 +228,9 @@ impl Provider for Zlmediakit {
     fn deployment(&self) -> Deployment {
         Deployment {
             console: "ZLMediaKit config.ini [hook] on_*",
-            // Its reply is admission control: the stack chooses what it answers when DynamoDB fails.
-            settings: &[ADMISSION_SETTING],
+            // Its reply is admission control: the stack chooses what it answers when DynamoDB
+            // fails, and which admissions need a stream key.
+            settings: ADMISSION_SETTINGS,
             own_settings: OWN_SETTINGS,
         }
     }
@@ -311,6 +313,21 @@ impl Provider for Zlmediakit {
         {
             data.raw = masked;
         }
+        // Publish and play are questions ZLMediaKit's reply answers; the
+        // client's query (`?key=…`) is its `params`.
+        let action = match hook {
+            "on_publish" => Some(Action::Publish),
+            "on_play" => Some(Action::Play),
+            _ => None,
+        };
+        let admission =
+            action
+                .zip(app.as_deref().zip(stream.as_deref()))
+                .map(|(action, (app, stream))| Admission {
+                    action,
+                    stream: format!("{app}/{stream}"),
+                    presented: Presented::in_query(data.url_params.as_deref().unwrap_or("")),
+                });
         let identity = Identity::of_stream(app, stream, |_| server_id);
 
         // The attempt's counter is kept on the record, never in the key.
@@ -358,12 +375,21 @@ impl Provider for Zlmediakit {
             dedupe_window,
             check: false,
             answer: None,
+            admission,
         })
     }
 
     /// ZLMediaKit's own success answer (an integer `code`, or it retries).
     fn reply(&self, _event_id: &str) -> String {
         r#"{"code":0,"msg":"success"}"#.to_owned()
+    }
+
+    /// A non-zero integer `code` refuses the client, and is not retried.
+    fn refusal(&self) -> Refusal {
+        Refusal {
+            status: 200,
+            body: r#"{"code":-1,"msg":"stream key refused"}"#,
+        }
     }
 
     fn receiving(&self) -> Receiving {

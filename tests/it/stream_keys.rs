@@ -1,0 +1,351 @@
+//! Stream keys (`LIVEHOOK_STREAM_KEYS`) against the strict emulator: each
+//! admission server's allow and refuse replies, what each costs, revocation,
+//! expiry, the `stream.refused` event, and the key in no published, stored
+//! or logged byte.
+
+use livehook::stream_keys::{self, Action, attr};
+use livehook_testkit::*;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+const BOTH: &[(&str, &str)] = &[("LIVEHOOK_STREAM_KEYS", "publish,play")];
+
+/// One admission server: how it asks, and how it is answered.
+struct Server {
+    name: &'static str,
+    /// Its allow reply (status, body; nginx reads only the status).
+    allow: (u16, Option<&'static str>),
+    /// Its refusal (status, body).
+    refuse: (u16, &'static str),
+}
+
+const SERVERS: [Server; 3] = [
+    Server {
+        name: "srs",
+        allow: (200, Some(r#"{"code":0}"#)),
+        refuse: (200, r#"{"code":403,"msg":"stream key refused"}"#),
+    },
+    Server {
+        name: "nginx",
+        allow: (200, None),
+        refuse: (403, r#"{"error":"stream key refused"}"#),
+    },
+    Server {
+        name: "zlmediakit",
+        allow: (200, Some(r#"{"code":0,"msg":"success"}"#)),
+        refuse: (200, r#"{"code":-1,"msg":"stream key refused"}"#),
+    },
+];
+
+/// The server's publish or play of `live/<stream>` from 10.0.0.5, with
+/// `query` as the client's URL query (`key=…`); `n` tells sessions apart.
+fn ask(server: &str, action: Action, stream: &str, query: &str, n: u32) -> lambda_http::Request {
+    let publish = action == Action::Publish;
+    let (path, body) = match server {
+        "srs" => (
+            "/srs".to_owned(),
+            json!({"server_id": "vid-1", "action": if publish { "on_publish" } else { "on_play" },
+                "client_id": format!("c{n}"), "ip": "10.0.0.5", "vhost": "__defaultVhost__",
+                "app": "live", "stream": stream, "tcUrl": "rtmp://127.0.0.1/live",
+                "param": format!("?{query}")}),
+        ),
+        "nginx" => {
+            let mut body = json!({"app": "live", "flashver": "FMLE/3.0", "tcurl": "rtmp://127.0.0.1/live",
+                "addr": "10.0.0.5", "clientid": n.to_string(), "call": if publish { "publish" } else { "play" },
+                "name": stream, "type": "live"});
+            // The client's query follows as more fields (a repeated one: an array).
+            for (name, value) in form_urlencoded_pairs(query) {
+                body[&name] = match body.get(&name) {
+                    None => Value::from(value),
+                    Some(first) => json!([first, value]),
+                };
+            }
+            ("/nginx".to_owned(), body)
+        }
+        _ => (
+            format!(
+                "/zlmediakit/{}",
+                if publish { "on_publish" } else { "on_play" }
+            ),
+            json!({"mediaServerId": "z1", "hook_index": n, "app": "live", "stream": stream,
+                "vhost": "__defaultVhost__", "schema": "rtmp", "ip": "10.0.0.5", "port": 50000 + n,
+                "id": format!("id{n}"), "params": query,
+                "originUrl": format!("rtmp://127.0.0.1/live/{stream}?{query}")}),
+        ),
+    };
+    post(&path, &serde_json::to_vec(&body).expect("JSON"))
+}
+
+fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Stores a key for `stream` (as `livehook keys create` does) and returns it.
+async fn create_key(stack: &Stack, action: Action, stream: &str, expired: bool) -> String {
+    let key: String = livehook::key::fresh() + "Ab-_";
+    let now = OffsetDateTime::now_utc();
+    let (created, expires) = if expired {
+        (
+            now - time::Duration::hours(2),
+            Some(time::Duration::hours(1)),
+        )
+    } else {
+        (now, Some(time::Duration::hours(1)))
+    };
+    stack
+        .put_item(stream_keys::new_item(
+            &format!("live/{stream}"),
+            action,
+            &key,
+            created,
+            expires,
+        ))
+        .await;
+    key
+}
+
+async fn revoke(stack: &Stack, action: Action, stream: &str) {
+    let mut item = stack
+        .item(&stream_keys::item_key(action, &format!("live/{stream}")))
+        .await
+        .expect("the key");
+    item.insert(
+        attr::REVOKED.to_owned(),
+        aws_sdk_dynamodb::types::AttributeValue::S("2026-01-01T00:00:00Z".into()),
+    );
+    stack.put_item(item).await;
+}
+
+/// Every published message and stored item, and the logs: the keys occur
+/// in none of them.
+async fn nowhere(stack: &Stack, published: &[Received], keys: &[&str]) {
+    let items = format!("{:?}", stack.items().await);
+    let logs = logs_text();
+    for key in keys {
+        for message in published {
+            assert!(
+                !message.message.contains(key),
+                "published: {}",
+                message.message
+            );
+            assert!(
+                !format!("{:?}", message.attributes).contains(key),
+                "in attributes"
+            );
+        }
+        assert!(!items.contains(key), "stored: {items}");
+        assert!(!logs.contains(key), "logged");
+    }
+}
+
+fn allowed(server: &Server, reply: &Reply) {
+    assert_eq!(
+        reply.status, server.allow.0,
+        "{}: {}",
+        server.name, reply.body
+    );
+    if let Some(body) = server.allow.1 {
+        assert_eq!(reply.body, body, "{}", server.name);
+    }
+}
+
+#[tokio::test]
+async fn each_server_admits_the_key_and_refuses_anything_else_with_its_own_reply() {
+    captured_logs();
+    let stack = Stack::new("keys-admit").await;
+    let mut every_key = Vec::new();
+    for (s, server) in SERVERS.iter().enumerate() {
+        let pipeline = stack.pipeline_with(server.name, BOTH);
+        let stream = format!("cam-{}", server.name);
+        let publish_key = create_key(&stack, Action::Publish, &stream, false).await;
+        let play_key = create_key(&stack, Action::Play, &stream, false).await;
+        let wrong = livehook::key::fresh();
+        every_key.extend([publish_key.clone(), play_key.clone(), wrong.clone()]);
+        let n = |i: u32| 100 * s as u32 + i;
+        let case = |action, query: String, i| ask(server.name, action, &stream, &query, n(i));
+
+        // The right keys: the allow reply, one AWS call each.
+        let reply = handle(
+            &pipeline,
+            case(Action::Publish, format!("key={publish_key}"), 1),
+        )
+        .await;
+        allowed(server, &reply);
+        assert_eq!(
+            stack.take_calls(),
+            ["TransactWriteItems"],
+            "{}",
+            server.name
+        );
+        let reply = handle(
+            &pipeline,
+            case(Action::Play, format!("a=1&key={play_key}"), 2),
+        )
+        .await;
+        allowed(server, &reply);
+        assert_eq!(
+            stack.take_calls(),
+            ["TransactWriteItems"],
+            "{}",
+            server.name
+        );
+
+        // A wrong key, the play key for publishing, two keys: refused, two calls.
+        for (i, query) in [
+            format!("key={wrong}"),
+            format!("key={play_key}"),
+            format!("key={publish_key}&key={publish_key}"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let reply = handle(&pipeline, case(Action::Publish, query, 3 + i as u32)).await;
+            assert_eq!(
+                (reply.status, reply.body.as_str()),
+                server.refuse,
+                "{}",
+                server.name
+            );
+            assert!(stack.take_calls().len() <= 2, "{}", server.name);
+        }
+        // No key at all: refused after one call (the refusal's event).
+        let reply = handle(&pipeline, case(Action::Play, "a=1".to_owned(), 9)).await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            server.refuse,
+            "{}",
+            server.name
+        );
+        assert_eq!(stack.take_calls(), ["PutItem"], "{}", server.name);
+
+        // A hook that asks nothing is never refused for a key.
+        let done = match server.name {
+            "srs" => post(
+                "/srs",
+                br#"{"action":"on_unpublish","app":"live","stream":"s","client_id":"c","ip":"10.0.0.5"}"#,
+            ),
+            "nginx" => post(
+                "/nginx",
+                br#"{"call":"publish_done","app":"live","name":"s","clientid":"1","addr":"10.0.0.5"}"#,
+            ),
+            _ => post(
+                "/zlmediakit/on_stream_none_reader",
+                br#"{"mediaServerId":"z1","app":"live","stream":"s","vhost":"__defaultVhost__","schema":"rtmp"}"#,
+            ),
+        };
+        assert_eq!(handle(&pipeline, done).await.status, 200, "{}", server.name);
+        stack.take_calls();
+
+        // The publisher's use is recorded on its key (a player's is not).
+        let item = stack
+            .item(&stream_keys::item_key(
+                Action::Publish,
+                &format!("live/{stream}"),
+            ))
+            .await
+            .expect("the key");
+        assert!(item.contains_key(attr::LAST_USED), "{}", server.name);
+    }
+
+    let published = stack.messages().await;
+    let refused: Vec<&Received> = published
+        .iter()
+        .filter(|m| m.envelope["type"] == "stream.refused")
+        .collect();
+    // Per server: wrong, play key to publish, two keys, none.
+    assert_eq!(refused.len(), 4 * SERVERS.len(), "{published:#?}");
+    let reasons: Vec<&str> = refused
+        .iter()
+        .map(|m| m.envelope["data"]["reason"].as_str().unwrap_or(""))
+        .collect();
+    for reason in ["wrong_key", "missing_key"] {
+        assert!(reasons.contains(&reason), "{reasons:?}");
+    }
+    for m in &refused {
+        let data = &m.envelope["data"];
+        assert_eq!(data["client_ip"], "10.0.0.5", "{}", m.message);
+        assert!(data["stream"].as_str().unwrap_or("").starts_with("cam-"));
+        assert_eq!(m.attributes["type"], "stream.refused");
+        assert!(
+            m.envelope["dataschema"]
+                .as_str()
+                .unwrap_or("")
+                .contains("stream.refused")
+        );
+    }
+    // Admitted: the events as today.
+    let admitted = published
+        .iter()
+        .filter(|m| {
+            m.envelope["type"] == "stream.started" || m.envelope["type"] == "playback.started"
+        })
+        .count();
+    assert_eq!(admitted, 2 * SERVERS.len(), "{published:#?}");
+    let keys: Vec<&str> = every_key.iter().map(String::as_str).collect();
+    nowhere(&stack, &published, &keys).await;
+}
+
+#[tokio::test]
+async fn revoked_and_expired_keys_refuse_with_their_reason() {
+    captured_logs();
+    let stack = Stack::new("keys-revoke").await;
+    let pipeline = stack.pipeline_with("srs", BOTH);
+    let key = create_key(&stack, Action::Publish, "rev", false).await;
+    let publish = |query: String, n| ask("srs", Action::Publish, "rev", &query, n);
+    assert_eq!(
+        handle(&pipeline, publish(format!("key={key}"), 1))
+            .await
+            .body,
+        r#"{"code":0}"#
+    );
+    revoke(&stack, Action::Publish, "rev").await;
+    let reply = handle(&pipeline, publish(format!("key={key}"), 2)).await;
+    assert_eq!(reply.body, SERVERS[0].refuse.1);
+    let expired = create_key(&stack, Action::Publish, "old", true).await;
+    let reply = handle(
+        &pipeline,
+        ask("srs", Action::Publish, "old", &format!("key={expired}"), 3),
+    )
+    .await;
+    assert_eq!(reply.body, SERVERS[0].refuse.1);
+    // A stream without any key.
+    let reply = handle(
+        &pipeline,
+        ask("srs", Action::Publish, "none", &format!("key={key}"), 4),
+    )
+    .await;
+    assert_eq!(reply.body, SERVERS[0].refuse.1);
+    // Creating a new key replaces the revoked one.
+    let renewed = create_key(&stack, Action::Publish, "rev", false).await;
+    let reply = handle(&pipeline, publish(format!("key={renewed}"), 5)).await;
+    assert_eq!(reply.body, r#"{"code":0}"#);
+
+    let published = stack.messages().await;
+    let mut reasons: Vec<&str> = published
+        .iter()
+        .filter_map(|m| m.envelope["data"]["reason"].as_str())
+        .collect();
+    reasons.sort_unstable();
+    assert_eq!(reasons, ["expired_key", "no_key_for_stream", "revoked_key"]);
+    nowhere(&stack, &published, &[&key, &expired, &renewed]).await;
+}
+
+#[tokio::test]
+async fn off_by_default_and_publish_alone_leaves_players_alone() {
+    let stack = Stack::new("keys-off").await;
+    // Off: every client of a valid URL, as before; one PutItem.
+    let off = stack.pipeline("srs");
+    let reply = handle(&off, ask("srs", Action::Publish, "x", "a=1", 1)).await;
+    assert_eq!((reply.status, reply.body.as_str()), (200, r#"{"code":0}"#));
+    assert_eq!(stack.take_calls(), ["PutItem"]);
+    // `publish`: players need no key.
+    let publish = stack.pipeline_with("zlmediakit", &[("LIVEHOOK_STREAM_KEYS", "publish")]);
+    let reply = handle(&publish, ask("zlmediakit", Action::Play, "x", "a=1", 2)).await;
+    assert_eq!(reply.body, r#"{"code":0,"msg":"success"}"#);
+    let reply = handle(&publish, ask("zlmediakit", Action::Publish, "x", "a=1", 3)).await;
+    assert_eq!(reply.body, r#"{"code":-1,"msg":"stream key refused"}"#);
+}
