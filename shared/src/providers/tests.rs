@@ -906,3 +906,27 @@ fn recorded_envelopes_are_scrubbed_of_secret_fields() {
     let mut unknown = json!({"source": "elsewhere", "data": {"raw": {"sign": "x"}}});
     assert!(!scrub_envelope(&mut unknown));
 }
+
+/// The README's first paragraph, what a newcomer reads first, names every
+/// provider of the registry (spaces, hyphens and case aside: "Api Server").
+#[test]
+fn the_readme_introduction_names_every_provider() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md beside the workspace");
+    let intro = readme
+        .split("\n\n")
+        .find(|p| !p.trim_start().starts_with('#'))
+        .unwrap_or_default();
+    let squashed: String = intro
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    for provider in ALL {
+        assert!(
+            squashed.contains(provider.name()),
+            "README's first paragraph does not name {}",
+            provider.name()
+        );
+    }
+}
