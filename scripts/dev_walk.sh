@@ -95,6 +95,18 @@ if [ "$started" -ge "$(find "$root/functions" -mindepth 1 -maxdepth 1 -type d | 
 else
   fail "function starts on the terminal: $(grep -e 'started' -e 'CONCURRENCY' "$work/restarts" | head -n 3)"
 fi
+# What a hot reload and a caller that gave up make `cargo lambda watch` and
+# the runtime print (as they print it) reads as what it is, not as an ERROR.
+printf '%s\n' 'ERROR command killed code=ForceStop' \
+  '13:24:40.137  ERROR Lambda Runtime API returned non-200 response  status=500 Internal Server Error' |
+  dev_terminal >"$work/reload"
+if grep -q 'watch      a file changed' "$work/reload" &&
+  grep -q '^13:24:40.137  watch      an answer came after its caller stopped waiting' "$work/reload" &&
+  ! grep -q ERROR "$work/reload"; then
+  ok "a reload and a late answer in words"
+else
+  fail "a reload and a late answer: $(cat "$work/reload")"
+fi
 # No runtime errors (a reply the caller had stopped waiting for).
 errors=$(grep -c -e 'ERROR' -e 'non-200' "$terminal" || true)
 if [ "$errors" = 0 ]; then ok "no ERROR line on the terminal"; else fail "$errors ERROR lines: $(grep -m 3 ERROR "$terminal")"; fi

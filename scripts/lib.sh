@@ -183,25 +183,38 @@ url_for() {
 }
 
 # dev_terminal: what `make dev` shows of the functions' and the pump's logs
-# (stdin to stdout, line by line). Dropped: the runtime's warning about
-# AWS_LAMBDA_MAX_CONCURRENCY=1, which `cargo lambda watch` sets for every
-# function after reading the env file (in AWS only Lambda Managed Instances
-# set it), and the pump's per-batch lines (the relay's own line says the
-# same; its retries and errors stay). `cargo lambda watch`'s ~330-character
-# line on each (re)start of a function becomes its time and name (the line
-# before it, about spawning an instance, says no more).
+# (stdin to stdout, line by line), in words for a person:
+# - dropped: the runtime's warning about AWS_LAMBDA_MAX_CONCURRENCY=1, which
+#   `cargo lambda watch` sets for every function after reading the env file
+#   (in AWS only Lambda Managed Instances set it); the pump's per-batch lines
+#   (the relay's own line says the same; its retries and errors stay);
+#   `cargo lambda watch`'s line about spawning an instance (the next says it);
+# - `cargo lambda watch`'s ~330-character line on each start of a function:
+#   its time and name;
+# - its `command killed code=ForceStop`: how it stops the functions to
+#   restart them after a file changed;
+# - the runtime's `non-200 response status=500`: `cargo lambda watch`
+#   answers a function's reply so when the caller has stopped waiting (a
+#   send that timed out); the delivery itself was handled, as its line says.
 dev_terminal() {
-  local line now
+  local line now stamp
   while IFS= read -r line; do
+    now=$EPOCHREALTIME
+    stamp=$(TZ=UTC printf '%(%H:%M:%S)T.%.3s' "${now%.*}" "${now#*.}")
     case $line in
       *"AWS_LAMBDA_MAX_CONCURRENCY is set to '1'"*) ;;
       "pump: "*" records → relay: ok") ;;
       *"spawning function instance function="*) ;;
       *"starting lambda function instance function=\""*)
         line=${line#*function=\"}
-        now=$EPOCHREALTIME
-        TZ=UTC printf '%(%H:%M:%S)T.%.3s  %-10s started (cargo lambda watch)\n' \
-          "${now%.*}" "${now#*.}" "${line%%\"*}"
+        printf '%s  %-10s started (cargo lambda watch)\n' "$stamp" "${line%%\"*}"
+        ;;
+      *"command killed code=ForceStop"*)
+        printf '%s  %-10s a file changed: the functions restart (rebuilt first: answers wait until then)\n' "$stamp" watch
+        ;;
+      *"Lambda Runtime API returned non-200 response"*"status=500"*)
+        printf '%s  %-10s an answer came after its caller stopped waiting (a send that timed out?); the delivery was handled as logged\n' \
+          "${line%%  *}" watch
         ;;
       *) printf '%s\n' "$line" ;;
     esac
