@@ -31,6 +31,11 @@ depends on:
   (`TooManyEntriesInBatchRequest`, which moto does check) and no more than
   the topic's maximum in total, same measure (`BatchRequestTooLong`, which
   moto does not check); an empty batch is `EmptyBatchRequest`.
+* DynamoDB expressions. A write (PutItem, UpdateItem, DeleteItem, each
+  operation of a TransactWriteItems) that declares an
+  `ExpressionAttributeValues` or `ExpressionAttributeNames` entry its
+  expressions do not use is refused by AWS with a ValidationException;
+  moto accepts it. So is a transaction's ConditionCheck without a condition.
 * FIFO ids. `MessageGroupId` and `MessageDeduplicationId` must be 1 to 128
   characters, each an ASCII letter, digit or punctuation mark: a space or a
   non-ASCII character (a Chinese stream name used as group id) is refused
@@ -129,6 +134,20 @@ def xml_escape(text):
 
 def refusal_response(refusal, start_response):
     request_id = str(uuid.uuid4())
+    if refusal.code == "ValidationException":
+        # DynamoDB's JSON error shape.
+        body = json.dumps(
+            {"__type": "com.amazon.coral.validate#ValidationException", "message": refusal.message}
+        ).encode()
+        start_response(
+            "400 Bad Request",
+            [
+                ("Content-Type", "application/x-amz-json-1.0"),
+                ("Content-Length", str(len(body))),
+                ("x-amzn-RequestId", request_id),
+            ],
+        )
+        return [body]
     body = (
         f'<ErrorResponse xmlns="{SNS_XMLNS}">'
         "<Error><Type>Sender</Type>"
@@ -329,6 +348,66 @@ def sns_refusal(environ):
         check(params)
     except Refusal as refusal:
         return refusal
+    return None
+
+
+# The parts of a DynamoDB request that may use its ExpressionAttributeValues / Names.
+EXPRESSIONS = (
+    "ConditionExpression",
+    "UpdateExpression",
+    "FilterExpression",
+    "KeyConditionExpression",
+    "ProjectionExpression",
+)
+EXPRESSION_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"}
+
+
+def unused_placeholders(request, field):
+    text = " ".join(request.get(e) or "" for e in EXPRESSIONS)
+    return [
+        p
+        for p in (request.get(field) or {})
+        if not re.search(re.escape(p) + r"(?![A-Za-z0-9_])", text)
+    ]
+
+
+def dynamodb_refusal(environ):
+    """The ValidationException AWS answers a write whose expressions leave a
+    declared value or name unused (moto accepts it), or a transaction's
+    ConditionCheck without a condition."""
+    if signing_service(environ) != "dynamodb":
+        return None
+    operation = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1]
+    if operation not in EXPRESSION_OPERATIONS:
+        return None
+    try:
+        body = json.loads(read_body(environ) or b"{}")
+    except ValueError:
+        return None
+    if operation == "TransactWriteItems":
+        requests = [
+            (kind, request)
+            for item in body.get("TransactItems") or []
+            for kind, request in item.items()
+        ]
+    else:
+        requests = [(operation, body)]
+    for kind, request in requests:
+        if kind == "ConditionCheck" and not request.get("ConditionExpression"):
+            return Refusal(
+                "ValidationException",
+                "1 validation error detected: Value null at "
+                "'transactItems.1.member.conditionCheck.conditionExpression' failed to "
+                "satisfy constraint: Member must not be null",
+            )
+        for field in ("ExpressionAttributeValues", "ExpressionAttributeNames"):
+            unused = unused_placeholders(request, field)
+            if unused:
+                return Refusal(
+                    "ValidationException",
+                    f"Value provided in {field} unused in expressions: "
+                    f"keys: {{{', '.join(unused)}}}",
+                )
     return None
 
 
@@ -563,7 +642,7 @@ class StrictSerialApp:
         # under the lock it would stall every other call for that long. It
         # only reads a queue, so it runs beside the serialized calls.
         with self.lock if not is_sqs_receive(environ) else contextlib.nullcontext():
-            refusal = sns_refusal(environ)
+            refusal = sns_refusal(environ) or dynamodb_refusal(environ)
             if refusal is not None:
                 note = f" refused: {refusal.code} {refusal.message}"
                 body = refusal_response(refusal, recording_start_response)

@@ -452,3 +452,70 @@ fn an_emulator_never_takes_another_server_on_its_port_for_itself() {
         "an emulator was started on port {port}, where another server answers"
     );
 }
+
+/// A write that declares an expression value or name its expressions do not
+/// use: AWS refuses it (ValidationException), moto accepts it. The same in a
+/// transaction's operations (the stream keys' admission), and a used one
+/// passes.
+#[tokio::test]
+async fn unused_expression_values_and_names_are_refused() {
+    use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
+    let stack = Stack::new("unused-expr").await;
+    let put = || {
+        stack
+            .dynamodb
+            .put_item()
+            .table_name(&stack.table)
+            .item("pk", AttributeValue::S("k".into()))
+            .condition_expression("attribute_not_exists(pk)")
+    };
+    assert_refused(
+        put()
+            .expression_attribute_values(":window", AttributeValue::N("1".into()))
+            .send()
+            .await,
+        "ValidationException",
+        "an unused value",
+    );
+    assert_refused(
+        put()
+            .expression_attribute_names("#type", "type")
+            .send()
+            .await,
+        "ValidationException",
+        "an unused name",
+    );
+    let transaction = |check_values: &[(&str, &str)]| {
+        let mut check = ConditionCheck::builder()
+            .table_name(&stack.table)
+            .key("pk", AttributeValue::S("streamkey#publish#live/x".into()))
+            .condition_expression("attribute_not_exists(pk) OR key_sha256 = :hash");
+        for (name, value) in check_values {
+            check = check.expression_attribute_values(*name, AttributeValue::S((*value).into()));
+        }
+        let put = Put::builder()
+            .table_name(&stack.table)
+            .item("pk", AttributeValue::S("record".into()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .expect("a put");
+        stack
+            .dynamodb
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(check.build().expect("a check"))
+                    .build(),
+            )
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+    };
+    assert_refused(
+        transaction(&[(":hash", "h"), (":now", "t")]).await,
+        "ValidationException",
+        "an unused value in a transaction",
+    );
+    transaction(&[(":hash", "h")])
+        .await
+        .expect("every value used: accepted");
+}
