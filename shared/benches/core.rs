@@ -3,7 +3,9 @@
 //! every sample in `events/`; what a 1 MiB form costs the gate with a wrong
 //! token and with the right one (which decodes it); redaction of the
 //! largest payload (ZLMediaKit's configuration dump) and of one with
-//! nothing to mask.
+//! nothing to mask; the relay's own work on a batch of 100 stream records
+//! (reading the images back, packing `PublishBatch` calls) with a sink
+//! that takes everything, so no SNS.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -138,6 +140,84 @@ fn core(c: &mut Criterion) {
         group.bench_function(name, |b| b.iter(|| redactor.redact_raw(black_box(&raw))));
     }
     group.finish();
+
+    let mut group = c.benchmark_group("relay");
+    if let Some(p) = prepared.iter().find(|p| p.name == "zlmediakit/on_publish") {
+        let delivery = p
+            .provider
+            .accept(&p.inbound(&headers, received_at), &verifier)
+            .expect("every sample is accepted");
+        let envelope = serde_json::to_string(&delivery.events[0].event).expect("an envelope");
+        let event = stream_batch(&envelope, 100, received_at);
+        let relay = livehook::relay::Relay::new(Accepting);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let deadline = std::time::Instant::now() + Duration::from_secs(3600);
+        group.bench_function("batch-100/zlmediakit-on_publish", |b| {
+            b.iter(|| runtime.block_on(relay.relay_until(black_box(&event), Some(deadline))))
+        });
+    }
+    group.finish();
+}
+
+/// A sink that publishes everything at once: the relay's own cost.
+struct Accepting;
+
+impl livehook::sink::EventSink for Accepting {
+    fn publish(
+        &self,
+        messages: &[livehook::sink::Message<'_>],
+    ) -> impl std::future::Future<Output = Vec<livehook::sink::Sent>> + Send {
+        let published = messages
+            .iter()
+            .map(|_| livehook::sink::Sent::Published)
+            .collect();
+        std::future::ready(published)
+    }
+}
+
+/// A stream batch of `count` new records, each holding `envelope` once
+/// (as the table's stream hands them to the relay).
+fn stream_batch(
+    envelope: &str,
+    count: usize,
+    now: OffsetDateTime,
+) -> aws_lambda_events::event::dynamodb::Event {
+    let records: Vec<serde_json::Value> = (0..count)
+        .map(|n| {
+            let key = format!("{n:032x}");
+            let message = livehook::sink::Message {
+                body: envelope,
+                id: &key,
+                provider: "zlmediakit",
+                event_type: "stream.started",
+                stream: Some("live/test"),
+                subject: "zlmediakit/live/test",
+                replay: false,
+                check: false,
+            };
+            let record = livehook::record::Record::build(livehook::record::RecordParts {
+                key: &key,
+                messages: &[message],
+                recorded: &[],
+                now,
+                expires_at: now + Duration::from_secs(86_400),
+                dedupe_window: None,
+            })
+            .expect("a record fits");
+            let image: serde_dynamo::Item = record.item.into();
+            serde_json::json!({
+                "eventID": format!("e{n}"), "eventName": "INSERT", "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+                "dynamodb": {"ApproximateCreationDateTime": 1767225600.0,
+                    "SequenceNumber": format!("{}", 100 + n), "SizeBytes": 1000,
+                    "StreamViewType": "NEW_IMAGE", "Keys": {"pk": {"S": key}}, "NewImage": image},
+                "eventSourceARN": "arn:aws:dynamodb:us-east-1:1:table/t/stream/x"
+            })
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({ "Records": records })).expect("a stream batch")
 }
 
 /// An nginx-rtmp notify as API Gateway hands it to the function.
