@@ -45,6 +45,18 @@ fn bililive_body(n: usize) -> Vec<u8> {
     serde_json::to_vec(&body).expect("JSON")
 }
 
+/// Delivers the Bililive events `ns` (each an event of its own), every one
+/// answered 200: the ids they were answered with.
+async fn deliver(pipeline: &LivePipeline, ns: std::ops::Range<usize>) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in ns {
+        let reply = handle(pipeline, post("/bililive", &bililive_body(n))).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        ids.push(reply.json()["id"].as_str().expect("id").to_owned());
+    }
+    ids
+}
+
 #[tokio::test]
 async fn sns_gone_for_seconds_loses_nothing_not_even_of_senders_that_never_resend() {
     let stack = Stack::new("sns-gone").await;
@@ -167,10 +179,7 @@ async fn srs_is_admitted_through_an_sns_outage() {
 async fn a_relay_that_dies_mid_batch_loses_nothing_and_repeats_carry_the_same_id() {
     let stack = Stack::new("relay-dies").await;
     let pipeline = stack.pipeline("bililive");
-    for n in 0..4 {
-        let reply = handle(&pipeline, post("/bililive", &bililive_body(n))).await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-    }
+    deliver(&pipeline, 0..4).await;
     // It publishes the batch, then dies before answering: the mapping (here
     // the pump) hands the same batch over again.
     stack.lose_relay_answers(1).await;
@@ -194,10 +203,7 @@ async fn a_failed_batch_fails_only_its_records_and_the_retry_loses_nothing() {
     let stack = Stack::new("batch-fails").await;
     let pipeline = stack.pipeline("bililive");
     // 12 records in one invocation: two PublishBatch calls (10 + 2).
-    for n in 0..12 {
-        let reply = handle(&pipeline, post("/bililive", &bililive_body(n))).await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-    }
+    deliver(&pipeline, 0..12).await;
     // The first PublishBatch fails (both SDK attempts); the second goes out.
     moto().inject(&fault(
         "sns",
@@ -390,12 +396,7 @@ async fn every_content_refusal_code_is_refused_not_retried_whatever_its_shape() 
 async fn a_record_sns_fails_until_the_give_up_age_is_dead_lettered_not_dropped() {
     let stack = Stack::new("overdue").await;
     let pipeline = stack.pipeline("bililive");
-    let mut keys = Vec::new();
-    for n in 0..3 {
-        let reply = handle(&pipeline, post("/bililive", &bililive_body(n))).await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        keys.push(reply.json()["id"].as_str().expect("id").to_owned());
-    }
+    let mut keys = deliver(&pipeline, 0..3).await;
     keys.sort();
     moto().inject(&fault(
         "sns",
@@ -424,16 +425,11 @@ async fn a_restarted_pump_resumes_from_its_checkpoints_and_republishes_nothing()
     let pipeline = stack.pipeline("bililive");
     let dir = std::env::temp_dir().join(format!("livehook-{}", stack.name));
     let checkpoints = dir.join("pump.json");
-    for n in 0..3 {
-        let reply = handle(&pipeline, post("/bililive", &bililive_body(n))).await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-    }
+    deliver(&pipeline, 0..3).await;
     let first = stack.publish_pending_checkpointed(&checkpoints).await;
     assert_eq!(first.failed_batches, 0, "{first:?}");
     assert_eq!(stack.queued().await.len(), 3);
-    let reply = handle(&pipeline, post("/bililive", &bililive_body(3))).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let new_id = reply.json()["id"].as_str().expect("id").to_owned();
+    let new_id = deliver(&pipeline, 3..4).await.remove(0);
     // Restarted: only what came after its checkpoint.
     stack.publish_pending_checkpointed(&checkpoints).await;
     let published = stack.queued().await;
@@ -455,10 +451,7 @@ async fn a_slow_sns_slows_the_relay_and_each_record_is_published_once() {
     let pipeline = stack.pipeline("bililive");
     // Two PublishBatch calls (10 + 2), each answered after 3 s: later than
     // the handlers' 2.5 s, after SNS applied the batch.
-    for n in 0..12 {
-        let reply = handle(&pipeline, post("/bililive", &bililive_body(n))).await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-    }
+    deliver(&pipeline, 0..12).await;
     moto().inject(&fault(
         "sns",
         &stack.topic_arn,

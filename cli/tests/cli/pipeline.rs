@@ -157,6 +157,49 @@ impl World {
         child
     }
 
+    /// `livehook send PROVIDER HOOK` to this world's function of the
+    /// provider, with `args` after.
+    async fn send_sample(&self, provider: &str, hook: &str, args: &[&str]) -> Output {
+        let url = format!("{}/{provider}", self.url);
+        let mut all = vec!["send", provider, hook, "--url", &url];
+        all.extend_from_slice(args);
+        self.run(&all).await
+    }
+
+    /// How many subscriptions the topic has (the test's own queue is one).
+    async fn subscriptions(&self) -> usize {
+        self.sns
+            .list_subscriptions_by_topic()
+            .topic_arn(&self.topic_arn)
+            .send()
+            .await
+            .expect("ListSubscriptionsByTopic")
+            .subscriptions()
+            .len()
+    }
+
+    /// `livehook tail` left nothing behind (`after` what): no queue of its
+    /// own, no subscription on the topic but the test's own.
+    async fn assert_tail_left_nothing(&self, after: &str) {
+        let queues = self
+            .sqs
+            .list_queues()
+            .queue_name_prefix("livehook-tail-")
+            .send()
+            .await
+            .expect("ListQueues");
+        assert!(
+            queues.queue_urls().is_empty(),
+            "{after} left {:?}",
+            queues.queue_urls()
+        );
+        assert_eq!(
+            self.subscriptions().await,
+            1,
+            "{after} left its subscription"
+        );
+    }
+
     /// What SNS published since the last call (through `livehook pump`).
     async fn published(&self) -> Vec<Received> {
         self.stack.settled().await
@@ -197,15 +240,7 @@ async fn send_tail_and_events_against_the_pipeline() {
         .tail(&["tail", "--max", "1", "--timeout", "20", "--json"])
         .await;
     let sent = world
-        .run(&[
-            "send",
-            "lal",
-            "on_pub_start",
-            "--url",
-            &lal_url,
-            "--token",
-            TOKEN,
-        ])
+        .send_sample("lal", "on_pub_start", &["--token", TOKEN])
         .await;
     let stdout = text(&sent.stdout);
     assert!(
@@ -238,30 +273,7 @@ async fn send_tail_and_events_against_the_pipeline() {
     let shown: Value = serde_json::from_slice(&shown.stdout).expect("events show prints JSON");
     assert_eq!(shown["id"], id.as_str());
     // tail cleaned up: no queue of its own, no subscription left but ours.
-    let queues = world
-        .sqs
-        .list_queues()
-        .queue_name_prefix("livehook-tail-")
-        .send()
-        .await
-        .expect("ListQueues");
-    assert!(
-        queues.queue_urls().is_empty(),
-        "tail left {:?}",
-        queues.queue_urls()
-    );
-    let subscriptions = world
-        .sns
-        .list_subscriptions_by_topic()
-        .topic_arn(&world.topic_arn)
-        .send()
-        .await
-        .expect("ListSubscriptionsByTopic");
-    assert_eq!(
-        subscriptions.subscriptions().len(),
-        1,
-        "tail left its subscription"
-    );
+    world.assert_tail_left_nothing("tail").await;
 
     // --- Ctrl-C: tail stops cleanly and deletes its queue and subscription.
     let tail = world.tail(&["tail"]).await;
@@ -273,30 +285,7 @@ async fn send_tail_and_events_against_the_pipeline() {
     assert!(interrupted.success());
     let (ok, tailed) = finish(tail).await;
     assert!(ok && tailed.is_empty(), "tail after Ctrl-C: {tailed}");
-    let queues = world
-        .sqs
-        .list_queues()
-        .queue_name_prefix("livehook-tail-")
-        .send()
-        .await
-        .expect("ListQueues");
-    assert!(
-        queues.queue_urls().is_empty(),
-        "Ctrl-C left {:?}",
-        queues.queue_urls()
-    );
-    let subscriptions = world
-        .sns
-        .list_subscriptions_by_topic()
-        .topic_arn(&world.topic_arn)
-        .send()
-        .await
-        .expect("ListSubscriptionsByTopic");
-    assert_eq!(
-        subscriptions.subscriptions().len(),
-        1,
-        "Ctrl-C left the subscription"
-    );
+    world.assert_tail_left_nothing("Ctrl-C").await;
 
     // --- tail's filter policy: only the tencent event, not the lal one.
     let tail = world
@@ -313,30 +302,16 @@ async fn send_tail_and_events_against_the_pipeline() {
         ])
         .await;
     let lal_again = world
-        .run(&[
-            "send",
-            "lal",
-            "on_sub_start",
-            "--url",
-            &lal_url,
-            "--token",
-            TOKEN,
-        ])
+        .send_sample("lal", "on_sub_start", &["--token", TOKEN])
         .await;
     assert!(lal_again.status.success(), "{}", text(&lal_again.stdout));
     // Tencent: freshly signed (t = now + 600) with fresh times, re-signed on retry.
     let tencent = world
-        .run(&[
-            "send",
+        .send_sample(
             "tencent",
             "push",
-            "--url",
-            &format!("{}/tencent", world.url),
-            "--tencent-key",
-            TENCENT_KEY,
-            "--retry",
-            "1",
-        ])
+            &["--tencent-key", TENCENT_KEY, "--retry", "1"],
+        )
         .await;
     let tencent_out = text(&tencent.stdout);
     assert!(
@@ -370,17 +345,11 @@ async fn send_tail_and_events_against_the_pipeline() {
 
     // --- Aodianyun retries bump retry_times and stay one event.
     let aodianyun = world
-        .run(&[
-            "send",
+        .send_sample(
             "aodianyun",
             "start_publish",
-            "--url",
-            &format!("{}/aodianyun", world.url),
-            "--token",
-            TOKEN,
-            "--retry",
-            "2",
-        ])
+            &["--token", TOKEN, "--retry", "2"],
+        )
         .await;
     assert!(aodianyun.status.success(), "{}", text(&aodianyun.stdout));
     let published = world.published().await;
@@ -389,15 +358,7 @@ async fn send_tail_and_events_against_the_pipeline() {
 
     // --- A refused delivery makes send fail, with the status shown.
     let refused = world
-        .run(&[
-            "send",
-            "apiserver",
-            "channel_live",
-            "--url",
-            &format!("{}/apiserver", world.url),
-            "--token",
-            "wrong",
-        ])
+        .send_sample("apiserver", "channel_live", &["--token", "wrong"])
         .await;
     assert!(!refused.status.success());
     assert!(
@@ -506,17 +467,8 @@ async fn send_tail_and_events_against_the_pipeline() {
 
     // --- one id everywhere: a ZLMediaKit windowed hook is published with
     // an id that is not its record key; list and show name it by that id.
-    let zlm_url = format!("{}/zlmediakit", world.url);
     let sent = world
-        .run(&[
-            "send",
-            "zlmediakit",
-            "on_stream_none_reader",
-            "--url",
-            &zlm_url,
-            "--token",
-            TOKEN,
-        ])
+        .send_sample("zlmediakit", "on_stream_none_reader", &["--token", TOKEN])
         .await;
     assert!(sent.status.success(), "{}", text(&sent.stderr));
     let published = world.published().await;
@@ -590,19 +542,12 @@ async fn send_tail_and_events_against_the_pipeline() {
         let mut words = line.split_whitespace();
         let provider = words.next().expect("a provider");
         for event in words.filter(|w| !w.starts_with('(')) {
-            let url = format!("{}/{provider}", world.url);
             let o = world
-                .run(&[
-                    "send",
+                .send_sample(
                     provider,
                     event,
-                    "--url",
-                    &url,
-                    "--token",
-                    TOKEN,
-                    "--tencent-key",
-                    TENCENT_KEY,
-                ])
+                    &["--token", TOKEN, "--tencent-key", TENCENT_KEY],
+                )
                 .await;
             assert!(
                 o.status.success(),
@@ -740,14 +685,7 @@ async fn check_proves_every_provider_and_fails_on_a_wrong_token() {
         "{:?}",
         queues.queue_urls()
     );
-    let subscriptions = world
-        .sns
-        .list_subscriptions_by_topic()
-        .topic_arn(&world.topic_arn)
-        .send()
-        .await
-        .expect("ListSubscriptionsByTopic");
-    assert_eq!(subscriptions.subscriptions().len(), 1);
+    assert_eq!(world.subscriptions().await, 1);
 }
 
 /// The ids in `events list --failed --json` output.
@@ -765,17 +703,8 @@ fn listed_ids(output: &Output) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_events_are_listed_and_replayed_once_and_a_time_window_is_replayed() {
     let world = World::new().await;
-    let lal_url = format!("{}/lal", world.url);
     let sent = world
-        .run(&[
-            "send",
-            "lal",
-            "on_pub_start",
-            "--url",
-            &lal_url,
-            "--token",
-            TOKEN,
-        ])
+        .send_sample("lal", "on_pub_start", &["--token", TOKEN])
         .await;
     assert!(sent.status.success(), "{}", text(&sent.stderr));
     let id = reply_id(&text(&sent.stdout));

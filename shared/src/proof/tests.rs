@@ -5,120 +5,20 @@
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::*;
+use crate::providers::{Agora, Alibaba, AuthScheme, Cloudflare, LiveKit, Mux, Provider, Twitch};
 
 const BODY: &[u8] = br#"{"type":"video.live_stream.active","id":"e1"}"#;
 
-const MUX_LIKE: Proof = Proof {
-    secret_variable: "LIVEHOOK_MUX_SECRET",
-    schemes: &[Scheme::Signature(Signature {
-        header: "mux-signature",
-        layout: Layout::Pairs {
-            timestamp: "t",
-            signature: "v1",
-        },
-        algorithm: Algorithm::HmacSha256,
-        encoding: Encoding::Hex,
-        message: &[Part::Timestamp, Part::Text("."), Part::Body],
-        timestamp: Some(Timestamp {
-            source: TimestampSource::Pair,
-            format: TimeFormat::UnixSeconds,
-        }),
-    })],
-    tolerance: Duration::from_secs(300),
-};
-
-const TWITCH_LIKE: Proof = Proof {
-    secret_variable: "LIVEHOOK_TWITCH_SECRET",
-    schemes: &[Scheme::Signature(Signature {
-        header: "twitch-eventsub-message-signature",
-        layout: Layout::Whole { prefix: "sha256=" },
-        algorithm: Algorithm::HmacSha256,
-        encoding: Encoding::Hex,
-        message: &[
-            Part::Header("twitch-eventsub-message-id"),
-            Part::Timestamp,
-            Part::Body,
-        ],
-        timestamp: Some(Timestamp {
-            source: TimestampSource::Header("twitch-eventsub-message-timestamp"),
-            format: TimeFormat::Rfc3339,
-        }),
-    })],
-    tolerance: Duration::from_secs(600),
-};
-
-const AGORA_LIKE: Proof = Proof {
-    secret_variable: "LIVEHOOK_AGORA_SECRET",
-    schemes: &[
-        Scheme::Signature(Signature {
-            header: "agora-signature-v2",
-            layout: Layout::Whole { prefix: "" },
-            algorithm: Algorithm::HmacSha256,
-            encoding: Encoding::Hex,
-            message: &[Part::Body],
-            timestamp: None,
-        }),
-        Scheme::Signature(Signature {
-            header: "agora-signature",
-            layout: Layout::Whole { prefix: "" },
-            algorithm: Algorithm::HmacSha1,
-            encoding: Encoding::Hex,
-            message: &[Part::Body],
-            timestamp: None,
-        }),
-    ],
-    tolerance: Duration::ZERO,
-};
-
-const CLOUDFLARE_LIKE: Proof = Proof {
-    secret_variable: "LIVEHOOK_CLOUDFLARE_SECRET",
-    schemes: &[
-        Scheme::Signature(Signature {
-            header: "webhook-signature",
-            layout: Layout::Pairs {
-                timestamp: "time",
-                signature: "sig1",
-            },
-            algorithm: Algorithm::HmacSha256,
-            encoding: Encoding::Hex,
-            message: &[Part::Timestamp, Part::Text("."), Part::Body],
-            timestamp: Some(Timestamp {
-                source: TimestampSource::Pair,
-                format: TimeFormat::UnixSeconds,
-            }),
-        }),
-        Scheme::SecretHeader("cf-webhook-auth"),
-    ],
-    tolerance: Duration::from_secs(300),
-};
-
-const ALIBABA_LIKE: Proof = Proof {
-    secret_variable: "LIVEHOOK_ALIBABA_KEY",
-    schemes: &[Scheme::Signature(Signature {
-        header: "ali-live-signature",
-        layout: Layout::Whole { prefix: "" },
-        algorithm: Algorithm::Md5,
-        encoding: Encoding::Hex,
-        message: &[
-            Part::Host,
-            Part::Text("|"),
-            Part::Timestamp,
-            Part::Text("|"),
-            Part::Secret,
-        ],
-        timestamp: Some(Timestamp {
-            source: TimestampSource::Header("ali-live-timestamp"),
-            format: TimeFormat::UnixSeconds,
-        }),
-    })],
-    tolerance: Duration::from_secs(300),
-};
-
-const LIVEKIT_LIKE: Proof = Proof {
-    secret_variable: "LIVEHOOK_LIVEKIT_SECRET",
-    schemes: &[Scheme::BodyHashJwt],
-    tolerance: Duration::from_secs(60),
-};
+/// The proof a signed platform's adapter declares: the schemes are tested
+/// as the gate meets them.
+fn proof_of(provider: &dyn Provider) -> &'static Proof {
+    match provider.auth_scheme() {
+        AuthScheme::Signed(proof) => proof,
+        AuthScheme::QueryToken | AuthScheme::TencentSign => {
+            panic!("{} is not a signed platform", provider.name())
+        }
+    }
+}
 
 fn at(unix: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(unix).unwrap()
@@ -196,9 +96,12 @@ fn mux_pairs_known_answer() {
     let header = format!("t=1565220904,v1={sig}");
     let now = at(1_565_220_904 + 60);
     let ok = [("mux-signature", header.as_str())];
-    assert_eq!(check(&MUX_LIKE, "mux-secret", &ok, BODY, now), Ok(()));
+    assert_eq!(check(proof_of(&Mux), "mux-secret", &ok, BODY, now), Ok(()));
     // Rotation: the second secret of the list, and several `v1` in a header.
-    assert_eq!(check(&MUX_LIKE, "old, mux-secret", &ok, BODY, now), Ok(()));
+    assert_eq!(
+        check(proof_of(&Mux), "old, mux-secret", &ok, BODY, now),
+        Ok(())
+    );
     let two = format!(
         "t=1565220904,v1={},v1={}",
         "00".repeat(32),
@@ -206,7 +109,7 @@ fn mux_pairs_known_answer() {
     );
     assert_eq!(
         check(
-            &MUX_LIKE,
+            proof_of(&Mux),
             "mux-secret",
             &[("mux-signature", &two)],
             BODY,
@@ -215,18 +118,18 @@ fn mux_pairs_known_answer() {
         Ok(())
     );
     assert_eq!(
-        check(&MUX_LIKE, "wrong", &ok, BODY, now),
+        check(proof_of(&Mux), "wrong", &ok, BODY, now),
         refused(AuthFailure::BadSignature)
     );
     assert_eq!(
-        check(&MUX_LIKE, "mux-secret", &ok, b"{}", now),
+        check(proof_of(&Mux), "mux-secret", &ok, b"{}", now),
         refused(AuthFailure::BadSignature)
     );
     // A changed `t` is not the signed one.
     let moved = format!("t=1565220905,v1={sig}");
     assert_eq!(
         check(
-            &MUX_LIKE,
+            proof_of(&Mux),
             "mux-secret",
             &[("mux-signature", &moved)],
             BODY,
@@ -237,18 +140,18 @@ fn mux_pairs_known_answer() {
     // Genuine, but too old or too far ahead.
     for now in [at(1_565_220_904 + 301), at(1_565_220_904 - 301)] {
         assert_eq!(
-            check(&MUX_LIKE, "mux-secret", &ok, BODY, now),
+            check(proof_of(&Mux), "mux-secret", &ok, BODY, now),
             refused(AuthFailure::Expired)
         );
     }
     assert_eq!(
-        check(&MUX_LIKE, "mux-secret", &[], BODY, now),
+        check(proof_of(&Mux), "mux-secret", &[], BODY, now),
         refused(AuthFailure::MissingSignature)
     );
     let no_time = format!("v1={sig}");
     assert_eq!(
         check(
-            &MUX_LIKE,
+            proof_of(&Mux),
             "mux-secret",
             &[("mux-signature", &no_time)],
             BODY,
@@ -256,7 +159,7 @@ fn mux_pairs_known_answer() {
         ),
         refused(AuthFailure::MissingSignature)
     );
-    round_trip(&MUX_LIKE, "new", "old,new", BODY, now);
+    round_trip(proof_of(&Mux), "new", "old,new", BODY, now);
 }
 
 #[test]
@@ -269,16 +172,19 @@ fn twitch_headers_known_answer() {
         ("twitch-eventsub-message-signature", sig),
     ];
     let now = OffsetDateTime::parse(stamp, &Rfc3339).unwrap();
-    assert_eq!(check(&TWITCH_LIKE, "twitch-secret", &ok, BODY, now), Ok(()));
+    assert_eq!(
+        check(proof_of(&Twitch), "twitch-secret", &ok, BODY, now),
+        Ok(())
+    );
     let mut other_id = ok;
     other_id[0].1 = "m-2";
     assert_eq!(
-        check(&TWITCH_LIKE, "twitch-secret", &other_id, BODY, now),
+        check(proof_of(&Twitch), "twitch-secret", &other_id, BODY, now),
         refused(AuthFailure::BadSignature)
     );
     let later = now + Duration::from_secs(601);
     assert_eq!(
-        check(&TWITCH_LIKE, "twitch-secret", &ok, BODY, later),
+        check(proof_of(&Twitch), "twitch-secret", &ok, BODY, later),
         refused(AuthFailure::Expired)
     );
     let bare = [
@@ -287,10 +193,10 @@ fn twitch_headers_known_answer() {
         ("twitch-eventsub-message-signature", &sig[7..]),
     ];
     assert_eq!(
-        check(&TWITCH_LIKE, "twitch-secret", &bare, BODY, now),
+        check(proof_of(&Twitch), "twitch-secret", &bare, BODY, now),
         refused(AuthFailure::BadSignature)
     );
-    round_trip(&TWITCH_LIKE, "s2", "s1,s2", BODY, now);
+    round_trip(proof_of(&Twitch), "s2", "s1,s2", BODY, now);
 }
 
 #[test]
@@ -301,18 +207,24 @@ fn agora_documented_vectors() {
     let v1 = "5a3bb6a6d9fad2ea9ae3fb707a14c9d7f3136df1";
     let now = at(0);
     let both = [("agora-signature-v2", v2), ("agora-signature", v1)];
-    assert_eq!(check(&AGORA_LIKE, "secret", &both, body, now), Ok(()));
+    assert_eq!(check(proof_of(&Agora), "secret", &both, body, now), Ok(()));
     assert_eq!(
-        check(&AGORA_LIKE, "secret", &[("agora-signature", v1)], body, now),
+        check(
+            proof_of(&Agora),
+            "secret",
+            &[("agora-signature", v1)],
+            body,
+            now
+        ),
         Ok(())
     );
     // V2 decides when present: a good SHA-1 does not rescue a bad SHA-256.
     let bad_v2 = [("agora-signature-v2", v1), ("agora-signature", v1)];
     assert_eq!(
-        check(&AGORA_LIKE, "secret", &bad_v2, body, now),
+        check(proof_of(&Agora), "secret", &bad_v2, body, now),
         refused(AuthFailure::BadSignature)
     );
-    round_trip(&AGORA_LIKE, "secret", "secret", body, now);
+    round_trip(proof_of(&Agora), "secret", "secret", body, now);
 }
 
 #[test]
@@ -321,15 +233,18 @@ fn cloudflare_signature_or_secret_header() {
     let header = format!("time=1565220904,sig1={sig}");
     let now = at(1_565_220_904);
     let ok = [("webhook-signature", header.as_str())];
-    assert_eq!(check(&CLOUDFLARE_LIKE, "cf-secret", &ok, BODY, now), Ok(()));
+    assert_eq!(
+        check(proof_of(&Cloudflare), "cf-secret", &ok, BODY, now),
+        Ok(())
+    );
     let live = [("cf-webhook-auth", "cf-secret")];
     assert_eq!(
-        check(&CLOUDFLARE_LIKE, "a,cf-secret", &live, BODY, now),
+        check(proof_of(&Cloudflare), "a,cf-secret", &live, BODY, now),
         Ok(())
     );
     assert_eq!(
         check(
-            &CLOUDFLARE_LIKE,
+            proof_of(&Cloudflare),
             "cf-secret",
             &[("cf-webhook-auth", "cf-secre")],
             BODY,
@@ -337,7 +252,7 @@ fn cloudflare_signature_or_secret_header() {
         ),
         refused(AuthFailure::BadSignature)
     );
-    round_trip(&CLOUDFLARE_LIKE, "k", "k", BODY, now);
+    round_trip(proof_of(&Cloudflare), "k", "k", BODY, now);
 }
 
 #[test]
@@ -349,13 +264,13 @@ fn alibaba_documented_vector() {
         ("ali-live-signature", "9e226fc2c250be266e3657e156f68c12"),
     ];
     let now = at(1_519_375_990);
-    assert_eq!(check(&ALIBABA_LIKE, "yourkey", &ok, b"", now), Ok(()));
+    assert_eq!(check(proof_of(&Alibaba), "yourkey", &ok, b"", now), Ok(()));
     let other_host = [("host", "evil.example.com"), ok[1], ok[2]];
     assert_eq!(
-        check(&ALIBABA_LIKE, "yourkey", &other_host, b"", now),
+        check(proof_of(&Alibaba), "yourkey", &other_host, b"", now),
         refused(AuthFailure::BadSignature)
     );
-    round_trip(&ALIBABA_LIKE, "k2", "k1,k2", BODY, now);
+    round_trip(proof_of(&Alibaba), "k2", "k1,k2", BODY, now);
 }
 
 #[test]
@@ -367,14 +282,14 @@ fn livekit_jwt_known_answer() {
     let keys = "other:x, APIkey1:lk-secret";
     for header in ["authorization", "authorize"] {
         assert_eq!(
-            check(&LIVEKIT_LIKE, keys, &[(header, token)], BODY, now),
+            check(proof_of(&LiveKit), keys, &[(header, token)], BODY, now),
             Ok(())
         );
     }
     let bearer = format!("Bearer {token}");
     assert_eq!(
         check(
-            &LIVEKIT_LIKE,
+            proof_of(&LiveKit),
             keys,
             &[("authorization", &bearer)],
             BODY,
@@ -385,34 +300,52 @@ fn livekit_jwt_known_answer() {
     let auth = [("authorization", token)];
     // Unknown API key, or the key's secret is another.
     assert_eq!(
-        check(&LIVEKIT_LIKE, "APIkey2:lk-secret", &auth, BODY, now),
+        check(proof_of(&LiveKit), "APIkey2:lk-secret", &auth, BODY, now),
         refused(AuthFailure::BadSignature)
     );
     assert_eq!(
-        check(&LIVEKIT_LIKE, "APIkey1:wrong", &auth, BODY, now),
+        check(proof_of(&LiveKit), "APIkey1:wrong", &auth, BODY, now),
         refused(AuthFailure::BadSignature)
     );
     assert_eq!(
-        check(&LIVEKIT_LIKE, keys, &auth, b"{}", now),
+        check(proof_of(&LiveKit), keys, &auth, b"{}", now),
         refused(AuthFailure::BodyHashMismatch)
     );
     assert_eq!(
-        check(&LIVEKIT_LIKE, keys, &auth, BODY, at(1_800_000_300 + 61)),
+        check(
+            proof_of(&LiveKit),
+            keys,
+            &auth,
+            BODY,
+            at(1_800_000_300 + 61)
+        ),
         refused(AuthFailure::Expired)
     );
     assert_eq!(
-        check(&LIVEKIT_LIKE, keys, &auth, BODY, at(1_800_000_000 - 61)),
+        check(
+            proof_of(&LiveKit),
+            keys,
+            &auth,
+            BODY,
+            at(1_800_000_000 - 61)
+        ),
         refused(AuthFailure::Expired)
     );
     // Genuine but without `exp`: valid forever, so refused (as LiveKit's SDKs do).
     let no_exp = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJBUElrZXkxIiwic2hhMjU2Ijoiamc0REl1ZjVOcDFiRVR4WkJOMm9nbGUwNTN4OEhKSHJLQmNWdXJiYzZRRT0ifQ.S8Cm4cXQwCS8AeKWyMgmuSBfqlnBV1Dhr4TGVaCzQhk";
     assert_eq!(
-        check(&LIVEKIT_LIKE, keys, &[("authorization", no_exp)], BODY, now),
+        check(
+            proof_of(&LiveKit),
+            keys,
+            &[("authorization", no_exp)],
+            BODY,
+            now
+        ),
         refused(AuthFailure::Expired)
     );
     assert_eq!(
         check(
-            &LIVEKIT_LIKE,
+            proof_of(&LiveKit),
             keys,
             &[("authorization", "not.a.jwt")],
             BODY,
@@ -421,19 +354,19 @@ fn livekit_jwt_known_answer() {
         refused(AuthFailure::BadSignature)
     );
     assert_eq!(
-        check(&LIVEKIT_LIKE, keys, &[], BODY, now),
+        check(proof_of(&LiveKit), keys, &[], BODY, now),
         refused(AuthFailure::MissingSignature)
     );
-    round_trip(&LIVEKIT_LIKE, "k2:s2", "k1:s1,k2:s2", BODY, now);
+    round_trip(proof_of(&LiveKit), "k2:s2", "k1:s1,k2:s2", BODY, now);
 }
 
 #[test]
 fn livekit_secrets_must_be_pairs() {
     let parse = SigningSecrets::parse;
-    assert!(secrets_problem(&LIVEKIT_LIKE, &parse("k:s, k2:s2")).is_none());
-    assert!(secrets_problem(&LIVEKIT_LIKE, &parse("k:s, s2")).is_some());
-    assert!(secrets_problem(&LIVEKIT_LIKE, &parse(":s")).is_some());
-    assert!(secrets_problem(&MUX_LIKE, &parse("s2")).is_none());
+    assert!(secrets_problem(proof_of(&LiveKit), &parse("k:s, k2:s2")).is_none());
+    assert!(secrets_problem(proof_of(&LiveKit), &parse("k:s, s2")).is_some());
+    assert!(secrets_problem(proof_of(&LiveKit), &parse(":s")).is_some());
+    assert!(secrets_problem(proof_of(&Mux), &parse("s2")).is_none());
 }
 
 #[test]
