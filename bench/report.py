@@ -27,7 +27,7 @@ HANDLERS = ["livehook", "naive-1call", "naive-3call", "python"]
 RELAYS = ["relay/b1", "relay/b10"]
 # Limits for every livehook function, handlers and relay alike.
 LIMITS = {"init_ms": 8.0, "peak_rss_mb": 10.0, "zip_mb": 4.0}
-# Issue 17's ratios.
+# The goals' ratios: livehook's handler and relay against the naive baselines.
 HANDLER_OVER_ONE_CALL = 1.15
 RELAY_B10_OVER_THREE_CALL = 0.08
 SUM_B10_OVER_THREE_CALL = 0.8
