@@ -70,6 +70,7 @@ echo
   while read -r name auth url; do
     note=""
     [ "$auth" = tencent-sign ] && note="   (callback key: $LIVEHOOK_TENCENT_KEY)"
+    [ "$auth" = signature ] && note="   (signing secret: $(signing_secret_of "$name"))"
     printf '  %-10s %s%s\n' "$name" "$url" "$note"
   done
 echo
@@ -79,6 +80,7 @@ echo
   while read -r name example auth url; do
     credential="--token $token"
     [ "$auth" = tencent-sign ] && credential="--tencent-key $LIVEHOOK_TENCENT_KEY"
+    [ "$auth" = signature ] && credential="--secret $(signing_secret_of "$name")"
     echo "  $show/livehook send $name $example --url $url $credential"
   done
 cat <<INFO

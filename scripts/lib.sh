@@ -134,10 +134,30 @@ pump_start() {
   done
 }
 
-# write_env FILE ENDPOINT: the functions' environment (logs for a person
+# export_signing_secrets: exports each signed platform's secret variable (the
+# registry's: `livehook providers`), keeping a value already set; one local value
+# serves them all (LiveKit reads it as APIKEY:SECRET, the others as a whole).
+# `livehook send` and `livehook check` read the same variables. Sets
+# $signing_variables.
+export_signing_secrets() {
+  local auth variable
+  signing_variables=()
+  while read -r auth variable; do
+    [ "$auth" = signature ] || continue
+    export "$variable=${!variable:-devkey:dev-signing-secret-0123456789}"
+    signing_variables+=("$variable")
+  done < <("$livehook" providers --format '{auth} {secret}')
+}
+
+# write_env FILE ENDPOINT: the functions' environment (after cli_build; logs for a person
 # when LIVEHOOK_LOG_FORMAT=human is exported, in colour with CLICOLOR_FORCE=1).
 write_env() {
-  cat >"$1" <<ENV
+  export_signing_secrets
+  local variable
+  for variable in "${signing_variables[@]}"; do
+    echo "$variable=${!variable}"
+  done >"$1"
+  cat >>"$1" <<ENV
 LIVEHOOK_LOG_FORMAT=${LIVEHOOK_LOG_FORMAT:-json}
 CLICOLOR_FORCE=${CLICOLOR_FORCE:-0}
 LIVEHOOK_TABLE=$LIVEHOOK_TABLE
@@ -170,6 +190,17 @@ export LIVEHOOK_TOKEN=$LIVEHOOK_TOKEN
 export LIVEHOOK_TENCENT_KEY=$LIVEHOOK_TENCENT_KEY
 export PATH="$4:\$PATH"
 ENV
+  local variable
+  for variable in "${signing_variables[@]}"; do
+    echo "export $variable=${!variable}"
+  done >>"$1"
+}
+
+# signing_secret_of PROVIDER: the first secret of a signed platform's variable.
+signing_secret_of() {
+  local variable
+  variable=$("$livehook" providers --format '{name} {secret}' | awk -v p="$1" '$1 == p { print $2 }')
+  echo "${!variable%%,*}"
 }
 
 # url_for BASE PROVIDER [HOOK]: the local URL of a provider's function with

@@ -4,7 +4,7 @@
 //! each made unique, prepared (timestamps, signatures) by the provider.
 
 use livehook::providers::imitate::by_name;
-use livehook::providers::{ALL, AuthScheme, Imitate};
+use livehook::providers::{ALL, AuthScheme, Imitate, signed_headers};
 use livehook_testkit::samples::{events_dir, load_dir};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -153,6 +153,18 @@ impl Events {
         let user_agent = sending.user_agent.unwrap_or("runtime-bench");
         let mut headers = json!({"content-type": "application/json", "user-agent": user_agent});
         for (k, v) in sending.headers {
+            headers[k.to_ascii_lowercase()] = json!(v);
+        }
+        // A signed platform's proof over these bytes, signed when built (a
+        // resend is signed anew, as the platforms do).
+        let proof = signed_headers(
+            self.provider,
+            &body,
+            Some(crate::SIGNING_SECRET),
+            OffsetDateTime::now_utc(),
+            "bench.local",
+        );
+        for (k, v) in proof {
             headers[k.to_ascii_lowercase()] = json!(v);
         }
         let unique = format!("bench-{n}-{attempt}");

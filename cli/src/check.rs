@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use crate::aws::AwsArgs;
 use crate::sdk_error;
-use crate::send::{excerpt, headers_for, target_url};
+use crate::send::{add_headers, excerpt, headers_for, host_of, target_url};
 use crate::tail::{Tap, parse_notification};
 
 /// The stream every check event is about (its subject ends in
@@ -34,17 +34,18 @@ const WRONG_SECRET: &str = "livehook-check-wrong-secret";
         1. subscribes a temporary SQS queue to the topic, filtered on the \
         livehook_check message attribute, so no real subscriber's traffic is read;\n  \
         2. sends one synthetic event about the stream `livehook-check`, exactly as \
-        the provider would (its route, headers and User-Agent, ?token= or Tencent's \
-        sign = md5(key + t)), marked as a check by `livehook_check=true` on the URL, \
+        the provider would (its route, headers and User-Agent, ?token=, Tencent's \
+        sign = md5(key + t), or a signed platform's proof headers made with --secret or \
+        its LIVEHOOK_<PROVIDER>_SECRET), marked as a check by `livehook_check=true` on the URL, \
         and times its arrival at the topic (through the table's stream and the \
         relay: locally, `livehook pump` must be running);\n  \
         3. for providers that resend, resends it as the provider's retry would and \
         confirms a 2xx answer and that nothing new is published (lal and SRS never \
         resend: each of their deliveries is a new event);\n  \
-        4. sends one with a wrong token (Tencent: signed with a wrong key) and \
+        4. sends one with a wrong token (Tencent and signed platforms: signed with a wrong key) and \
         confirms a 401 and that nothing is published.\n\n\
         Prints a table per provider and exits non-zero on any failure, with a hint \
-        (wrong token, wrong Tencent key, topic policy, no subscription). The queue \
+        (wrong token, wrong Tencent key, wrong signing secret, topic policy, no subscription). The queue \
         and subscription are deleted at the end. Subscribers that must not see \
         check events filter on the livehook_check attribute (\"anything-but\": \
         [\"true\"]).",
@@ -106,8 +107,6 @@ pub async fn run(args: CheckArgs) -> Result<()> {
     let target = args.aws.resolve().await?;
     let topic_arn = target.topic_arn()?.to_owned();
     let targets = targets(&args, &target.sdk).await?;
-    let token = args.secrets.token();
-    let key = args.secrets.tencent_key();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(args.timeout.max(1)))
         .build()
@@ -137,15 +136,7 @@ pub async fn run(args: CheckArgs) -> Result<()> {
         queue_url: tap.queue_url.clone(),
         received: Vec::new(),
     };
-    let result = check_all(
-        &args,
-        &targets,
-        &client,
-        &mut inbox,
-        token.as_deref(),
-        key.as_deref(),
-    )
-    .await;
+    let result = check_all(&args, &targets, &client, &mut inbox).await;
     tap.close().await;
     let outcomes = result?;
     print_table(&targets, &outcomes);
@@ -321,10 +312,21 @@ async fn post(
     provider: &dyn Imitate,
     url: &Url,
     body: Vec<u8>,
+    signing: Option<&str>,
 ) -> Result<StatusCode, String> {
+    let mut headers = headers_for(provider);
+    // Signed when sent, over the bytes sent (a platform's resend is signed anew).
+    let proof = providers::signed_headers(
+        provider,
+        &body,
+        signing,
+        OffsetDateTime::now_utc(),
+        &host_of(url),
+    );
+    add_headers(&mut headers, proof).map_err(|e| format!("{e:#}"))?;
     let response = client
         .post(url.clone())
-        .headers(headers_for(provider))
+        .headers(headers)
         .body(body)
         .send()
         .await
@@ -347,7 +349,7 @@ fn credential_hint(provider: &dyn Imitate) -> &'static str {
             "wrong Tencent key: --tencent-key (LIVEHOOK_TENCENT_KEY) must equal the stack's TencentKey, the callback key set in Tencent's console"
         }
         AuthScheme::Signed(_) => {
-            "wrong signing secret: LIVEHOOK_<PROVIDER>_SECRET must hold one of the function's secrets, the one set in the platform's console"
+            "wrong signing secret: --secret (or the platform's LIVEHOOK_<PROVIDER>_SECRET) must be one of the function's secrets, the one set in the platform's console (LiveKit: APIKEY:SECRET)"
         }
     }
 }
@@ -357,12 +359,10 @@ async fn check_all(
     targets: &[Target],
     client: &reqwest::Client,
     inbox: &mut Inbox,
-    token: Option<&str>,
-    key: Option<&str>,
 ) -> Result<Vec<Outcome>> {
     let mut outcomes = Vec::new();
     for target in targets {
-        outcomes.push(check_one(args, target, client, inbox, token, key).await?);
+        outcomes.push(check_one(args, target, client, inbox).await?);
     }
     // Anything a resend or a refused delivery published shows up now.
     inbox.settle(Duration::from_secs(args.settle)).await?;
@@ -383,11 +383,7 @@ async fn check_all(
             outcome.refused = "NO (published)".to_owned();
             outcome.problems.push(format!(
                 "a delivery with a wrong {} was published",
-                if target.provider.auth_scheme() == AuthScheme::TencentSign {
-                    "signature"
-                } else {
-                    "token"
-                }
+                credential_name(target.provider)
             ));
         }
     }
@@ -399,8 +395,6 @@ async fn check_one(
     target: &Target,
     client: &reqwest::Client,
     inbox: &mut Inbox,
-    token: Option<&str>,
-    key: Option<&str>,
 ) -> Result<Outcome> {
     let provider = target.provider;
     let name = provider.name();
@@ -409,13 +403,8 @@ async fn check_one(
         refused: "-".to_owned(),
         ..Outcome::default()
     };
-    let secret = match provider.auth_scheme() {
-        AuthScheme::QueryToken => token,
-        AuthScheme::TencentSign => key,
-        // Signed platforms are checked once `check` signs their headers.
-        AuthScheme::Signed(_) => None,
-    };
-    let Some(secret) = secret else {
+    let secret = args.secrets.credential(provider);
+    let Some(secret) = secret.as_deref() else {
         outcome.status = "not sent".to_owned();
         outcome.problems.push(match provider.auth_scheme() {
             AuthScheme::QueryToken => "no token: pass --token (or set LIVEHOOK_TOKEN)".to_owned(),
@@ -423,7 +412,7 @@ async fn check_one(
                 "no Tencent key: pass --tencent-key (or set LIVEHOOK_TENCENT_KEY)".to_owned()
             }
             AuthScheme::Signed(proof) => format!(
-                "{} signs its deliveries, which `livehook check` does not do yet",
+                "no signing secret: pass --secret (or set {})",
                 proof.secret_variable
             ),
         });
@@ -433,6 +422,7 @@ async fn check_one(
     // key only signs the body.
     let url_token = (provider.auth_scheme() == AuthScheme::QueryToken).then_some(secret);
     let body_key = (provider.auth_scheme() == AuthScheme::TencentSign).then_some(secret);
+    let signing = matches!(provider.auth_scheme(), AuthScheme::Signed(_)).then_some(secret);
 
     outcome.nonce = nonce(name);
     let (event, payload) = provider.synthetic(CHECK_STREAM, &outcome.nonce);
@@ -446,7 +436,7 @@ async fn check_one(
     // 1. The event, as the provider sends it.
     let sent = Instant::now();
     let first = providers::prepared_body(provider, &payload, body_key, now, 0);
-    match post(client, provider, &url, first).await {
+    match post(client, provider, &url, first, signing).await {
         Ok(status) if status.is_success() => outcome.status = status.as_u16().to_string(),
         Ok(status) => {
             outcome.status = status.as_u16().to_string();
@@ -481,7 +471,7 @@ async fn check_one(
     if provider.sending().resends {
         outcome.resent = true;
         let retry = providers::prepared_body(provider, &payload, body_key, now, 1);
-        match post(client, provider, &url, retry).await {
+        match post(client, provider, &url, retry, signing).await {
             Ok(status) if status.is_success() => {}
             Ok(status) => {
                 outcome.duplicate = format!("NO ({})", status.as_u16());
@@ -505,26 +495,23 @@ async fn check_one(
     outcome.wrong_nonce = nonce(&format!("{name}-wrong"));
     let (event, payload) = provider.synthetic(CHECK_STREAM, &outcome.wrong_nonce);
     let payload = serde_json::to_vec(&Value::Object(payload))?;
-    let (wrong_url, wrong_key) = match provider.auth_scheme() {
-        AuthScheme::QueryToken => (Some(WRONG_SECRET), None),
-        AuthScheme::TencentSign | AuthScheme::Signed(_) => (None, Some(WRONG_SECRET)),
+    let (wrong_url, wrong_key, wrong_signing) = match provider.auth_scheme() {
+        AuthScheme::QueryToken => (Some(WRONG_SECRET), None, None),
+        AuthScheme::TencentSign => (None, Some(WRONG_SECRET), None),
+        AuthScheme::Signed(_) => (None, None, Some(WRONG_SECRET)),
     };
     let mut url = target_url(&target.url, provider, event, wrong_url)?;
     // Marked too: were it ever published, the check's queue would see it.
     url.query_pairs_mut()
         .append_pair(livehook::pipeline::gate::CHECK_PARAMETER, "true");
     let body = providers::prepared_body(provider, &payload, wrong_key, now, 0);
-    match post(client, provider, &url, body).await {
+    match post(client, provider, &url, body, wrong_signing).await {
         Ok(StatusCode::UNAUTHORIZED) => outcome.refused = "401".to_owned(),
         Ok(status) => {
             outcome.refused = format!("NO ({})", status.as_u16());
             outcome.problems.push(format!(
                 "a wrong {} was answered {status}, not 401: is LIVEHOOK_ALLOW_UNAUTHENTICATED on?",
-                if wrong_key.is_some() {
-                    "Tencent key"
-                } else {
-                    "token"
-                }
+                credential_name(provider)
             ));
         }
         Err(e) => {
@@ -535,6 +522,15 @@ async fn check_one(
         }
     }
     Ok(outcome)
+}
+
+/// What a provider's credential is called in the check's messages.
+fn credential_name(provider: &dyn Imitate) -> &'static str {
+    match provider.auth_scheme() {
+        AuthScheme::QueryToken => "token",
+        AuthScheme::TencentSign => "Tencent key",
+        AuthScheme::Signed(_) => "signing secret",
+    }
 }
 
 fn print_table(targets: &[Target], outcomes: &[Outcome]) {

@@ -23,21 +23,27 @@ pub const CLI_USER_AGENT: &str = concat!("livehook-cli/", env!("CARGO_PKG_VERSIO
         How each provider sends is its adapter's (see `livehook providers`): each \
         delivery carries the provider's headers and User-Agent, its timestamps \
         refreshed to now (livehook refuses events older than its replay window), \
-        the token as ?token= (every provider but Tencent), and for Tencent a fresh \
-        t = now + 600 s with sign = md5(key + t). For providers that name the event \
+        the token as ?token= (providers without a signature of their own), for Tencent a fresh \
+        t = now + 600 s with sign = md5(key + t), and for the platforms that sign \
+        their deliveries (`livehook providers`: auth `signature`) the platform's proof \
+        headers over the exact bytes sent, made with --secret (else the platform's \
+        LIVEHOOK_<PROVIDER>_SECRET), each attempt signed when it is sent. For providers that name the event \
         in the path (lal, zlmediakit) the hook is appended to the URL path. For \
         providers that send forms (nginx) the sample's fields are form-encoded.\n\n\
         --retry N re-sends the same delivery N more times, as the provider's own \
         retry would: Aodianyun bumps retry_times, Tencent re-signs with a new t, \
         ZLMediaKit takes the next hook_index, \
-        the others resend the identical body.\n\n\
+        the others resend the identical body (signed platforms sign it anew, \
+        Twitch with the same message id).\n\n\
         Prints status, reply and latency of each attempt; exits non-zero if any \
         answer is not 2xx. --print-body prints the prepared body instead of sending \
-        it (for curl, or to see what the provider would send).",
+        it (for curl, or to see what the provider would send; a signed platform's \
+        headers go to stderr).",
     after_help = "Examples:\n  \
         livehook send --list\n  \
         livehook send lal on_pub_start --url https://abc.execute-api…/lal --token s3cret\n  \
         livehook send tencent push --url http://127.0.0.1:9000/lambda-url/tencent --tencent-key k --retry 2\n  \
+        livehook send livekit room_started --url http://127.0.0.1:9000/lambda-url/livekit --secret APIkey:secret\n  \
         livehook send bililive custom --url https://…/bililive --file ./my-event.json\n  \
         livehook send tencent push --tencent-key k --print-body | curl --data-binary @- https://…/tencent"
 )]
@@ -88,21 +94,55 @@ pub struct Secrets {
         hide_env_values = true
     )]
     tencent_key: Option<String>,
+    /// A signed platform's signing secret (LiveKit: APIKEY:SECRET); of a
+    /// comma-separated list, the first. Without it, the platform's own
+    /// variable as its function reads it (LIVEHOOK_MUX_SECRET, …).
+    #[arg(long, value_name = "S")]
+    secret: Option<String>,
 }
 
 impl Secrets {
     /// The token to send, if one is given.
     pub fn token(&self) -> Option<String> {
-        self.token
-            .as_deref()
-            .and_then(|t| t.split(',').map(str::trim).find(|t| !t.is_empty()))
-            .map(str::to_owned)
+        self.token.as_deref().and_then(first_of)
     }
 
     /// The Tencent key, if one is given.
     pub fn tencent_key(&self) -> Option<String> {
         self.tencent_key.clone().filter(|k| !k.is_empty())
     }
+
+    /// The secret `provider` signs with, if it signs in headers and one is
+    /// given (`--secret`, else its variable in the environment).
+    pub fn signing(&self, provider: &dyn Imitate) -> Option<String> {
+        let AuthScheme::Signed(proof) = provider.auth_scheme() else {
+            return None;
+        };
+        let list = self
+            .secret
+            .clone()
+            .or_else(|| std::env::var(proof.secret_variable).ok())?;
+        first_of(&list)
+    }
+
+    /// The credential `provider` proves its deliveries with, if given: the
+    /// token, Tencent's key or the platform's signing secret.
+    pub fn credential(&self, provider: &dyn Imitate) -> Option<String> {
+        match provider.auth_scheme() {
+            AuthScheme::QueryToken => self.token(),
+            AuthScheme::TencentSign => self.tencent_key(),
+            AuthScheme::Signed(_) => self.signing(provider),
+        }
+    }
+}
+
+/// The first entry of a comma-separated list (rotation lists hold the
+/// current secret first).
+fn first_of(list: &str) -> Option<String> {
+    list.split(',')
+        .map(str::trim)
+        .find(|t| !t.is_empty())
+        .map(str::to_owned)
 }
 
 /// Runs `livehook send`.
@@ -117,7 +157,8 @@ pub async fn run(args: SendArgs) -> Result<()> {
     let provider = samples::provider(&name)?;
     let key = args.secrets.tencent_key();
     let token = args.secrets.token();
-    let signs = provider.auth_scheme() == AuthScheme::TencentSign;
+    let signing = args.secrets.signing(provider);
+    let scheme = provider.auth_scheme();
     // The event's time: its retries are the same event, resent later.
     let now = OffsetDateTime::now_utc();
 
@@ -128,26 +169,39 @@ pub async fn run(args: SendArgs) -> Result<()> {
         ),
         None => (samples::find(&name, &event)?.body.to_vec(), false),
     };
-    if signs && key.is_none() {
+    let missing = match scheme {
+        AuthScheme::QueryToken => None,
+        AuthScheme::TencentSign => key
+            .is_none()
+            .then(|| "pass --tencent-key K (or set LIVEHOOK_TENCENT_KEY)".to_owned()),
+        AuthScheme::Signed(proof) => signing
+            .is_none()
+            .then(|| format!("pass --secret S (or set {})", proof.secret_variable)),
+    };
+    if let Some(how) = missing {
         if !from_file {
-            bail!(
-                "{name} deliveries are signed: pass --tencent-key K (or set LIVEHOOK_TENCENT_KEY)"
-            );
+            bail!("{name} deliveries are signed: {how}");
         }
-        eprintln!("note: no --tencent-key: the file is sent unsigned, as it is");
+        eprintln!("note: no signing secret: the file is sent unsigned, as it is");
     }
     if args.print_body {
         let (content_type, payload) = prepare(provider, &body, key.as_deref(), now, 0);
         if content_type != "application/json" {
             eprintln!("note: {name} sends Content-Type: {content_type}");
         }
+        let headers =
+            providers::signed_headers(provider, &payload, signing.as_deref(), now, PRINT_HOST);
+        for (header, value) in headers {
+            eprintln!("note: {name} sends {header}: {value}");
+        }
         println!("{}", String::from_utf8_lossy(&payload));
         return Ok(());
     }
-    if signs && token.is_some() {
-        eprintln!("note: {name} signs its body and sends no token; --token is ignored");
+    let by_token = scheme == AuthScheme::QueryToken;
+    if !by_token && token.is_some() {
+        eprintln!("note: {name} signs its deliveries and sends no token; --token is ignored");
     }
-    if !signs && token.is_none() {
+    if by_token && token.is_none() {
         eprintln!("note: no --token: livehook will answer 401 unless it runs unauthenticated");
     }
     let url = match (args.url, args.base_url.filter(|b| !b.is_empty())) {
@@ -171,9 +225,21 @@ pub async fn run(args: SendArgs) -> Result<()> {
     let mut timed_out = false;
     for attempt in 0..attempts {
         let (content_type, payload) = prepare(provider, &body, key.as_deref(), now, attempt);
-        // Replaces the JSON default (`header()` would add a second one).
+        // A form replaces the JSON default (`header()` would add a second
+        // one); a JSON body keeps the provider's own (LiveKit's).
         let mut attempt_headers = headers.clone();
-        attempt_headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if provider.receiving().form_body {
+            attempt_headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        }
+        // Signed when sent: a platform's resend is signed anew.
+        let proof = providers::signed_headers(
+            provider,
+            &payload,
+            signing.as_deref(),
+            OffsetDateTime::now_utc(),
+            &host_of(&url),
+        );
+        add_headers(&mut attempt_headers, proof)?;
         let started = Instant::now();
         let result = client
             .post(url.clone())
@@ -267,6 +333,31 @@ pub fn target_url(
         url.query_pairs_mut().append_pair("token", token);
     }
     Ok(url)
+}
+
+/// The host a request to `url` names in its `Host` header (with the port
+/// when it is not the scheme's): what a platform that signs the host signs.
+pub fn host_of(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+/// The host `--print-body` signs for (there is no URL).
+const PRINT_HOST: &str = "localhost";
+
+/// Adds `extra` (a proof's headers) to `headers`, replacing any of the
+/// same name.
+pub fn add_headers(headers: &mut HeaderMap, extra: Vec<(String, String)>) -> Result<()> {
+    for (name, value) in extra {
+        let name =
+            HeaderName::try_from(name.as_str()).with_context(|| format!("header name {name}"))?;
+        let value = HeaderValue::try_from(value).context("a header value")?;
+        headers.insert(name, value);
+    }
+    Ok(())
 }
 
 /// The headers the provider's HTTP client sends.

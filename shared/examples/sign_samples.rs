@@ -1,27 +1,31 @@
-//! Every sample of the signed platforms, prepared and signed now as
-//! `livehook send` signs it, one JSON line each (`provider`, `sample`,
-//! `secret`, `headers`, `body`): what `scripts/vendors/` hands to each
-//! vendor's own verifier (`make vendor-verify`).
+//! Every sample of the signed platforms (the registry's providers whose
+//! auth is [`AuthScheme::Signed`]), prepared and signed now exactly as
+//! `livehook send` signs it ([`prepared_body`], [`wire_body`],
+//! [`signed_headers`]), one JSON line each (`provider`, `sample`, `secret`,
+//! `headers`, `body`): what `scripts/vendors/` hands to each vendor's own
+//! verifier (`make vendor-verify`).
 
 use std::path::Path;
 
-use livehook::providers::{AuthScheme, Imitate, LiveKit, Mux, Twitch, prepared_body};
+use livehook::providers::{
+    ALL_IMITATE, AuthScheme, prepared_body, request_path, signed_headers, wire_body,
+};
 use time::OffsetDateTime;
-
-/// The signed platforms (registered ones join the registry's walk).
-const SIGNED: &[&dyn Imitate] = &[&LiveKit, &Mux, &Twitch];
 
 /// A throwaway `KEY:SECRET` pair: LiveKit reads an API key and its secret,
 /// the other platforms the whole text as their secret.
 const SECRET: &str = "APIvendorcheck:vendor-check-secret-0123456789abcdef";
 
+/// The host the deliveries are addressed to.
+const HOST: &str = "hooks.example.com";
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
     let now = OffsetDateTime::now_utc();
-    for provider in SIGNED {
-        let AuthScheme::Signed(proof) = provider.auth_scheme() else {
-            continue;
-        };
+    let signed = ALL_IMITATE
+        .iter()
+        .filter(|p| matches!(p.auth_scheme(), AuthScheme::Signed(_)));
+    for provider in signed {
         let mut files: Vec<_> = std::fs::read_dir(events.join(provider.name()))?
             .filter_map(Result::ok)
             .map(|e| e.path())
@@ -31,26 +35,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for file in files {
             let sample = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
             let body = std::fs::read(&file)?;
-            let body = String::from_utf8(body)?.trim_end().as_bytes().to_vec();
             let body = prepared_body(*provider, &body, Some(SECRET), now, 0);
-            // Twitch signs its message id, chosen before signing.
-            let mut headers = Vec::new();
-            if provider.name() == "twitch" {
-                headers.push((
-                    "twitch-eventsub-message-id".to_owned(),
-                    format!("{sample}-0001"),
-                ));
-            }
-            livehook::proof::sign(proof, SECRET, &body, now, "hooks.example.com", &mut headers);
+            let (_, wire) = wire_body(*provider, &body);
+            let headers = signed_headers(*provider, &wire, Some(SECRET), now, HOST);
             let line = serde_json::json!({
                 "provider": provider.name(),
                 "sample": sample,
+                "path": request_path(*provider, sample),
+                "host": HOST,
                 "secret": SECRET,
                 "headers": headers
                     .into_iter()
                     .map(|(n, v)| (n, serde_json::Value::String(v)))
                     .collect::<serde_json::Map<_, _>>(),
-                "body": String::from_utf8(body)?,
+                "body": String::from_utf8(wire)?,
             });
             println!("{line}");
         }

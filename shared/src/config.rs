@@ -438,6 +438,7 @@ mod tests {
         use crate::proof::{Proof, Scheme};
         static JWT: Proof = Proof {
             secret_variable: "LIVEHOOK_LIVEKIT_SECRET",
+            secret_about: "test",
             schemes: &[Scheme::BodyHashJwt],
             tolerance: Duration::from_secs(60),
         };

@@ -27,6 +27,9 @@ pub struct Proof {
     /// The variable that holds the secret(s), comma-separated for rotation
     /// (`LIVEHOOK_MUX_SECRET`).
     pub secret_variable: &'static str,
+    /// What the secret is and where the platform gives it (the template
+    /// parameter's description).
+    pub secret_about: &'static str,
     /// The schemes the platform signs with, in order of preference: the
     /// first whose header is present decides (Agora's SHA-256 signature
     /// before its SHA-1 one).
@@ -565,7 +568,22 @@ pub fn sign(
     host: &str,
     headers: &mut Vec<(String, String)>,
 ) {
-    let Some(scheme) = proof.schemes.first() else {
+    sign_with(proof, 0, secret, body, now, host, headers);
+}
+
+/// The same by the proof's scheme number `scheme` (none when there is no
+/// such scheme): a platform that proves different deliveries differently
+/// (Cloudflare's live-input notifications carry their destination's secret).
+pub fn sign_with(
+    proof: &Proof,
+    scheme: usize,
+    secret: &str,
+    body: &[u8],
+    now: OffsetDateTime,
+    host: &str,
+    headers: &mut Vec<(String, String)>,
+) {
+    let Some(scheme) = proof.schemes.get(scheme) else {
         return;
     };
     let secret = Secret::new(secret);

@@ -11,6 +11,22 @@ pub fn provider_named(name: &str) -> &'static dyn Provider {
     livehook::providers::by_name(name).unwrap_or_else(|| panic!("no provider named {name}"))
 }
 
+/// The host every test request is addressed to (what a signed platform
+/// that signs the host signs).
+pub const HOST: &str = "abc123.execute-api.us-east-1.amazonaws.com";
+
+/// `request` with `headers` added (a signed platform's proof), replacing
+/// any of the same name.
+pub fn with_headers(mut request: Request, headers: Vec<(String, String)>) -> Request {
+    use lambda_http::http::{HeaderName, HeaderValue};
+    for (name, value) in headers {
+        let name = HeaderName::try_from(name).expect("a header name");
+        let value = HeaderValue::try_from(value).expect("a header value");
+        request.headers_mut().insert(name, value);
+    }
+    request
+}
+
 /// An API Gateway HTTP API (payload v2) event, as JSON.
 pub fn apigw_event(method: &str, path: &str, query: &str, body: &[u8]) -> Value {
     let body = std::str::from_utf8(body).expect("test bodies are UTF-8");

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::samples::{self, Sample};
-use crate::{Delivery, Stack, TENCENT_KEY, TOKEN, as_invocation, provider_named, request};
+use crate::{
+    Delivery, HOST, SIGNING_SECRET, Stack, TENCENT_KEY, TOKEN, as_invocation, provider_named,
+    request, with_headers,
+};
 use lambda_http::Request;
-use lambda_http::http::HeaderMap;
 
 /// Now, in Unix seconds.
 pub fn unix_now() -> i64 {
@@ -56,9 +58,12 @@ pub fn sample_body(sample: &Sample, t: i64) -> Vec<u8> {
     sample.body_signed(TENCENT_KEY, t)
 }
 
-/// The request a provider would send with `body`.
+/// The request a provider would send with `body` (a signed platform's
+/// signed now with [`SIGNING_SECRET`]).
 pub fn sample_request(sample: &Sample, body: &[u8]) -> Request {
-    request("POST", &sample.path(), &sample.query(TOKEN), body)
+    let request = request("POST", &sample.path(), &sample.query(TOKEN), body);
+    let proof = sample.proof_headers(body, SIGNING_SECRET, time_now(), HOST);
+    with_headers(request, proof)
 }
 
 /// The same as invocation `request_id` (see [`adapter_view_as`]).
@@ -77,7 +82,8 @@ pub fn adapter_view(stack: &Stack, sample: &Sample, body: &[u8]) -> Delivery {
 pub fn adapter_view_as(stack: &Stack, sample: &Sample, body: &[u8], request_id: &str) -> Delivery {
     let provider = provider_named(&sample.provider);
     let config = stack.config(provider, &[]);
-    let headers = HeaderMap::new();
+    // What a signed platform chooses before signing (Twitch's message id).
+    let headers = livehook::providers::chosen_header_map(provider, body);
     let path = sample.path();
     let query = sample.query(TOKEN);
     let inbound = livehook::inbound::Inbound {

@@ -46,6 +46,14 @@ pub use stack::*;
 pub const TOKEN: &str = "it-token.0123~abcdef";
 /// The Tencent callback key.
 pub const TENCENT_KEY: &str = "it-tencent-key";
+/// Every signed platform's secrets, comma-separated as during a rotation:
+/// `KEY:SECRET` pairs (LiveKit reads an API key and its secret, the other
+/// platforms the whole text).
+pub const SIGNING_SECRETS: &str = "it-key-new:it-signing-new,it-key-old:it-signing-old";
+/// The first of [`SIGNING_SECRETS`]: what the tools sign with.
+pub const SIGNING_SECRET: &str = "it-key-new:it-signing-new";
+/// The second: a platform still signing with the secret being rotated out.
+pub const OLD_SIGNING_SECRET: &str = "it-key-old:it-signing-old";
 
 /// The pipeline under test: the production store.
 pub type LivePipeline = Pipeline<DynamoStore>;

@@ -85,10 +85,28 @@ impl Sample {
     /// its body instead).
     pub fn query(&self, token: &str) -> String {
         match self.adapter().map(|p| p.auth_scheme()) {
-            Some(AuthScheme::TencentSign) => String::new(),
+            Some(AuthScheme::TencentSign | AuthScheme::Signed(_)) => String::new(),
             _ => form_urlencoded::Serializer::new(String::new())
                 .append_pair("token", token)
                 .finish(),
+        }
+    }
+
+    /// The headers a signed platform sends with `body` (the bytes on the
+    /// wire) when it signs it with `secret` at `signed_at`, calling `host`;
+    /// none for other providers.
+    pub fn proof_headers(
+        &self,
+        body: &[u8],
+        secret: &str,
+        signed_at: OffsetDateTime,
+        host: &str,
+    ) -> Vec<(String, String)> {
+        match self.adapter() {
+            Some(p) if matches!(p.auth_scheme(), AuthScheme::Signed(_)) => {
+                livehook::providers::signed_headers(p, body, Some(secret), signed_at, host)
+            }
+            _ => Vec::new(),
         }
     }
 

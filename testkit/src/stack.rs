@@ -17,6 +17,7 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use livehook::providers::AuthScheme;
 use livehook::relay::Relay;
 use livehook_pump::{Invoke, InvokeError, PollSummary, Pump};
 use serde_json::Value;
@@ -249,6 +250,12 @@ impl Stack {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
+        if let AuthScheme::Signed(proof) = provider.auth_scheme() {
+            vars.insert(
+                proof.secret_variable.to_owned(),
+                crate::SIGNING_SECRETS.to_owned(),
+            );
+        }
         for (k, v) in overrides {
             vars.insert((*k).to_owned(), (*v).to_owned());
         }

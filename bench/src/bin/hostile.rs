@@ -120,6 +120,7 @@ fn spawn(binary: &Path, api: &str, name: &str) -> Option<Child> {
         )
         .env("LIVEHOOK_TOKEN", TOKEN)
         .env("LIVEHOOK_TENCENT_KEY", "hostile-tencent-key")
+        .envs(livehook_bench::signing_env())
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -11,7 +11,6 @@ use livehook::event::{DataSchemas, ENVELOPE_SCHEMA_FILE, EventData, EventType, d
 use livehook::inbound::Inbound;
 use livehook::providers::{self, AuthScheme, Delivery, Provider};
 use livehook::sink::Message;
-use reqwest::header::HeaderMap;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -135,7 +134,8 @@ pub(super) fn deliver(provider: &dyn Provider, sample: &samples::Sample) -> Resu
     let path = providers::request_path(provider, sample.event);
     let query = format!("token={SAMPLE_SECRET}");
     let request_id = format!("{}/{}", sample.provider, sample.event);
-    let headers = HeaderMap::new();
+    // What a signed platform chooses before signing (Twitch's message id).
+    let headers = providers::chosen_header_map(provider, &body);
     let inbound = Inbound {
         path: &path,
         query: &query,

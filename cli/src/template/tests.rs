@@ -95,7 +95,19 @@ fn identifiers_from_names() {
         .iter()
         .map(|s| s.parameter.as_str())
         .collect();
-    assert_eq!(parameters, ["Token", "TencentKey"]);
+    // The shared ones first, then one per signed platform, each once.
+    assert!(
+        parameters.starts_with(&["Token", "TencentKey"]),
+        "{parameters:?}"
+    );
+    let signed = providers::ALL
+        .iter()
+        .filter(|p| matches!(p.auth_scheme(), providers::AuthScheme::Signed(_)));
+    assert_eq!(parameters.len(), 2 + signed.clone().count());
+    for provider in signed {
+        let expected = format!("{}Secret", pascal(provider.name()));
+        assert!(parameters.contains(&expected.as_str()), "{expected}");
+    }
     let lal = registry.functions.iter().find(|f| f.name == "lal").unwrap();
     assert_eq!(registry.condition_of(lal), "HasToken");
     assert!(lal.hook_in_path);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use livehook_testkit::{
-    Received, Stack, TENCENT_KEY, TOKEN, sdk_config, serve_functions, serve_relay,
+    Received, SIGNING_SECRET, Stack, TENCENT_KEY, TOKEN, sdk_config, serve_functions, serve_relay,
 };
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
@@ -546,7 +546,14 @@ async fn send_tail_and_events_against_the_pipeline() {
                 .send_sample(
                     provider,
                     event,
-                    &["--token", TOKEN, "--tencent-key", TENCENT_KEY],
+                    &[
+                        "--token",
+                        TOKEN,
+                        "--tencent-key",
+                        TENCENT_KEY,
+                        "--secret",
+                        SIGNING_SECRET,
+                    ],
                 )
                 .await;
             assert!(
@@ -591,6 +598,8 @@ async fn check_proves_every_provider_and_fails_on_a_wrong_token() {
             TOKEN,
             "--tencent-key",
             TENCENT_KEY,
+            "--secret",
+            SIGNING_SECRET,
             "--settle",
             "1",
         ])
@@ -641,6 +650,8 @@ async fn check_proves_every_provider_and_fails_on_a_wrong_token() {
             "not-the-token",
             "--tencent-key",
             TENCENT_KEY,
+            "--secret",
+            SIGNING_SECRET,
             "--settle",
             "1",
         ])
@@ -649,9 +660,40 @@ async fn check_proves_every_provider_and_fails_on_a_wrong_token() {
     assert!(!o.status.success(), "{}", text(&o.stdout));
     assert!(stderr.contains("wrong token"), "{stderr}");
     assert!(!stderr.contains("not-the-token") && !text(&o.stdout).contains("not-the-token"));
-    let published = world.published().await;
-    assert_eq!(published.len(), 1, "only Tencent's check event");
-    assert_eq!(published[0].attributes["provider"], "tencent");
+    // Tencent and the signed platforms (their own secrets) still pass.
+    let mut published: Vec<String> = world
+        .published()
+        .await
+        .iter()
+        .map(|p| p.attributes["provider"].clone())
+        .collect();
+    published.sort();
+    let mut own_secret: Vec<String> = livehook::providers::ALL
+        .iter()
+        .filter(|p| p.auth_scheme() != livehook::providers::AuthScheme::QueryToken)
+        .map(|p| p.name().to_owned())
+        .collect();
+    own_secret.sort();
+    assert_eq!(published, own_secret);
+
+    // A wrong signing secret: the signed platforms fail with the hint.
+    let mut wrong_signing = vec!["check", "--url", &world.url, "--secret", "not-the-secret"];
+    let signed: Vec<&str> = livehook::providers::ALL
+        .iter()
+        .filter(|p| matches!(p.auth_scheme(), livehook::providers::AuthScheme::Signed(_)))
+        .map(|p| p.name())
+        .collect();
+    for name in &signed {
+        wrong_signing.extend(["--provider", name]);
+    }
+    wrong_signing.extend(["--settle", "0"]);
+    if !signed.is_empty() {
+        let o = world.run(&wrong_signing).await;
+        let stderr = text(&o.stderr);
+        assert!(!o.status.success(), "{}", text(&o.stdout));
+        assert!(stderr.contains("wrong signing secret"), "{stderr}");
+        assert!(!stderr.contains("not-the-secret") && !text(&o.stdout).contains("not-the-secret"));
+    }
 
     // A wrong Tencent key.
     let o = world

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{AuthScheme, Delivery, Identity, Imitate, Provider, Sending, single};
+use super::{AuthScheme, Delivery, Deployment, Identity, Imitate, Provider, Sending, single};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, from_unix_millis, from_unix_seconds};
@@ -31,6 +31,7 @@ const NAME: &str = "agora";
 /// Agora's two signatures over the body, SHA-256 preferred.
 pub static PROOF: Proof = Proof {
     secret_variable: "LIVEHOOK_AGORA_SECRET",
+    secret_about: "Agora NCS secret(s) (Console, Notifications: the secret shown for the callback), comma-separated for rotation",
     schemes: &[
         Scheme::Signature(Signature {
             header: "agora-signature-v2",
@@ -62,6 +63,14 @@ impl Provider for Agora {
 
     fn auth_scheme(&self) -> AuthScheme {
         AuthScheme::Signed(&PROOF)
+    }
+
+    fn deployment(&self) -> Deployment {
+        Deployment {
+            console: "Agora Console, Notifications (NCS) event callback URL",
+            settings: &[],
+            own_settings: &[],
+        }
     }
 
     /// The proof was checked by the gate over these bytes.

@@ -46,6 +46,7 @@ const NAME: &str = "alibaba";
 /// Alibaba's "Callback authentication" page.
 pub static PROOF: Proof = Proof {
     secret_variable: "LIVEHOOK_ALIBABA_KEY",
+    secret_about: "Alibaba Cloud Live callback authentication key (ApsaraVideo Live console, Callbacks: the authentication key), comma-separated for rotation",
     schemes: &[Scheme::Signature(Signature {
         header: "ali-live-signature",
         layout: Layout::Whole { prefix: "" },

@@ -43,6 +43,7 @@ const NAME: &str = "cloudflare";
 /// notification destination's `cf-webhook-auth`.
 pub static PROOF: Proof = Proof {
     secret_variable: "LIVEHOOK_CLOUDFLARE_SECRET",
+    secret_about: "Cloudflare Stream webhook secret (returned by PUT /accounts/{id}/stream/webhook) and the Notifications webhook destination's secret, comma-separated (and for rotation)",
     schemes: &[
         Scheme::Signature(Signature {
             header: "webhook-signature",

@@ -35,6 +35,23 @@ pub trait Imitate: Provider {
         let _ = (body, secret, now, attempt);
     }
 
+    /// The headers the provider chooses for a delivery of `body` (the bytes
+    /// on the wire) before it signs it, since its proof may cover them
+    /// (Twitch's message id and type). A resend of the same event gets the
+    /// same ones. Most providers choose none.
+    fn headers_before_signing(&self, body: &[u8]) -> Vec<(String, String)> {
+        let _ = body;
+        Vec::new()
+    }
+
+    /// Which of its proof's schemes (an index into
+    /// [`crate::proof::Proof::schemes`]) the provider proves `body` with:
+    /// the first, unless it proves different deliveries differently.
+    fn signing_scheme(&self, body: &[u8]) -> usize {
+        let _ = body;
+        0
+    }
+
     /// A well-formed delivery about `stream` (synthetic, for `livehook
     /// check`): the event name (for providers that name the event in the
     /// path, the hook) and the payload, before [`Imitate::prepare`].
@@ -119,6 +136,43 @@ pub fn prepared_body(
         return body.to_vec();
     }
     serde_json::to_vec(&map).unwrap_or_else(|_| body.to_vec())
+}
+
+/// The headers `provider` sends with `body` (the exact bytes on the wire,
+/// after [`wire_body`]) when it signs it with `secret` at `signed_at`,
+/// calling `host`: those it chooses first
+/// ([`Imitate::headers_before_signing`]), then its proof
+/// ([`crate::proof::sign`]). Only the first for a provider that does not
+/// sign in headers, or without a secret.
+pub fn signed_headers(
+    provider: &dyn Imitate,
+    body: &[u8],
+    secret: Option<&str>,
+    signed_at: OffsetDateTime,
+    host: &str,
+) -> Vec<(String, String)> {
+    let mut headers = provider.headers_before_signing(body);
+    if let (super::AuthScheme::Signed(proof), Some(secret)) = (provider.auth_scheme(), secret) {
+        let scheme = provider.signing_scheme(body);
+        crate::proof::sign_with(proof, scheme, secret, body, signed_at, host, &mut headers);
+    }
+    headers
+}
+
+/// The headers a provider chooses for `body` before signing
+/// ([`Imitate::headers_before_signing`]) as a request's header map: what
+/// tools that hand a sample straight to an adapter (whose proof the gate
+/// would have checked) give it. Empty for a provider that is not
+/// registered.
+pub fn chosen_header_map(provider: &dyn Provider, body: &[u8]) -> lambda_http::http::HeaderMap {
+    use lambda_http::http::{HeaderName, HeaderValue};
+    let mut map = lambda_http::http::HeaderMap::new();
+    for (name, value) in of(provider).map_or_else(Vec::new, |p| p.headers_before_signing(body)) {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            map.insert(name, value);
+        }
+    }
+    map
 }
 
 /// The media type and bytes of `body` (a JSON object, as samples and

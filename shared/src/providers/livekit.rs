@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{AuthScheme, Delivery, Identity, Imitate, Provider, Sending, single};
+use super::{AuthScheme, Delivery, Deployment, Identity, Imitate, Provider, Sending, single};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, from_unix_seconds};
@@ -32,6 +32,7 @@ const NAME: &str = "livekit";
 /// `exp` (the token is valid 5 minutes from sending).
 pub static PROOF: Proof = Proof {
     secret_variable: "LIVEHOOK_LIVEKIT_SECRET",
+    secret_about: "LiveKit API key and secret as APIKEY:SECRET (the key that signs the webhooks), comma-separated for rotation",
     schemes: &[Scheme::BodyHashJwt],
     tolerance: Duration::from_secs(60),
 };
@@ -47,6 +48,18 @@ impl Provider for LiveKit {
 
     fn auth_scheme(&self) -> AuthScheme {
         AuthScheme::Signed(&PROOF)
+    }
+
+    fn nested_secret_fields(&self) -> &'static [(&'static str, &'static str)] {
+        NESTED_SECRETS
+    }
+
+    fn deployment(&self) -> Deployment {
+        Deployment {
+            console: "LiveKit Cloud project settings, Webhooks (self-hosted: webhook.urls in livekit.yaml) URL",
+            settings: &[],
+            own_settings: &[],
+        }
     }
 
     /// The proof was checked by the gate over these bytes.
@@ -120,7 +133,7 @@ impl Imitate for LiveKit {
         Sending {
             // LiveKit retries a failed delivery (its SDK warns of duplicates).
             resends: true,
-            headers: &[("Content-Type", "application/webhook+json")],
+            headers: &[("content-type", "application/webhook+json")],
             ..Sending::DEFAULT
         }
     }

@@ -51,7 +51,10 @@ pub use zlmediakit::Zlmediakit;
 
 pub use settings::{Setting, Settings, Unit};
 
-pub use imitate::{Imitate, Sending, hook_of, prepared_body, request_path, wire_body};
+pub use imitate::{
+    Imitate, Sending, chosen_header_map, hook_of, prepared_body, request_path, signed_headers,
+    wire_body,
+};
 /// Sets Tencent's `t` and `sign = md5(key + t)` (as Tencent's retries re-sign).
 pub use tencent::sign as sign_tencent;
 
@@ -86,8 +89,7 @@ impl AuthScheme {
             },
             AuthScheme::Signed(proof) => SecretSpec {
                 variable: proof.secret_variable,
-                about: "The platform's webhook signing secret(s) as its console gives them (see \
-                    README), comma-separated for rotation",
+                about: proof.secret_about,
                 in_url: false,
             },
         }
@@ -161,6 +163,13 @@ pub trait Provider: Send + Sync + std::panic::RefUnwindSafe + 'static {
     /// stored or shown (Tencent's `sign`: it covers only `t`, so whoever
     /// reads it could forge callbacks until `t` passes).
     fn secret_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Members of the payload's top-level objects that hold a secret,
+    /// `(object, member)`, likewise never published, stored or shown
+    /// (LiveKit's `room.turnPassword`, Mux's `data.stream_key`).
+    fn nested_secret_fields(&self) -> &'static [(&'static str, &'static str)] {
         &[]
     }
 
@@ -256,7 +265,7 @@ macro_rules! registry {
 }
 
 registry![
-    Tencent, Aodianyun, Bililive, Lal, ApiServer, Srs, Nginx, Zlmediakit,
+    Tencent, Aodianyun, Bililive, Lal, ApiServer, Srs, Nginx, Zlmediakit, LiveKit, Mux, Twitch,
 ];
 
 /// The route a provider's function serves, as API Gateway writes it:
@@ -488,6 +497,14 @@ pub fn scrub_envelope(envelope: &mut serde_json::Value) -> bool {
     let mut removed = false;
     for field in provider.secret_fields() {
         removed |= raw.remove(*field).is_some();
+    }
+    for (object, field) in provider.nested_secret_fields() {
+        if let Some(inner) = raw
+            .get_mut(*object)
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            removed |= inner.remove(*field).is_some();
+        }
     }
     removed
 }

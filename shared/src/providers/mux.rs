@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::imitate::stamp::{TimeField, Unit, refresh_times};
-use super::{AuthScheme, Delivery, Identity, Imitate, Provider, Sending, single};
+use super::{AuthScheme, Delivery, Deployment, Identity, Imitate, Provider, Sending, single};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, parse_rfc3339};
@@ -32,6 +32,7 @@ const NAME: &str = "mux";
 /// `Mux-Signature`, as Mux documents it and `@mux/mux-node` verifies it.
 pub static PROOF: Proof = Proof {
     secret_variable: "LIVEHOOK_MUX_SECRET",
+    secret_about: "Mux webhook signing secret(s) (Settings, Webhooks, Show Signing Secret), comma-separated for rotation",
     schemes: &[Scheme::Signature(Signature {
         header: "mux-signature",
         layout: Layout::Pairs {
@@ -59,6 +60,18 @@ impl Provider for Mux {
 
     fn auth_scheme(&self) -> AuthScheme {
         AuthScheme::Signed(&PROOF)
+    }
+
+    fn nested_secret_fields(&self) -> &'static [(&'static str, &'static str)] {
+        NESTED_SECRETS
+    }
+
+    fn deployment(&self) -> Deployment {
+        Deployment {
+            console: "Mux dashboard, Settings, Webhooks URL (per environment)",
+            settings: &[],
+            own_settings: &[],
+        }
     }
 
     /// The proof was checked by the gate over these bytes.

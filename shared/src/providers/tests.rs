@@ -678,8 +678,24 @@ fn every_prepared_synthetic_event_is_accepted_about_the_check_stream() {
             AuthScheme::QueryToken => format!("token={TOKEN}"),
             AuthScheme::TencentSign | AuthScheme::Signed(_) => String::new(),
         };
-        let d = deliver(provider, &request_path(provider, event), &query, &bytes)
-            .unwrap_or_else(|r| panic!("{}: {r:?}", provider.name()));
+        let path = request_path(provider, event);
+        let d = match provider.auth_scheme() {
+            // Signed as the tools sign it, through the whole gate (the proof checked).
+            AuthScheme::Signed(_) => {
+                let (_, wire) = super::wire_body(provider, &bytes);
+                let headers = super::signed_headers(
+                    provider,
+                    &wire,
+                    Some(crate::providers::testing::SIGNING[1]),
+                    now(),
+                    crate::providers::testing::HOST,
+                );
+                let provider: &'static dyn Provider = provider;
+                crate::providers::testing::deliver_signed(provider, "POST", &path, &headers, &wire)
+            }
+            _ => deliver(provider, &path, &query, &bytes),
+        }
+        .unwrap_or_else(|r| panic!("{}: {r:?}", provider.name()));
         let out = &d.events[0];
         assert!(
             out.event.subject.ends_with("livehook-check"),
@@ -905,6 +921,10 @@ fn recorded_envelopes_are_scrubbed_of_secret_fields() {
     assert_eq!(lal["data"]["raw"]["sign"], "x");
     let mut unknown = json!({"source": "elsewhere", "data": {"raw": {"sign": "x"}}});
     assert!(!scrub_envelope(&mut unknown));
+    // A member of a top-level object (a Mux live stream's key).
+    let mut mux = json!({"source": "livehook/mux", "data": {"raw": {"data": {"id": "ls", "stream_key": "k"}}}});
+    assert!(scrub_envelope(&mut mux));
+    assert_eq!(mux["data"]["raw"]["data"], json!({"id": "ls"}));
 }
 
 /// The README's first paragraph, what a newcomer reads first, names every

@@ -15,7 +15,9 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{Answer, AuthScheme, Delivery, Identity, Imitate, Provider, Sending, single};
+use super::{
+    Answer, AuthScheme, Delivery, Deployment, Identity, Imitate, Provider, Sending, single,
+};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, parse_rfc3339};
@@ -40,6 +42,7 @@ const MESSAGE_TIMESTAMP: &str = "twitch-eventsub-message-timestamp";
 /// The signature Twitch documents ("Verifying the event message").
 pub static PROOF: Proof = Proof {
     secret_variable: "LIVEHOOK_TWITCH_SECRET",
+    secret_about: "Twitch EventSub secret(s) (the transport.secret of your subscriptions, 10 to 100 ASCII characters), comma-separated for rotation",
     schemes: &[Scheme::Signature(Signature {
         header: "twitch-eventsub-message-signature",
         layout: Layout::Whole { prefix: "sha256=" },
@@ -61,6 +64,14 @@ impl Provider for Twitch {
 
     fn auth_scheme(&self) -> AuthScheme {
         AuthScheme::Signed(&PROOF)
+    }
+
+    fn deployment(&self) -> Deployment {
+        Deployment {
+            console: "Twitch EventSub subscription transport.callback (POST /eventsub/subscriptions)",
+            settings: &[],
+            own_settings: &[],
+        }
     }
 
     /// The proof (over the message id, its timestamp and these bytes) was
@@ -173,6 +184,33 @@ impl Imitate for Twitch {
         }
     }
 
+    /// The message id (a UUID, the same for every resend of one body, as
+    /// Twitch keeps it across resends) and the message type the body's
+    /// shape says: a `challenge` is a verification, an `event` a
+    /// notification, anything else a revocation.
+    fn headers_before_signing(&self, body: &[u8]) -> Vec<(String, String)> {
+        use sha2::Digest;
+        let hex = key::to_hex(&sha2::Sha256::digest(body));
+        let id = format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        );
+        let kind = match serde_json::from_slice::<Map<String, Value>>(body) {
+            Ok(b) if b.contains_key("challenge") => "webhook_callback_verification",
+            Ok(b) if b.contains_key("event") => "notification",
+            Ok(_) => "revocation",
+            Err(_) => "notification",
+        };
+        vec![
+            (MESSAGE_ID.to_owned(), id),
+            (MESSAGE_TYPE.to_owned(), kind.to_owned()),
+        ]
+    }
+
     fn synthetic(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
         let body = serde_json::json!({
             "subscription": {"id": format!("livehook-check-{nonce}"), "status": "enabled", "type": "stream.online", "version": "1",
@@ -268,6 +306,36 @@ mod tests {
             &sample("webhook_callback_verification"),
         );
         assert!(matches!(unsigned, Err(Rejection::Unauthenticated(_))));
+    }
+
+    #[test]
+    fn tools_choose_the_message_headers_before_signing() {
+        let headers = |body: &[u8]| Twitch.headers_before_signing(body);
+        let online = sample("stream.online");
+        let first = headers(&online);
+        // A resend of the same delivery keeps its message id; another event has its own.
+        assert_eq!(first, headers(&online));
+        assert_ne!(first[0], headers(&sample("stream.offline"))[0]);
+        assert_eq!(first[0].0, MESSAGE_ID);
+        assert_eq!(first[0].1.len(), 36, "a UUID: {}", first[0].1);
+        let kind = |name: &str| headers(&sample(name))[1].1.clone();
+        assert_eq!(kind("stream.online"), "notification");
+        assert_eq!(kind("revocation"), "revocation");
+        assert_eq!(
+            kind("webhook_callback_verification"),
+            "webhook_callback_verification"
+        );
+        // Signed with them, as `livehook send` signs: accepted by the gate.
+        let body = sample("webhook_callback_verification");
+        let signed = crate::providers::signed_headers(
+            &Twitch,
+            &body,
+            Some(SIGNING[0]),
+            now(),
+            crate::providers::testing::HOST,
+        );
+        let d = deliver_signed(&Twitch, "POST", "/twitch", &signed, &body).unwrap();
+        assert_eq!(d.event_type(), EventType::SubscriptionVerified);
     }
 
     #[test]

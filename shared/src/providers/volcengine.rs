@@ -34,6 +34,7 @@ const NAME: &str = "volcengine";
 /// Volcengine's "公共安全签名参数" (md5(key + t), `t` an expiry).
 pub static PROOF: Proof = Proof {
     secret_variable: "LIVEHOOK_VOLCENGINE_KEY",
+    secret_about: "Volcengine live callback key (md5(key + t)), comma-separated for rotation",
     schemes: &[Scheme::BodyExpirySign],
     // `t` is already 10 minutes past the send time: no leeway beyond it.
     tolerance: Duration::ZERO,

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use livehook::providers::{
-    ALL_IMITATE, AuthScheme, Imitate, Provider, prepared_body, request_path, wire_body,
+    ALL_IMITATE, AuthScheme, Imitate, Provider, prepared_body, request_path, signed_headers,
+    wire_body,
 };
 use livehook_testkit::{LivePipeline, TENCENT_KEY, TOKEN, apigw_event, as_invocation, handle};
 use serde_json::{Value, json};
@@ -171,10 +172,15 @@ fn request(provider: &dyn Imitate, event: &str, body: &[u8], id: &str) -> lambda
         .iter()
         .map(|(name, value)| (name.to_ascii_lowercase(), (*value).to_owned()))
         .collect();
-    if let AuthScheme::Signed(proof) = provider.auth_scheme() {
-        let now = OffsetDateTime::now_utc();
-        livehook::proof::sign(proof, SIGNING_SECRET, &wire, now, HOST, &mut headers);
-    }
+    // A signed platform's proof over the bytes sent, signed now (a resend is
+    // signed anew; Twitch keeps its message id).
+    headers.extend(signed_headers(
+        provider,
+        &wire,
+        secret_of(provider).filter(|_| matches!(provider.auth_scheme(), AuthScheme::Signed(_))),
+        OffsetDateTime::now_utc(),
+        HOST,
+    ));
     let mut event = apigw_event("POST", &request_path(provider, event), &query, &wire);
     let user_agent = sending.user_agent.unwrap_or("");
     event["headers"]["content-type"] = json!(content_type);
