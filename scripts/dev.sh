@@ -46,7 +46,7 @@ started=$SECONDS
 echo "dev: building every function and the livehook CLI (cargo build; the first time takes minutes)"
 stack_build
 # Built above with the functions (one feature set: nothing compiled twice).
-cp target/debug/livehook "$dir/livehook"
+cp "$(target_dir)/debug/livehook" "$dir/livehook"
 livehook="$dir/livehook"
 echo "dev: emulator on $endpoint (log: $show/moto.log)"
 emulator_start "$moto_port" "$dir/moto.log"

@@ -71,8 +71,15 @@ stack_build() {
 # `livehook providers`, `livehook send`.
 cli_build() {
   stack_build -q
-  cp "$root/target/debug/livehook" "$1/livehook"
+  cp "$(target_dir)/debug/livehook" "$1/livehook"
   livehook="$1/livehook"
+}
+
+# target_dir: where cargo puts what it builds (target/, or CARGO_TARGET_DIR
+# or a configured build.target-dir: cargo knows).
+target_dir() {
+  (cd "$root" && cargo metadata --format-version 1 --no-deps) |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
 }
 
 # watch_start PORT ENV_FILE LOG: every function of functions/ under `cargo lambda watch`.
