@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The newcomer's walk as a test (run by e2e.sh): `make dev`'s own script on
-# free ports with its files in a temporary folder, every `send` line of its
+# The newcomer's walk as a test (run by e2e.sh): `make dev` as README says it
+# (other ports: `make dev MOTO_PORT=… WATCH_PORT=…`) with its files in a
+# temporary folder (LIVEHOOK_DEV_DIR), every `send` line of its
 # banner pasted as printed, then the banner's `source` line and the commands
 # it prints. The terminal must show the deliveries and no JSON or EMF line,
 # and Ctrl-C (SIGINT to its process group, as a terminal sends it) must leave
@@ -27,7 +28,9 @@ ok() { passed=$((passed + 1)); echo "walk: ok   $*"; }
 fail() { failed=$((failed + 1)); echo "walk: FAIL $*"; }
 terminal="$work/terminal"
 
-"$root/scripts/dev.sh" >"$terminal" 2>"$work/build" &
+# The tools are installed already (make test, or the checkout's .venv).
+make --no-print-directory -C "$root" -o .venv/.installed dev MOTO_PORT="$MOTO_PORT" WATCH_PORT="$WATCH_PORT" \
+  >"$terminal" 2>"$work/build" &
 dev_pid=$!
 until grep -q '^Ctrl-C stops' "$terminal"; do
   if ! kill -0 "$dev_pid" 2>/dev/null; then

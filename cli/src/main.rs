@@ -71,6 +71,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    quiet_broken_pipe();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -104,6 +105,19 @@ fn main() -> ExitCode {
             eprintln!("livehook: error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Restores SIGPIPE's default action, as every Unix tool has it: when the
+/// reader of `livehook … | head` leaves, the command ends quietly instead
+/// of panicking in `println!` (Rust ignores SIGPIPE). Sockets are
+/// unaffected: the standard library and mio send with `MSG_NOSIGNAL`.
+fn quiet_broken_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first in `main`, before any thread exists; `signal`
+    // with `SIG_DFL` only changes the process's disposition of SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -125,3 +125,21 @@ fn check_takes_the_functions_from_livehook_url() {
     assert!(!o.status.success());
     assert!(!stderr.contains("where are the functions"), "{stderr}");
 }
+
+/// `livehook … | head`: a reader that has gone ends the command quietly
+/// (as SIGPIPE ends other tools), with no panic about a broken pipe.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    // The reader is gone before the command writes a byte.
+    drop(reader);
+    let output = bare(&["providers"])
+        .stdout(writer)
+        .output()
+        .expect("running livehook");
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.signal(), Some(13), "{:?}", output.status);
+}
