@@ -28,8 +28,10 @@ ok() { passed=$((passed + 1)); echo "walk: ok   $*"; }
 fail() { failed=$((failed + 1)); echo "walk: FAIL $*"; }
 terminal="$work/terminal"
 
-# The tools are installed already (make test, or the checkout's .venv).
-make --no-print-directory -C "$root" -o .venv/.installed dev MOTO_PORT="$MOTO_PORT" WATCH_PORT="$WATCH_PORT" \
+# The tools are installed already (make test, or the checkout's .venv). A
+# newcomer's shell has no livehook settings (e2e.sh exports its own).
+env -u LIVEHOOK_TOKEN -u LIVEHOOK_TENCENT_KEY -u LIVEHOOK_URL -u LIVEHOOK_TABLE -u LIVEHOOK_TOPIC_ARN \
+  make --no-print-directory -C "$root" -o .venv/.installed dev MOTO_PORT="$MOTO_PORT" WATCH_PORT="$WATCH_PORT" \
   >"$terminal" 2>"$work/build" &
 dev_pid=$!
 until grep -q '^Ctrl-C stops' "$terminal"; do
@@ -138,6 +140,6 @@ done
 if [ "${#left[@]}" = 0 ]; then ok "Ctrl-C left nothing running"; else fail "Ctrl-C left: ${left[*]}"; fi
 
 echo "walk: the terminal after the banner:"
-tail -n +"$banner_lines" "$terminal" | head -n 30
+sed -n "$banner_lines,$((banner_lines + 29))p" "$terminal"
 echo "walk: $passed passed, $failed failed"
 [ "$failed" = 0 ]
