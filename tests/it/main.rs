@@ -12,4 +12,5 @@ mod idempotency;
 mod nothing_lost;
 mod outbox;
 mod samples;
+mod signed;
 mod stream_keys;

@@ -266,6 +266,7 @@ macro_rules! registry {
 
 registry![
     Tencent, Aodianyun, Bililive, Lal, ApiServer, Srs, Nginx, Zlmediakit, LiveKit, Mux, Twitch,
+    Agora,
 ];
 
 /// The route a provider's function serves, as API Gateway writes it:

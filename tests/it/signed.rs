@@ -1,0 +1,276 @@
+//! The signed platforms (every provider of the registry whose deliveries
+//! carry a proof) on the strict emulator, signed as the tools sign them
+//! (`providers::signed_headers` over the bytes sent): a valid delivery is
+//! one event, a resend re-signed later (with the other secret of the list)
+//! is the same event, a body changed after signing, a wrong secret and a
+//! stale proof are 401 with nothing written, an unknown type is published
+//! as `unrecognized`, and no secret is in any published or stored byte.
+
+use livehook::proof::Scheme;
+use livehook::providers::{
+    ALL_IMITATE, AuthScheme, Imitate, prepared_body, request_path, signed_headers, wire_body,
+};
+use livehook_testkit::*;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+/// The registry's signed platforms.
+fn signed_platforms() -> Vec<&'static dyn Imitate> {
+    ALL_IMITATE
+        .iter()
+        .copied()
+        .filter(|p| matches!(p.auth_scheme(), AuthScheme::Signed(_)))
+        .collect()
+}
+
+/// Whether a platform's proof covers a time (a timestamp, a JWT's `exp`).
+fn signs_a_time(provider: &dyn Imitate) -> bool {
+    let AuthScheme::Signed(proof) = provider.auth_scheme() else {
+        return false;
+    };
+    proof.schemes.iter().any(|s| match s {
+        Scheme::Signature(s) => s.timestamp.is_some(),
+        Scheme::BodyHashJwt => true,
+        _ => false,
+    })
+}
+
+/// The request `provider` sends with `wire` to `path`, signed with
+/// `secret` at `at` (no proof when `secret` is `None`).
+fn signed_request(
+    provider: &dyn Imitate,
+    path: &str,
+    wire: &[u8],
+    secret: Option<&str>,
+    at: OffsetDateTime,
+) -> lambda_http::Request {
+    let headers = signed_headers(provider, wire, secret, at, HOST);
+    with_headers(request("POST", path, "", wire), headers)
+}
+
+/// `provider`'s synthetic delivery about `stream`, prepared at `at` as it
+/// would send it: its path and the bytes on the wire.
+fn synthetic_wire(
+    provider: &dyn Imitate,
+    stream: &str,
+    nonce: &str,
+    at: OffsetDateTime,
+    unknown: bool,
+) -> (String, Vec<u8>) {
+    let (event, mut body) = provider.synthetic(stream, nonce);
+    if unknown {
+        // The event's name, wherever the body carries it, becomes one no
+        // version knows (a type field, Twitch's subscription type, Agora's
+        // event number).
+        for value in body.values_mut() {
+            rename_event(value, event);
+        }
+    }
+    let bytes = serde_json::to_vec(&Value::Object(body)).expect("JSON");
+    let prepared = prepared_body(provider, &bytes, None, at, 0);
+    let (_, wire) = wire_body(provider, &prepared);
+    (request_path(provider, event), wire)
+}
+
+fn rename_event(value: &mut Value, event: &str) {
+    match value {
+        Value::String(s) if s == event => *s = "livehook.unknown_type".to_owned(),
+        Value::Number(n) if n.to_string() == event => *value = Value::from(999_999),
+        Value::Object(map) => map.values_mut().for_each(|v| rename_event(v, event)),
+        Value::Array(items) => items.iter_mut().for_each(|v| rename_event(v, event)),
+        _ => {}
+    }
+}
+
+/// The secret texts configured for every signed platform (each entry, and
+/// for `KEY:SECRET` pairs the secret alone).
+fn secret_texts() -> Vec<String> {
+    let mut texts = Vec::new();
+    for entry in SIGNING_SECRETS.split(',') {
+        texts.push(entry.to_owned());
+        if let Some((_, secret)) = entry.split_once(':') {
+            texts.push(secret.to_owned());
+        }
+    }
+    texts
+}
+
+#[tokio::test]
+async fn every_signed_platform_keeps_its_contract_on_the_emulator() {
+    let platforms = signed_platforms();
+    assert!(!platforms.is_empty(), "no signed platform is registered");
+    for provider in platforms {
+        let name = provider.name();
+        let stack = Stack::new("signed").await;
+        let pipeline = stack.pipeline(name);
+        let now = OffsetDateTime::now_utc();
+        let stream = format!("signed-{name}");
+        let (path, wire) = synthetic_wire(provider, &stream, &format!("{name}-1"), now, false);
+        let send = |wire: &[u8], secret: Option<&str>, at: OffsetDateTime| {
+            handle(&pipeline, signed_request(provider, &path, wire, secret, at))
+        };
+
+        // Valid: one event.
+        let reply = send(&wire, Some(SIGNING_SECRET), now).await;
+        assert_eq!(reply.status, 200, "{name}: {}", reply.body);
+        assert_eq!(stack.items().await.len(), 1, "{name}");
+
+        // Resent 20 s later, re-signed with the other secret of the list:
+        // answered as the duplicate it is, nothing new written.
+        let later = now + time::Duration::seconds(20);
+        let resent = send(&wire, Some(OLD_SIGNING_SECRET), later).await;
+        assert_eq!(resent.status, 200, "{name}: {}", resent.body);
+        assert_eq!(resent.body, reply.body, "{name}: the first answer again");
+        assert_eq!(
+            stack.items().await.len(),
+            1,
+            "{name}: a resend is one event"
+        );
+
+        // Refused, nothing written: the body changed after signing, a wrong
+        // secret, no proof at all, a stale proof.
+        let headers = signed_headers(provider, &wire, Some(SIGNING_SECRET), now, HOST);
+        let mut tampered = wire.clone();
+        let end = tampered
+            .iter()
+            .rposition(|&b| b == b'}')
+            .expect("a JSON object");
+        tampered.splice(end..end, *b",\"x\":1");
+        let changed = handle(
+            &pipeline,
+            with_headers(request("POST", &path, "", &tampered), headers),
+        )
+        .await;
+        assert_eq!(changed.status, 401, "{name}: a body changed after signing");
+        let wrong = send(&wire, Some("it-key-new:not-the-secret"), now).await;
+        assert_eq!(wrong.status, 401, "{name}: a wrong secret");
+        let unsigned = send(&wire, None, now).await;
+        assert_eq!(unsigned.status, 401, "{name}: no proof");
+        for refused in [&changed, &wrong, &unsigned] {
+            assert!(
+                !secret_texts()
+                    .iter()
+                    .any(|s| refused.body.contains(s.as_str())),
+                "{name}: {}",
+                refused.body
+            );
+        }
+        let hour_ago = now - time::Duration::hours(1);
+        let (_, fresh) = synthetic_wire(provider, &stream, &format!("{name}-stale"), now, false);
+        if signs_a_time(provider) {
+            let stale = send(&fresh, Some(SIGNING_SECRET), hour_ago).await;
+            assert_eq!(stale.status, 401, "{name}: a stale proof");
+        } else {
+            // Nothing of the time is signed (Agora signs the body alone):
+            // an old delivery is refused by the replay window, on the
+            // payload's own time.
+            let windowed = stack.pipeline_with(name, &[("LIVEHOOK_REPLAY_WINDOW_SECONDS", "600")]);
+            let (_, old) =
+                synthetic_wire(provider, &stream, &format!("{name}-old"), hour_ago, false);
+            let request = signed_request(provider, &path, &old, Some(SIGNING_SECRET), now);
+            let stale = handle(&windowed, request).await;
+            assert_eq!(stale.status, 400, "{name}: outside the replay window");
+        }
+        assert_eq!(
+            stack.items().await.len(),
+            1,
+            "{name}: nothing refused was written"
+        );
+
+        // A type this version does not know: published, never refused.
+        let (_, unknown) = synthetic_wire(provider, &stream, &format!("{name}-2"), now, true);
+        let reply = send(&unknown, Some(SIGNING_SECRET), now).await;
+        assert_eq!(reply.status, 200, "{name}: {}", reply.body);
+
+        let published = stack.messages().await;
+        let types: Vec<&str> = published
+            .iter()
+            .map(|m| m.envelope["type"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(published.len(), 2, "{name}: {types:?}");
+        assert!(types.contains(&"unrecognized"), "{name}: {types:?}");
+        assert!(
+            types.iter().any(|t| *t != "unrecognized"),
+            "{name}: {types:?}"
+        );
+        let stored = format!("{:?}", stack.items().await);
+        for secret in secret_texts() {
+            for m in &published {
+                assert!(!m.message.contains(&secret), "{name}: {}", m.message);
+                assert!(!m.attributes.values().any(|v| v.contains(&secret)));
+            }
+            assert!(!stored.contains(&secret), "{name}: {stored}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn twitch_challenge_is_echoed_as_plain_text_and_revocation_published() {
+    if livehook::providers::by_name("twitch").is_none() {
+        return;
+    }
+    let stack = Stack::new("twitch").await;
+    let pipeline = stack.pipeline("twitch");
+    let challenge = sample("twitch", "webhook_callback_verification");
+    let body = sample_body(&challenge, fresh_t());
+    let reply = handle(&pipeline, sample_request(&challenge, &body)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body, "pogchamp-kappa-360noscope-vohiyo");
+    assert_eq!(
+        reply.headers.get("content-type").map(|v| v.as_bytes()),
+        Some(&b"text/plain"[..])
+    );
+    // Twitch's resend of the challenge gets the very same answer.
+    let again = handle(&pipeline, sample_request(&challenge, &body)).await;
+    assert_eq!(again.body, reply.body);
+    // Unsigned, it is not answered.
+    let unsigned = handle(&pipeline, request("POST", "/twitch", "", &body)).await;
+    assert_eq!(unsigned.status, 401);
+    assert!(!unsigned.body.contains("pogchamp"));
+
+    let revocation = sample("twitch", "revocation");
+    let body = sample_body(&revocation, fresh_t());
+    let reply = handle(&pipeline, sample_request(&revocation, &body)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    let published = stack.messages().await;
+    let mut types: Vec<&str> = published
+        .iter()
+        .map(|m| m.envelope["type"].as_str().unwrap_or_default())
+        .collect();
+    types.sort_unstable();
+    assert_eq!(types, ["subscription.revoked", "subscription.verified"]);
+}
+
+#[tokio::test]
+async fn livekit_refuses_an_expired_token_an_unknown_key_and_another_body() {
+    let Some(livekit) = livehook::providers::imitate::by_name("livekit") else {
+        return;
+    };
+    let stack = Stack::new("livekit").await;
+    let pipeline = stack.pipeline("livekit");
+    let room = sample("livekit", "room_started");
+    let now = OffsetDateTime::now_utc();
+    let body = room.prepared(None, now, 0);
+    let send = |secret: &str, signed_for: &[u8], at: OffsetDateTime| {
+        let headers = signed_headers(livekit, signed_for, Some(secret), at, HOST);
+        handle(
+            &pipeline,
+            with_headers(request("POST", "/livekit", "", &body), headers),
+        )
+    };
+    // Valid 5 minutes with a minute's leeway: signed 7 minutes ago, expired.
+    let expired = send(SIGNING_SECRET, &body, now - time::Duration::minutes(7)).await;
+    assert_eq!(expired.status, 401);
+    let unknown_key = send("it-key-unknown:it-signing-new", &body, now).await;
+    assert_eq!(unknown_key.status, 401);
+    let other_body = send(SIGNING_SECRET, b"{}", now).await;
+    assert_eq!(other_body.status, 401);
+    assert!(
+        stack.items().await.is_empty(),
+        "nothing refused was written"
+    );
+    // The same token made for this body is accepted.
+    let valid = send(SIGNING_SECRET, &body, now).await;
+    assert_eq!(valid.status, 200, "{}", valid.body);
+}
