@@ -3,7 +3,7 @@
 # (other ports: `make dev MOTO_PORT=… WATCH_PORT=…`) with its files in a
 # temporary folder (LIVEHOOK_DEV_DIR), every `send` line of its
 # banner pasted as printed, then the banner's `source` line and the commands
-# it prints. The terminal must show the deliveries and no JSON or EMF line,
+# it prints, and README's commands for a make dev stack. The terminal must show the deliveries and no JSON or EMF line,
 # and Ctrl-C (SIGINT to its process group, as a terminal sends it) must leave
 # nothing running.
 set -euo pipefail
@@ -75,6 +75,21 @@ while read -r command; do
 done < <(grep -E '^  livehook ' "$terminal" | sed -e 's/^  //' -e 's/ *#.*//' |
   # tail runs until Ctrl-C: pasted, it stops after a second without an event.
   sed 's/^livehook tail$/livehook tail --timeout 1/')
+
+# README's own lines for a make dev stack, pasted after the same `source`.
+readme=0
+while read -r command; do
+  readme=$((readme + 1))
+  if (cd "$root" && env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
+    -u AWS_ENDPOINT_URL -u LIVEHOOK_TABLE -u LIVEHOOK_TOPIC_ARN -u LIVEHOOK_TOKEN \
+    bash -c "$env_line && $command") >"$work/command" 2>&1 </dev/null; then
+    ok "README: $command"
+  else
+    fail "README: $command: $(cat "$work/command")"
+  fi
+done < <(sed -n '/^# Against make dev, after `source .livehook\/env`/,/^$/p' "$root/README.md" |
+  grep '^livehook ' | sed -e 's/ *#.*//' -e 's/^livehook tail\( \|$\)/livehook tail --timeout 1\1/')
+[ "$readme" -gt 0 ] || fail "README shows no command for a make dev stack after its source line"
 
 # One line per delivery reaches the terminal (deliveries of the walk: the send
 # lines, the check's events).
