@@ -111,6 +111,7 @@ else
   cat "$work/check-wrong"
 fi
 source "$root/scripts/nginx_e2e.sh" # a real sender: nginx-rtmp pushed to by ffmpeg
+source "$root/scripts/nginx_keys_e2e.sh" # stream keys: nginx-rtmp admits the key, refuses a wrong one
 "$root/examples/consumer/test_consumer.sh" "$endpoint" "$LIVEHOOK_TOPIC_ARN" "$base/lambda-url" "$token" "$livehook" >"$work/consumer" 2>&1 && ok "$(tail -n1 "$work/consumer")" || { fail "consumer example:"; cat "$work/consumer"; }
 # The newcomer's walk: `make dev` itself, its printed commands pasted, Ctrl-C.
 stack_stop
