@@ -27,7 +27,7 @@ nginx_keys_e2e() {
   stream="keys-$RANDOM$RANDOM"
   queue=e2e-nginx-keys
   "$python" "$root/scripts/aws_setup.py" "$endpoint" --queue "$queue" >/dev/null
-  if ! key=$(AWS_ENDPOINT_URL=$endpoint "$livehook" keys create "live/$stream" 2>"$dir/keys.log" | tail -n 1) ||
+  if ! key=$(AWS_ENDPOINT_URL=$endpoint LIVEHOOK_TABLE=$LIVEHOOK_TABLE "$livehook" keys create "live/$stream" 2>"$dir/keys.log" | tail -n 1) ||
     [ -z "$key" ]; then
     fail "nginx-rtmp stream keys: livehook keys create: $(cat "$dir/keys.log")"
     return

@@ -202,6 +202,12 @@ fn every_envelope_keeps_the_contract() {
                 inner.remove(*field);
             }
         }
+        // A provider's secret fields (MediaMTX's client credentials) are left out.
+        if let Some(object) = sent.as_object_mut() {
+            for field in provider.secret_fields() {
+                object.remove(*field);
+            }
+        }
         assert!(!e.data.raw.get().contains("\"sign\""), "{name}");
         // ZLMediaKit's configuration dump: its own credentials always masked.
         if name == "zlmediakit/on_server_started" {
@@ -263,7 +269,9 @@ fn providers_that_never_resend_key_every_delivery_apart() {
     // invocation (an SDK retry within it) is one.
     for s in load_dir(&events_dir()).unwrap() {
         let provider = livehook::providers::imitate::by_name(&s.provider).unwrap();
-        if provider.sending().resends {
+        // MediaMTX asks again about one reading session for every HLS
+        // segment: a read is keyed on its session, not per delivery.
+        if provider.sending().resends || (s.provider == "mediamtx" && s.event == "read") {
             continue;
         }
         let body = s.body_signed(TENCENT_KEY, fresh_t());

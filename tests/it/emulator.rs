@@ -519,3 +519,94 @@ async fn unused_expression_values_and_names_are_refused() {
         .await
         .expect("every value used: accepted");
 }
+
+/// A cancelled transaction writes nothing to the table's stream, and a
+/// stream reader that was already reading sees the writes after it (moto
+/// leaves the cancelled writes in the stream its readers hold and hides the
+/// later ones; the wrapper does as AWS does). A refused stream key's event
+/// record must never be published.
+#[tokio::test]
+async fn a_cancelled_transaction_leaves_no_stream_record() {
+    use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
+    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+    let stack = Stack::new("cancelled-tx").await;
+    let streams = streams_client(&stack.endpoint);
+    let arn = stack
+        .dynamodb
+        .describe_table()
+        .table_name(&stack.table)
+        .send()
+        .await
+        .expect("DescribeTable")
+        .table
+        .and_then(|t| t.latest_stream_arn)
+        .expect("a stream");
+    let shard = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .expect("DescribeStream")
+        .stream_description
+        .and_then(|d| d.shards.and_then(|s| s.into_iter().next()))
+        .and_then(|s| s.shard_id)
+        .expect("a shard");
+    let mut iterator = streams
+        .get_shard_iterator()
+        .stream_arn(&arn)
+        .shard_id(&shard)
+        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .expect("GetShardIterator")
+        .shard_iterator;
+
+    let check = ConditionCheck::builder()
+        .table_name(&stack.table)
+        .key("pk", AttributeValue::S("no-such-key".into()))
+        .condition_expression("attribute_exists(pk)")
+        .build()
+        .expect("a check");
+    let put = Put::builder()
+        .table_name(&stack.table)
+        .item("pk", AttributeValue::S("cancelled".into()))
+        .build()
+        .expect("a put");
+    let cancelled = stack
+        .dynamodb
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().condition_check(check).build())
+        .transact_items(TransactWriteItem::builder().put(put).build())
+        .send()
+        .await;
+    assert!(cancelled.is_err(), "the condition fails");
+    stack
+        .put_item(std::collections::HashMap::from([(
+            "pk".to_owned(),
+            AttributeValue::S("after".into()),
+        )]))
+        .await;
+    assert!(stack.item("cancelled").await.is_none());
+
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        let page = streams
+            .get_records()
+            .set_shard_iterator(iterator.take())
+            .send()
+            .await
+            .expect("GetRecords");
+        for record in page.records() {
+            let key = record
+                .dynamodb()
+                .and_then(|d| d.keys())
+                .and_then(|k| k.get("pk"))
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            keys.push(key);
+        }
+        iterator = page.next_shard_iterator;
+    }
+    assert_eq!(keys, ["after"], "the stream's records");
+}

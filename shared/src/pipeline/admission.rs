@@ -74,8 +74,18 @@ fn refused(gate: &Gate, delivery: &Delivery, reason: Reason) -> Delivery {
     );
     let mut refused = delivery.clone();
     refused.events.truncate(1);
+    // A windowed key's event ids are the key and 16 hex digits of the
+    // delivery (see [`crate::record::record_key`]); the refusal's follow.
+    let id = match delivery.dedupe_window {
+        None => key.clone(),
+        Some(_) => {
+            let first = delivery.events.first().map_or("", |o| o.event.id.as_str());
+            let suffix = crate::key::derive("stream.refused", &[first.as_bytes()]);
+            format!("{key}-{}", &suffix[..16])
+        }
+    };
     for outgoing in &mut refused.events {
-        outgoing.event.id = key.clone();
+        outgoing.event.id = id.clone();
         outgoing.event.event_type = EventType::StreamRefused;
         outgoing.event.data.reason = Some(reason.as_str().to_owned());
     }

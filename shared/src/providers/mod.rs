@@ -24,6 +24,7 @@ mod cloudflare;
 pub mod imitate;
 mod lal;
 mod livekit;
+mod mediamtx;
 mod mux;
 mod nginx;
 pub mod settings;
@@ -41,6 +42,7 @@ pub use bililive::Bililive;
 pub use cloudflare::Cloudflare;
 pub use lal::Lal;
 pub use livekit::LiveKit;
+pub use mediamtx::Mediamtx;
 pub use mux::Mux;
 pub use nginx::Nginx;
 pub use srs::Srs;
@@ -266,7 +268,7 @@ macro_rules! registry {
 
 registry![
     Tencent, Aodianyun, Bililive, Lal, ApiServer, Srs, Nginx, Zlmediakit, LiveKit, Mux, Twitch,
-    Agora,
+    Agora, Mediamtx,
 ];
 
 /// The route a provider's function serves, as API Gateway writes it:
