@@ -109,11 +109,16 @@ async fn every_sample_is_published_once_as_a_cloudevent() {
             fail(format!("time {} is not RFC 3339 UTC", e["time"]));
         }
         let mut sent: Value = serde_json::from_slice(&body).expect("samples are JSON");
-        // Tencent's `sign` is never published; everything else is as sent.
-        let signed = sent
-            .as_object_mut()
-            .and_then(|o| o.remove("sign"))
-            .is_some();
+        // Tencent's `sign` and a provider's secret fields (MediaMTX's client
+        // credentials) are never published; everything else is as sent.
+        let signed = sent.as_object_mut().is_some_and(|o| {
+            let fields = provider_named(&sample.provider).secret_fields();
+            let mut removed = o.remove("sign").is_some();
+            for field in fields {
+                removed |= o.remove(*field).is_some();
+            }
+            removed
+        });
         // So are secrets inside a signed platform's objects (a Mux live
         // stream's key, a LiveKit room's TURN password).
         let mut scrubbed = false;

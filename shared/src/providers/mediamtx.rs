@@ -138,6 +138,12 @@ impl Provider for Mediamtx {
         Ok(delivery)
     }
 
+    /// MediaMTX reads only the status. (No id: a reader's checks after the
+    /// first are answered as duplicates of its first event.)
+    fn reply(&self, _event_id: &str) -> String {
+        r#"{"ok":true}"#.to_owned()
+    }
+
     /// The client's credentials: what MediaMTX asks livehook to judge, never
     /// anyone else's to read.
     fn secret_fields(&self) -> &'static [&'static str] {
