@@ -95,6 +95,15 @@ pub enum EventType {
     /// in `raw`).
     #[serde(rename = "connection.closed")]
     ConnectionClosed,
+    /// A participant started publishing a media track into a room
+    /// (LiveKit `track_published`): `data.session_id` is the participant,
+    /// the track itself is in `raw.track`.
+    #[serde(rename = "track.published")]
+    TrackPublished,
+    /// A participant stopped publishing a track (LiveKit
+    /// `track_unpublished`).
+    #[serde(rename = "track.unpublished")]
+    TrackUnpublished,
     /// A media server started.
     #[serde(rename = "server.started")]
     ServerStarted,
@@ -121,7 +130,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in DESIGN.md's order.
-    pub const ALL: [EventType; 30] = [
+    pub const ALL: [EventType; 32] = [
         EventType::StreamStarted,
         EventType::StreamStopped,
         EventType::StreamEnded,
@@ -146,6 +155,8 @@ impl EventType {
         EventType::VodFailed,
         EventType::ConnectionOpened,
         EventType::ConnectionClosed,
+        EventType::TrackPublished,
+        EventType::TrackUnpublished,
         EventType::ServerStarted,
         EventType::ServerStopped,
         EventType::ServerStats,
@@ -181,6 +192,8 @@ impl EventType {
             EventType::VodFailed => "vod.failed",
             EventType::ConnectionOpened => "connection.opened",
             EventType::ConnectionClosed => "connection.closed",
+            EventType::TrackPublished => "track.published",
+            EventType::TrackUnpublished => "track.unpublished",
             EventType::ServerStarted => "server.started",
             EventType::ServerStopped => "server.stopped",
             EventType::ServerStats => "server.stats",

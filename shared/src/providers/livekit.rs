@@ -75,6 +75,8 @@ impl Provider for LiveKit {
             "participant_left" | "participant_connection_aborted" => EventType::ConnectionClosed,
             "egress_started" => EventType::RecordingStarted,
             "egress_ended" => EventType::RecordingEnded,
+            "track_published" => EventType::TrackPublished,
+            "track_unpublished" => EventType::TrackUnpublished,
             _ => EventType::Unrecognized,
         };
         let room = f.object("room");
@@ -243,7 +245,7 @@ mod tests {
             ),
             (
                 "track_published",
-                EventType::Unrecognized,
+                EventType::TrackPublished,
                 "livekit/Demo Room",
             ),
         ] {
