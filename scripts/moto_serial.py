@@ -162,10 +162,12 @@ SNS_XMLNS = "http://sns.amazonaws.com/doc/2010-03-31/"
 class Refusal(Exception):
     """What AWS answers instead: an error code and message (HTTP 400)."""
 
-    def __init__(self, code, message):
+    def __init__(self, code, message, dynamodb=False):
         super().__init__(message)
         self.code = code
         self.message = message
+        # DynamoDB's JSON error shape, not SNS's XML one.
+        self.dynamodb = dynamodb
 
 
 def xml_escape(text):
@@ -179,8 +181,7 @@ def xml_escape(text):
 
 def refusal_response(refusal, start_response):
     request_id = str(uuid.uuid4())
-    if refusal.code == "ValidationException":
-        # DynamoDB's JSON error shape.
+    if refusal.dynamodb:
         body = json.dumps(
             {"__type": "com.amazon.coral.validate#ValidationException", "message": refusal.message}
         ).encode()
@@ -444,6 +445,7 @@ def dynamodb_refusal(environ):
                 "1 validation error detected: Value null at "
                 "'transactItems.1.member.conditionCheck.conditionExpression' failed to "
                 "satisfy constraint: Member must not be null",
+                dynamodb=True,
             )
         for field in ("ExpressionAttributeValues", "ExpressionAttributeNames"):
             unused = unused_placeholders(request, field)
@@ -452,6 +454,7 @@ def dynamodb_refusal(environ):
                     "ValidationException",
                     f"Value provided in {field} unused in expressions: "
                     f"keys: {{{', '.join(unused)}}}",
+                    dynamodb=True,
                 )
     return None
 
