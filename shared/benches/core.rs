@@ -1,6 +1,7 @@
 //! Per-event core cost: authenticate + parse + normalize + key (`accept`),
 //! and the same plus serializing the envelope(s) as the pipeline does, for
-//! every sample in `events/`; what a 1 MiB form costs the gate with a wrong
+//! every sample in `events/`; a signed platform's whole gate (its proof,
+//! then its adapter) for each of its samples; what a 1 MiB form costs the gate with a wrong
 //! token and with the right one (which decodes it); redaction of the
 //! largest payload (ZLMediaKit's configuration dump) and of one with
 //! nothing to mask; the relay's own work on a batch of 100 stream records
@@ -14,12 +15,15 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use lambda_http::http::HeaderMap;
 use livehook::auth::{Secret, TokenSet, Verifier};
 use livehook::inbound::Inbound;
-use livehook::providers::{Provider, by_name};
+use livehook::proof::SigningSecrets;
+use livehook::providers::{AuthScheme, Provider, by_name, signed_headers};
 use livehook_testkit::samples::{events_dir, load_dir};
 use time::OffsetDateTime;
 
 const TOKEN: &str = "bench-token";
 const TENCENT_KEY: &str = "bench-key";
+/// Every signed platform's secret (a `KEY:SECRET` pair, for LiveKit).
+const SIGNING: &str = "bench-key:bench-signing-secret";
 
 fn core(c: &mut Criterion) {
     let verifier = Verifier {
@@ -30,7 +34,6 @@ fn core(c: &mut Criterion) {
     };
     let received_at = OffsetDateTime::now_utc();
     let t = received_at.unix_timestamp() + 600;
-    let headers = HeaderMap::new();
     let samples = load_dir(&events_dir()).expect("events/ is readable");
     assert!(
         !samples.is_empty(),
@@ -48,11 +51,15 @@ fn core(c: &mut Criterion) {
                 path: sample.path(),
                 query: sample.query(TOKEN),
                 body: sample.body_signed(TENCENT_KEY, t),
+                headers: livehook::providers::chosen_header_map(
+                    by_name(&sample.provider)?,
+                    &sample.body,
+                ),
             })
         })
         .collect();
     for p in &prepared {
-        let request = p.inbound(&headers, received_at);
+        let request = p.inbound(received_at);
         p.provider
             .accept(&request, &verifier)
             .expect("every sample is accepted");
@@ -60,7 +67,7 @@ fn core(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("core");
     for p in &prepared {
-        let request = p.inbound(&headers, received_at);
+        let request = p.inbound(received_at);
         group.bench_function(&p.name, |b| {
             b.iter(|| p.provider.accept(black_box(&request), &verifier))
         });
@@ -69,7 +76,7 @@ fn core(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("core+envelope");
     for p in &prepared {
-        let request = p.inbound(&headers, received_at);
+        let request = p.inbound(received_at);
         group.bench_function(&p.name, |b| {
             b.iter(|| {
                 let delivery = p
@@ -81,6 +88,55 @@ fn core(c: &mut Criterion) {
                     .iter()
                     .map(|o| serde_json::to_string(&o.event).map_or(0, |s| s.len()))
                     .sum::<usize>()
+            })
+        });
+    }
+    group.finish();
+
+    // A signed platform's whole gate: its proof over the body (HMAC, or
+    // LiveKit's JWT), then its adapter.
+    let mut group = c.benchmark_group("gate+proof");
+    for p in prepared
+        .iter()
+        .filter(|p| matches!(p.provider.auth_scheme(), AuthScheme::Signed(_)))
+    {
+        let imitation = livehook::providers::imitate::of(p.provider).expect("registered");
+        let gate = livehook::pipeline::Gate::new(
+            p.provider,
+            Verifier {
+                signing: SigningSecrets::parse(SIGNING),
+                ..verifier.clone()
+            },
+            livehook::pipeline::Limits {
+                max_body_bytes: 1 << 20,
+                retention: Duration::from_secs(86_400),
+                replay_window: Duration::ZERO,
+                max_message_bytes: 262_144,
+            },
+        );
+        let signed = signed_headers(
+            imitation,
+            &p.body,
+            Some(SIGNING),
+            received_at,
+            "bench.local",
+        );
+        let mut request = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri(format!("https://bench.local{}", p.path))
+            .header("host", "bench.local");
+        for (name, value) in &signed {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let request = request
+            .body(lambda_http::Body::from(p.body.clone()))
+            .expect("a request");
+        gate.admit(&request, received_at, "bench")
+            .expect("a signed sample is admitted");
+        group.bench_function(&p.name, |b| {
+            b.iter(|| {
+                gate.admit(black_box(&request), received_at, "bench")
+                    .is_ok()
             })
         });
     }
@@ -145,7 +201,7 @@ fn core(c: &mut Criterion) {
     if let Some(p) = prepared.iter().find(|p| p.name == "zlmediakit/on_publish") {
         let delivery = p
             .provider
-            .accept(&p.inbound(&headers, received_at), &verifier)
+            .accept(&p.inbound(received_at), &verifier)
             .expect("every sample is accepted");
         let envelope = serde_json::to_string(&delivery.events[0].event).expect("an envelope");
         let event = stream_batch(&envelope, 100, received_at);
@@ -241,14 +297,16 @@ struct Prepared {
     path: String,
     query: String,
     body: Vec<u8>,
+    /// What a signed platform chooses before signing (Twitch's message id).
+    headers: HeaderMap,
 }
 
 impl Prepared {
-    fn inbound<'a>(&'a self, headers: &'a HeaderMap, received_at: OffsetDateTime) -> Inbound<'a> {
+    fn inbound(&self, received_at: OffsetDateTime) -> Inbound<'_> {
         Inbound {
             path: &self.path,
             query: &self.query,
-            headers,
+            headers: &self.headers,
             body: &self.body,
             received_at,
             request_id: "bench",
