@@ -246,6 +246,13 @@ mod tests {
             let row = describe(provider, Some("http://h/x"), Some("t")).unwrap();
             assert_eq!(row["name"], provider.name());
             assert!(row["url"].as_str().unwrap().starts_with("http://h/x/"));
+            // make dev's banner prints `livehook send <name> <example>`.
+            let example = row["example"].as_str().unwrap();
+            assert!(
+                crate::samples::find(provider.name(), example).is_ok(),
+                "{}: the example `{example}` is no sample `livehook send` knows",
+                provider.name()
+            );
         }
     }
 }

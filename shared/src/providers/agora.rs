@@ -156,7 +156,7 @@ impl Imitate for Agora {
             "noticeId": format!("livehook-check-{nonce}"), "productId": RTC, "eventType": 101, "notifyMs": 0,
             "payload": {"channelName": stream, "ts": 0},
         });
-        ("101", super::into_map(body))
+        ("channel_create", super::into_map(body))
     }
 }
 
