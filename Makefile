@@ -38,7 +38,7 @@ dev: $(TOOLS)
 # The vendors' own verifiers on what livehook signs (`livehook send`'s
 # signing, on every sample of the signed platforms): LiveKit's livekit-api
 # (PyPI, requirements-dev.txt), Mux's @mux/mux-node (npm, pinned by the lock
-# file); Twitch publishes no verifier of its own: its documented algorithm.
+# file); Twitch and Agora publish no verifier of their own: their documented algorithms.
 VENDOR_TOOLS := scripts/vendors/node_modules/.installed
 $(VENDOR_TOOLS): scripts/vendors/package.json scripts/vendors/package-lock.json
 	npm ci --prefix scripts/vendors --ignore-scripts --no-audit --no-fund --loglevel=error
@@ -49,6 +49,7 @@ cargo run -q -p livehook --example sign_samples > target/signed-samples.jsonl
 python scripts/vendors/livekit_verify.py < target/signed-samples.jsonl
 node scripts/vendors/mux_verify.mjs < target/signed-samples.jsonl
 node scripts/vendors/twitch_verify.mjs < target/signed-samples.jsonl
+python scripts/vendors/agora_verify.py < target/signed-samples.jsonl
 endef
 
 vendor-verify: $(TOOLS) $(VENDOR_TOOLS)
