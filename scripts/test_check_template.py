@@ -137,6 +137,22 @@ class CheckTemplate(unittest.TestCase):
         shared["Statement"][0]["Action"] = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
         self.assertTrue(any("may ['dynamodb:DeleteItem']" in p for p in self.problems(template)))
 
+    def test_stream_key_access_only_on_key_items_of_keyed_functions(self):
+        def key_statement(template, role):
+            policies = template["Resources"][role]["Properties"]["Policies"]
+            return next(st for pol in policies for st in pol["PolicyDocument"]["Statement"]
+                        if isinstance(st, dict) and st.get("Sid") == "CheckStreamKeys")
+        # Without its condition, the statement reaches every item of the table.
+        template = copy.deepcopy(self.template)
+        del key_statement(template, "SrsRole")["Condition"]
+        self.assertTrue(any("SrsFunction (SrsRole) may" in p for p in self.problems(template)))
+        # A function without stream keys may not have it at all.
+        template = copy.deepcopy(self.template)
+        statement = copy.deepcopy(key_statement(template, "SrsRole"))
+        tencent = template["Resources"]["TencentRole"]["Properties"]["Policies"][0]
+        tencent["PolicyDocument"]["Statement"].append(statement)
+        self.assertTrue(any("TencentFunction (TencentRole) may" in p for p in self.problems(template)))
+
     def test_a_provider_missing_its_setting(self):
         provider = next(p for p in self.registry if p["settings"])
         variables = self.template["Resources"][provider["resource"] + "Function"]["Properties"]["Environment"]["Variables"]
