@@ -50,6 +50,7 @@ python scripts/vendors/livekit_verify.py < target/signed-samples.jsonl
 node scripts/vendors/mux_verify.mjs < target/signed-samples.jsonl
 node scripts/vendors/twitch_verify.mjs < target/signed-samples.jsonl
 python scripts/vendors/agora_verify.py < target/signed-samples.jsonl
+python scripts/vendors/documented_verify.py < target/signed-samples.jsonl
 endef
 
 vendor-verify: $(TOOLS) $(VENDOR_TOOLS)

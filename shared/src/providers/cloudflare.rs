@@ -85,9 +85,11 @@ impl Provider for Cloudflare {
     fn accept(&self, inbound: &Inbound<'_>, _verifier: &Verifier) -> Result<Delivery, Rejection> {
         let body = parse_object(inbound.body)?;
         let f = Fields(&body);
-        match f.object("data").filter(|d| d.get("event_type").is_some()) {
-            Some(data) => live_input(inbound, f, data),
-            None => video(inbound, f),
+        // A notification has its `data`; a video is the video object itself.
+        if body.contains_key("data") {
+            live_input(inbound, f, f.object("data"))
+        } else {
+            video(inbound, f)
         }
     }
 }
@@ -96,16 +98,17 @@ impl Provider for Cloudflare {
 fn live_input(
     inbound: &Inbound<'_>,
     f: Fields<'_>,
-    data: Fields<'_>,
+    data: Option<Fields<'_>>,
 ) -> Result<Delivery, Rejection> {
-    let event = data.text("event_type").unwrap_or_default();
+    let text = |name: &str| data.and_then(|d| d.text(name));
+    let event = text("event_type").unwrap_or_default();
     let event_type = match event.as_str() {
         "live_input.connected" => EventType::StreamStarted,
         "live_input.disconnected" => EventType::StreamStopped,
         _ => EventType::Unrecognized,
     };
-    let input = data.text("input_id");
-    let updated = data.text("updated_at");
+    let input = text("input_id");
+    let updated = text("updated_at");
     let time = updated
         .as_deref()
         .and_then(parse_rfc3339)

@@ -268,7 +268,7 @@ macro_rules! registry {
 
 registry![
     Tencent, Aodianyun, Bililive, Lal, ApiServer, Srs, Nginx, Zlmediakit, LiveKit, Mux, Twitch,
-    Agora, Mediamtx,
+    Agora, Mediamtx, Cloudflare,
 ];
 
 /// The route a provider's function serves, as API Gateway writes it:

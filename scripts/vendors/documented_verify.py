@@ -1,0 +1,95 @@
+"""The documented verification of the platforms that publish no verifier, on what livehook signs.
+
+Cloudflare Stream ("Verify webhook signatures"): `Webhook-Signature: time=…,sig1=…`, hex
+HMAC-SHA256(secret, time + "." + body), time within 5 minutes. Volcengine ("公共安全签名参数"):
+the body's `sign` = md5(key + t), `t` an expiry, at the body's top or in its `data`. Alibaba
+Cloud Live ("Callback authentication"): `ALI-LIVE-SIGNATURE` = md5(domain|ALI-LIVE-TIMESTAMP|key),
+the domain being a stream callback's ingest domain (its `app`) or the callback URL's host.
+
+Written from the vendors' documents with Python's own hmac/hashlib, not from livehook's code.
+Reads the JSON lines of `cargo run -p livehook --example sign_samples` on stdin (the registered
+platforms'): each delivery of these platforms must verify, and a changed one (body, or the signed field when the body is
+not signed) must not.
+"""
+
+import hashlib
+import hmac
+import json
+import sys
+import time
+
+
+def cloudflare(headers, body, secret, host):
+    pairs = dict(p.split("=", 1) for p in headers["webhook-signature"].split(","))
+    expected = hmac.new(
+        secret.encode(), f"{pairs['time']}.{body}".encode(), hashlib.sha256
+    ).hexdigest()
+    fresh = abs(time.time() - int(pairs["time"])) <= 300
+    return hmac.compare_digest(expected, pairs["sig1"]) and fresh
+
+
+def volcengine_fields(body):
+    event = json.loads(body)
+    if isinstance(event.get("data"), dict) and "event_type" in event["data"]:
+        event = event["data"]
+    return event
+
+
+def volcengine(headers, body, secret, host):
+    event = volcengine_fields(body)
+    expected = hashlib.md5(f"{secret}{event['t']}".encode()).hexdigest()
+    return hmac.compare_digest(expected, event["sign"].lower()) and int(event["t"]) >= time.time()
+
+
+def alibaba(headers, body, secret, host):
+    fields = json.loads(body)
+    domain = fields["app"] if "action" in fields else host
+    stamp = headers["ali-live-timestamp"]
+    expected = hashlib.md5(f"{domain}|{stamp}|{secret}".encode()).hexdigest()
+    fresh = abs(time.time() - int(stamp)) <= 300
+    return hmac.compare_digest(expected, headers["ali-live-signature"]) and fresh
+
+
+def changed(provider, headers, body):
+    """The delivery with what its proof covers changed."""
+    if provider == "cloudflare":
+        return headers, body.replace("}", ',"x":1}', 1)
+    if provider == "volcengine":
+        event = json.loads(body)
+        inner = event["data"] if volcengine_fields(body) is not event else event
+        inner["t"] = int(inner["t"]) + 1
+        return headers, json.dumps(event)
+    return {**headers, "ali-live-timestamp": str(int(headers["ali-live-timestamp"]) + 1)}, body
+
+
+VERIFY = {"cloudflare": cloudflare, "volcengine": volcengine, "alibaba": alibaba}
+
+
+def main() -> int:
+    accepted = {name: 0 for name in VERIFY}
+    for line in sys.stdin:
+        delivery = json.loads(line)
+        provider = delivery["provider"]
+        if provider not in VERIFY:
+            continue
+        verify = VERIFY[provider]
+        headers, body = delivery["headers"], delivery["body"]
+        secret, host = delivery["secret"], delivery.get("host", "hooks.example.com")
+        if not verify(headers, body, secret, host):
+            print(f"{provider} {delivery['sample']}: refused", file=sys.stderr)
+            return 1
+        if verify(*changed(provider, headers, body), secret, host):
+            print(f"{provider} {delivery['sample']}: a changed delivery was accepted", file=sys.stderr)
+            return 1
+        accepted[provider] += 1
+    # Only the registered platforms are signed by sign_samples.
+    if not any(accepted.values()):
+        print(f"no deliveries to verify for {', '.join(VERIFY)}", file=sys.stderr)
+        return 1
+    counts = ", ".join(f"{name} {count}" for name, count in accepted.items() if count)
+    print(f"documented algorithms: {counts} signed deliveries accepted, changed ones refused")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
