@@ -127,7 +127,9 @@ impl Events {
         };
         let secret = match self.provider.auth_scheme() {
             AuthScheme::TencentSign => Some(self.tencent_key.as_str()),
-            AuthScheme::QueryToken | AuthScheme::Signed(_) => None,
+            // A platform that signs inside the body (Volcengine) signs there too.
+            AuthScheme::Signed(_) => Some(crate::SIGNING_SECRET),
+            AuthScheme::QueryToken => None,
         };
         self.provider
             .prepare(&mut body, secret, self.prepared_at, attempt);

@@ -421,7 +421,9 @@ async fn check_one(
     // The URL with the credential: the token rides in the query, Tencent's
     // key only signs the body.
     let url_token = (provider.auth_scheme() == AuthScheme::QueryToken).then_some(secret);
-    let body_key = (provider.auth_scheme() == AuthScheme::TencentSign).then_some(secret);
+    // What signs inside the body where the provider signs there (Tencent's
+    // key; a signed platform's secret, for Volcengine's body `sign`).
+    let body_key = (provider.auth_scheme() != AuthScheme::QueryToken).then_some(secret);
     let signing = matches!(provider.auth_scheme(), AuthScheme::Signed(_)).then_some(secret);
 
     outcome.nonce = nonce(name);
@@ -498,7 +500,7 @@ async fn check_one(
     let (wrong_url, wrong_key, wrong_signing) = match provider.auth_scheme() {
         AuthScheme::QueryToken => (Some(WRONG_SECRET), None, None),
         AuthScheme::TencentSign => (None, Some(WRONG_SECRET), None),
-        AuthScheme::Signed(_) => (None, None, Some(WRONG_SECRET)),
+        AuthScheme::Signed(_) => (None, Some(WRONG_SECRET), Some(WRONG_SECRET)),
     };
     let mut url = target_url(&target.url, provider, event, wrong_url)?;
     // Marked too: were it ever published, the check's queue would see it.

@@ -158,6 +158,13 @@ pub async fn run(args: SendArgs) -> Result<()> {
     let key = args.secrets.tencent_key();
     let token = args.secrets.token();
     let signing = args.secrets.signing(provider);
+    // What signs inside the body, where the provider signs there: Tencent's
+    // key, or a signed platform's secret (Volcengine's body `sign`).
+    let body_key = match provider.auth_scheme() {
+        AuthScheme::TencentSign => key.clone(),
+        AuthScheme::Signed(_) => signing.clone(),
+        AuthScheme::QueryToken => None,
+    };
     let scheme = provider.auth_scheme();
     // The event's time: its retries are the same event, resent later.
     let now = OffsetDateTime::now_utc();
@@ -185,7 +192,7 @@ pub async fn run(args: SendArgs) -> Result<()> {
         eprintln!("note: no signing secret: the file is sent unsigned, as it is");
     }
     if args.print_body {
-        let (content_type, payload) = prepare(provider, &body, key.as_deref(), now, 0);
+        let (content_type, payload) = prepare(provider, &body, body_key.as_deref(), now, 0);
         if content_type != "application/json" {
             eprintln!("note: {name} sends Content-Type: {content_type}");
         }
@@ -224,7 +231,7 @@ pub async fn run(args: SendArgs) -> Result<()> {
     let mut failures = 0;
     let mut timed_out = false;
     for attempt in 0..attempts {
-        let (content_type, payload) = prepare(provider, &body, key.as_deref(), now, attempt);
+        let (content_type, payload) = prepare(provider, &body, body_key.as_deref(), now, attempt);
         // A form replaces the JSON default (`header()` would add a second
         // one); a JSON body keeps the provider's own (LiveKit's).
         let mut attempt_headers = headers.clone();
