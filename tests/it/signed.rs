@@ -51,33 +51,82 @@ fn signed_request(
 /// `provider`'s synthetic delivery about `stream`, prepared at `at` as it
 /// would send it: its path and the bytes on the wire.
 fn synthetic_wire(
+    stack: &Stack,
     provider: &dyn Imitate,
     stream: &str,
     nonce: &str,
     at: OffsetDateTime,
     unknown: bool,
 ) -> (String, Vec<u8>) {
-    let (event, mut body) = provider.synthetic(stream, nonce);
-    if unknown {
-        // The event's name, wherever the body carries it, becomes one no
-        // version knows (a type field, Twitch's subscription type, Agora's
-        // event number).
-        for value in body.values_mut() {
-            rename_event(value, event);
-        }
-    }
+    let (event, body) = provider.synthetic(stream, nonce);
+    let body = if unknown {
+        unknown_type(stack, provider, event, &body)
+            .unwrap_or_else(|| panic!("{}: no field makes its type unknown", provider.name()))
+    } else {
+        body
+    };
     let bytes = serde_json::to_vec(&Value::Object(body)).expect("JSON");
     let prepared = prepared_body(provider, &bytes, None, at, 0);
     let (_, wire) = wire_body(provider, &prepared);
     (request_path(provider, event), wire)
 }
 
-fn rename_event(value: &mut Value, event: &str) {
+/// `body` with one field changed so that its adapter accepts it as a type
+/// this version does not know: each string or number of the body in turn
+/// (a type field, Twitch's subscription type, Agora's event number) is
+/// given a value no platform sends, until the adapter says `unrecognized`.
+fn unknown_type(
+    stack: &Stack,
+    provider: &dyn Imitate,
+    event: &str,
+    body: &serde_json::Map<String, Value>,
+) -> Option<serde_json::Map<String, Value>> {
+    let config = stack.config(provider, &[]);
+    let path = request_path(provider, event);
+    let original = Value::Object(body.clone());
+    let mut leaves = Vec::new();
+    leaf_paths(&original, &mut Vec::new(), &mut leaves);
+    leaves.into_iter().find_map(|leaf| {
+        let mut changed = original.clone();
+        let target = leaf
+            .iter()
+            .try_fold(&mut changed, |v, k| v.get_mut(k.as_str()))?;
+        *target = match target {
+            Value::Number(_) => Value::from(999_999),
+            _ => Value::from("livehook.unknown_type"),
+        };
+        let bytes = serde_json::to_vec(&changed).ok()?;
+        let headers = livehook::providers::chosen_header_map(provider, &bytes);
+        let inbound = livehook::inbound::Inbound {
+            path: &path,
+            query: "",
+            headers: &headers,
+            body: &bytes,
+            received_at: OffsetDateTime::now_utc(),
+            request_id: "unknown-type",
+            max_message_bytes: config.max_message_bytes,
+            settings: &config.settings,
+        };
+        let delivery = provider.accept(&inbound, &config.verifier).ok()?;
+        let unknown = delivery.event_type() == livehook::event::EventType::Unrecognized;
+        match changed {
+            Value::Object(map) if unknown => Some(map),
+            _ => None,
+        }
+    })
+}
+
+/// The paths of every string and number inside objects of `value`.
+fn leaf_paths(value: &Value, at: &mut Vec<String>, into: &mut Vec<Vec<String>>) {
     match value {
-        Value::String(s) if s == event => *s = "livehook.unknown_type".to_owned(),
-        Value::Number(n) if n.to_string() == event => *value = Value::from(999_999),
-        Value::Object(map) => map.values_mut().for_each(|v| rename_event(v, event)),
-        Value::Array(items) => items.iter_mut().for_each(|v| rename_event(v, event)),
+        Value::Object(map) => {
+            for (k, v) in map {
+                at.push(k.clone());
+                leaf_paths(v, at, into);
+                at.pop();
+            }
+        }
+        Value::String(_) | Value::Number(_) => into.push(at.clone()),
         _ => {}
     }
 }
@@ -105,7 +154,8 @@ async fn every_signed_platform_keeps_its_contract_on_the_emulator() {
         let pipeline = stack.pipeline(name);
         let now = OffsetDateTime::now_utc();
         let stream = format!("signed-{name}");
-        let (path, wire) = synthetic_wire(provider, &stream, &format!("{name}-1"), now, false);
+        let (path, wire) =
+            synthetic_wire(&stack, provider, &stream, &format!("{name}-1"), now, false);
         let send = |wire: &[u8], secret: Option<&str>, at: OffsetDateTime| {
             handle(&pipeline, signed_request(provider, &path, wire, secret, at))
         };
@@ -156,7 +206,14 @@ async fn every_signed_platform_keeps_its_contract_on_the_emulator() {
             );
         }
         let hour_ago = now - time::Duration::hours(1);
-        let (_, fresh) = synthetic_wire(provider, &stream, &format!("{name}-stale"), now, false);
+        let (_, fresh) = synthetic_wire(
+            &stack,
+            provider,
+            &stream,
+            &format!("{name}-stale"),
+            now,
+            false,
+        );
         if signs_a_time(provider) {
             let stale = send(&fresh, Some(SIGNING_SECRET), hour_ago).await;
             assert_eq!(stale.status, 401, "{name}: a stale proof");
@@ -165,8 +222,14 @@ async fn every_signed_platform_keeps_its_contract_on_the_emulator() {
             // an old delivery is refused by the replay window, on the
             // payload's own time.
             let windowed = stack.pipeline_with(name, &[("LIVEHOOK_REPLAY_WINDOW_SECONDS", "600")]);
-            let (_, old) =
-                synthetic_wire(provider, &stream, &format!("{name}-old"), hour_ago, false);
+            let (_, old) = synthetic_wire(
+                &stack,
+                provider,
+                &stream,
+                &format!("{name}-old"),
+                hour_ago,
+                false,
+            );
             let request = signed_request(provider, &path, &old, Some(SIGNING_SECRET), now);
             let stale = handle(&windowed, request).await;
             assert_eq!(stale.status, 400, "{name}: outside the replay window");
@@ -178,7 +241,8 @@ async fn every_signed_platform_keeps_its_contract_on_the_emulator() {
         );
 
         // A type this version does not know: published, never refused.
-        let (_, unknown) = synthetic_wire(provider, &stream, &format!("{name}-2"), now, true);
+        let (_, unknown) =
+            synthetic_wire(&stack, provider, &stream, &format!("{name}-2"), now, true);
         let reply = send(&unknown, Some(SIGNING_SECRET), now).await;
         assert_eq!(reply.status, 200, "{name}: {}", reply.body);
 
