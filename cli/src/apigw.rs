@@ -27,22 +27,35 @@ pub struct Options<'a> {
     /// Otherwise the samples go as stored (Tencent's keeps the document's
     /// `sign`, so it is refused until re-signed).
     pub fresh: Option<&'a str>,
+    /// With [`Options::fresh`], what a signed platform signs with: its
+    /// proof headers over the body, made now (valid minutes only).
+    pub signing: &'a str,
 }
 
 /// The API Gateway event of `sample` delivered by `provider`.
 pub fn event_for(provider: &dyn Imitate, sample: &Sample, options: &Options<'_>) -> Value {
+    let signed = matches!(provider.auth_scheme(), AuthScheme::Signed(_));
+    let now = OffsetDateTime::now_utc();
     let body = match options.fresh {
-        Some(key) => providers::prepared_body(
-            provider,
-            sample.body,
-            Some(key),
-            OffsetDateTime::now_utc(),
-            0,
-        ),
+        Some(key) => {
+            let secret = if signed { options.signing } else { key };
+            providers::prepared_body(provider, sample.body, Some(secret), now, 0)
+        }
         None => sample.body.to_vec(),
     };
     // On the wire as the provider sends it (nginx: a form).
     let (content_type, body) = providers::wire_body(provider, &body);
+    // A signed platform's proof, over those bytes, only when fresh (a stored
+    // event would be stale anyway).
+    let proof = match options.fresh {
+        Some(_) if signed => {
+            providers::signed_headers(provider, &body, Some(options.signing), now, HOST)
+        }
+        _ => providers::chosen_header_map(provider, &body)
+            .iter()
+            .filter_map(|(n, v)| Some((n.to_string(), v.to_str().ok()?.to_owned())))
+            .collect(),
+    };
     let path = providers::request_path(provider, sample.event);
     let route = format!("ANY {}", providers::route(provider));
     let sending = provider.sending();
@@ -55,6 +68,9 @@ pub fn event_for(provider: &dyn Imitate, sample: &Sample, options: &Options<'_>)
     });
     for (name, value) in sending.headers {
         headers[*name] = Value::from(*value);
+    }
+    for (name, value) in proof {
+        headers[name.to_ascii_lowercase()] = Value::from(value);
     }
     let token = provider.auth_scheme() == AuthScheme::QueryToken;
     let query = if token {
@@ -134,6 +150,7 @@ mod tests {
         let options = Options {
             token: "dev-token",
             fresh: None,
+            signing: "k:s",
         };
         let event = event_for(&Lal, &sample, &options);
         assert_eq!(event["rawPath"], "/lal/on_pub_start");
@@ -150,11 +167,36 @@ mod tests {
         let options = Options {
             token: "dev-token",
             fresh: Some("k"),
+            signing: "k:s",
         };
         let event = event_for(&Tencent, &sample, &options);
         assert_eq!(event["rawQueryString"], "");
         assert!(event.get("queryStringParameters").is_none());
         let body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
         assert!(body["t"].as_i64().unwrap() > OffsetDateTime::now_utc().unix_timestamp());
+    }
+
+    #[test]
+    fn a_signed_platform_is_signed_when_fresh() {
+        let sample = samples::find("mux", "video.live_stream.active").unwrap();
+        let fresh = Options {
+            token: "dev-token",
+            fresh: Some("k"),
+            signing: "k:s",
+        };
+        let event = event_for(&livehook::providers::Mux, &sample, &fresh);
+        assert!(
+            event["headers"]["mux-signature"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("t=")),
+            "{event}"
+        );
+        assert_eq!(event["rawQueryString"], "");
+        let stored = Options {
+            fresh: None,
+            ..fresh
+        };
+        let event = event_for(&livehook::providers::Mux, &sample, &stored);
+        assert!(event["headers"].get("mux-signature").is_none());
     }
 }

@@ -137,6 +137,13 @@ enum EventsCommand {
         /// Tencent key for --fresh (make dev's default).
         #[arg(long, value_name = "K", default_value = "dev-tencent-key")]
         tencent_key: String,
+        /// The signed platforms' secret for --fresh: their proof headers (make dev's default).
+        #[arg(
+            long,
+            value_name = "S",
+            default_value = "devkey:dev-signing-secret-0123456789"
+        )]
+        secret: String,
     },
 }
 
@@ -187,10 +194,12 @@ pub async fn run(args: EventsArgs) -> Result<()> {
             token,
             fresh,
             tencent_key,
+            secret,
         } => {
             let options = crate::apigw::Options {
                 token: &token,
                 fresh: fresh.then_some(tencent_key.as_str()),
+                signing: &secret,
             };
             for path in crate::apigw::write_all(&out, &options)? {
                 println!("wrote {path}");
