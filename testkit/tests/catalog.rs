@@ -3,10 +3,9 @@
 //! `on_update`), as the gate stamps it, validates; envelopes that drifted
 //! from the event model do not.
 
-use lambda_http::http::HeaderMap;
 use livehook::event::DataSchemas;
 use livehook::inbound::Inbound;
-use livehook::providers::{Delivery, by_name};
+use livehook::providers::{Delivery, by_name, chosen_header_map};
 use livehook_testkit::catalog::validate_envelope;
 use livehook_testkit::fuzzing::{TENCENT_KEY, TOKEN, now, verifier};
 use livehook_testkit::samples::{Sample, events_dir, load_dir};
@@ -15,7 +14,8 @@ use serde_json::{Value, json};
 /// What the adapter makes of `body`, with `dataschema` set as the gate sets it.
 fn deliver(sample: &Sample, body: &[u8], max_message_bytes: usize) -> Delivery {
     let provider = by_name(&sample.provider).unwrap();
-    let headers = HeaderMap::new();
+    // The headers a platform chooses before signing (Twitch's message id and type).
+    let headers = chosen_header_map(provider, body);
     let path = sample.path();
     let query = sample.query(TOKEN);
     let request_id = format!("{}/{}", sample.provider, sample.event);
