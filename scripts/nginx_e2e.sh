@@ -11,6 +11,48 @@
 # topic through a queue of its own, subscribed now, so e2e's exact count on
 # its own queue is not disturbed.
 
+# An nginx.conf as every run here writes it, around its rtmp block $3: one
+# foreground process whose pid, logs and temp files are under $1, the RTMP
+# module $2 loaded, no HTTP access log.
+nginx_conf() {
+  local dir=$1 module=$2 rtmp=$3
+  cat <<EOF
+load_module $module;
+daemon off;
+master_process off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log info;
+events { worker_connections 64; }
+$rtmp
+http {
+  access_log off;
+  client_body_temp_path $dir/tmp;
+  proxy_temp_path $dir/tmp;
+  fastcgi_temp_path $dir/tmp;
+  uwsgi_temp_path $dir/tmp;
+  scgi_temp_path $dir/tmp;
+}
+EOF
+}
+
+# Checks $1/nginx.conf, starts nginx in its own process group (ended with
+# the stack by e2e's trap) and waits until it listens on $2. A configuration
+# nginx refuses is a failure named by $3, and a non-zero status.
+nginx_run() {
+  local dir=$1 port=$2 label=$3 i
+  if ! nginx -t -q -p "$dir" -c "$dir/nginx.conf" >"$dir/nginx-t.log" 2>&1; then
+    fail "$label: nginx -t: $(cat "$dir/nginx-t.log")"
+    return 1
+  fi
+  setsid nginx -p "$dir" -c "$dir/nginx.conf" >"$dir/logs/stdout.log" 2>&1 &
+  stack_pids+=($!)
+  for i in $(seq 50); do
+    (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+  done
+}
+
 nginx_e2e() {
   local dir="$work/nginx-rtmp" port url bad_url stream queue missing=()
   local python="$root/.venv/bin/python"
@@ -39,14 +81,8 @@ nginx_e2e() {
 
   # nginx-rtmp's notify URLs are plain http:// (an https:// one does not
   # even parse): fine for the local stack, a proxy_pass in production.
-  cat >"$dir/nginx.conf" <<EOF
-load_module $module;
-daemon off;
-master_process off;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log info;
-events { worker_connections 64; }
+  nginx_conf "$dir" "$module" "$(
+    cat <<EOF
 rtmp {
   server {
     listen 127.0.0.1:$port;
@@ -71,27 +107,9 @@ rtmp {
     }
   }
 }
-http {
-  access_log off;
-  client_body_temp_path $dir/tmp;
-  proxy_temp_path $dir/tmp;
-  fastcgi_temp_path $dir/tmp;
-  uwsgi_temp_path $dir/tmp;
-  scgi_temp_path $dir/tmp;
-}
 EOF
-  if ! nginx -t -q -p "$dir" -c "$dir/nginx.conf" >"$dir/nginx-t.log" 2>&1; then
-    fail "nginx-rtmp e2e: nginx -t: $(cat "$dir/nginx-t.log")"
-    return
-  fi
-  # Its own process group, ended with the stack by e2e's trap.
-  setsid nginx -p "$dir" -c "$dir/nginx.conf" >"$dir/logs/stdout.log" 2>&1 &
-  stack_pids+=($!)
-  local i
-  for i in $(seq 50); do
-    (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-  done
+  )" >"$dir/nginx.conf"
+  nginx_run "$dir" "$port" "nginx-rtmp e2e" || return 0
 
   local rtmp="rtmp://127.0.0.1:$port"
   # A 20 s push with a query nginx hands on (secret=… is redacted downstream),

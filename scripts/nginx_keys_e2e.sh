@@ -8,7 +8,8 @@
 #
 # Sourced by scripts/e2e.sh once the stack is up (after nginx_e2e.sh, which
 # installs nginx, its RTMP module and ffmpeg). Uses e2e's $root, $work,
-# $endpoint, $livehook, ok/fail and lib.sh's free_port, watch_start, url_for.
+# $endpoint, $livehook, ok/fail, nginx_e2e.sh's nginx_conf and nginx_run, and
+# lib.sh's free_port, watch_start, url_for.
 
 nginx_keys_e2e() {
   local dir="$work/nginx-keys" port watch_port base url stream key queue
@@ -34,14 +35,8 @@ nginx_keys_e2e() {
   fi
 
   port=$(free_port)
-  cat >"$dir/nginx.conf" <<CONF
-load_module $module;
-daemon off;
-master_process off;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log info;
-events { worker_connections 64; }
+  nginx_conf "$dir" "$module" "$(
+    cat <<CONF
 rtmp {
   server {
     listen 127.0.0.1:$port;
@@ -51,26 +46,10 @@ rtmp {
     }
   }
 }
-http {
-  access_log off;
-  client_body_temp_path $dir/tmp;
-  proxy_temp_path $dir/tmp;
-  fastcgi_temp_path $dir/tmp;
-  uwsgi_temp_path $dir/tmp;
-  scgi_temp_path $dir/tmp;
-}
 CONF
-  if ! nginx -t -q -p "$dir" -c "$dir/nginx.conf" >"$dir/nginx-t.log" 2>&1; then
-    fail "nginx-rtmp stream keys: nginx -t: $(cat "$dir/nginx-t.log")"
-    return
-  fi
-  setsid nginx -p "$dir" -c "$dir/nginx.conf" >"$dir/logs/stdout.log" 2>&1 &
-  stack_pids+=($!)
+  )" >"$dir/nginx.conf"
+  nginx_run "$dir" "$port" "nginx-rtmp stream keys" || return 0
   local i
-  for i in $(seq 50); do
-    (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-  done
   # The first request starts the function under the second watch.
   for i in $(seq 600); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 "$base/lambda-url/nginx/")" = 405 ] && break
