@@ -13,7 +13,10 @@ RUNS.jsonl holds runtime-bench's cold, warm and relay results and
 - `naive-1call`, `naive-3call`: the naive Rust handler (bench/naive) with one
   conditional PutItem of the record, or claim + publish + complete;
 - `python`: the Powertools peer (three calls).
-`livehook+xray` is the handler with the X-Ray trace header. The goals are
+`livehook+xray` is the handler with the X-Ray trace header. `admission/srs`
+is the srs function with `LIVEHOOK_STREAM_KEYS=publish` on SRS on_publish
+deliveries that present the stream's key (one `TransactWriteItems` each),
+in the same rounds. The goals are
 the outbox design's (README, Performance). bench/notes.md (profiles, changes tried) is appended.
 """
 import json
@@ -24,6 +27,8 @@ import subprocess
 import sys
 
 HANDLERS = ["livehook", "naive-1call", "naive-3call", "python"]
+# Admission with stream keys: the srs function checking a publish key.
+ADMISSION = "admission/srs"
 RELAYS = ["relay/b1", "relay/b10"]
 # Limits for every livehook function, handlers and relay alike.
 LIMITS = {"init_ms": 8.0, "peak_rss_mb": 10.0, "zip_mb": 4.0}
@@ -35,6 +40,9 @@ SUM_B1_OVER_THREE_CALL = 1.2
 P50_OVER_ONE_CALL = 1.25
 P50_OVER_THREE_CALL = 0.5
 RELAY_B10_CALLS_PER_EVENT = 0.1
+ADMISSION_OVER_ONE_CALL = 1.2
+ADMISSION_P50_OVER_ONE_CALL = 1.25
+ADMISSION_REFUSAL_CALLS = 2
 
 
 def machine() -> dict:
@@ -137,6 +145,7 @@ def main() -> None:
     # The relay's init and zip are those of its one bootstrap, whatever the batch.
     relay_cold = next((r for r in runs if r["mode"] == "cold" and r.get("kind") == "relay"), {})
     side = {name: row(name) for name in HANDLERS + RELAYS}
+    admission = {**row(ADMISSION), "admission": warm.get(ADMISSION, {}).get("admission")} if ADMISSION in warm else None
     for name in RELAYS:
         side[name]["init_ms"] = (relay_cold.get("init_ms") or {}).get("median")
         side[name]["first_invocation_ms"] = (relay_cold.get("first_invocation_ms") or {}).get("median")
@@ -168,6 +177,8 @@ def main() -> None:
         "relay-b10/naive-3call": {"cpu_ms_per_event": ratio(side["relay/b10"]["cpu_ms_per_event"], three["cpu_ms_per_event"])},
         "relay-b1/naive-3call": {"cpu_ms_per_event": ratio(side["relay/b1"]["cpu_ms_per_event"], three["cpu_ms_per_event"])},
     }
+    if admission:
+        ratios["admission/naive-1call"] = {k: ratio(admission[k], one[k]) for k in ("cpu_ms_per_event", "p50_ms", "p99_ms")}
 
     # Every provider's handler (their synthetic deliveries): no label of their own.
     per_provider = [r for r in warm.values() if label_of(r) == r["provider"] and not r.get("event") and r.get("kind") != "relay"]
@@ -205,6 +216,21 @@ def main() -> None:
     ratio_goal("handler + relay at batch 1 ÷ naive three-call", together["1"]["sum_over_naive_3call"], SUM_B1_OVER_THREE_CALL)
     ratio_goal("warm p50 ÷ naive one-call", ratios["livehook/naive-1call"]["p50_ms"], P50_OVER_ONE_CALL)
     ratio_goal("warm p50 ÷ naive three-call", ratios["livehook/naive-3call"]["p50_ms"], P50_OVER_THREE_CALL)
+    if admission:
+        ratio_goal("admission (srs on_publish, stream key checked): CPU per delivery ÷ naive one-call",
+                   ratios["admission/naive-1call"]["cpu_ms_per_event"], ADMISSION_OVER_ONE_CALL)
+        ratio_goal("admission: warm p50 ÷ naive one-call", ratios["admission/naive-1call"]["p50_ms"], ADMISSION_P50_OVER_ONE_CALL)
+        c = admission["aws_calls"] or {}
+        ops = c.get("operations") or {}
+        refused_in_run = (admission["admission"] or {}).get("refused")
+        goal("admission: synchronous AWS calls per allowed / refused admission",
+             f"{c.get('new_event', '–')} ({', '.join(ops.get('new_event') or [])}) / {c.get('refusal', '–')} "
+             f"({', '.join(ops.get('refusal') or [])}); refusal answered: {c.get('refusal_answered')}; "
+             f"refused in the run: {refused_in_run}",
+             f"1 / ≤ {ADMISSION_REFUSAL_CALLS}",
+             c.get("new_event") == 1 and ops.get("new_event") == ["TransactWriteItems"]
+             and c.get("refusal") is not None and c["refusal"] <= ADMISSION_REFUSAL_CALLS
+             and c.get("refusal_answered") is True and refused_in_run == 0)
     # Limits: the worst provider's handler, and the relay.
     def worst(values):
         known = [v for v in values if v]
@@ -231,6 +257,7 @@ def main() -> None:
     xray = {"off": row("livehook"), "on": row("livehook+xray")}
     ran_criterion = os.environ.get("BENCH_CRITERION", "0") != "0"
     results = {"machine": machine(), "core_us": criterion() if ran_criterion else {}, "side_by_side": side,
+               "admission": admission,
                "livehook_total": together, "ratios": ratios, "goals": goals, "xray": xray, "runs": runs}
     pathlib.Path("bench/results.json").write_text(json.dumps(results, indent=2) + "\n")
 
@@ -316,6 +343,35 @@ def main() -> None:
           f"Mean stream record (`SizeBytes`) fed to the relay: {fmt(record_bytes, '.0f', ' bytes')}.", "",
           "## livehook: handler + relay", "", *total_table, "",
           "## Goals", "", *goal_table, ""]
+
+    if admission:
+        c = admission["aws_calls"] or {}
+        ops = c.get("operations") or {}
+        md += ["## Admission with stream keys (srs, `LIVEHOOK_STREAM_KEYS=publish`)", "",
+               "SRS on_publish deliveries of one stream, each presenting its key (`param` `?key=…`; the key's item "
+               "put in the table before the run), in the same rounds as the naive handler. An allowed admission is "
+               "one `TransactWriteItems` (the key's condition, its `last_used`, and the event's conditional `Put`); "
+               "the probe's refusal (a wrong key) is measured once.", "",
+               "| | admission (srs) | naive, 1 call | ÷ naive 1 call |", "|---|---:|---:|---:|"]
+        for key, name, spec, unit in [
+            ("cpu_ms_per_event", "CPU per delivery", ".3f", " ms"),
+            ("user_ms_per_event", "… of which user", ".3f", " ms"),
+            ("system_ms_per_event", "… of which system", ".3f", " ms"),
+            ("p50_ms", "warm p50", ".2f", " ms"),
+            ("p99_ms", "warm p99", ".2f", " ms"),
+            ("peak_rss_mb", "peak RSS", ".1f", " MB"),
+        ]:
+            md.append(f"| {name} | {fmt(admission[key], spec, unit)} | {fmt(one[key], spec, unit)} | "
+                      f"{fmt(ratio(admission[key], one[key]), '.2f', '×')} |")
+        md += [f"| CPU per delivery, each round (ms) | "
+               f"{', '.join(f'{v:.3f}' for v in admission['cpu_ms_per_event_by_round'] or [] if v is not None)} | "
+               f"{', '.join(f'{v:.3f}' for v in one['cpu_ms_per_event_by_round'] or [] if v is not None)} | |",
+               f"| AWS calls per allowed admission | {c.get('new_event', '–')} ({', '.join(ops.get('new_event') or [])}) | "
+               f"{(one['aws_calls'] or {}).get('new_event', '–')} | |",
+               f"| AWS calls per refusal (wrong key) | {c.get('refusal', '–')} ({', '.join(ops.get('refusal') or [])}) | – | |",
+               f"| deliveries (answers; refused) | {admission['events']} "
+               f"({', '.join(f'{k}: {v}' for k, v in (admission['statuses'] or {}).items())}; "
+               f"refused: {(admission['admission'] or {}).get('refused')}) | {one['events']} | |", ""]
 
     if per_provider:
         md += ["## Every provider's handler (its synthetic deliveries)", "",

@@ -11,10 +11,14 @@
 #      every provider of the registry, then, in interleaved rounds, on the
 #      same Bililive FileClosed deliveries: the livehook handler, the naive
 #      handler with three calls and with one, Python, livehook with the X-Ray
-#      header; then the relay (runtime-bench relay) fed with the records the
+#      header, the srs function admitting publishes by stream key
+#      (LIVEHOOK_STREAM_KEYS=publish, the key in the table, `?key=` in each
+#      on_publish's `param`); then the relay (runtime-bench relay) fed with the records the
 #      handler wrote, read from the table's stream, 1 and 10 per invocation
 # Nothing here asserts a time; it measures and reports. Counts:
 #   COLD_RUNS=15 WARM_EVENTS=3000 ROUNDS=3 PROVIDER_EVENTS=300 DUPLICATE_EVERY=5 bench/run.sh
+# A narrow run while iterating: PROVIDERS="srs" (the per-provider rows of
+# those only; the side-by-side labels always run).
 # (about 5 minutes once built on 2 shared cores; the release builds take 15–25 minutes the first time)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -43,10 +47,16 @@ fi
 echo "bench: release builds (cargo lambda build --release, x86_64)…"
 driver_build "$out/build.log"
 driver=target/release/runtime-bench
-mapfile -t providers < <("$driver" providers)
+if [ -n "${PROVIDERS:-}" ]; then
+  read -ra providers <<<"$PROVIDERS"
+else
+  mapfile -t providers < <("$driver" providers)
+fi
+# Admission with stream keys: SRS on_publish, the client's query in `param`.
+admission_provider=srs
 # One build of every bootstrap: the functions and the naive baselines (a
 # package of its own, so nothing of the bench driver is unified into them).
-bins=("${providers[@]}" relay naive-bililive)
+mapfile -t bins < <(printf '%s\n' "${providers[@]}" "$baseline_provider" "$admission_provider" relay naive-bililive | sort -u)
 cargo lambda build --release --x86-64 $(printf -- '--bin %s ' "${bins[@]}") --output-format zip >>"$out/build.log" 2>&1
 # The zips above; the bare bootstraps for timing.
 cargo lambda build --release --x86-64 $(printf -- '--bin %s ' "${bins[@]}") >>"$out/build.log" 2>&1
@@ -126,6 +136,12 @@ side() { # side LABEL [ARGS…] -- COMMAND…
   echo "bench: warm $label, round $round/$rounds ($per_round $baseline_provider $baseline_event invocations)…"
   warm "$per_round" --provider "$baseline_provider" --event "$baseline_event" --label "$label" "$@"
 }
+admission_side() { # the srs function admitting each publish by its stream key
+  echo "bench: warm admission/$admission_provider, round $round/$rounds ($per_round on_publish with the stream's key)…"
+  LIVEHOOK_STREAM_KEYS=publish warm "$per_round" --provider "$admission_provider" --label "admission/$admission_provider" \
+    --stream bench-admitted --stream-key livehook/bench-admitted --query-field param \
+    -- "target/lambda/$admission_provider/bootstrap"
+}
 relay_side() { # relay_side BATCH [ARGS…]: the relay on the last records the handler wrote
   local batch=$1
   shift
@@ -138,6 +154,7 @@ for round in $(seq "$rounds"); do
   side livehook -- "$handler"
   side naive-3call -- "$naive"
   NAIVE_CALLS=1 side naive-1call -- "$naive"
+  admission_side
   side python -- "${python_peer[@]}"
   side livehook+xray --xray -- "$handler"
   # The relay's cold starts (its first batch of one record) once, in the first round.

@@ -56,6 +56,7 @@ fn set_path(map: &mut Map<String, Value>, path: &[String], new: Value) {
 
 /// Builds API Gateway v2 events for a provider, each made unique by `n` so
 /// that it is a new event; the same `n` again is the provider's retry.
+#[derive(Clone)]
 pub struct Events {
     provider: &'static dyn Imitate,
     /// With `--event`: the sample's name (its hook) and body.
@@ -66,6 +67,11 @@ pub struct Events {
     /// delivery's timestamps (Api Server keys by `eventTime`), and the nonce
     /// already makes each event unique.
     prepared_at: OffsetDateTime,
+    /// The stream of the synthetic deliveries (default: each one's nonce).
+    stream: Option<String>,
+    /// A body field set on every delivery, and its value (the client's
+    /// stream URL query of an admission hook, carrying a stream key).
+    field: Option<(String, String)>,
 }
 
 impl Events {
@@ -97,7 +103,22 @@ impl Events {
             token: token.to_owned(),
             tencent_key: tencent_key.to_owned(),
             prepared_at: OffsetDateTime::now_utc(),
+            stream: None,
+            field: None,
         }
+    }
+
+    /// The synthetic deliveries about `stream` (one stream for all, as the
+    /// admissions of one stream key), not each about its nonce.
+    pub fn about_stream(mut self, stream: &str) -> Events {
+        self.stream = Some(stream.to_owned());
+        self
+    }
+
+    /// Every delivery with the body field `name` set to `value`.
+    pub fn with_field(mut self, name: &str, value: &str) -> Events {
+        self.field = Some((name.to_owned(), value.to_owned()));
+        self
     }
 
     /// The `n`th event's body and name; `attempt` > 0 for a resend.
@@ -107,7 +128,8 @@ impl Events {
             None => {
                 // The nonce as the stream too: some providers key an event by
                 // its stream and time, not by the nonce alone.
-                let (name, body) = self.provider.synthetic(&nonce, &nonce);
+                let stream = self.stream.as_deref().unwrap_or(&nonce);
+                let (name, body) = self.provider.synthetic(stream, &nonce);
                 (name.to_owned(), body)
             }
             Some((name, sample)) => {
@@ -125,6 +147,9 @@ impl Events {
                 (name.clone(), body)
             }
         };
+        if let Some((field, value)) = &self.field {
+            body.insert(field.clone(), Value::String(value.clone()));
+        }
         let secret = match self.provider.auth_scheme() {
             AuthScheme::TencentSign => Some(self.tencent_key.as_str()),
             // A platform that signs inside the body (Volcengine) signs there too.
@@ -197,4 +222,34 @@ fn form_urlencoded_token(token: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(events: &Events, n: usize) -> Map<String, Value> {
+        let event: Value = serde_json::from_str(&events.event(n, 0)).unwrap();
+        serde_json::from_str(event["body"].as_str().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn admissions_are_about_one_stream_and_carry_the_field() {
+        let plain = Events::new("srs", None, "t", "k");
+        let keyed = plain
+            .clone()
+            .about_stream("cam")
+            .with_field("param", "?key=K");
+        let (a, b) = (body(&keyed, 1), body(&keyed, 2));
+        assert_eq!(
+            (a["stream"].as_str(), b["stream"].as_str()),
+            (Some("cam"), Some("cam"))
+        );
+        assert_eq!(a["param"], "?key=K");
+        assert_ne!(a["client_id"], b["client_id"], "still one event each");
+        // Without them: each delivery about its own nonce, nothing added.
+        let p = body(&plain, 1);
+        assert_eq!(p["stream"], "bench-1");
+        assert_eq!(p["param"], "");
+    }
 }

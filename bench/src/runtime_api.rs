@@ -172,6 +172,13 @@ pub fn api_status(body: &str) -> Option<u16> {
         .and_then(|s| u16::try_from(s).ok())
 }
 
+/// The body of a function's API Gateway answer, if it is one with a text body.
+pub fn api_body(body: &str) -> Option<String> {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v["body"].as_str().map(str::to_owned))
+}
+
 /// Serves the runtime until invocation `id` is answered; returns the answer
 /// (or `None` when the function reported an error, exited, or timed out).
 pub fn await_answer(

@@ -11,6 +11,9 @@
 //!   (`VmHWM`) at the end, and,
 //!   with `--emulator-log`, the AWS calls per new and per duplicate event as
 //!   counted in the emulator's request log.
+//!   With `--stream-key`, every delivery is an admission that presents the
+//!   stream's key (put in the table first): the probe also counts the AWS
+//!   calls of a refusal (a wrong key), and refused answers are counted.
 //! - `relay`: the relay function fed with the outbox table's stream, as the
 //!   event source mapping feeds it: the records the handlers' runs wrote,
 //!   read through the DynamoDB Streams API as `livehook pump` reads them
@@ -30,6 +33,7 @@
 //! `/moto-api/recorder/…`), which also shows whether the SDK propagated the
 //! X-Ray trace header.
 
+mod admission;
 mod cold;
 mod relay;
 mod warm;
@@ -70,6 +74,18 @@ struct Common {
     /// The Tencent key to sign with.
     #[arg(long, default_value = "bench-tencent-key")]
     tencent_key: String,
+    /// The stream of the synthetic deliveries (default: each one's nonce).
+    #[arg(long)]
+    stream: Option<String>,
+    /// Admission with stream keys (warm): put a publish key for this stream
+    /// (`app/stream`, as the provider names it) in the table before the run,
+    /// and present it in every delivery's `--query-field`; the AWS calls of
+    /// a refusal (a wrong key) are probed too.
+    #[arg(long, requires = "query_field")]
+    stream_key: Option<String>,
+    /// The body field that carries the client's stream URL query (`?key=…`).
+    #[arg(long, requires = "stream_key")]
+    query_field: Option<String>,
     /// The command to run, and its arguments (after `--`).
     #[arg(last = true, required = true)]
     command: Vec<String>,
@@ -139,12 +155,16 @@ struct RelayArgs {
 impl Common {
     /// The events this run sends.
     fn events(&self) -> Events {
-        Events::new(
+        let events = Events::new(
             &self.provider,
             self.event.as_deref(),
             &self.token,
             &self.tencent_key,
-        )
+        );
+        match &self.stream {
+            Some(stream) => events.about_stream(stream),
+            None => events,
+        }
     }
 }
 

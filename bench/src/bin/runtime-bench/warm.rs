@@ -4,12 +4,14 @@ use std::collections::HashMap;
 use std::process::Child;
 use std::time::Instant;
 
+use livehook_bench::events::Events;
 use livehook_bench::proc::*;
 use livehook_bench::recorder::*;
 use livehook_bench::runtime_api::*;
 use livehook_bench::stats::*;
 use serde_json::{Value, json};
 
+use crate::admission::Admission;
 use crate::{Common, label, merge};
 
 pub fn warm(
@@ -19,7 +21,15 @@ pub fn warm(
     emulator: Option<&str>,
 ) -> Value {
     let api = RuntimeApi::start();
-    let events = common.events();
+    let mut events = common.events();
+    let admission = common
+        .stream_key
+        .as_deref()
+        .zip(common.query_field.as_deref())
+        .map(|(stream, field)| Admission::prepare(&common.provider, events.clone(), stream, field));
+    if let Some(admission) = &admission {
+        events = admission.admitted.clone();
+    }
     let mut child = spawn(&common.command, &api);
     let base = 2_000_000 * (1 + std::process::id() as usize % 1000);
     let mut pending: Option<Incoming> = None;
@@ -27,7 +37,8 @@ pub fn warm(
     let mut statuses = HashMap::<u16, usize>::new();
     let mut invocation = 0_usize;
     // One invocation of event `n`: its answer and latency (event handed out → response).
-    let mut invoke = |n: usize,
+    let mut invoke = |events: &Events,
+                      n: usize,
                       attempt: u32,
                       child: &mut Child,
                       pending: &mut Option<Incoming>|
@@ -48,7 +59,7 @@ pub fn warm(
         let mut traced = 0_usize;
         for attempt in 0..2 {
             let (_, calls) = record_calls(endpoint, || {
-                invoke(probe, attempt, &mut child, &mut pending)
+                invoke(&events, probe, attempt, &mut child, &mut pending)
             });
             if let Some((called, with_trace)) = calls {
                 operations.push(called);
@@ -59,18 +70,34 @@ pub fn warm(
             calls = json!({"new_event": new_event.len(), "duplicate": duplicate.len(), "with_trace_header": traced,
                 "operations": {"new_event": new_event, "duplicate": duplicate}});
         }
+        // An admission's refusal: a wrong key, on another event.
+        if let Some(admission) = &admission {
+            let (answer, refused) = record_calls(endpoint, || {
+                invoke(&admission.refused, probe - 1, 0, &mut child, &mut pending)
+            });
+            let was_refused = answer.is_some_and(|(a, _)| admission.is_refusal(&a));
+            if let Some((refused, _)) = refused {
+                calls["refusal"] = json!(refused.len());
+                calls["refusal_answered"] = json!(was_refused);
+                calls["operations"]["refusal"] = json!(refused);
+            }
+        }
     }
 
     let cpu_before = cpu_sample(child.id());
     let started = Instant::now();
     let mut last = base;
+    let mut refusals = 0_usize;
     for i in 0..total {
         let resend = duplicate_every > 0 && i % duplicate_every == duplicate_every - 1;
         let n = if resend { last } else { base + i };
         last = n;
-        match invoke(n, u32::from(resend), &mut child, &mut pending) {
+        match invoke(&events, n, u32::from(resend), &mut child, &mut pending) {
             Some((answer, latency)) => {
                 *statuses.entry(answer.status()).or_default() += 1;
+                if admission.as_ref().is_some_and(|a| a.is_refusal(&answer)) {
+                    refusals += 1;
+                }
                 latencies.push(latency);
             }
             None => break,
@@ -91,6 +118,9 @@ pub fn warm(
         "statuses": statuses,
         "aws_calls": calls,
     });
+    if admission.is_some() {
+        result["admission"] = json!({"stream": common.stream_key, "refused": refusals});
+    }
     merge(&mut result, cpu);
     result
 }
