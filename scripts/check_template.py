@@ -10,8 +10,10 @@ dashboard, whose body must be valid JSON whichever providers are deployed.
 Least privilege (one role per function; a provider function may only PutItem on
 the table and write its own log group; the relay only reads the stream,
 publishes, records failures and puts dead letters in the failed table), each secret only in the functions that use it,
-the token pattern and the retention bounds, and a function for every folder in
-functions/. Exits 1 listing every problem.
+the token pattern and the retention bounds, a function for every folder in
+functions/, and the relay's event source mapping filter (the relay is invoked
+for the INSERT and MODIFY records of events, never for the TTL's REMOVE nor
+for a stream key's item). Exits 1 listing every problem.
 
     check_template.py [TEMPLATE] [--providers FILE]
 
@@ -38,6 +40,18 @@ RELAY_ACTIONS = {
     "logs:CreateLogStream", "logs:PutLogEvents",
 }
 XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# Stream records the relay's mapping must let through (True) or keep out (False): a stream
+# key's item (`livehook keys`) holds its key_sha256, an event's record never does.
+EVENT_IMAGE = {"pk": {"S": "0f1e2d"}, "provider": {"S": "srs"}, "first_seen": {"S": "2026-01-01T00:00:00Z"}}
+KEY_IMAGE = {"pk": {"S": "streamkey#publish#live/cam1"}, "stream": {"S": "live/cam1"},
+             "key_sha256": {"S": "ab" * 32}, "created": {"S": "2026-01-01T00:00:00Z"}}
+RELAY_RECORDS = [
+    ("an event's INSERT", "INSERT", EVENT_IMAGE, True),
+    ("an event's MODIFY", "MODIFY", EVENT_IMAGE, True),
+    ("the TTL's REMOVE", "REMOVE", EVENT_IMAGE, False),
+    ("a stream key's INSERT", "INSERT", KEY_IMAGE, False),
+    ("a stream key's MODIFY", "MODIFY", KEY_IMAGE, False),
+]
 # The outcomes every provider must raise an alarm with, and show on its widget.
 ALARMED_OUTCOMES = ["store_failed", "too_large", "unauthenticated"]
 OUTCOMES = ["accepted", "duplicate", "rejected", "unauthenticated", "too_large", "store_failed"]
@@ -253,6 +267,7 @@ def check(template, registry, functions_dir=None):
                 problems.append(f"{name}: no alarm counts its {outcome}")
 
     problems += check_dashboard(template, registry, by_binary)
+    problems += check_relay_mapping(template)
 
     binaries = set(by_binary)
     folders = functions_dir if functions_dir is not None else ROOT / "functions"
@@ -270,6 +285,67 @@ def check(template, registry, functions_dir=None):
     retention = params.get("RetentionSeconds", {})
     if (retention.get("MinValue"), retention.get("MaxValue")) != (172800, 31536000):
         problems.append("RetentionSeconds is not bounded to 172800..31536000")
+    return problems
+
+
+def pattern_matches(pattern, value, missing=False):
+    """Lambda's event filtering of `value` by `pattern` (fields all match, a field's rules
+    any); a rule this check does not know raises ValueError."""
+    if isinstance(pattern, dict):
+        if not isinstance(value, dict):
+            value, missing = {}, True
+        return all(pattern_matches(p, value.get(k), k not in value) for k, p in pattern.items())
+    if not isinstance(pattern, list):
+        raise ValueError(f"{pattern!r} is not a list of rules")
+    for rule in pattern:
+        if isinstance(rule, (str, int, float)) or rule is None:
+            if not missing and value == rule:
+                return True
+        elif isinstance(rule, dict) and set(rule) == {"exists"}:
+            if rule["exists"] != missing:
+                return True
+        elif isinstance(rule, dict) and set(rule) == {"prefix"} and isinstance(rule["prefix"], str):
+            if not missing and isinstance(value, str) and value.startswith(rule["prefix"]):
+                return True
+        elif isinstance(rule, dict) and set(rule) == {"anything-but"}:
+            but = rule["anything-but"]
+            but = but if isinstance(but, list) else [but]
+            if not all(isinstance(b, str) for b in but):
+                raise ValueError(f"rule {rule!r}")
+            if not missing and value not in but:
+                return True
+        else:
+            raise ValueError(f"rule {rule!r}")
+    return False
+
+
+def check_relay_mapping(template):
+    """The relay's event source mappings: each filters its stream records as RELAY_RECORDS say."""
+    problems = []
+    mappings = {k: r for k, r in template["Resources"].items()
+                if r["Type"] == "AWS::Lambda::EventSourceMapping"
+                and r["Properties"].get("FunctionName") == {"Ref": "RelayFunction"}}
+    if not mappings:
+        return ["the relay has no event source mapping"]
+    for logical, mapping in mappings.items():
+        filters = mapping["Properties"].get("FilterCriteria", {}).get("Filters", [])
+        try:
+            patterns = [json.loads(f["Pattern"]) for f in filters]
+        except (ValueError, KeyError, TypeError) as e:
+            problems.append(f"{logical}: a filter pattern is not JSON ({e})")
+            continue
+        for what, name, image, wanted in RELAY_RECORDS:
+            record = {"eventName": name, "eventSource": "aws:dynamodb",
+                      "dynamodb": {"Keys": {"pk": image["pk"]}, "NewImage": image,
+                                   "StreamViewType": "NEW_IMAGE"}}
+            try:
+                # No filter: every record; several: any of them.
+                admitted = not patterns or any(pattern_matches(p, record) for p in patterns)
+            except ValueError as e:
+                problems.append(f"{logical}: its filter uses a {e} this check does not know")
+                break
+            if admitted != wanted:
+                problems.append(f"{logical} {'keeps out' if wanted else 'invokes the relay with'} {what}")
     return problems
 
 

@@ -4,7 +4,8 @@
 The real template.yaml passes; then, for one provider at a time, each of its
 places is removed from a copy (role, log group, function, its condition, its
 secret, its setting, URL output, Lambda alarms, outcome alarms, widgets, the
-cold-start query, the alarm list) and the check must name that provider.
+cold-start query, the alarm list) and the check must name that provider. The
+relay's mapping must filter out the TTL's deletions and the stream keys' items.
 
 The registry comes from $LIVEHOOK_PROVIDERS_JSON (`livehook providers --json`
 output, as `make lint` writes it), else from running that command."""
@@ -166,6 +167,30 @@ class CheckTemplate(unittest.TestCase):
         problems = self.problems(self.template, self.registry + [newcomer])
         self.assertIn("newcomer: no function", problems)
         self.assertTrue(any(p.startswith("newcomer: no widget shows its accepted") for p in problems))
+
+    def test_the_relay_mapping_keeps_out_stream_keys_and_removals(self):
+        def with_patterns(*patterns):
+            template = copy.deepcopy(self.template)
+            mapping = template["Resources"]["RelayStream"]["Properties"]
+            if patterns:
+                mapping["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in patterns]}
+            else:
+                del mapping["FilterCriteria"]
+            return self.problems(template)
+
+        self.assertIn("RelayStream invokes the relay with a stream key's INSERT",
+                      with_patterns('{"eventName":["INSERT","MODIFY"]}'))
+        self.assertIn("RelayStream invokes the relay with a stream key's MODIFY", with_patterns())
+        self.assertIn("RelayStream invokes the relay with the TTL's REMOVE",
+                      with_patterns('{"dynamodb":{"NewImage":{"key_sha256":{"S":[{"exists":false}]}}}}'))
+        # Filters are ORed: a second, broader one lets the keys back in.
+        ours = self.template["Resources"]["RelayStream"]["Properties"]["FilterCriteria"]["Filters"][0]["Pattern"]
+        self.assertIn("RelayStream invokes the relay with a stream key's INSERT",
+                      with_patterns(ours, '{"eventName":["INSERT"]}'))
+        self.assertIn("RelayStream keeps out an event's MODIFY",
+                      with_patterns('{"eventName":["INSERT"],"dynamodb":{"NewImage":{"key_sha256":[{"exists":false}]}}}'))
+        self.assertTrue(any("does not know" in p for p in with_patterns('{"eventName":[{"wildcard":"*"}]}')))
+        self.assertEqual(with_patterns(ours), [])
 
     def test_a_dashboard_piece_that_breaks_the_json(self):
         template = copy.deepcopy(self.template)

@@ -5,9 +5,10 @@
 //! batches of records. Locally (`make dev`, the tests, the bench) nothing
 //! does, so the pump reads the stream through the DynamoDB Streams API of the
 //! emulator (every shard from `TRIM_HORIZON`, following each shard's
-//! iterator), keeps `INSERT` and `MODIFY` records (the mapping's filter), and
-//! invokes the relay with the very event Lambda would send
-//! ([`aws_lambda_events::event::dynamodb::Event`]). `batchItemFailures`
+//! iterator), keeps the records the mapping's filter keeps
+//! ([`livehook::relay::mapping_filter`]: `INSERT` and `MODIFY` of events,
+//! never of stream keys), and invokes the relay with the very event Lambda
+//! would send ([`aws_lambda_events::event::dynamodb::Event`]). `batchItemFailures`
 //! resume the shard from the lowest failed sequence number, as the mapping
 //! does; a failed invocation is retried with back-off. When the table is
 //! re-created (a new stream ARN), it starts over on the new stream.
@@ -523,12 +524,11 @@ impl<I: Invoke> Pump<I> {
                 if let Some(sequence) = record.dynamodb().and_then(|d| d.sequence_number()) {
                     shard.last_read = Some(sequence.to_owned());
                 }
-                // The mapping's filter: INSERT and MODIFY, never the TTL's REMOVE.
-                let wanted = matches!(
-                    record.event_name(),
-                    Some(OperationType::Insert | OperationType::Modify)
-                );
-                if wanted && let Some(lambda) = lambda_record(record, stream_arn) {
+                // The mapping's filter: INSERT and MODIFY, never the TTL's
+                // REMOVE, and never a stream key.
+                if let Some(lambda) = lambda_record(record, stream_arn)
+                    && livehook::relay::mapping_admits(&lambda)
+                {
                     shard.pending.push_back(lambda);
                 }
             }

@@ -29,6 +29,36 @@ use crate::telemetry::RelayCounts;
 /// mapping's 24 h `MaximumRecordAgeInSeconds`.
 pub const DEFAULT_DEAD_LETTER_AFTER: Duration = Duration::from_secs(72_000);
 
+/// The filter of the relay's event source mapping, in Lambda's pattern
+/// syntax: `INSERT` and `MODIFY` records (the TTL's deletions, `REMOVE`,
+/// are no news) of items that are not stream keys (a key's creation, use
+/// and revocation are never events: every key item holds its hash, no
+/// event's record does). Lambda drops the rest before invoking the relay,
+/// so a busy stream key costs the relay nothing. `livehook template`
+/// writes it into template.yaml; `livehook pump` applies the same test,
+/// [`mapping_admits`].
+pub fn mapping_filter() -> String {
+    let mut image = serde_json::Map::new();
+    image.insert(
+        crate::stream_keys::attr::HASH.to_owned(),
+        serde_json::json!({"S": [{"exists": false}]}),
+    );
+    serde_json::json!({
+        "eventName": ["INSERT", "MODIFY"],
+        "dynamodb": {"NewImage": image},
+    })
+    .to_string()
+}
+
+/// Whether [`mapping_filter`] lets `record` through to the relay.
+pub fn mapping_admits(record: &EventRecord) -> bool {
+    matches!(record.event_name.as_str(), "INSERT" | "MODIFY")
+        && !matches!(
+            record.change.new_image.get(crate::stream_keys::attr::HASH),
+            Some(serde_dynamo::AttributeValue::S(_))
+        )
+}
+
 /// What one batch came to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchReport {
@@ -130,16 +160,12 @@ impl<K: EventSink, D: DeadLetters> Relay<K, D> {
         let mut outboxes: Vec<(&EventRecord, StoredRecord)> =
             Vec::with_capacity(event.records.len());
         for record in &event.records {
-            if record.event_name != "INSERT" && record.event_name != "MODIFY" {
-                // TTL deletions: the mapping's filter keeps them out in AWS.
-                report.counts.skipped += 1;
-                continue;
-            }
-            if matches!(record.change.new_image.get("pk"),
-                Some(serde_dynamo::AttributeValue::S(pk)) if crate::stream_keys::is_key_item(pk))
-            {
-                // A stream key (created, used, revoked): never an event.
-                // The mapping's filter keeps them out in AWS.
+            // TTL deletions and stream keys: the mapping's filter keeps them
+            // out in AWS and the pump locally; skipped here too should a
+            // mapping lack it.
+            let key_item = matches!(record.change.new_image.get("pk"),
+                Some(serde_dynamo::AttributeValue::S(pk)) if crate::stream_keys::is_key_item(pk));
+            if !mapping_admits(record) || key_item {
                 report.counts.skipped += 1;
                 continue;
             }
@@ -439,6 +465,59 @@ mod tests {
         assert!(report.failed.is_empty());
         assert_eq!((report.counts.skipped, report.counts.refused), (2, 0));
         assert!(relay.sink().published().is_empty());
+    }
+
+    /// Lambda's matching of a filter pattern, for the rules
+    /// [`mapping_filter`] uses (a list of strings, `exists`): a field
+    /// matches when one of its rules does, an object when all its fields do.
+    fn pattern_matches(pattern: &serde_json::Value, value: Option<&serde_json::Value>) -> bool {
+        use serde_json::Value;
+        match pattern {
+            Value::Object(fields) => fields
+                .iter()
+                .all(|(name, p)| pattern_matches(p, value.and_then(|v| v.get(name)))),
+            Value::Array(rules) => rules.iter().any(|rule| match rule {
+                Value::String(_) => value == Some(rule),
+                Value::Object(o) if o.len() == 1 && o.contains_key("exists") => {
+                    o["exists"].as_bool() == Some(value.is_some())
+                }
+                _ => panic!("a rule this matcher does not know: {rule}"),
+            }),
+            _ => panic!("not a pattern: {pattern}"),
+        }
+    }
+
+    #[test]
+    fn the_mapping_filter_admits_what_the_pump_admits_and_never_a_stream_key() {
+        let pattern: serde_json::Value = serde_json::from_str(&mapping_filter()).unwrap();
+        let key = crate::stream_keys::new_item(
+            "live/cam1",
+            crate::stream_keys::Action::Publish,
+            "k",
+            OffsetDateTime::now_utc(),
+            None,
+        );
+        let batch = event(&[
+            ("INSERT", "1", item("a", &["{a}"])),
+            ("MODIFY", "2", item("b", &["{b}"])),
+            ("REMOVE", "3", item("c", &["{c}"])),
+            ("INSERT", "4", key.clone()),
+            ("MODIFY", "5", key.clone()),
+            ("REMOVE", "6", key),
+        ]);
+        let admitted: Vec<(bool, bool)> = batch
+            .records
+            .iter()
+            .map(|record| {
+                let json = serde_json::to_value(record).unwrap();
+                (
+                    mapping_admits(record),
+                    pattern_matches(&pattern, Some(&json)),
+                )
+            })
+            .collect();
+        let expected = [true, true, false, false, false, false];
+        assert_eq!(admitted, expected.map(|a| (a, a)));
     }
 
     #[test]

@@ -364,3 +364,28 @@ async fn off_by_default_and_publish_alone_leaves_players_alone() {
     let reply = handle(&publish, ask("zlmediakit", Action::Publish, "x", "a=1", 3)).await;
     assert_eq!(reply.body, r#"{"code":-1,"msg":"stream key refused"}"#);
 }
+
+#[tokio::test]
+async fn the_pump_never_hands_the_relay_a_stream_key() {
+    let stack = Stack::new("keys-pump").await;
+    let pipeline = stack.pipeline_with("srs", BOTH);
+    // The key's creation (INSERT), its use (MODIFY: last used) beside the
+    // event (INSERT), its revocation (MODIFY).
+    let key = create_key(&stack, Action::Publish, "pumped", false).await;
+    let reply = handle(
+        &pipeline,
+        ask("srs", Action::Publish, "pumped", &format!("key={key}"), 1),
+    )
+    .await;
+    assert_eq!(reply.body, r#"{"code":0}"#);
+    revoke(&stack, Action::Publish, "pumped").await;
+    let summary = stack.publish_pending().await;
+    assert_eq!(
+        (summary.delivered, summary.pending),
+        (1, 0),
+        "only the event reaches the relay: {summary:?}"
+    );
+    let published = stack.messages().await;
+    assert_eq!(published.len(), 1, "{published:#?}");
+    assert_eq!(published[0].envelope["type"], "stream.started");
+}

@@ -210,6 +210,7 @@ const PARTS: &[(&str, Part)] = &[
     ("dashboard-providers", dashboard::provider_widgets),
     ("dashboard-functions", dashboard::function_widgets),
     ("dashboard-alarms", dashboard::alarm_arns),
+    ("relay-filter", resources::relay_filter),
     ("outputs", resources::outputs),
 ];
 

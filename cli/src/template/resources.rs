@@ -358,6 +358,19 @@ fn provider(registry: &Registry, f: &Function) -> Vec<String> {
     lines
 }
 
+/// The filter of the relay's event source mapping: the relay's own
+/// (`livehook::relay::mapping_filter`), which `livehook pump` applies too.
+pub fn relay_filter(_: &Registry) -> Vec<String> {
+    vec![
+        "FilterCriteria:".to_owned(),
+        "  Filters:".to_owned(),
+        format!(
+            "    - Pattern: {}",
+            super::quoted(&livehook::relay::mapping_filter())
+        ),
+    ]
+}
+
 /// Each provider's URL, as its console or configuration takes it.
 pub fn outputs(registry: &Registry) -> Vec<String> {
     let mut lines = Vec::new();
