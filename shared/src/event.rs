@@ -44,12 +44,36 @@ pub enum EventType {
     /// `data.reason` says why, `data.client_ip` who.
     #[serde(rename = "stream.refused")]
     StreamRefused,
+    /// A platform created a live stream, its ingest endpoint (Mux
+    /// `video.live_stream.created`).
+    #[serde(rename = "stream.created")]
+    StreamCreated,
+    /// A live stream's settings or metadata changed (Mux
+    /// `video.live_stream.updated`/`enabled`/`disabled` and its simulcast
+    /// targets' configuration, Twitch `channel.update`): `provider_event`
+    /// says which.
+    #[serde(rename = "stream.updated")]
+    StreamUpdated,
+    /// A platform deleted a live stream (Mux `video.live_stream.deleted`).
+    #[serde(rename = "stream.deleted")]
+    StreamDeleted,
+    /// A platform reports a problem with a live stream's input (Cloudflare
+    /// `live_input.errored`, Mux `video.live_stream.warning`):
+    /// `data.error_message` says what (the platform's code is in `raw`);
+    /// the stream may still be live.
+    #[serde(rename = "stream.errored")]
+    StreamErrored,
     /// A viewer started playing a stream.
     #[serde(rename = "playback.started")]
     PlaybackStarted,
     /// A viewer stopped playing a stream.
     #[serde(rename = "playback.stopped")]
     PlaybackStopped,
+    /// A viewer acted on a channel: followed, subscribed, gifted,
+    /// cheered or raided it (Twitch `channel.follow`, `channel.subscribe`,
+    /// `channel.cheer`, `channel.raid`, …): `provider_event` says which.
+    #[serde(rename = "audience.activity")]
+    AudienceActivity,
     /// A recording session started.
     #[serde(rename = "recording.started")]
     RecordingStarted,
@@ -75,6 +99,18 @@ pub enum EventType {
     /// A recording is available for download.
     #[serde(rename = "recording.ready")]
     RecordingReady,
+    /// A recording's progress or state changed without it starting,
+    /// ending or being ready (Agora's upload progress, stream states,
+    /// warnings and failover, LiveKit `egress_updated`): `provider_event`
+    /// says which.
+    #[serde(rename = "recording.updated")]
+    RecordingUpdated,
+    /// A recording failed (Agora `cloud_recording_error` and
+    /// `download_failed`, a LiveKit egress that ended failed):
+    /// `data.error_code` and `data.error_message` say why when the platform
+    /// does.
+    #[serde(rename = "recording.failed")]
+    RecordingFailed,
     /// A snapshot image is available.
     #[serde(rename = "snapshot.ready")]
     SnapshotReady,
@@ -88,6 +124,18 @@ pub enum EventType {
     /// state): `data.error_message` says why.
     #[serde(rename = "vod.failed")]
     VodFailed,
+    /// A platform created a VOD asset (Mux `video.asset.created`); it is
+    /// not playable yet.
+    #[serde(rename = "vod.created")]
+    VodCreated,
+    /// A VOD asset or one of its parts changed (Mux `video.asset.updated`,
+    /// its static renditions, master and tracks, its warnings):
+    /// `provider_event` says which.
+    #[serde(rename = "vod.updated")]
+    VodUpdated,
+    /// A platform deleted a VOD asset (Mux `video.asset.deleted`).
+    #[serde(rename = "vod.deleted")]
+    VodDeleted,
     /// A client opened a (RTMP) connection.
     #[serde(rename = "connection.opened")]
     ConnectionOpened,
@@ -95,6 +143,10 @@ pub enum EventType {
     /// in `raw`).
     #[serde(rename = "connection.closed")]
     ConnectionClosed,
+    /// A participant switched between publishing and watching in a channel
+    /// (Agora 111 to host, 112 to audience): `provider_event` says which.
+    #[serde(rename = "connection.role_changed")]
+    ConnectionRoleChanged,
     /// A participant started publishing a media track into a room
     /// (LiveKit `track_published`): `data.session_id` is the participant,
     /// the track itself is in `raw.track`.
@@ -104,6 +156,17 @@ pub enum EventType {
     /// `track_unpublished`).
     #[serde(rename = "track.unpublished")]
     TrackUnpublished,
+    /// A platform started forwarding a live stream to another destination
+    /// (Mux simulcast target `broadcasting`).
+    #[serde(rename = "restream.started")]
+    RestreamStarted,
+    /// A platform stopped forwarding a live stream (Mux simulcast target
+    /// `idle`).
+    #[serde(rename = "restream.stopped")]
+    RestreamStopped,
+    /// Forwarding a live stream failed (Mux simulcast target `errored`).
+    #[serde(rename = "restream.failed")]
+    RestreamFailed,
     /// A media server started.
     #[serde(rename = "server.started")]
     ServerStarted,
@@ -130,7 +193,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in DESIGN.md's order.
-    pub const ALL: [EventType; 32] = [
+    pub const ALL: [EventType; 46] = [
         EventType::StreamStarted,
         EventType::StreamStopped,
         EventType::StreamEnded,
@@ -139,8 +202,13 @@ impl EventType {
         EventType::StreamUnregistered,
         EventType::StreamIdle,
         EventType::StreamRefused,
+        EventType::StreamCreated,
+        EventType::StreamUpdated,
+        EventType::StreamDeleted,
+        EventType::StreamErrored,
         EventType::PlaybackStarted,
         EventType::PlaybackStopped,
+        EventType::AudienceActivity,
         EventType::RecordingStarted,
         EventType::RecordingEnded,
         EventType::RecordingPaused,
@@ -149,14 +217,23 @@ impl EventType {
         EventType::RecordingFileClosed,
         EventType::RecordingSegmentReady,
         EventType::RecordingReady,
+        EventType::RecordingUpdated,
+        EventType::RecordingFailed,
         EventType::SnapshotReady,
         EventType::VodUploaded,
         EventType::VodTranscoded,
         EventType::VodFailed,
+        EventType::VodCreated,
+        EventType::VodUpdated,
+        EventType::VodDeleted,
         EventType::ConnectionOpened,
         EventType::ConnectionClosed,
+        EventType::ConnectionRoleChanged,
         EventType::TrackPublished,
         EventType::TrackUnpublished,
+        EventType::RestreamStarted,
+        EventType::RestreamStopped,
+        EventType::RestreamFailed,
         EventType::ServerStarted,
         EventType::ServerStopped,
         EventType::ServerStats,
@@ -176,8 +253,13 @@ impl EventType {
             EventType::StreamUnregistered => "stream.unregistered",
             EventType::StreamIdle => "stream.idle",
             EventType::StreamRefused => "stream.refused",
+            EventType::StreamCreated => "stream.created",
+            EventType::StreamUpdated => "stream.updated",
+            EventType::StreamDeleted => "stream.deleted",
+            EventType::StreamErrored => "stream.errored",
             EventType::PlaybackStarted => "playback.started",
             EventType::PlaybackStopped => "playback.stopped",
+            EventType::AudienceActivity => "audience.activity",
             EventType::RecordingStarted => "recording.started",
             EventType::RecordingEnded => "recording.ended",
             EventType::RecordingPaused => "recording.paused",
@@ -186,14 +268,23 @@ impl EventType {
             EventType::RecordingFileClosed => "recording.file_closed",
             EventType::RecordingSegmentReady => "recording.segment_ready",
             EventType::RecordingReady => "recording.ready",
+            EventType::RecordingUpdated => "recording.updated",
+            EventType::RecordingFailed => "recording.failed",
             EventType::SnapshotReady => "snapshot.ready",
             EventType::VodUploaded => "vod.uploaded",
             EventType::VodTranscoded => "vod.transcoded",
             EventType::VodFailed => "vod.failed",
+            EventType::VodCreated => "vod.created",
+            EventType::VodUpdated => "vod.updated",
+            EventType::VodDeleted => "vod.deleted",
             EventType::ConnectionOpened => "connection.opened",
             EventType::ConnectionClosed => "connection.closed",
+            EventType::ConnectionRoleChanged => "connection.role_changed",
             EventType::TrackPublished => "track.published",
             EventType::TrackUnpublished => "track.unpublished",
+            EventType::RestreamStarted => "restream.started",
+            EventType::RestreamStopped => "restream.stopped",
+            EventType::RestreamFailed => "restream.failed",
             EventType::ServerStarted => "server.started",
             EventType::ServerStopped => "server.stopped",
             EventType::ServerStats => "server.stats",

@@ -53,9 +53,9 @@ impl Outcome {
 mod human;
 
 /// Width of the hook column of the human log format
-/// (`LIVEHOOK_LOG_FORMAT=human`): every provider's hooks fit it (Mux's
-/// `video.asset.live_stream_completed` is 33; the samples test checks each
-/// sample's hook), so the columns after it line up.
+/// (`LIVEHOOK_LOG_FORMAT=human`): most providers' hooks fit it (Mux's
+/// `video.asset.live_stream_completed` is 33); a longer one (Mux's
+/// simulcast-target events) keeps its end, so the columns after it line up.
 pub const HUMAN_HOOK_WIDTH: usize = 34;
 
 /// How the functions write their logs (`LIVEHOOK_LOG_FORMAT`).

@@ -218,12 +218,6 @@ fn every_envelope_keeps_the_contract() {
         let raw: serde_json::Value = serde_json::from_str(e.data.raw.get()).unwrap();
         assert_eq!(raw, sent, "{name}");
         assert!(!e.data.provider_event.is_empty(), "{name}");
-        // `make dev`'s terminal lines its columns up after the hook.
-        assert!(
-            e.data.provider_event.len() <= livehook::telemetry::HUMAN_HOOK_WIDTH,
-            "{name}: {} is wider than the human log's hook column",
-            e.data.provider_event
-        );
     }
 }
 

@@ -1,6 +1,9 @@
 //! Agora Notifications (NCS): `{"noticeId", "productId", "eventType",
-//! "notifyMs", "payload": {…}}`; RTC channel events are product 1
-//! (`eventType` 101 channel created … 106 audience left).
+//! "notifyMs", "payload": {…}}`. RTC channel events are product 1
+//! (`eventType` 101 channel created … 112 role changed to audience, the
+//! time in `payload.ts`, seconds); Cloud Recording's are product 3 (1
+//! `cloud_recording_error` … 1001 `postpone_transcode_final_result`, named
+//! in `payload.details.msgName`, the time in `payload.sendts`, ms).
 //!
 //! Proven by `Agora-Signature-V2`: hex HMAC-SHA256(secret, body), or, only
 //! when V2 is absent, `Agora-Signature`: hex HMAC-SHA1 (see
@@ -16,7 +19,7 @@ use time::OffsetDateTime;
 use super::{AuthScheme, Delivery, Deployment, Identity, Imitate, Provider, Sending, single};
 use crate::auth::Verifier;
 use crate::error::Rejection;
-use crate::event::{EventData, EventType, from_unix_millis, from_unix_seconds};
+use crate::event::{EventData, EventType, FileInfo, from_unix_millis, from_unix_seconds};
 use crate::inbound::Inbound;
 use crate::json::{Fields, parse_object};
 use crate::key;
@@ -56,6 +59,9 @@ pub static PROOF: Proof = Proof {
 /// The RTC channel events (product 1).
 const RTC: i64 = 1;
 
+/// Cloud Recording's events (product 3).
+const CLOUD_RECORDING: i64 = 3;
+
 impl Provider for Agora {
     fn name(&self) -> &'static str {
         NAME
@@ -80,17 +86,15 @@ impl Provider for Agora {
         let notice = f.required_text("noticeId")?;
         let product = f.int("productId");
         let event = f.int("eventType");
+        let payload = f.object("payload");
+        let details = payload.and_then(|p| p.object("details"));
         let event_type = match (product, event) {
-            (Some(RTC), Some(101)) => EventType::StreamStarted,
-            (Some(RTC), Some(102)) => EventType::StreamEnded,
-            (Some(RTC), Some(103)) => EventType::ConnectionOpened,
-            (Some(RTC), Some(104)) => EventType::ConnectionClosed,
-            (Some(RTC), Some(105)) => EventType::PlaybackStarted,
-            (Some(RTC), Some(106)) => EventType::PlaybackStopped,
+            (Some(RTC), Some(event)) => channel_event(event),
+            (Some(CLOUD_RECORDING), Some(event)) => recording_event(event, details),
             _ => EventType::Unrecognized,
         };
-        let payload = f.object("payload");
         let channel = payload.and_then(|p| p.text_any(&["channelName", "cname"]));
+        let recording = product == Some(CLOUD_RECORDING);
         let data = EventData {
             provider_event: format!(
                 "{}/{}",
@@ -98,7 +102,17 @@ impl Provider for Agora {
                 event.map_or_else(String::new, |e| e.to_string())
             ),
             stream: channel.clone(),
-            session_id: payload.and_then(|p| p.text_any(&["uid", "sid"])),
+            // A recording is its `sid`; a channel event's user its `uid`.
+            session_id: payload.and_then(|p| {
+                if recording {
+                    p.text_any(&["sid", "uid"])
+                } else {
+                    p.text_any(&["uid", "sid"])
+                }
+            }),
+            error_code: details.and_then(|d| d.int("errorCode")),
+            error_message: details.and_then(|d| d.text("errorMsg")),
+            file: details.and_then(recording_file),
             raw: super::raw_json(inbound.body)?,
             ..EventData::default()
         };
@@ -107,8 +121,11 @@ impl Provider for Agora {
             None => Identity::Other(notice.clone()),
         };
         let time = payload
-            .and_then(|p| p.int("ts"))
-            .and_then(from_unix_seconds)
+            .and_then(|p| {
+                p.int("ts")
+                    .and_then(from_unix_seconds)
+                    .or_else(|| p.int("sendts").and_then(from_unix_millis))
+            })
             .or_else(|| f.int("notifyMs").and_then(from_unix_millis));
         Ok(single(
             NAME,
@@ -122,6 +139,78 @@ impl Provider for Agora {
     }
 }
 
+/// An RTC channel event (product 1).
+fn channel_event(event: i64) -> EventType {
+    match event {
+        101 => EventType::StreamStarted,
+        102 => EventType::StreamEnded,
+        // 103/104 a host in a live-broadcast channel, 107/108 a user in a
+        // communication channel.
+        103 | 107 => EventType::ConnectionOpened,
+        104 | 108 => EventType::ConnectionClosed,
+        105 => EventType::PlaybackStarted,
+        106 => EventType::PlaybackStopped,
+        111 | 112 => EventType::ConnectionRoleChanged,
+        _ => EventType::Unrecognized,
+    }
+}
+
+/// A Cloud Recording event (product 3), by its `eventType` and, where the
+/// outcome is in them, its `details`.
+fn recording_event(event: i64, details: Option<Fields<'_>>) -> EventType {
+    let detail = |name: &str| details.and_then(|d| d.text(name));
+    match event {
+        // cloud_recording_error, download_failed.
+        1 | 90 => EventType::RecordingFailed,
+        // session_exit: 1 (`exitStatus`, `leaveStatus` in older documents)
+        // is an abnormal exit.
+        11 if details.and_then(|d| d.int("exitStatus").or_else(|| d.int("leaveStatus")))
+            == Some(1) =>
+        {
+            EventType::RecordingFailed
+        }
+        // The M3U8 playlist is created (only its first upload is notified).
+        4 => EventType::RecordingFileOpened,
+        // recorder_started, web_recorder_started.
+        40 | 70 => EventType::RecordingStarted,
+        // recorder_leave, web_recorder_stopped.
+        41 | 71 => EventType::RecordingEnded,
+        // uploaded; backuped (uploaded, some of it through Agora's backup,
+        // which forwards it to your storage).
+        31 | 32 => EventType::RecordingReady,
+        // vod_triggered: every file is in ApsaraVideo VOD.
+        61 => EventType::VodUploaded,
+        // postpone_transcode_final_result.
+        1001 if detail("result").as_deref() == Some("failed") => EventType::RecordingFailed,
+        1001 => EventType::VodTranscoded,
+        // Warnings, status, session exit and failover, uploader start and
+        // progress, slices, stream states, VOD start, web-page limits, a
+        // transcoding run.
+        2 | 3 | 11 | 12 | 30 | 33 | 42 | 43 | 44 | 60 | 72 | 80 | 81 => EventType::RecordingUpdated,
+        _ => EventType::Unrecognized,
+    }
+}
+
+/// The file a recording notice names: the first of `fileList` (an array of
+/// `{fileName, …}` in `uploaded`, a playlist's name in
+/// `cloud_recording_file_infos`).
+fn recording_file(details: Fields<'_>) -> Option<FileInfo> {
+    let name = match details.get("fileList")? {
+        Value::Array(files) => files
+            .first()
+            .and_then(Value::as_object)
+            .map(Fields)
+            // The document's examples write `fileName`, its field list `filename`.
+            .and_then(|f| f.text_any(&["fileName", "filename"])),
+        _ => details.text("fileList"),
+    }?;
+    Some(FileInfo {
+        format: super::file_extension(&name),
+        path: Some(name),
+        ..FileInfo::default()
+    })
+}
+
 impl Imitate for Agora {
     fn sending(&self) -> Sending {
         Sending {
@@ -131,7 +220,8 @@ impl Imitate for Agora {
         }
     }
 
-    /// `notifyMs` (the send time, new on every resend) and `payload.ts`.
+    /// `notifyMs` (the send time, new on every resend) and `payload.ts`
+    /// (channel events) or `payload.sendts` (recording events).
     fn prepare(
         &self,
         body: &mut Map<String, Value>,
@@ -144,10 +234,13 @@ impl Imitate for Agora {
             "notifyMs".to_owned(),
             Value::from(millis + i64::from(attempt) * 1000),
         );
-        if let Some(Value::Object(payload)) = body.get_mut("payload")
-            && payload.contains_key("ts")
-        {
-            payload.insert("ts".to_owned(), Value::from(now.unix_timestamp()));
+        if let Some(Value::Object(payload)) = body.get_mut("payload") {
+            if payload.contains_key("ts") {
+                payload.insert("ts".to_owned(), Value::from(now.unix_timestamp()));
+            }
+            if payload.contains_key("sendts") {
+                payload.insert("sendts".to_owned(), Value::from(millis));
+            }
         }
     }
 
@@ -171,7 +264,7 @@ mod tests {
 
     #[test]
     fn keeps_the_signed_platform_contract() {
-        let unknown = br#"{"noticeId":"n-unknown","productId":3,"eventType":40,"notifyMs":1611566412672,"payload":{"cname":"c"}}"#;
+        let unknown = br#"{"noticeId":"n-unknown","productId":3,"eventType":999,"notifyMs":1611566412672,"payload":{"cname":"c"}}"#;
         signed_platform_contract(&Agora, "/agora", &[], CREATED, unknown);
     }
 
@@ -208,6 +301,122 @@ mod tests {
                 "{header}"
             );
         }
+    }
+
+    fn sample(name: &str) -> Vec<u8> {
+        let path = format!("{}/../events/agora/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(path)
+            .unwrap()
+            .trim_end()
+            .as_bytes()
+            .to_vec()
+    }
+
+    fn send(body: &[u8]) -> Delivery {
+        let headers = signed_headers(&Agora, SIGNING[0], body, now(), &[]);
+        deliver_signed(&Agora, "POST", "/agora", &headers, body).unwrap()
+    }
+
+    #[test]
+    fn every_documented_event_has_a_type() {
+        for (product, events) in [
+            (RTC, &[101, 102, 103, 104, 105, 106, 107, 108, 111, 112][..]),
+            (
+                CLOUD_RECORDING,
+                &[
+                    1, 2, 3, 4, 11, 12, 30, 31, 32, 33, 40, 41, 42, 43, 44, 60, 61, 70, 71, 72, 80,
+                    81, 90, 1001,
+                ][..],
+            ),
+        ] {
+            for event in events {
+                let body = format!(
+                    r#"{{"noticeId":"n-{product}-{event}","productId":{product},"eventType":{event},"payload":{{"cname":"c","sendts":1596555306257,"details":{{}}}}}}"#
+                );
+                assert_ne!(
+                    send(body.as_bytes()).event_type(),
+                    EventType::Unrecognized,
+                    "{product}/{event}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn recording_notices_map_to_the_catalog() {
+        for (name, expected) in [
+            ("recorder_started", EventType::RecordingStarted),
+            ("uploading_progress", EventType::RecordingUpdated),
+            ("recorder_leave", EventType::RecordingEnded),
+            ("uploaded", EventType::RecordingReady),
+            ("cloud_recording_error", EventType::RecordingFailed),
+            ("user_join_communication", EventType::ConnectionOpened),
+            (
+                "client_role_change_to_broadcaster",
+                EventType::ConnectionRoleChanged,
+            ),
+        ] {
+            assert_eq!(send(&sample(name)).event_type(), expected, "{name}");
+        }
+        let started = send(&sample("recorder_started"));
+        let event = &started.events[0].event;
+        assert_eq!(event.subject, "agora/Testing2");
+        // `sendts`, the event's own time (ms), not `notifyMs`.
+        assert_eq!(event.time, "2020-08-04T15:35:06.257Z");
+        assert_eq!(
+            event.data.session_id.as_deref(),
+            Some("d12fdce9024d37862a8f3a88e387c817")
+        );
+        let uploaded = send(&sample("uploaded"));
+        let file = uploaded.events[0].event.data.file.as_ref().unwrap();
+        assert_eq!(
+            file.path.as_deref(),
+            Some("d12fdce9024d37862a8f3a88e387c817_Testing2.mp4")
+        );
+        assert_eq!(file.format.as_deref(), Some("mp4"));
+        let error = send(&sample("cloud_recording_error"));
+        let data = &error.events[0].event.data;
+        assert_eq!(data.error_code, Some(47));
+        assert_eq!(
+            data.error_message.as_deref(),
+            Some("The recording file upload fails.")
+        );
+    }
+
+    #[test]
+    fn outcomes_in_the_details_decide_failure() {
+        let notice = |event: i64, details: &str| {
+            let body = format!(
+                r#"{{"noticeId":"n-{event}","productId":3,"eventType":{event},"payload":{{"cname":"c","sendts":1596555306257,"details":{details}}}}}"#
+            );
+            send(body.as_bytes()).event_type()
+        };
+        assert_eq!(
+            notice(11, r#"{"msgName":"session_exit","exitStatus":1}"#),
+            EventType::RecordingFailed
+        );
+        assert_eq!(
+            notice(11, r#"{"msgName":"session_exit","leaveStatus":1}"#),
+            EventType::RecordingFailed
+        );
+        assert_eq!(
+            notice(11, r#"{"msgName":"session_exit","exitStatus":0}"#),
+            EventType::RecordingUpdated
+        );
+        assert_eq!(
+            notice(
+                1001,
+                r#"{"msgName":"postpone_transcode_final_result","result":"failed"}"#
+            ),
+            EventType::RecordingFailed
+        );
+        assert_eq!(
+            notice(
+                1001,
+                r#"{"msgName":"postpone_transcode_final_result","result":"total_success"}"#
+            ),
+            EventType::VodTranscoded
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //!   time + "." + body)>` with the secret the API returned.
 //! - Stream Live's input notifications, sent by Cloudflare Notifications
 //!   to a webhook destination: `{"name", "text", "data": {"input_id",
-//!   "event_type", "updated_at"}, "ts"}`. These carry no signature: the
+//!   "event_type", "updated_at"}, "ts"}` (`live_input.connected`,
+//!   `disconnected`, or `errored` with `data.live_input_errored.error`'s
+//!   `code` and `message`). These carry no signature: the
 //!   destination's secret comes back as is in `cf-webhook-auth`, so it
 //!   proves the sender but not the body.
 //!
@@ -105,8 +107,13 @@ fn live_input(
     let event_type = match event.as_str() {
         "live_input.connected" => EventType::StreamStarted,
         "live_input.disconnected" => EventType::StreamStopped,
+        "live_input.errored" => EventType::StreamErrored,
         _ => EventType::Unrecognized,
     };
+    // An errored input's `{"error": {"code", "message"}, "video_codec", …}`.
+    let error = data
+        .and_then(|d| d.object("live_input_errored"))
+        .and_then(|e| e.object("error"));
     let input = text("input_id");
     let updated = text("updated_at");
     let time = updated
@@ -128,6 +135,7 @@ fn live_input(
     let normalized = EventData {
         provider_event: event,
         stream: input.clone(),
+        error_message: error.and_then(|e| e.text_any(&["message", "code"])),
         raw: super::raw_json(inbound.body)?,
         ..EventData::default()
     };
@@ -343,9 +351,18 @@ mod tests {
         assert_eq!(again.key, connected.key);
         assert!(!serde_json::to_string(event).unwrap().contains(secret));
 
-        let errored = br#"{"name":"n","text":"t","data":{"input_id":"i1","event_type":"live_input.errored","updated_at":"2026-01-01T00:00:00Z"},"ts":1}"#;
+        let errored = notify(SIGNING[0], &sample("live_input.errored")).unwrap();
+        let event = &errored.events[0].event;
+        assert_eq!(event.event_type, EventType::StreamErrored);
+        assert_eq!(event.subject, "cloudflare/eb222fcca08eeb1ae84c981ebe8aeeb6");
+        assert_eq!(event.time, "2024-07-09T18:07:51.077371662Z");
         assert_eq!(
-            notify(SIGNING[0], errored).unwrap().event_type(),
+            event.data.error_message.as_deref(),
+            Some("Input GOP size or keyframe interval is out of range.")
+        );
+        let unknown = br#"{"name":"n","text":"t","data":{"input_id":"i1","event_type":"live_input.renamed","updated_at":"2026-01-01T00:00:00Z"},"ts":1}"#;
+        assert_eq!(
+            notify(SIGNING[0], unknown).unwrap().event_type(),
             EventType::Unrecognized
         );
         for wrong in [WRONG_SIGNING, "", "signing-old"] {

@@ -67,6 +67,8 @@ impl Provider for LiveKit {
         let body = parse_object(inbound.body)?;
         let f = Fields(&body);
         let event = f.required_text("event")?;
+        let egress = f.object("egressInfo");
+        let egress_status = egress.and_then(|e| e.text("status"));
         let event_type = match event.as_str() {
             "room_started" | "ingress_started" => EventType::StreamStarted,
             "ingress_ended" => EventType::StreamStopped,
@@ -74,14 +76,23 @@ impl Provider for LiveKit {
             "participant_joined" => EventType::ConnectionOpened,
             "participant_left" | "participant_connection_aborted" => EventType::ConnectionClosed,
             "egress_started" => EventType::RecordingStarted,
+            // An egress that ended failed or aborted wrote no usable file.
+            "egress_ended"
+                if matches!(
+                    egress_status.as_deref(),
+                    Some("EGRESS_FAILED" | "EGRESS_ABORTED")
+                ) =>
+            {
+                EventType::RecordingFailed
+            }
             "egress_ended" => EventType::RecordingEnded,
+            "egress_updated" => EventType::RecordingUpdated,
             "track_published" => EventType::TrackPublished,
             "track_unpublished" => EventType::TrackUnpublished,
             _ => EventType::Unrecognized,
         };
         let room = f.object("room");
         let participant = f.object("participant");
-        let egress = f.object("egressInfo");
         let ingress = f.object("ingressInfo");
         let room_name = room
             .and_then(|r| r.text("name"))
@@ -106,6 +117,7 @@ impl Provider for LiveKit {
                 .and_then(|p| p.text("identity"))
                 .or_else(|| ingress.and_then(|i| i.text("name"))),
             url: ingress.and_then(|i| i.text("url")),
+            error_message: egress.and_then(|e| e.text("error")),
             file,
             raw: object_without_nested(inbound.body, NESTED_SECRETS)?,
             ..EventData::default()
@@ -239,6 +251,11 @@ mod tests {
                 "livekit/Demo Room",
             ),
             (
+                "egress_updated",
+                EventType::RecordingUpdated,
+                "livekit/Demo Room",
+            ),
+            (
                 "ingress_started",
                 EventType::StreamStarted,
                 "livekit/Demo Room",
@@ -262,6 +279,26 @@ mod tests {
         let file = d.events[0].event.data.file.clone().unwrap();
         assert_eq!(file.size_bytes, Some(24_591_230));
         assert_eq!(file.path.as_deref(), Some("demo-room-2023-08-25.mp4"));
+    }
+
+    #[test]
+    fn an_egress_that_ended_failed_is_a_failed_recording() {
+        for (status, expected) in [
+            ("EGRESS_FAILED", EventType::RecordingFailed),
+            ("EGRESS_ABORTED", EventType::RecordingFailed),
+            ("EGRESS_COMPLETE", EventType::RecordingEnded),
+            ("EGRESS_LIMIT_REACHED", EventType::RecordingEnded),
+        ] {
+            let body = format!(
+                r#"{{"event":"egress_ended","egressInfo":{{"egressId":"EG_1","roomName":"Demo Room","status":"{status}","error":"could not upload"}},"id":"EV_{status}","createdAt":"1692986101"}}"#
+            );
+            let d = deliver(body.as_bytes()).unwrap();
+            assert_eq!(d.event_type(), expected, "{status}");
+            assert_eq!(
+                d.events[0].event.data.error_message.as_deref(),
+                Some("could not upload")
+            );
+        }
     }
 
     #[test]

@@ -50,8 +50,15 @@ pub static PROOF: Proof = Proof {
     tolerance: Duration::from_secs(300),
 };
 
-/// A live stream's `stream_key` lets anyone publish to it.
-const NESTED_SECRETS: &[(&str, &str)] = &[("data", "stream_key")];
+/// A live stream's `stream_key` and `srt_passphrase` let anyone publish to
+/// it; a simulcast target's `stream_key` (and an SRT target's `url`, which
+/// carries its passphrase) publish to the third-party service; a direct
+/// upload's `url` is a signed URL that uploads into the account.
+const NESTED_SECRETS: &[(&str, &str)] = &[
+    ("data", "stream_key"),
+    ("data", "srt_passphrase"),
+    ("data", "url"),
+];
 
 impl Provider for Mux {
     fn name(&self) -> &'static str {
@@ -79,16 +86,7 @@ impl Provider for Mux {
         let body = parse_object(inbound.body)?;
         let f = Fields(&body);
         let event = f.required_text("type")?;
-        let event_type = match event.as_str() {
-            "video.live_stream.active" => EventType::StreamStarted,
-            "video.live_stream.idle" => EventType::StreamStopped,
-            "video.live_stream.connected" => EventType::ConnectionOpened,
-            "video.live_stream.disconnected" => EventType::ConnectionClosed,
-            "video.live_stream.recording" => EventType::RecordingStarted,
-            "video.asset.live_stream_completed" => EventType::RecordingReady,
-            "video.asset.ready" => EventType::VodTranscoded,
-            _ => EventType::Unrecognized,
-        };
+        let event_type = event_type(&event);
         let data = f.object("data");
         let is_stream = f
             .object("object")
@@ -104,9 +102,17 @@ impl Provider for Mux {
             None => key::derive(NAME, &[b"body", inbound.body]),
         };
         let asset = (!is_stream).then_some(data).flatten();
+        // A warning's `{"type", "message"}`; an errored asset's or
+        // target's `errors: {"type", "messages": […]}`.
+        let problem = data.and_then(|d| {
+            d.object("warning")
+                .and_then(|w| w.text("message"))
+                .or_else(|| d.object("errors").and_then(error_text))
+        });
         let normalized = EventData {
             provider_event: event,
             stream: stream.clone(),
+            error_message: problem,
             owner_id: f.object("environment").and_then(|e| e.text("id")),
             file: asset.map(|a| FileInfo {
                 id: a.text("id"),
@@ -134,6 +140,63 @@ impl Provider for Mux {
             normalized,
         ))
     }
+}
+
+/// The catalog type of a Mux event (`type`): every `video.live_stream.*`
+/// and `video.asset.*` type `@mux/mux-node` declares, and the direct
+/// uploads' that complete or fail an asset.
+fn event_type(event: &str) -> EventType {
+    match event {
+        "video.live_stream.created" => EventType::StreamCreated,
+        "video.live_stream.connected" => EventType::ConnectionOpened,
+        "video.live_stream.recording" => EventType::RecordingStarted,
+        "video.live_stream.active" => EventType::StreamStarted,
+        "video.live_stream.disconnected" => EventType::ConnectionClosed,
+        "video.live_stream.idle" => EventType::StreamStopped,
+        "video.live_stream.updated"
+        | "video.live_stream.enabled"
+        | "video.live_stream.disabled"
+        | "video.live_stream.simulcast_target.created"
+        | "video.live_stream.simulcast_target.updated"
+        | "video.live_stream.simulcast_target.deleted"
+        | "video.live_stream.simulcast_target.starting" => EventType::StreamUpdated,
+        "video.live_stream.deleted" => EventType::StreamDeleted,
+        "video.live_stream.warning" => EventType::StreamErrored,
+        "video.live_stream.simulcast_target.broadcasting" => EventType::RestreamStarted,
+        "video.live_stream.simulcast_target.idle" => EventType::RestreamStopped,
+        "video.live_stream.simulcast_target.errored" => EventType::RestreamFailed,
+        "video.asset.created" => EventType::VodCreated,
+        "video.asset.ready" => EventType::VodTranscoded,
+        "video.asset.errored" | "video.upload.errored" => EventType::VodFailed,
+        "video.asset.deleted" => EventType::VodDeleted,
+        "video.asset.live_stream_completed" => EventType::RecordingReady,
+        "video.upload.asset_created" => EventType::VodUploaded,
+        // The asset's settings, warnings and parts (static renditions,
+        // master, tracks), each of which may be ready or fail on its own.
+        "video.asset.updated"
+        | "video.asset.warning"
+        | "video.asset.non_standard_input_detected"
+        | "video.upload.created"
+        | "video.upload.cancelled" => EventType::VodUpdated,
+        part if part.starts_with("video.asset.static_rendition")
+            || part.starts_with("video.asset.master.")
+            || part.starts_with("video.asset.track.") =>
+        {
+            EventType::VodUpdated
+        }
+        _ => EventType::Unrecognized,
+    }
+}
+
+/// An `errors` object's text: its messages, joined.
+fn error_text(errors: Fields<'_>) -> Option<String> {
+    let messages = errors.get("messages").and_then(Value::as_array)?;
+    let text = messages
+        .iter()
+        .filter_map(Value::as_str)
+        .collect::<Vec<_>>()
+        .join("; ");
+    (!text.is_empty()).then_some(text)
 }
 
 impl Imitate for Mux {
@@ -195,7 +258,7 @@ mod tests {
 
     #[test]
     fn keeps_the_signed_platform_contract() {
-        let unknown = br#"{"type":"video.upload.created","object":{"type":"upload","id":"u1"},"id":"e-unknown","data":{"id":"u1"},"created_at":"2026-01-01T00:00:00Z"}"#;
+        let unknown = br#"{"type":"video.asset.renamed","object":{"type":"asset","id":"a1"},"id":"e-unknown","data":{"id":"a1"},"created_at":"2026-01-01T00:00:00Z"}"#;
         signed_platform_contract(
             &Mux,
             "/mux",
@@ -215,6 +278,11 @@ mod tests {
                 "video.asset.live_stream_completed",
                 EventType::RecordingReady,
             ),
+            ("video.live_stream.warning", EventType::StreamErrored),
+            (
+                "video.live_stream.simulcast_target.broadcasting",
+                EventType::RestreamStarted,
+            ),
         ] {
             let d = deliver(&sample(name)).unwrap_or_else(|r| panic!("{name}: {r:?}"));
             let event = &d.events[0].event;
@@ -227,6 +295,111 @@ mod tests {
             d.key,
             key::derive(NAME, &[b"9fd7a4c4-5ab2-4f4a-9a42-38b83f1b5c13"])
         );
+    }
+
+    #[test]
+    fn every_live_stream_and_asset_event_of_mux_node_has_a_type() {
+        // The `type`s `@mux/mux-node` 14's webhook events declare.
+        for (event, expected) in [
+            ("video.live_stream.created", EventType::StreamCreated),
+            ("video.live_stream.connected", EventType::ConnectionOpened),
+            ("video.live_stream.recording", EventType::RecordingStarted),
+            (
+                "video.live_stream.disconnected",
+                EventType::ConnectionClosed,
+            ),
+            ("video.live_stream.updated", EventType::StreamUpdated),
+            ("video.live_stream.enabled", EventType::StreamUpdated),
+            ("video.live_stream.disabled", EventType::StreamUpdated),
+            ("video.live_stream.deleted", EventType::StreamDeleted),
+            (
+                "video.live_stream.simulcast_target.created",
+                EventType::StreamUpdated,
+            ),
+            (
+                "video.live_stream.simulcast_target.starting",
+                EventType::StreamUpdated,
+            ),
+            (
+                "video.live_stream.simulcast_target.updated",
+                EventType::StreamUpdated,
+            ),
+            (
+                "video.live_stream.simulcast_target.deleted",
+                EventType::StreamUpdated,
+            ),
+            (
+                "video.live_stream.simulcast_target.idle",
+                EventType::RestreamStopped,
+            ),
+            (
+                "video.live_stream.simulcast_target.errored",
+                EventType::RestreamFailed,
+            ),
+            ("video.asset.created", EventType::VodCreated),
+            ("video.asset.ready", EventType::VodTranscoded),
+            ("video.asset.errored", EventType::VodFailed),
+            ("video.asset.updated", EventType::VodUpdated),
+            ("video.asset.deleted", EventType::VodDeleted),
+            ("video.asset.warning", EventType::VodUpdated),
+            (
+                "video.asset.non_standard_input_detected",
+                EventType::VodUpdated,
+            ),
+            ("video.asset.static_renditions.ready", EventType::VodUpdated),
+            ("video.asset.static_rendition.ready", EventType::VodUpdated),
+            ("video.asset.master.ready", EventType::VodUpdated),
+            ("video.asset.track.errored", EventType::VodUpdated),
+            ("video.upload.asset_created", EventType::VodUploaded),
+            ("video.upload.errored", EventType::VodFailed),
+            ("video.upload.created", EventType::VodUpdated),
+            ("video.upload.cancelled", EventType::VodUpdated),
+        ] {
+            assert_eq!(event_type(event), expected, "{event}");
+        }
+        let ready = deliver(&sample("video.asset.ready")).unwrap();
+        let event = &ready.events[0].event;
+        assert_eq!(event.event_type, EventType::VodTranscoded);
+        assert_eq!(
+            event.subject,
+            "mux/lLZmxxc3kVdpZ016d1ZcwRo6LtV01q3XR2B01HQZDeuvEg"
+        );
+        let warning = deliver(&sample("video.live_stream.warning")).unwrap();
+        assert_eq!(
+            warning.events[0].event.data.error_message.as_deref(),
+            Some(
+                "The input stream's video bitrate is higher than Mux recommends for this resolution."
+            )
+        );
+        let errored = br#"{"type":"video.asset.errored","object":{"type":"asset","id":"a1"},"id":"e-errored","data":{"id":"a1","status":"errored","errors":{"type":"invalid_input","messages":["The file is not a video.","No audio."]}},"created_at":"2026-01-01T00:00:00Z"}"#;
+        assert_eq!(
+            deliver(errored).unwrap().events[0]
+                .event
+                .data
+                .error_message
+                .as_deref(),
+            Some("The file is not a video.; No audio.")
+        );
+    }
+
+    #[test]
+    fn publishing_credentials_are_never_published() {
+        for (name, secrets) in [
+            (
+                "video.live_stream.warning",
+                &["a8b7c6d5-e4f3", "Vb9zXq2LmN4pR7sT1uW3yA5c"][..],
+            ),
+            (
+                "video.live_stream.simulcast_target.broadcasting",
+                &["live_123456789_AbCdEf", "rtmp://live.twitch.tv"][..],
+            ),
+        ] {
+            let d = deliver(&sample(name)).unwrap();
+            let published = serde_json::to_string(&d.events[0].event).unwrap();
+            for secret in secrets {
+                assert!(!published.contains(secret), "{name}: {published}");
+            }
+        }
     }
 
     #[test]

@@ -105,19 +105,27 @@ impl Provider for Twitch {
                 EventType::SubscriptionVerified
             }
             "revocation" => EventType::SubscriptionRevoked,
-            "notification" => match subscription_type.as_str() {
-                "stream.online" => EventType::StreamStarted,
-                "stream.offline" => EventType::StreamStopped,
-                _ => EventType::Unrecognized,
-            },
+            "notification" => notification_type(&subscription_type),
             _ => EventType::Unrecognized,
         };
+        let condition = subscription.and_then(|s| s.object("condition"));
+        // A raid concerns the channel the subscription watches: the raided
+        // one (`to_…`) or the raiding one (`from_…`).
+        let raid_side = if condition.is_some_and(|c| c.get("to_broadcaster_user_id").is_some()) {
+            "to_broadcaster_user_login"
+        } else {
+            "from_broadcaster_user_login"
+        };
         let broadcaster = event
-            .and_then(|e| e.text("broadcaster_user_login"))
+            .and_then(|e| e.text_any(&["broadcaster_user_login", raid_side]))
             .or_else(|| {
-                subscription
-                    .and_then(|s| s.object("condition"))
-                    .and_then(|c| c.text("broadcaster_user_id"))
+                condition.and_then(|c| {
+                    c.text_any(&[
+                        "broadcaster_user_id",
+                        "to_broadcaster_user_id",
+                        "from_broadcaster_user_id",
+                    ])
+                })
             });
         let data = EventData {
             provider_event: if message_type == "notification" {
@@ -141,7 +149,7 @@ impl Provider for Twitch {
             ),
         };
         let time = event
-            .and_then(|e| e.text("started_at"))
+            .and_then(|e| e.text_any(&["started_at", "followed_at"]))
             .or_else(|| header(MESSAGE_TIMESTAMP))
             .as_deref()
             .and_then(parse_rfc3339);
@@ -156,6 +164,29 @@ impl Provider for Twitch {
         );
         delivery.answer = answer;
         Ok(delivery)
+    }
+}
+
+/// The catalog type of a notification, by its subscription type: the
+/// stream's own events, and what its viewers do.
+fn notification_type(subscription_type: &str) -> EventType {
+    match subscription_type {
+        "stream.online" => EventType::StreamStarted,
+        "stream.offline" => EventType::StreamStopped,
+        // The title, category or language changed.
+        "channel.update" => EventType::StreamUpdated,
+        "channel.follow"
+        | "channel.subscribe"
+        | "channel.subscription.end"
+        | "channel.subscription.gift"
+        | "channel.subscription.message"
+        | "channel.cheer"
+        | "channel.raid"
+        | "channel.channel_points_custom_reward_redemption.add"
+        | "channel.hype_train.begin"
+        | "channel.hype_train.progress"
+        | "channel.hype_train.end" => EventType::AudienceActivity,
+        _ => EventType::Unrecognized,
     }
 }
 
@@ -254,7 +285,7 @@ mod tests {
             (MESSAGE_ID, "befa7b53-d79d-478f-86b9-120f112b044e"),
             (MESSAGE_TYPE, "notification"),
         ];
-        let unknown = br#"{"subscription":{"id":"s2","type":"channel.follow","version":"2","condition":{"broadcaster_user_id":"1337"}},"event":{"user_login":"fan"}}"#;
+        let unknown = br#"{"subscription":{"id":"s2","type":"channel.unknown_type","version":"2","condition":{"broadcaster_user_id":"1337"}},"event":{"user_login":"fan"}}"#;
         signed_platform_contract(
             &Twitch,
             "/twitch",
@@ -276,6 +307,61 @@ mod tests {
         assert_eq!(d.events[0].event.event_type, EventType::StreamStopped);
         assert_eq!(d.events[0].event.data.provider_event, "stream.offline");
         assert!(d.answer.is_none());
+    }
+
+    #[test]
+    fn channel_changes_and_viewers_actions_have_types() {
+        for (name, expected, subject, time) in [
+            (
+                "channel.update",
+                EventType::StreamUpdated,
+                "twitch/cool_user",
+                // No time of its own: the message's.
+                None,
+            ),
+            (
+                "channel.follow",
+                EventType::AudienceActivity,
+                "twitch/cooler_user",
+                Some("2020-07-15T18:16:11.17106713Z"),
+            ),
+            // Subscribed as the raided channel: its side of the raid.
+            (
+                "channel.raid",
+                EventType::AudienceActivity,
+                "twitch/cooler_user",
+                None,
+            ),
+        ] {
+            let d = deliver("notification", name, &sample(name)).unwrap();
+            let event = &d.events[0].event;
+            assert_eq!(event.event_type, expected, "{name}");
+            assert_eq!(event.subject, subject, "{name}");
+            assert_eq!(event.data.provider_event, name);
+            if let Some(time) = time {
+                assert_eq!(event.time, time, "{name}");
+            }
+        }
+        let raid = String::from_utf8(sample("channel.raid")).unwrap().replace(
+            r#""to_broadcaster_user_id":"1337"}"#,
+            r#""from_broadcaster_user_id":"1234"}"#,
+        );
+        let d = deliver("notification", "m5", raid.as_bytes()).unwrap();
+        assert_eq!(d.events[0].event.subject, "twitch/cool_user");
+        for kind in [
+            "channel.subscribe",
+            "channel.subscription.gift",
+            "channel.subscription.message",
+            "channel.subscription.end",
+            "channel.cheer",
+            "channel.hype_train.begin",
+        ] {
+            assert_eq!(
+                notification_type(kind),
+                EventType::AudienceActivity,
+                "{kind}"
+            );
+        }
     }
 
     #[test]

@@ -115,6 +115,18 @@ const TYPE_WIDTH: usize = 23;
 /// line right (stream names are the senders' to choose).
 const SUBJECT_WIDTH: usize = 32;
 
+/// `text` cut to `width` characters from the left, marked with `…`, when
+/// longer: the end of a hook (Mux's `…simulcast_target.broadcasting`) is
+/// what tells it apart.
+fn fit_left(text: &str, width: usize) -> std::borrow::Cow<'_, str> {
+    let count = text.chars().count();
+    if count <= width {
+        return text.into();
+    }
+    let tail: String = text.chars().skip(count + 1 - width).collect();
+    format!("…{tail}").into()
+}
+
 /// One line: `HH:MM:SS.mmm` (UTC) then, for a delivery, provider, hook,
 /// type, subject, published id, outcome and milliseconds; for a relay
 /// batch, its counts; for anything else, level, message and fields.
@@ -134,7 +146,7 @@ fn line(now: OffsetDateTime, level: Level, fields: &Fields) -> (Paint, String) {
                 text,
                 "{:<10} {:<hook$} {:<TYPE_WIDTH$} {:<SUBJECT_WIDTH$} {:<32} {:<9} {ms:>7.1} ms",
                 fields.or_dash("provider"),
-                fields.or_dash("hook"),
+                fit_left(fields.or_dash("hook"), super::HUMAN_HOOK_WIDTH),
                 fields.or_dash("type"),
                 fields.or_dash("subject"),
                 fields.or_dash("event_id"),
@@ -270,6 +282,14 @@ mod tests {
             )
             .1
         };
+        let longest = row(
+            "video.live_stream.simulcast_target.broadcasting",
+            "aodianyun/dyy_1/live1",
+        );
+        assert!(
+            longest.contains(" …eam.simulcast_target.broadcasting stream.started"),
+            "{longest}"
+        );
         let long = row("sys/notify/lss:StartPublish", "aodianyun/dyy_1/live1");
         let short = row("1", "tencent/3954_ea88f7495ba711e6a2");
         // The id starts in the same column whatever the hook and subject.
@@ -278,6 +298,9 @@ mod tests {
             short.find("503d1b40"),
             "\n{long}\n{short}"
         );
+        // In characters: `…` is three bytes.
+        let column = |row: &str| row.find("503d1b40").map(|at| row[..at].chars().count());
+        assert_eq!(column(&longest), column(&short), "\n{longest}\n{short}");
         assert!(long.len() < 200, "{long}");
     }
 
