@@ -39,6 +39,9 @@ const MESSAGE_ID: &str = "twitch-eventsub-message-id";
 const MESSAGE_TYPE: &str = "twitch-eventsub-message-type";
 const MESSAGE_TIMESTAMP: &str = "twitch-eventsub-message-timestamp";
 
+/// An event's own time, where it has one (`stream.online`, `channel.follow`).
+const EVENT_TIMES: &[&str] = &["started_at", "followed_at"];
+
 /// The signature Twitch documents ("Verifying the event message").
 pub static PROOF: Proof = Proof {
     secret_variable: "LIVEHOOK_TWITCH_SECRET",
@@ -149,7 +152,7 @@ impl Provider for Twitch {
             ),
         };
         let time = event
-            .and_then(|e| e.text_any(&["started_at", "followed_at"]))
+            .and_then(|e| e.text_any(EVENT_TIMES))
             .or_else(|| header(MESSAGE_TIMESTAMP))
             .as_deref()
             .and_then(parse_rfc3339);
@@ -208,10 +211,12 @@ impl Imitate for Twitch {
         _attempt: u32,
     ) {
         let at = crate::event::format_time(now);
-        if let Some(Value::Object(event)) = body.get_mut("event")
-            && event.contains_key("started_at")
-        {
-            event.insert("started_at".to_owned(), Value::String(at));
+        if let Some(Value::Object(event)) = body.get_mut("event") {
+            for field in EVENT_TIMES {
+                if event.contains_key(*field) {
+                    event.insert((*field).to_owned(), Value::String(at.clone()));
+                }
+            }
         }
     }
 
@@ -342,6 +347,11 @@ mod tests {
                 assert_eq!(event.time, time, "{name}");
             }
         }
+        // Tools send it with its time refreshed, so the replay window admits it.
+        let follow =
+            crate::providers::prepared_body(&Twitch, &sample("channel.follow"), None, now(), 0);
+        let d = deliver("notification", "m6", &follow).unwrap();
+        assert_eq!(d.events[0].event.time, crate::event::format_time(now()));
         let raid = String::from_utf8(sample("channel.raid")).unwrap().replace(
             r#""to_broadcaster_user_id":"1337"}"#,
             r#""from_broadcaster_user_id":"1234"}"#,
