@@ -17,7 +17,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 ARCH ?= x86_64
 STACK ?= livehook
 
-.PHONY: dev test unit e2e vendor-verify build lint deploy bench soak fuzz clean tools schemas schemas-check template template-check
+.PHONY: dev test unit e2e e2e-srs e2e-zlm vendor-verify build lint deploy bench soak fuzz clean tools schemas schemas-check template template-check
 
 $(TOOLS): requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -70,6 +70,14 @@ unit:
 
 e2e: $(TOOLS)
 	scripts/e2e.sh
+
+# Stream keys with SRS and ZLMediaKit built from source (not in `make test`):
+# SRS_BIN / ZLM_BIN name the server's binary (see the README's Stream keys).
+e2e-srs: $(TOOLS)
+	SRS_BIN="$(SRS_BIN)" scripts/srs_keys_e2e.sh
+
+e2e-zlm: $(TOOLS)
+	ZLM_BIN="$(ZLM_BIN)" scripts/zlm_keys_e2e.sh
 
 build: $(TOOLS)
 	cargo lambda build --release $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) \

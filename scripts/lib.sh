@@ -92,15 +92,20 @@ watch_start() {
   wait_port "$1" 600
 }
 
-# watch_warm BASE: starts every function under `cargo lambda watch` (it starts
-# one on its first request) so that the first real delivery is answered at
-# once: a GET to each provider (405, nothing stored) and an empty batch to
-# the relay, all at once, each repeated until the function itself answers
-# (the gateway answers 5xx while a function is still starting).
+# watch_warm BASE [FUNCTION…]: starts every function (or those named) under
+# `cargo lambda watch` (it starts one on its first request) so that the first
+# real delivery is answered at once: a GET to each provider (405, nothing
+# stored) and an empty batch to the relay, all at once, each repeated until
+# the function itself answers (the gateway answers 5xx while a function is
+# still starting).
 watch_warm() {
-  local f pids=()
-  for f in "$root"/functions/*/; do
-    f=$(basename "$f")
+  local f pids=() names=("${@:2}")
+  if [ ${#names[@]} = 0 ]; then
+    for f in "$root"/functions/*/; do
+      names+=("$(basename "$f")")
+    done
+  fi
+  for f in "${names[@]}"; do
     (
       deadline=$((SECONDS + 600))
       while ((SECONDS < deadline)); do
@@ -131,7 +136,7 @@ pump_start() {
     --checkpoint "$(dirname "$2")/pump-checkpoints/$LIVEHOOK_TABLE.json" >"$2" 2>&1 &
   stack_pids+=($!)
   local deadline=$((SECONDS + 60))
-  until grep -q '^pump: reading' "$2"; do
+  until grep -qs '^pump: reading' "$2"; do
     if ((SECONDS > deadline)); then
       echo "livehook pump did not start reading the stream:" >&2
       cat "$2" >&2

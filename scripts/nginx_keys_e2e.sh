@@ -8,12 +8,15 @@
 #
 # Sourced by scripts/e2e.sh once the stack is up (after nginx_e2e.sh, which
 # installs nginx, its RTMP module and ffmpeg). Uses e2e's $root, $work,
-# $endpoint, $livehook, ok/fail, nginx_e2e.sh's nginx_conf and nginx_run, and
-# lib.sh's free_port, watch_start, url_for.
+# $endpoint, $livehook, ok/fail, nginx_e2e.sh's nginx_conf and nginx_run,
+# lib.sh's free_port, watch_start, watch_warm, url_for, and keys_lib.sh's
+# steps shared with the SRS and ZLMediaKit runs.
+
+# shellcheck source=scripts/keys_lib.sh
+source "$root/scripts/keys_lib.sh"
 
 nginx_keys_e2e() {
   local dir="$work/nginx-keys" port watch_port base url stream key queue
-  local python="$root/.venv/bin/python"
   local module=/usr/lib/nginx/modules/ngx_rtmp_module.so
   mkdir -p "$dir/tmp" "$dir/logs"
   if ! command -v nginx >/dev/null || [ ! -f "$module" ] || ! command -v ffmpeg >/dev/null; then
@@ -27,9 +30,8 @@ nginx_keys_e2e() {
   url=$(url_for "$base" nginx)
   stream="keys-$RANDOM$RANDOM"
   queue=e2e-nginx-keys
-  "$python" "$root/scripts/aws_setup.py" "$endpoint" --queue "$queue" >/dev/null
-  if ! key=$(AWS_ENDPOINT_URL=$endpoint LIVEHOOK_TABLE=$LIVEHOOK_TABLE "$livehook" keys create "live/$stream" 2>"$dir/keys.log" | tail -n 1) ||
-    [ -z "$key" ]; then
+  keys_queue "$queue"
+  if ! key=$(keys_create "$dir/keys.log" "live/$stream"); then
     fail "nginx-rtmp stream keys: livehook keys create: $(cat "$dir/keys.log")"
     return
   fi
@@ -49,35 +51,24 @@ rtmp {
 CONF
   )" >"$dir/nginx.conf"
   nginx_run "$dir" "$port" "nginx-rtmp stream keys" || return 0
-  local i
   # The first request starts the function under the second watch.
-  for i in $(seq 600); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 "$base/lambda-url/nginx/")" = 405 ] && break
-    sleep 1
-  done
+  watch_warm "$base" nginx
 
   local rtmp="rtmp://127.0.0.1:$port/live/$stream"
-  push() { # QUERY LOG
-    timeout 60 ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi -i testsrc=size=160x120:rate=15 \
-      -t 3 -c:v libx264 -preset ultrafast -f flv "$rtmp?$1" >"$2" 2>&1
-  }
-  if push "key=$key" "$dir/publish.log"; then
+  if rtmp_push "$rtmp?key=$key" 3 "$dir/publish.log"; then
     ok "nginx-rtmp stream keys: ffmpeg published with the stream's key"
   else
     fail "nginx-rtmp stream keys: ffmpeg could not publish with the key: $(tail -n 3 "$dir/publish.log")"
   fi
   local wrong="not-the-key-$RANDOM$RANDOM$RANDOM"
-  if push "key=$wrong" "$dir/refused.log"; then
+  if rtmp_push "$rtmp?key=$wrong" 3 "$dir/refused.log"; then
     fail "nginx-rtmp stream keys: a publish with a wrong key was not refused"
   else
     ok "nginx-rtmp stream keys: a wrong key is refused by nginx (ffmpeg: $(tail -n 1 "$dir/refused.log" | head -c 120))"
   fi
 
   local published="$dir/published"
-  "$python" "$root/scripts/tail.py" --endpoint "$endpoint" --queue "$queue" --json --count 2 --wait 60 \
-    >"$published" 2>"$dir/tail.log" || true
-  while "$python" "$root/scripts/tail.py" --endpoint "$endpoint" --queue "$queue" --json --count 1 --wait 3 \
-    >>"$published" 2>/dev/null; do :; done
+  keys_published "$queue" "$published" 2
   if grep -q '"stream.refused"' "$published" && grep -q '"wrong_key"' "$published" &&
     grep -q '"stream.started"' "$published"; then
     ok "nginx-rtmp stream keys: stream.started for the key, stream.refused (wrong_key) for the wrong one"
