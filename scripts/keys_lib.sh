@@ -2,8 +2,8 @@
 # Stream keys with real media servers: the steps every run shares. Sourced by
 # scripts/nginx_keys_e2e.sh (inside e2e.sh's stack) and by the runs on a stack
 # of their own, scripts/srs_keys_e2e.sh and scripts/zlm_keys_e2e.sh (after
-# lib.sh). They use the caller's ok/fail, $root, $endpoint, $livehook and
-# $LIVEHOOK_TABLE.
+# lib.sh), which share keys_scenario. They use the caller's ok/fail, $root,
+# $endpoint, $livehook and $LIVEHOOK_TABLE.
 
 # keys_standalone WORK [SETTING]: the local stack of a run of its own (emulator,
 # tables, topic, every function under `cargo lambda watch` with
@@ -133,4 +133,63 @@ print(" ".join(sorted(seen)))' "$3")
     fail "$1: published [$got], expected [$2]"
     cat "$3"
   fi
+}
+
+# keys_scenario LABEL RTMP WORK: the run of a server whose on_publish and
+# on_play hooks ask the stack (LIVEHOOK_STREAM_KEYS=publish,play), on the
+# stream of the URL RTMP (rtmp://host:port/app/stream): its publish and play
+# keys are made; the publisher with its key streams for 12 s while players
+# try: the play key plays, a wrong key, no key and the publish key are
+# refused by the server; then publishers with a wrong key, no key, the play
+# key and (after `livehook keys revoke`) the revoked key are refused. Each
+# refusal must publish `stream.refused` with its reason, and no key may be in
+# any published, stored or logged byte. Sets $publish_key, $play_key.
+keys_scenario() {
+  local label=$1 rtmp=$2 work=$3 queue stream wrong case publisher
+  stream=${rtmp#rtmp://*/}
+  queue="keys-e2e-$label"
+  keys_queue "$queue"
+  publish_key=$(keys_create "$work/keys.log" "$stream") || { fail "$label: keys create: $(cat "$work/keys.log")"; return; }
+  play_key=$(keys_create "$work/keys.log" "$stream" --play) || { fail "$label: keys create --play: $(cat "$work/keys.log")"; return; }
+  wrong="not-the-key-$RANDOM$RANDOM$RANDOM"
+
+  rtmp_push "$rtmp?key=$publish_key" 12 "$work/publish.log" &
+  publisher=$!
+  sleep 3
+  if rtmp_play "$rtmp?key=$play_key" "$work/play.log"; then
+    ok "$label: the play key plays (ffmpeg decoded 15 frames)"
+  else
+    fail "$label: the play key did not play: $(ffmpeg_error "$work/play.log")"
+  fi
+  for case in "a wrong key:key=$wrong" "no key:a=1" "the publish key:key=$publish_key"; do
+    if rtmp_play "$rtmp?${case#*:}" "$work/refused-play.log"; then
+      fail "$label: a player with ${case%%:*} was admitted"
+    else
+      ok "$label: a player with ${case%%:*} is refused by the server (ffmpeg: $(ffmpeg_error "$work/refused-play.log"))"
+    fi
+  done
+  if wait "$publisher"; then
+    ok "$label: the publish key streams (ffmpeg published 12 s)"
+  else
+    fail "$label: ffmpeg could not publish with the key: $(ffmpeg_error "$work/publish.log")"
+  fi
+
+  for case in "a wrong key:key=$wrong" "no key:a=1" "the play key:key=$play_key"; do
+    if rtmp_push "$rtmp?${case#*:}" 2 "$work/refused.log"; then
+      fail "$label: a publisher with ${case%%:*} was not refused"
+    else
+      ok "$label: a publisher with ${case%%:*} is refused by the server (ffmpeg: $(ffmpeg_error "$work/refused.log"))"
+    fi
+  done
+  keys_cli keys revoke "$stream" >"$work/revoke.log" 2>&1 || fail "$label: keys revoke: $(cat "$work/revoke.log")"
+  if rtmp_push "$rtmp?key=$publish_key" 2 "$work/revoked.log"; then
+    fail "$label: a publisher with the revoked key was not refused"
+  else
+    ok "$label: a publisher with the revoked key is refused by the server (ffmpeg: $(ffmpeg_error "$work/revoked.log"))"
+  fi
+
+  keys_published "$queue" "$work/published" 9
+  keys_expect "$label" "playback.started stream.refused/missing_key stream.refused/missing_key stream.refused/revoked_key stream.refused/wrong_key stream.refused/wrong_key stream.refused/wrong_key stream.refused/wrong_key stream.started" "$work/published"
+  keys_stored "$work/stored"
+  keys_nowhere "$label" "$work/published" "$work/stored" "$work/watch.log" "$work/pump.log" -- "$publish_key" "$play_key"
 }

@@ -23,14 +23,7 @@ command -v ffmpeg >/dev/null || { echo "srs keys e2e: ffmpeg is missing" >&2; ex
 work=$(mktemp -d)
 trap 'stack_stop; rm -rf "$work"' EXIT
 keys_standalone "$work" publish,play
-queue=keys-e2e-srs
-keys_queue "$queue"
 watch_warm "$base" srs
-
-stream="cam-$RANDOM$RANDOM"
-publish_key=$(keys_create "$work/keys.log" "live/$stream") || { cat "$work/keys.log"; exit 1; }
-play_key=$(keys_create "$work/keys.log" "live/$stream" --play) || { cat "$work/keys.log"; exit 1; }
-wrong="not-the-key-$RANDOM$RANDOM$RANDOM"
 
 port=$(free_port)
 url=$(url_for "$base" srs)
@@ -56,48 +49,7 @@ stack_pids+=($!)
 wait_port "$port" 30 || { cat "$work/srs/stdout.log" "$work/srs/srs.log"; exit 1; }
 echo "srs keys e2e: $("$SRS_BIN" -v 2>&1) on 127.0.0.1:$port, hooks at ${url%%\?*}"
 
-rtmp="rtmp://127.0.0.1:$port/live/$stream"
-# The publisher with its key streams for 12 s; players try meanwhile.
-rtmp_push "$rtmp?key=$publish_key" 12 "$work/publish.log" &
-publisher=$!
-sleep 3
-if rtmp_play "$rtmp?key=$play_key" "$work/play.log"; then
-  ok "srs: the play key plays (ffmpeg decoded 15 frames)"
-else
-  fail "srs: the play key did not play: $(tail -n 3 "$work/play.log")"
-fi
-for case in "wrong key:key=$wrong" "no key:a=1" "the publish key:key=$publish_key"; do
-  if rtmp_play "$rtmp?${case#*:}" "$work/refused-play.log"; then
-    fail "srs: a player with ${case%%:*} was admitted"
-  else
-    ok "srs: a player with ${case%%:*} is refused by SRS (ffmpeg: $(ffmpeg_error "$work/refused-play.log"))"
-  fi
-done
-if wait "$publisher"; then
-  ok "srs: the publish key streams (ffmpeg published 12 s)"
-else
-  fail "srs: ffmpeg could not publish with the key: $(tail -n 3 "$work/publish.log")"
-fi
-
-# Publishers SRS must turn away (another stream name: the first is still unpublishing).
-for case in "wrong key:key=$wrong" "no key:a=1" "the play key:key=$play_key"; do
-  if rtmp_push "$rtmp?${case#*:}" 2 "$work/refused.log"; then
-    fail "srs: a publisher with ${case%%:*} was not refused"
-  else
-    ok "srs: a publisher with ${case%%:*} is refused by SRS (ffmpeg: $(ffmpeg_error "$work/refused.log"))"
-  fi
-done
-keys_cli keys revoke "live/$stream" >"$work/revoke.log" 2>&1 || { fail "srs: keys revoke: $(cat "$work/revoke.log")"; }
-if rtmp_push "$rtmp?key=$publish_key" 2 "$work/revoked.log"; then
-  fail "srs: a publisher with a revoked key was not refused"
-else
-  ok "srs: a publisher with the revoked key is refused by SRS (ffmpeg: $(ffmpeg_error "$work/revoked.log"))"
-fi
-
-keys_published "$queue" "$work/published" 9
-keys_expect srs "playback.started stream.refused/missing_key stream.refused/missing_key stream.refused/revoked_key stream.refused/wrong_key stream.refused/wrong_key stream.refused/wrong_key stream.refused/wrong_key stream.started" "$work/published"
-keys_stored "$work/stored"
-keys_nowhere srs "$work/published" "$work/stored" "$work/watch.log" "$work/pump.log" -- "$publish_key" "$play_key"
+keys_scenario srs "rtmp://127.0.0.1:$port/live/cam-$RANDOM$RANDOM" "$work"
 # SRS asks each hook once per client: one refusal line per refused client, no retry.
 refusals=$(grep -c 'http: on_p[a-z]* failed' "$work/srs/srs.log" || true)
 clients=$(grep -o 'http: on_p[a-z]* failed, client_id=[a-z0-9]*' "$work/srs/srs.log" | sort -u | wc -l)
