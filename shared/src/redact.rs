@@ -102,9 +102,10 @@ pub const MIN_SECRET_LEN: usize = 8;
 pub struct Redactor {
     /// Lowercase names.
     names: Vec<String>,
-    /// The first byte of each name and of each dotted name's last segment
-    /// (lowercase): where a search for a name may start.
-    first_bytes: [bool; 256],
+    /// One automaton over every name and dotted name's last segment, any
+    /// case: whether a text may hold a secret-named field in one pass
+    /// (`None` when there are no names).
+    name_finder: NameFinder,
     /// Every spelling of the configured secrets searched for by value (as
     /// they are and JSON-escaped), and one automaton over them all.
     secrets: Vec<String>,
@@ -127,6 +128,18 @@ impl std::fmt::Debug for Redactor {
 #[error("the configured secrets cannot be searched for: {0}")]
 pub struct SecretsError(#[from] aho_corasick::BuildError);
 
+/// Where the names are searched for in a text.
+#[derive(Clone)]
+enum NameFinder {
+    /// The names and dotted names' last segments, any case.
+    Names(Arc<AhoCorasick>),
+    /// There are none: no text holds a secret-named field.
+    NoNames,
+    /// Too many or too long to search for (no configuration comes near):
+    /// every text is gone through.
+    Unsearchable,
+}
+
 impl Default for Redactor {
     fn default() -> Self {
         Redactor::new(DEFAULT_NAMES.iter().copied())
@@ -142,17 +155,24 @@ impl Redactor {
             .filter(|n| !n.is_empty())
             .map(str::to_ascii_lowercase)
             .collect();
-        let mut first_bytes = [false; 256];
-        for name in &names {
-            for part in [name.as_str(), last_segment(name)] {
-                if let Some(&b) = part.as_bytes().first() {
-                    first_bytes[usize::from(b)] = true;
-                }
-            }
-        }
+        let mut parts: Vec<&str> = names
+            .iter()
+            .flat_map(|n| [n.as_str(), last_segment(n)])
+            .filter(|p| !p.is_empty())
+            .collect();
+        parts.sort_unstable();
+        parts.dedup();
+        let name_finder = if parts.is_empty() {
+            NameFinder::NoNames
+        } else {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&parts)
+                .map_or(NameFinder::Unsearchable, |f| NameFinder::Names(Arc::new(f)))
+        };
         Redactor {
             names,
-            first_bytes,
+            name_finder,
             secrets: Vec::new(),
             finder: None,
         }
@@ -267,23 +287,19 @@ impl Redactor {
         {
             return true;
         }
-        bytes.iter().enumerate().any(|(i, &b)| {
-            let lower = b.to_ascii_lowercase();
-            // Escapes and percent-encoding can spell a name in other bytes.
-            if (b == b'\\' && bytes.get(i + 1) == Some(&b'u'))
-                || (b == b'%' && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit))
-            {
-                return true;
-            }
-            self.first_bytes[usize::from(lower)]
-                && self.names.iter().any(|n| {
-                    [n.as_str(), last_segment(n)].into_iter().any(|part| {
-                        bytes
-                            .get(i..i + part.len())
-                            .is_some_and(|w| w.eq_ignore_ascii_case(part.as_bytes()))
-                    })
-                })
-        })
+        // Escapes and percent-encoding can spell a name in other bytes.
+        if text.contains("\\u")
+            || text
+                .match_indices('%')
+                .any(|(i, _)| bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit))
+        {
+            return true;
+        }
+        match &self.name_finder {
+            NameFinder::Names(finder) => finder.is_match(text),
+            NameFinder::NoNames => false,
+            NameFinder::Unsearchable => true,
+        }
     }
 
     /// `text` with its secrets replaced by `***`: the configured secrets
