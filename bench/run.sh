@@ -18,7 +18,8 @@
 # Nothing here asserts a time; it measures and reports. Counts:
 #   COLD_RUNS=15 WARM_EVENTS=3000 ROUNDS=3 PROVIDER_EVENTS=300 DUPLICATE_EVERY=5 bench/run.sh
 # A narrow run while iterating: PROVIDERS="srs" (the per-provider rows of
-# those only; the side-by-side labels always run).
+# those only; the side-by-side labels always run); BENCH_BUILT=1 skips the
+# builds and measures those in target/.
 # (about 5 minutes once built on 2 shared cores; the release builds take 15–25 minutes the first time)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -44,8 +45,15 @@ if [ "$BENCH_CRITERION" != 0 ]; then
   echo "bench: criterion (per-event core)…"
   cargo bench -p livehook --bench core -- --noplot 2>&1 | tail -n 3
 fi
-echo "bench: release builds (cargo lambda build --release, x86_64)…"
-driver_build "$out/build.log"
+# BENCH_BUILT=1: measure the builds already in target/release and
+# target/lambda (bootstrap and bootstrap.zip of every function), built as below.
+built=${BENCH_BUILT:-0}
+if [ "$built" = 1 ]; then
+  echo "bench: BENCH_BUILT=1, the release builds as they are"
+else
+  echo "bench: release builds (cargo lambda build --release, x86_64)…"
+  driver_build "$out/build.log"
+fi
 driver=target/release/runtime-bench
 if [ -n "${PROVIDERS:-}" ]; then
   read -ra providers <<<"$PROVIDERS"
@@ -57,9 +65,15 @@ admission_provider=srs
 # One build of every bootstrap: the functions and the naive baselines (a
 # package of its own, so nothing of the bench driver is unified into them).
 mapfile -t bins < <(printf '%s\n' "${providers[@]}" "$baseline_provider" "$admission_provider" relay naive-bililive | sort -u)
-cargo lambda build --release --x86-64 $(printf -- '--bin %s ' "${bins[@]}") --output-format zip >>"$out/build.log" 2>&1
-# The zips above; the bare bootstraps for timing.
-cargo lambda build --release --x86-64 $(printf -- '--bin %s ' "${bins[@]}") >>"$out/build.log" 2>&1
+if [ "$built" != 1 ]; then
+  cargo lambda build --release --x86-64 $(printf -- '--bin %s ' "${bins[@]}") --output-format zip >>"$out/build.log" 2>&1
+  # The zips above; the bare bootstraps for timing.
+  cargo lambda build --release --x86-64 $(printf -- '--bin %s ' "${bins[@]}") >>"$out/build.log" 2>&1
+fi
+for bin in "${bins[@]}"; do
+  [ -x "target/lambda/$bin/bootstrap" ] && [ -f "target/lambda/$bin/bootstrap.zip" ] \
+    || { echo "bench: target/lambda/$bin/bootstrap or its zip is missing" >&2; exit 1; }
+done
 handler=target/lambda/$baseline_provider/bootstrap
 # Peak RSS of every function under hostile bodies, the shipped
 # builds: fresh processes, nothing reaches AWS.
