@@ -4,7 +4,7 @@
 //! each made unique, prepared (timestamps, signatures) by the provider.
 
 use livehook::providers::imitate::by_name;
-use livehook::providers::{ALL, AuthScheme, Imitate, signed_headers};
+use livehook::providers::{ALL, AuthScheme, Imitate, signed_headers, wire};
 use livehook_testkit::samples::{events_dir, load_dir};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -170,7 +170,7 @@ impl Events {
         } else {
             format!("/{}", self.provider.name())
         };
-        let (query, parameters) = match self.provider.auth_scheme() {
+        let (mut query, mut parameters) = match self.provider.auth_scheme() {
             AuthScheme::QueryToken => (
                 form_urlencoded_token(&self.token),
                 json!({"token": self.token}),
@@ -178,10 +178,29 @@ impl Events {
             AuthScheme::TencentSign | AuthScheme::Signed(_) => (String::new(), Value::Null),
         };
         let user_agent = sending.user_agent.unwrap_or("runtime-bench");
-        let mut headers = json!({"content-type": "application/json", "user-agent": user_agent});
+        // The host a platform that signs it (Alibaba) signs for.
+        let mut headers = json!({"content-type": "application/json", "user-agent": user_agent,
+            "host": "bench.local"});
         for (k, v) in sending.headers {
             headers[k.to_ascii_lowercase()] = json!(v);
         }
+        // A delivery the platform sends as a GET (Alibaba's stream
+        // callbacks): its fields in the query, no body.
+        let on_wire = wire(self.provider, &body);
+        let (method, body) = if on_wire.method == "GET" {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(&on_wire.query);
+            let fields = form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), Value::from(v.into_owned())))
+                .collect();
+            parameters = Value::Object(fields);
+            headers.as_object_mut().map(|h| h.remove("content-type"));
+            ("GET", Vec::new())
+        } else {
+            ("POST", body)
+        };
         // A signed platform's proof over these bytes, signed when built (a
         // resend is signed anew, as the platforms do).
         let proof = signed_headers(
@@ -189,7 +208,7 @@ impl Events {
             &body,
             Some(crate::SIGNING_SECRET),
             OffsetDateTime::now_utc(),
-            "bench.local",
+            on_wire.target("bench.local"),
         );
         for (k, v) in proof {
             headers[k.to_ascii_lowercase()] = json!(v);
@@ -199,7 +218,7 @@ impl Events {
             "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
             "headers": headers,
             "requestContext": {"accountId": "123456789012", "apiId": "bench", "domainName": "bench.local", "domainPrefix": "bench",
-                "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": user_agent},
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": user_agent},
                 "requestId": unique, "routeKey": "$default", "stage": "$default", "time": "", "timeEpoch": 0},
             "body": String::from_utf8(body).expect("UTF-8"), "isBase64Encoded": false
         });

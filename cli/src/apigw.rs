@@ -43,15 +43,21 @@ pub fn event_for(provider: &dyn Imitate, sample: &Sample, options: &Options<'_>)
         }
         None => sample.body.to_vec(),
     };
-    // On the wire as the provider sends it (nginx: a form).
-    let (content_type, body) = providers::wire_body(provider, &body);
+    // On the wire as the provider sends it (nginx: a form; Alibaba's stream
+    // callbacks: a GET with the fields in the query).
+    let wire = providers::wire(provider, &body);
+    let body = &wire.body;
     // A signed platform's proof, over those bytes, only when fresh (a stored
     // event would be stale anyway).
     let proof = match options.fresh {
-        Some(_) if signed => {
-            providers::signed_headers(provider, &body, Some(options.signing), now, HOST)
-        }
-        _ => providers::chosen_header_map(provider, &body)
+        Some(_) if signed => providers::signed_headers(
+            provider,
+            body,
+            Some(options.signing),
+            now,
+            wire.target(HOST),
+        ),
+        _ => providers::chosen_header_map(provider, body)
             .iter()
             .filter_map(|(n, v)| Some((n.to_string(), v.to_str().ok()?.to_owned())))
             .collect(),
@@ -61,11 +67,13 @@ pub fn event_for(provider: &dyn Imitate, sample: &Sample, options: &Options<'_>)
     let sending = provider.sending();
     let agent = sending.user_agent.unwrap_or(crate::send::CLI_USER_AGENT);
     let mut headers = json!({
-        "content-type": content_type,
         "user-agent": agent,
         "host": HOST,
         "x-forwarded-proto": "https",
     });
+    if let Some(content_type) = wire.content_type {
+        headers["content-type"] = Value::from(content_type);
+    }
     for (name, value) in sending.headers {
         headers[*name] = Value::from(*value);
     }
@@ -73,7 +81,7 @@ pub fn event_for(provider: &dyn Imitate, sample: &Sample, options: &Options<'_>)
         headers[name.to_ascii_lowercase()] = Value::from(value);
     }
     let token = provider.auth_scheme() == AuthScheme::QueryToken;
-    let query = if token {
+    let mut query = if token {
         reqwest::Url::parse_with_params("http://h/", [("token", options.token)])
             .ok()
             .and_then(|u| u.query().map(str::to_owned))
@@ -81,6 +89,12 @@ pub fn event_for(provider: &dyn Imitate, sample: &Sample, options: &Options<'_>)
     } else {
         String::new()
     };
+    if !wire.query.is_empty() {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(&wire.query);
+    }
     let mut event = json!({
         "version": "2.0",
         "routeKey": route,
@@ -93,7 +107,7 @@ pub fn event_for(provider: &dyn Imitate, sample: &Sample, options: &Options<'_>)
             "domainName": HOST,
             "domainPrefix": API_ID,
             "http": {
-                "method": "POST",
+                "method": wire.method,
                 "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": "203.0.113.7",
@@ -105,11 +119,27 @@ pub fn event_for(provider: &dyn Imitate, sample: &Sample, options: &Options<'_>)
             "time": "25/Nov/2026:00:00:00 +0000",
             "timeEpoch": TIME_EPOCH_MS,
         },
-        "body": String::from_utf8_lossy(&body),
         "isBase64Encoded": false,
     });
-    if token {
-        event["queryStringParameters"] = json!({"token": options.token});
+    if wire.method != "GET" {
+        event["body"] = Value::from(String::from_utf8_lossy(body));
+    }
+    if !query.is_empty() {
+        // As API Gateway gives them: a repeated name's values comma-joined.
+        let mut parameters = serde_json::Map::new();
+        let parsed = reqwest::Url::parse(&format!("http://h/?{query}"));
+        for (name, value) in parsed.iter().flat_map(reqwest::Url::query_pairs) {
+            match parameters.get_mut(name.as_ref()) {
+                Some(Value::String(joined)) => {
+                    joined.push(',');
+                    joined.push_str(&value);
+                }
+                _ => {
+                    parameters.insert(name.into_owned(), Value::from(value.into_owned()));
+                }
+            }
+        }
+        event["queryStringParameters"] = Value::Object(parameters);
     }
     if provider.receiving().hook_in_path {
         event["pathParameters"] = json!({"hook": providers::hook_of(sample.event)});

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use crate::aws::AwsArgs;
 use crate::sdk_error;
-use crate::send::{add_headers, excerpt, headers_for, host_of, target_url};
+use crate::send::{add_headers, excerpt, headers_for, host_of, request_for, target_url};
 use crate::tail::{Tap, parse_notification};
 
 /// The stream every check event is about (its subject ends in
@@ -305,8 +305,9 @@ impl Inbox {
     }
 }
 
-/// POSTs `body` as `provider` would; the status, or a description of why
-/// there is none.
+/// Sends `body` (a prepared JSON object) as `provider` would (a POST, or a
+/// GET where it sends the fields in the query); the status, or a
+/// description of why there is none.
 async fn post(
     client: &reqwest::Client,
     provider: &dyn Imitate,
@@ -315,19 +316,17 @@ async fn post(
     signing: Option<&str>,
 ) -> Result<StatusCode, String> {
     let mut headers = headers_for(provider);
+    let wire = providers::wire(provider, &body);
     // Signed when sent, over the bytes sent (a platform's resend is signed anew).
     let proof = providers::signed_headers(
         provider,
-        &body,
+        &wire.body,
         signing,
         OffsetDateTime::now_utc(),
-        &host_of(url),
+        wire.target(&host_of(url)),
     );
     add_headers(&mut headers, proof).map_err(|e| format!("{e:#}"))?;
-    let response = client
-        .post(url.clone())
-        .headers(headers)
-        .body(body)
+    let response = request_for(client, url, wire, headers)
         .send()
         .await
         .map_err(|e| crate::describe_reqwest(&e))?;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use livehook::providers::{self, AuthScheme, Imitate};
+use livehook::providers::{self, AuthScheme, Imitate, Wire};
 use reqwest::Url;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use time::OffsetDateTime;
@@ -192,16 +192,26 @@ pub async fn run(args: SendArgs) -> Result<()> {
         eprintln!("note: no signing secret: the file is sent unsigned, as it is");
     }
     if args.print_body {
-        let (content_type, payload) = prepare(provider, &body, body_key.as_deref(), now, 0);
-        if content_type != "application/json" {
-            eprintln!("note: {name} sends Content-Type: {content_type}");
+        let wire = prepare(provider, &body, body_key.as_deref(), now, 0);
+        match wire.content_type {
+            Some("application/json") => {}
+            Some(content_type) => eprintln!("note: {name} sends Content-Type: {content_type}"),
+            None => eprintln!(
+                "note: {name} sends it as a GET with this query: ?{}",
+                wire.query
+            ),
         }
-        let headers =
-            providers::signed_headers(provider, &payload, signing.as_deref(), now, PRINT_HOST);
+        let headers = providers::signed_headers(
+            provider,
+            &wire.body,
+            signing.as_deref(),
+            now,
+            wire.target(PRINT_HOST),
+        );
         for (header, value) in headers {
             eprintln!("note: {name} sends {header}: {value}");
         }
-        println!("{}", String::from_utf8_lossy(&payload));
+        println!("{}", String::from_utf8_lossy(&wire.body));
         return Ok(());
     }
     let by_token = scheme == AuthScheme::QueryToken;
@@ -231,27 +241,19 @@ pub async fn run(args: SendArgs) -> Result<()> {
     let mut failures = 0;
     let mut timed_out = false;
     for attempt in 0..attempts {
-        let (content_type, payload) = prepare(provider, &body, body_key.as_deref(), now, attempt);
-        // A form replaces the JSON default (`header()` would add a second
-        // one); a JSON body keeps the provider's own (LiveKit's).
+        let wire = prepare(provider, &body, body_key.as_deref(), now, attempt);
         let mut attempt_headers = headers.clone();
-        if provider.receiving().form_body {
-            attempt_headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-        }
         // Signed when sent: a platform's resend is signed anew.
         let proof = providers::signed_headers(
             provider,
-            &payload,
+            &wire.body,
             signing.as_deref(),
             OffsetDateTime::now_utc(),
-            &host_of(&url),
+            wire.target(&host_of(&url)),
         );
         add_headers(&mut attempt_headers, proof)?;
         let started = Instant::now();
-        let result = client
-            .post(url.clone())
-            .headers(attempt_headers)
-            .body(payload)
+        let result = request_for(&client, &url, wire, attempt_headers)
             .send()
             .await;
         let label = if attempt == 0 {
@@ -301,18 +303,53 @@ pub async fn run(args: SendArgs) -> Result<()> {
     Ok(())
 }
 
-/// The media type and body of attempt `attempt` (0 = first delivery) of an
-/// event first sent at `now`, as the provider would send it (a form for a
-/// provider that sends forms: samples hold the decoded fields).
+/// Attempt `attempt` (0 = first delivery) of an event first sent at `now`,
+/// as the provider would put it on the wire (a form for a provider that
+/// sends forms, a GET for a delivery it sends in the query: samples hold the
+/// decoded fields).
 fn prepare(
     provider: &dyn Imitate,
     body: &[u8],
     key: Option<&str>,
     now: OffsetDateTime,
     attempt: u32,
-) -> (&'static str, Vec<u8>) {
+) -> Wire {
     let prepared = providers::prepared_body(provider, body, key, now, attempt);
-    providers::wire_body(provider, &prepared)
+    providers::wire(provider, &prepared)
+}
+
+/// The request that carries `wire` to `url` with `headers` (the provider's,
+/// [`headers_for`], and its proof): a GET's fields joined to the URL's query
+/// and no body type; a form's type replacing the JSON default, a JSON body
+/// keeping the provider's own type (LiveKit's).
+pub fn request_for(
+    client: &reqwest::Client,
+    url: &Url,
+    wire: Wire,
+    mut headers: HeaderMap,
+) -> reqwest::RequestBuilder {
+    let mut url = url.clone();
+    if !wire.query.is_empty() {
+        let query = match url.query().filter(|q| !q.is_empty()) {
+            Some(own) => format!("{own}&{}", wire.query),
+            None => wire.query.clone(),
+        };
+        url.set_query(Some(&query));
+    }
+    match wire.content_type {
+        None => {
+            headers.remove(CONTENT_TYPE);
+        }
+        Some("application/json") => {}
+        Some(form) => {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(form));
+        }
+    }
+    if wire.method == "GET" {
+        client.get(url).headers(headers)
+    } else {
+        client.post(url).headers(headers).body(wire.body)
+    }
 }
 
 /// The URL a provider POSTs to: for providers that name the event in the
@@ -446,12 +483,54 @@ mod tests {
     fn form_providers_are_sent_forms() {
         let nginx = livehook::providers::imitate::by_name("nginx").unwrap();
         let body = br#"{"app":"live","call":"publish","name":"test","tag":["a","b"]}"#;
-        let (content_type, wire) = prepare(nginx, body, None, OffsetDateTime::now_utc(), 0);
-        assert_eq!(content_type, "application/x-www-form-urlencoded");
-        assert_eq!(wire, b"app=live&call=publish&name=test&tag=a&tag=b");
-        let (content_type, wire) = prepare(&Lal, body, None, OffsetDateTime::now_utc(), 0);
-        assert_eq!(content_type, "application/json");
-        assert_eq!(wire, body);
+        let wire = prepare(nginx, body, None, OffsetDateTime::now_utc(), 0);
+        assert_eq!(wire.content_type, Some("application/x-www-form-urlencoded"));
+        assert_eq!(wire.body, b"app=live&call=publish&name=test&tag=a&tag=b");
+        let wire = prepare(&Lal, body, None, OffsetDateTime::now_utc(), 0);
+        assert_eq!(wire.content_type, Some("application/json"));
+        assert_eq!(wire.body, body);
+    }
+
+    #[test]
+    fn a_delivery_sent_in_the_query_is_a_get_signed_for_its_fields() {
+        let alibaba = livehook::providers::imitate::by_name("alibaba").unwrap();
+        let publish = samples::find("alibaba", "publish").unwrap();
+        let wire = prepare(alibaba, publish.body, None, OffsetDateTime::now_utc(), 0);
+        assert_eq!(wire.method, "GET");
+        assert!(wire.body.is_empty());
+        let url = Url::parse("http://127.0.0.1:9000/alibaba?livehook_check=true").unwrap();
+        let now = OffsetDateTime::now_utc();
+        let headers = providers::signed_headers(
+            alibaba,
+            &wire.body,
+            Some("k"),
+            now,
+            wire.target(&host_of(&url)),
+        );
+        // Signed for the ingest domain of the query, not the host called.
+        let for_domain =
+            providers::signed_headers(alibaba, b"", Some("k"), now, "example.aliyundoc.com");
+        assert_eq!(headers, for_domain);
+        let mut map = headers_for(alibaba);
+        add_headers(&mut map, headers).unwrap();
+        let request = request_for(&reqwest::Client::new(), &url, wire, map)
+            .build()
+            .unwrap();
+        assert_eq!(request.method(), reqwest::Method::GET);
+        assert!(request.body().is_none());
+        assert!(request.headers().get(CONTENT_TYPE).is_none());
+        let query: std::collections::HashMap<_, _> = request.url().query_pairs().collect();
+        assert_eq!(query["livehook_check"], "true");
+        assert_eq!(query["action"], "publish");
+        assert_eq!(query["app"], "example.aliyundoc.com");
+        // Its recording callbacks are POSTed JSON.
+        let record = samples::find("alibaba", "record_file").unwrap();
+        let wire = prepare(alibaba, record.body, None, OffsetDateTime::now_utc(), 0);
+        assert_eq!(
+            (wire.method, wire.content_type),
+            ("POST", Some("application/json"))
+        );
+        assert!(wire.query.is_empty());
     }
 
     #[test]

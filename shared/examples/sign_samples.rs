@@ -1,14 +1,15 @@
 //! Every sample of the signed platforms (the registry's providers whose
 //! auth is [`AuthScheme::Signed`]), prepared and signed now exactly as
-//! `livehook send` signs it ([`prepared_body`], [`wire_body`],
+//! `livehook send` signs it ([`prepared_body`], [`wire`],
 //! [`signed_headers`]), one JSON line each (`provider`, `sample`, `secret`,
-//! `headers`, `body`): what `scripts/vendors/` hands to each vendor's own
-//! verifier (`make vendor-verify`).
+//! `method`, `query` (a GET's fields), `headers`, `body`): what
+//! `scripts/vendors/` hands to each vendor's own verifier (`make
+//! vendor-verify`).
 
 use std::path::Path;
 
 use livehook::providers::{
-    ALL_IMITATE, AuthScheme, prepared_body, request_path, signed_headers, wire_body,
+    ALL_IMITATE, AuthScheme, prepared_body, request_path, signed_headers, wire,
 };
 use time::OffsetDateTime;
 
@@ -36,19 +37,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let sample = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
             let body = std::fs::read(&file)?;
             let body = prepared_body(*provider, &body, Some(SECRET), now, 0);
-            let (_, wire) = wire_body(*provider, &body);
-            let headers = signed_headers(*provider, &wire, Some(SECRET), now, HOST);
+            let wire = wire(*provider, &body);
+            let target = wire.target(HOST);
+            let headers = signed_headers(*provider, &wire.body, Some(SECRET), now, target);
             let line = serde_json::json!({
                 "provider": provider.name(),
                 "sample": sample,
                 "path": request_path(*provider, sample),
                 "host": HOST,
                 "secret": SECRET,
+                "method": wire.method,
+                "query": wire.query,
                 "headers": headers
                     .into_iter()
                     .map(|(n, v)| (n, serde_json::Value::String(v)))
                     .collect::<serde_json::Map<_, _>>(),
-                "body": String::from_utf8(wire)?,
+                "body": String::from_utf8(wire.body)?,
             });
             println!("{line}");
         }

@@ -339,9 +339,8 @@ fn check_signature(
 
 /// A query parameter's raw value (Alibaba's domains need no decoding; a
 /// value that does is compared as sent).
-fn query_value<'a>(inbound: &Inbound<'a>, name: &str) -> Option<&'a str> {
-    inbound
-        .query
+fn query_value<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .find(|(n, _)| *n == name)
@@ -363,7 +362,7 @@ fn digest(
         Part::Text(text) => text.as_bytes(),
         Part::Secret => secret.expose().as_bytes(),
         Part::Host => host.as_bytes(),
-        Part::QueryElseHost(name) => query_value(inbound, name).unwrap_or(host).as_bytes(),
+        Part::QueryElseHost(name) => query_value(inbound.query, name).unwrap_or(host).as_bytes(),
     });
     compute(s.algorithm, secret, parts)
 }
@@ -556,36 +555,55 @@ fn check_jwt(
     Ok(())
 }
 
+/// Where a delivery is sent, as far as a proof may cover it: the host the
+/// platform calls and the request's query (Alibaba signs a stream
+/// callback's `app`, from its query). A host alone is a target without a
+/// query.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Target<'a> {
+    /// The host called (the `Host` header).
+    pub host: &'a str,
+    /// The query string sent, without the `?`.
+    pub query: &'a str,
+}
+
+impl<'a> From<&'a str> for Target<'a> {
+    fn from(host: &'a str) -> Self {
+        Target { host, query: "" }
+    }
+}
+
 /// The headers that prove `body` as the platform would send it at `now`
-/// with `secret`, by the proof's first scheme: what `livehook send` and the
-/// tests sign with. `headers` holds the headers already chosen (Twitch's
-/// message id); the proof's own are appended to it.
-pub fn sign(
+/// with `secret` to `target`, by the proof's first scheme: what `livehook
+/// send` and the tests sign with. `headers` holds the headers already
+/// chosen (Twitch's message id); the proof's own are appended to it.
+pub fn sign<'a>(
     proof: &Proof,
     secret: &str,
     body: &[u8],
     now: OffsetDateTime,
-    host: &str,
+    target: impl Into<Target<'a>>,
     headers: &mut Vec<(String, String)>,
 ) {
-    sign_with(proof, 0, secret, body, now, host, headers);
+    sign_with(proof, 0, secret, body, now, target, headers);
 }
 
 /// The same by the proof's scheme number `scheme` (none when there is no
 /// such scheme): a platform that proves different deliveries differently
 /// (Cloudflare's live-input notifications carry their destination's secret).
-pub fn sign_with(
+pub fn sign_with<'a>(
     proof: &Proof,
     scheme: usize,
     secret: &str,
     body: &[u8],
     now: OffsetDateTime,
-    host: &str,
+    target: impl Into<Target<'a>>,
     headers: &mut Vec<(String, String)>,
 ) {
     let Some(scheme) = proof.schemes.get(scheme) else {
         return;
     };
+    let Target { host, query } = target.into();
     let secret = Secret::new(secret);
     match scheme {
         // Signed in the body ([`sign_expiry`]): no header.
@@ -622,8 +640,10 @@ pub fn sign_with(
                     Part::Header(name) => lookup(name).as_bytes(),
                     Part::Text(text) => text.as_bytes(),
                     Part::Secret => secret.expose().as_bytes(),
-                    // Tools sign a stream callback for its `app` as the host.
-                    Part::Host | Part::QueryElseHost(_) => host.as_bytes(),
+                    Part::Host => host.as_bytes(),
+                    Part::QueryElseHost(name) => {
+                        query_value(query, name).unwrap_or(host).as_bytes()
+                    }
                 })
                 .collect();
             let digest = compute(s.algorithm, &secret, parts.into_iter());

@@ -232,6 +232,7 @@ fn retry_variants_share_a_key_and_other_events_do_not() {
             "aodianyun/start_publish",
         ),
         ("tencent/record.file-size-string", "tencent/record"),
+        ("volcengine/push_start.wrapped", "volcengine/push_start"),
         // Recorded: ZLMediaKit's retry 3 s after a reply without an integer code.
         (
             "zlmediakit/on_flow_report.retry",

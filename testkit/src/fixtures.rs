@@ -53,17 +53,30 @@ pub fn sample(provider: &str, event: &str) -> Sample {
         .unwrap_or_else(|| panic!("no sample events/{provider}/{event}.json"))
 }
 
-/// The body a provider would send for `sample` (Tencent's signed with `t`).
+/// The body a provider would send for `sample` (Tencent's signed with
+/// `t`, Volcengine's with [`SIGNING_SECRET`] and expiry `t`).
 pub fn sample_body(sample: &Sample, t: i64) -> Vec<u8> {
-    sample.body_signed(TENCENT_KEY, t)
+    sample.body_signed_with(TENCENT_KEY, SIGNING_SECRET, t)
 }
 
 /// The request a provider would send with `body` (a signed platform's
-/// signed now with [`SIGNING_SECRET`]).
+/// signed now with [`SIGNING_SECRET`]): a `POST`, or a `GET` with the
+/// fields in the query where the provider sends `body` so.
 pub fn sample_request(sample: &Sample, body: &[u8]) -> Request {
-    let request = request("POST", &sample.path(), &sample.query(TOKEN), body);
-    let proof = sample.proof_headers(body, SIGNING_SECRET, time_now(), HOST);
-    with_headers(request, proof)
+    let wire = sample.wire(body);
+    let mut query = sample.query(TOKEN);
+    let (method, body) = if wire.method == "GET" {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(&wire.query);
+        ("GET", &[][..])
+    } else {
+        // As the tests always sent it (a JSON body even for nginx's form).
+        ("POST", body)
+    };
+    let proof = sample.proof_headers(body, SIGNING_SECRET, time_now(), wire.target(HOST));
+    with_headers(request(method, &sample.path(), &query, body), proof)
 }
 
 /// The same as invocation `request_id` (see [`adapter_view_as`]).

@@ -11,7 +11,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use livehook::auth::Secret;
-use livehook::providers::{AuthScheme, Imitate};
+use livehook::proof::{Scheme, Target};
+use livehook::providers::{AuthScheme, Imitate, Wire};
 
 /// One sample payload: `events/<provider>/<event>.json`.
 #[derive(Debug, Clone)]
@@ -92,19 +93,35 @@ impl Sample {
         }
     }
 
+    /// `body` (a JSON object, as samples hold it) as the provider puts it
+    /// on the wire: a `POST`, or a `GET` with the fields in the query where
+    /// it sends this body so (Alibaba's stream callbacks).
+    pub fn wire(&self, body: &[u8]) -> Wire {
+        match self.adapter() {
+            Some(p) => livehook::providers::wire(p, body),
+            None => Wire {
+                method: "POST",
+                content_type: Some("application/json"),
+                query: String::new(),
+                body: body.to_vec(),
+            },
+        }
+    }
+
     /// The headers a signed platform sends with `body` (the bytes on the
-    /// wire) when it signs it with `secret` at `signed_at`, calling `host`;
-    /// none for other providers.
+    /// wire) when it signs it with `secret` at `signed_at`, calling
+    /// `target` (the host, and the query a `GET` carries); none for other
+    /// providers.
     pub fn proof_headers(
         &self,
         body: &[u8],
         secret: &str,
         signed_at: OffsetDateTime,
-        host: &str,
+        target: Target<'_>,
     ) -> Vec<(String, String)> {
         match self.adapter() {
             Some(p) if matches!(p.auth_scheme(), AuthScheme::Signed(_)) => {
-                livehook::providers::signed_headers(p, body, Some(secret), signed_at, host)
+                livehook::providers::signed_headers(p, body, Some(secret), signed_at, target)
             }
             _ => Vec::new(),
         }
@@ -119,6 +136,20 @@ impl Sample {
                 resign_tencent(&self.body, tencent_key, t).unwrap_or_else(|| self.body.clone())
             }
             _ => self.body.clone(),
+        }
+    }
+
+    /// The same, and for a platform that signs inside the body (Volcengine)
+    /// the body prepared as it sends it 10 minutes before `t`, signed with
+    /// `signing_secret` (expiry `t`): what passes its function's gate.
+    pub fn body_signed_with(&self, tencent_key: &str, signing_secret: &str, t: i64) -> Vec<u8> {
+        match self.adapter().map(|p| p.auth_scheme()) {
+            Some(AuthScheme::Signed(proof)) if proof.schemes.contains(&Scheme::BodyExpirySign) => {
+                let sent = OffsetDateTime::from_unix_timestamp(t - 600)
+                    .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+                self.prepared(Some(signing_secret), sent, 0)
+            }
+            _ => self.body_signed(tencent_key, t),
         }
     }
 

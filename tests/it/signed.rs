@@ -1,18 +1,23 @@
 //! The signed platforms (every provider of the registry whose deliveries
-//! carry a proof) on the strict emulator, signed as the tools sign them
-//! (`providers::signed_headers` over the bytes sent): a valid delivery is
-//! one event, a resend re-signed later (with the other secret of the list)
-//! is the same event, a body changed after signing, a wrong secret and a
-//! stale proof are 401 with nothing written, an unknown type is published
-//! as `unrecognized`, and no secret is in any published or stored byte.
+//! carry a proof) on the strict emulator, sent as the tools send them
+//! (`providers::prepared_body`, signed inside the body where the platform
+//! signs there; `providers::wire`, a `GET` where it sends the fields in the
+//! query; `providers::signed_headers` over the bytes sent): a valid delivery
+//! is one event, a resend re-signed later (with the other secret of the
+//! list) is the same event, a part the proof covers changed after signing
+//! (the body, or what the platform signs instead: a timestamp, a domain),
+//! a wrong secret and a stale proof are 401 with nothing written, an
+//! unknown type is published as `unrecognized`, and no secret is in any
+//! published or stored byte.
 
-use livehook::proof::Scheme;
+use livehook::proof::{Part, Scheme, Signature, TimeFormat, Timestamp, TimestampSource};
 use livehook::providers::{
-    ALL_IMITATE, AuthScheme, Imitate, prepared_body, request_path, signed_headers, wire_body,
+    ALL_IMITATE, AuthScheme, Imitate, Wire, prepared_body, request_path, signed_headers, wire,
 };
 use livehook_testkit::*;
 use serde_json::Value;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// The registry's signed platforms.
 fn signed_platforms() -> Vec<&'static dyn Imitate> {
@@ -23,39 +28,151 @@ fn signed_platforms() -> Vec<&'static dyn Imitate> {
         .collect()
 }
 
-/// Whether a platform's proof covers a time (a timestamp, a JWT's `exp`).
+/// Whether a platform's proof covers a time (a timestamp, a JWT's `exp`,
+/// an expiry `t`).
 fn signs_a_time(provider: &dyn Imitate) -> bool {
     let AuthScheme::Signed(proof) = provider.auth_scheme() else {
         return false;
     };
     proof.schemes.iter().any(|s| match s {
         Scheme::Signature(s) => s.timestamp.is_some(),
-        Scheme::BodyHashJwt => true,
-        _ => false,
+        Scheme::BodyHashJwt | Scheme::BodyExpirySign => true,
+        Scheme::SecretHeader(_) => false,
     })
 }
 
-/// The request `provider` sends with `wire` to `path`, signed with
-/// `secret` at `at` (no proof when `secret` is `None`).
-fn signed_request(
-    provider: &dyn Imitate,
-    path: &str,
-    wire: &[u8],
-    secret: Option<&str>,
-    at: OffsetDateTime,
-) -> lambda_http::Request {
-    let headers = signed_headers(provider, wire, secret, at, HOST);
-    with_headers(request("POST", path, "", wire), headers)
+/// One delivery as the platform sends it: on the wire, with its proof.
+#[derive(Clone)]
+struct Sent {
+    wire: Wire,
+    headers: Vec<(String, String)>,
 }
 
-/// `provider`'s synthetic delivery about `stream`, prepared at `at` as it
-/// would send it: its path and the bytes on the wire.
-fn synthetic_wire(
+/// `payload` (a synthetic delivery's JSON, before preparing) as `provider`
+/// sends attempt `attempt` of an event first sent at `first`, proven with
+/// `secret` at `signed_at` (no proof when `secret` is `None`).
+fn sent(
+    provider: &dyn Imitate,
+    payload: &[u8],
+    secret: Option<&str>,
+    first: OffsetDateTime,
+    attempt: u32,
+    signed_at: OffsetDateTime,
+) -> Sent {
+    let prepared = prepared_body(provider, payload, secret, first, attempt);
+    let wire = wire(provider, &prepared);
+    let headers = signed_headers(provider, &wire.body, secret, signed_at, wire.target(HOST));
+    Sent { wire, headers }
+}
+
+/// The request that carries `sent` to `path`.
+fn request_of(path: &str, sent: &Sent) -> lambda_http::Request {
+    let w = &sent.wire;
+    with_headers(
+        request(w.method, path, &w.query, &w.body),
+        sent.headers.clone(),
+    )
+}
+
+/// `sent` with each part its proof covers changed after signing, as the
+/// platform's declared proof says which (the scheme it proves this
+/// delivery with): the body; else what it signs instead of the body (a
+/// timestamp header, the domain of the query, Volcengine's expiry `t`).
+/// Empty only for a scheme that covers nothing (a secret echoed in a
+/// header).
+fn tampered(provider: &dyn Imitate, sent: &Sent) -> Vec<(&'static str, Sent)> {
+    let AuthScheme::Signed(proof) = provider.auth_scheme() else {
+        return Vec::new();
+    };
+    let body_changed = || {
+        let mut changed = sent.clone();
+        let body = &mut changed.wire.body;
+        let end = body
+            .iter()
+            .rposition(|&b| b == b'}')
+            .expect("a JSON object");
+        body.splice(end..end, *b",\"x\":1");
+        ("the body", changed)
+    };
+    let mut out = Vec::new();
+    match proof.schemes.get(provider.signing_scheme(&sent.wire.body)) {
+        Some(Scheme::BodyHashJwt) => out.push(body_changed()),
+        Some(Scheme::BodyExpirySign) => {
+            let mut changed = sent.clone();
+            let mut body: Value = serde_json::from_slice(&changed.wire.body).expect("JSON");
+            let holder = if body.get("t").is_some() {
+                &mut body
+            } else {
+                &mut body["data"]
+            };
+            let t = holder["t"].as_i64().expect("a numeric t");
+            holder["t"] = Value::from(t + 1);
+            changed.wire.body = serde_json::to_vec(&body).expect("JSON");
+            out.push(("the expiry t", changed));
+        }
+        Some(Scheme::Signature(s)) => {
+            let Signature {
+                message, timestamp, ..
+            } = s;
+            if message.contains(&Part::Body) {
+                out.push(body_changed());
+            }
+            if let Some(Timestamp {
+                source: TimestampSource::Header(name),
+                format,
+            }) = timestamp
+            {
+                // A second later, written as the platform writes it.
+                let later = |v: &str| match format {
+                    TimeFormat::UnixSeconds => {
+                        (v.parse::<i64>().expect("unix seconds") + 1).to_string()
+                    }
+                    TimeFormat::Rfc3339 => (OffsetDateTime::parse(v, &Rfc3339).expect("RFC 3339")
+                        + time::Duration::seconds(1))
+                    .format(&Rfc3339)
+                    .expect("RFC 3339"),
+                };
+                let mut changed = sent.clone();
+                for (n, v) in &mut changed.headers {
+                    if n.eq_ignore_ascii_case(name) {
+                        *v = later(v);
+                    }
+                }
+                out.push(("the timestamp", changed));
+            }
+            for part in message.iter() {
+                if let Part::QueryElseHost(field) = part {
+                    let mut changed = sent.clone();
+                    let prefix = format!("{field}=");
+                    let query: Vec<String> = changed
+                        .wire
+                        .query
+                        .split('&')
+                        .map(|pair| match pair.strip_prefix(&prefix) {
+                            Some(value) => format!("{prefix}other.{value}"),
+                            None => pair.to_owned(),
+                        })
+                        .collect();
+                    changed.wire.query = query.join("&");
+                    if changed.wire.query != sent.wire.query {
+                        out.push(("the signed query field", changed));
+                    }
+                }
+            }
+        }
+        Some(Scheme::SecretHeader(_)) | None => {}
+    }
+    out
+}
+
+/// `provider`'s synthetic delivery about `stream`: its path and payload
+/// (JSON, before [`sent`] prepares it), of a type this version does not
+/// know when `unknown`.
+fn synthetic(
     stack: &Stack,
     provider: &dyn Imitate,
     stream: &str,
     nonce: &str,
-    at: OffsetDateTime,
     unknown: bool,
 ) -> (String, Vec<u8>) {
     let (event, body) = provider.synthetic(stream, nonce);
@@ -66,9 +183,7 @@ fn synthetic_wire(
         body
     };
     let bytes = serde_json::to_vec(&Value::Object(body)).expect("JSON");
-    let prepared = prepared_body(provider, &bytes, None, at, 0);
-    let (_, wire) = wire_body(provider, &prepared);
-    (request_path(provider, event), wire)
+    (request_path(provider, event), bytes)
 }
 
 /// `body` with one field changed so that its adapter accepts it as a type
@@ -154,21 +269,27 @@ async fn every_signed_platform_keeps_its_contract_on_the_emulator() {
         let pipeline = stack.pipeline(name);
         let now = OffsetDateTime::now_utc();
         let stream = format!("signed-{name}");
-        let (path, wire) =
-            synthetic_wire(&stack, provider, &stream, &format!("{name}-1"), now, false);
-        let send = |wire: &[u8], secret: Option<&str>, at: OffsetDateTime| {
-            handle(&pipeline, signed_request(provider, &path, wire, secret, at))
-        };
+        let (path, payload) = synthetic(&stack, provider, &stream, &format!("{name}-1"), false);
+        let deliver = |sent: Sent| handle(&pipeline, request_of(&path, &sent));
 
         // Valid: one event.
-        let reply = send(&wire, Some(SIGNING_SECRET), now).await;
+        let valid = sent(provider, &payload, Some(SIGNING_SECRET), now, 0, now);
+        let reply = deliver(valid.clone()).await;
         assert_eq!(reply.status, 200, "{name}: {}", reply.body);
         assert_eq!(stack.items().await.len(), 1, "{name}");
 
         // Resent 20 s later, re-signed with the other secret of the list:
         // answered as the duplicate it is, nothing new written.
         let later = now + time::Duration::seconds(20);
-        let resent = send(&wire, Some(OLD_SIGNING_SECRET), later).await;
+        let resent = deliver(sent(
+            provider,
+            &payload,
+            Some(OLD_SIGNING_SECRET),
+            now,
+            1,
+            later,
+        ))
+        .await;
         assert_eq!(resent.status, 200, "{name}: {}", resent.body);
         assert_eq!(resent.body, reply.body, "{name}: the first answer again");
         assert_eq!(
@@ -177,26 +298,30 @@ async fn every_signed_platform_keeps_its_contract_on_the_emulator() {
             "{name}: a resend is one event"
         );
 
-        // Refused, nothing written: the body changed after signing, a wrong
-        // secret, no proof at all, a stale proof.
-        let headers = signed_headers(provider, &wire, Some(SIGNING_SECRET), now, HOST);
-        let mut tampered = wire.clone();
-        let end = tampered
-            .iter()
-            .rposition(|&b| b == b'}')
-            .expect("a JSON object");
-        tampered.splice(end..end, *b",\"x\":1");
-        let changed = handle(
-            &pipeline,
-            with_headers(request("POST", &path, "", &tampered), headers),
-        )
+        // Refused, nothing written: a part the proof covers changed after
+        // signing, a wrong secret, no proof at all, a stale proof.
+        let changes = tampered(provider, &valid);
+        assert!(!changes.is_empty(), "{name}: its proof covers nothing");
+        let mut refused = Vec::new();
+        for (what, changed) in changes {
+            let reply = deliver(changed).await;
+            assert_eq!(reply.status, 401, "{name}: {what} changed after signing");
+            refused.push(reply);
+        }
+        let wrong = deliver(sent(
+            provider,
+            &payload,
+            Some("it-key-new:not-the-secret"),
+            now,
+            0,
+            now,
+        ))
         .await;
-        assert_eq!(changed.status, 401, "{name}: a body changed after signing");
-        let wrong = send(&wire, Some("it-key-new:not-the-secret"), now).await;
         assert_eq!(wrong.status, 401, "{name}: a wrong secret");
-        let unsigned = send(&wire, None, now).await;
+        let unsigned = deliver(sent(provider, &payload, None, now, 0, now)).await;
         assert_eq!(unsigned.status, 401, "{name}: no proof");
-        for refused in [&changed, &wrong, &unsigned] {
+        refused.extend([wrong, unsigned]);
+        for refused in &refused {
             assert!(
                 !secret_texts()
                     .iter()
@@ -206,32 +331,27 @@ async fn every_signed_platform_keeps_its_contract_on_the_emulator() {
             );
         }
         let hour_ago = now - time::Duration::hours(1);
-        let (_, fresh) = synthetic_wire(
-            &stack,
-            provider,
-            &stream,
-            &format!("{name}-stale"),
-            now,
-            false,
-        );
         if signs_a_time(provider) {
-            let stale = send(&fresh, Some(SIGNING_SECRET), hour_ago).await;
+            // Made an hour ago (Volcengine's expiry `t` an hour ago + 10 min).
+            let (_, fresh) = synthetic(&stack, provider, &stream, &format!("{name}-stale"), false);
+            let stale = deliver(sent(
+                provider,
+                &fresh,
+                Some(SIGNING_SECRET),
+                hour_ago,
+                0,
+                hour_ago,
+            ))
+            .await;
             assert_eq!(stale.status, 401, "{name}: a stale proof");
         } else {
             // Nothing of the time is signed (Agora signs the body alone):
             // an old delivery is refused by the replay window, on the
             // payload's own time.
             let windowed = stack.pipeline_with(name, &[("LIVEHOOK_REPLAY_WINDOW_SECONDS", "600")]);
-            let (_, old) = synthetic_wire(
-                &stack,
-                provider,
-                &stream,
-                &format!("{name}-old"),
-                hour_ago,
-                false,
-            );
-            let request = signed_request(provider, &path, &old, Some(SIGNING_SECRET), now);
-            let stale = handle(&windowed, request).await;
+            let (_, old) = synthetic(&stack, provider, &stream, &format!("{name}-old"), false);
+            let old = sent(provider, &old, Some(SIGNING_SECRET), hour_ago, 0, now);
+            let stale = handle(&windowed, request_of(&path, &old)).await;
             assert_eq!(stale.status, 400, "{name}: outside the replay window");
         }
         assert_eq!(
@@ -241,9 +361,8 @@ async fn every_signed_platform_keeps_its_contract_on_the_emulator() {
         );
 
         // A type this version does not know: published, never refused.
-        let (_, unknown) =
-            synthetic_wire(&stack, provider, &stream, &format!("{name}-2"), now, true);
-        let reply = send(&unknown, Some(SIGNING_SECRET), now).await;
+        let (_, unknown) = synthetic(&stack, provider, &stream, &format!("{name}-2"), true);
+        let reply = deliver(sent(provider, &unknown, Some(SIGNING_SECRET), now, 0, now)).await;
         assert_eq!(reply.status, 200, "{name}: {}", reply.body);
 
         let published = stack.messages().await;

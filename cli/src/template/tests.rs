@@ -105,8 +105,15 @@ fn identifiers_from_names() {
         .filter(|p| matches!(p.auth_scheme(), providers::AuthScheme::Signed(_)));
     assert_eq!(parameters.len(), 2 + signed.clone().count());
     for provider in signed {
-        let expected = format!("{}Secret", pascal(provider.name()));
-        assert!(parameters.contains(&expected.as_str()), "{expected}");
+        // `<Name>Secret`, or `<Name>Key` for the clouds that call it a key.
+        let expected = [
+            format!("{}Secret", pascal(provider.name())),
+            format!("{}Key", pascal(provider.name())),
+        ];
+        assert!(
+            expected.iter().any(|e| parameters.contains(&e.as_str())),
+            "{expected:?}"
+        );
     }
     let lal = registry.functions.iter().find(|f| f.name == "lal").unwrap();
     assert_eq!(registry.condition_of(lal), "HasToken");

@@ -105,13 +105,12 @@ impl Provider for Alibaba {
             return stream_callback(inbound, f, action);
         }
         let event = f.text("event");
-        let mut delivery = match event.as_deref() {
+        let delivery = match event.as_deref() {
             Some("live_snapshot") => snapshot(inbound, f)?,
-            None if f.get("uri").is_some() => return record_file(inbound, f),
+            None if f.text("uri").is_some() => return record_file(inbound, f),
             _ => record_status(inbound, f, event.unwrap_or_default())?,
         };
-        delivery.dedupe_window = Some(UNTIMED_WINDOW);
-        Ok(delivery)
+        Ok(super::windowed(delivery, NAME, inbound, UNTIMED_WINDOW))
     }
 }
 
@@ -299,6 +298,11 @@ impl Imitate for Alibaba {
             retry_delays_seconds: &[1, 1, 1, 1, 1],
             ..Sending::DEFAULT
         }
+    }
+
+    /// Stream callbacks (the ones with an `action`) come as `GET`s.
+    fn sends_as_query(&self, body: &Map<String, Value>) -> bool {
+        body.contains_key("action")
     }
 
     fn prepare(

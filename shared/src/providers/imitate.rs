@@ -7,6 +7,7 @@
 use time::OffsetDateTime;
 
 use super::{ALL_IMITATE, FORM_CONTENT_TYPE, Provider, route};
+use crate::proof::Target;
 
 pub(crate) mod stamp;
 
@@ -42,6 +43,15 @@ pub trait Imitate: Provider {
     fn headers_before_signing(&self, body: &[u8]) -> Vec<(String, String)> {
         let _ = body;
         Vec::new()
+    }
+
+    /// Whether the provider sends `body` as a `GET` with its fields in the
+    /// query instead of `POST`ing it (only a provider whose function takes
+    /// such requests, [`super::Receiving::query_on_get`]: Alibaba's stream
+    /// callbacks). Tools put it on the wire with [`wire`].
+    fn sends_as_query(&self, body: &serde_json::Map<String, serde_json::Value>) -> bool {
+        let _ = body;
+        false
     }
 
     /// Which of its proof's schemes (an index into
@@ -140,23 +150,73 @@ pub fn prepared_body(
 
 /// The headers `provider` sends with `body` (the exact bytes on the wire,
 /// after [`wire_body`]) when it signs it with `secret` at `signed_at`,
-/// calling `host`: those it chooses first
-/// ([`Imitate::headers_before_signing`]), then its proof
-/// ([`crate::proof::sign`]). Only the first for a provider that does not
-/// sign in headers, or without a secret.
-pub fn signed_headers(
+/// calling `target` (a host, or [`Wire::target`] for a delivery that has a
+/// query): those it chooses first ([`Imitate::headers_before_signing`]),
+/// then its proof ([`crate::proof::sign`]). Only the first for a provider
+/// that does not sign in headers, or without a secret.
+pub fn signed_headers<'a>(
     provider: &dyn Imitate,
     body: &[u8],
     secret: Option<&str>,
     signed_at: OffsetDateTime,
-    host: &str,
+    target: impl Into<Target<'a>>,
 ) -> Vec<(String, String)> {
     let mut headers = provider.headers_before_signing(body);
     if let (super::AuthScheme::Signed(proof), Some(secret)) = (provider.auth_scheme(), secret) {
         let scheme = provider.signing_scheme(body);
-        crate::proof::sign_with(proof, scheme, secret, body, signed_at, host, &mut headers);
+        crate::proof::sign_with(proof, scheme, secret, body, signed_at, target, &mut headers);
     }
     headers
+}
+
+/// A delivery as a provider puts it on the wire (see [`wire`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wire {
+    /// `POST`, or `GET` for a delivery whose fields are its query.
+    pub method: &'static str,
+    /// The body's media type (`None` for a `GET`, which has no body).
+    pub content_type: Option<&'static str>,
+    /// The fields sent in the query, form-encoded (empty for a `POST`):
+    /// to be joined to whatever query the URL already has.
+    pub query: String,
+    /// The body bytes (empty for a `GET`).
+    pub body: Vec<u8>,
+}
+
+impl Wire {
+    /// What a proof of this delivery may cover when it is sent to `host`:
+    /// the host and this delivery's query. (A URL's own query, a token, is
+    /// never signed by a platform.)
+    pub fn target<'a>(&'a self, host: &'a str) -> Target<'a> {
+        Target {
+            host,
+            query: &self.query,
+        }
+    }
+}
+
+/// `body` (a JSON object, as samples and [`prepared_body`] hold it) as the
+/// provider sends it: a `GET` with the fields in the query where it sends
+/// this body so ([`Imitate::sends_as_query`]), else a `POST` of
+/// [`wire_body`].
+pub fn wire(provider: &dyn Imitate, body: &[u8]) -> Wire {
+    if let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(body)
+        && provider.sends_as_query(&fields)
+    {
+        return Wire {
+            method: "GET",
+            content_type: None,
+            query: form_encode(&fields),
+            body: Vec::new(),
+        };
+    }
+    let (content_type, body) = wire_body(provider, body);
+    Wire {
+        method: "POST",
+        content_type: Some(content_type),
+        query: String::new(),
+        body,
+    }
 }
 
 /// The headers a provider chooses for `body` before signing
@@ -188,8 +248,14 @@ pub fn wire_body(provider: &dyn Provider, body: &[u8]) -> (&'static str, Vec<u8>
     let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(body) else {
         return (JSON, body.to_vec());
     };
+    (FORM_CONTENT_TYPE, form_encode(&fields).into_bytes())
+}
+
+/// The fields form-encoded: each field once, an array as the key repeated,
+/// other values as their JSON text.
+fn form_encode(fields: &serde_json::Map<String, serde_json::Value>) -> String {
     let mut form = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in &fields {
+    for (name, value) in fields {
         match value {
             serde_json::Value::Array(values) => {
                 for v in values {
@@ -201,7 +267,7 @@ pub fn wire_body(provider: &dyn Provider, body: &[u8]) -> (&'static str, Vec<u8>
             }
         }
     }
-    (FORM_CONTENT_TYPE, form.finish().into_bytes())
+    form.finish()
 }
 
 fn form_value(value: &serde_json::Value) -> String {

@@ -54,8 +54,8 @@ pub use zlmediakit::Zlmediakit;
 pub use settings::{Setting, Settings, Unit};
 
 pub use imitate::{
-    Imitate, Sending, chosen_header_map, hook_of, prepared_body, request_path, signed_headers,
-    wire_body,
+    Imitate, Sending, Wire, chosen_header_map, hook_of, prepared_body, request_path,
+    signed_headers, wire, wire_body,
 };
 /// Sets Tencent's `t` and `sign = md5(key + t)` (as Tencent's retries re-sign).
 pub use tencent::sign as sign_tencent;
@@ -268,7 +268,7 @@ macro_rules! registry {
 
 registry![
     Tencent, Aodianyun, Bililive, Lal, ApiServer, Srs, Nginx, Zlmediakit, LiveKit, Mux, Twitch,
-    Agora, Mediamtx, Cloudflare,
+    Agora, Mediamtx, Cloudflare, Volcengine, Alibaba,
 ];
 
 /// The route a provider's function serves, as API Gateway writes it:
@@ -550,6 +550,27 @@ pub(crate) fn single(
         answer: None,
         admission: None,
     }
+}
+
+/// `delivery` keyed for `window` only ([`Delivery::dedupe_window`]): its
+/// events' ids are the key and 16 hex digits of this invocation, so that an
+/// event replacing a lapsed record has an id of its own
+/// ([`crate::record::record_key`] still finds the record).
+pub(crate) fn windowed(
+    mut delivery: Delivery,
+    provider: &'static str,
+    inbound: &Inbound<'_>,
+    window: std::time::Duration,
+) -> Delivery {
+    let invocation = crate::key::derive(
+        provider,
+        &[delivery.key.as_bytes(), inbound.request_id.as_bytes()],
+    );
+    for outgoing in &mut delivery.events {
+        outgoing.event.id = format!("{}-{}", delivery.key, &invocation[..16]);
+    }
+    delivery.dedupe_window = Some(window);
+    delivery
 }
 
 /// The key of a provider that never resends (lal, SRS, nginx-rtmp, some

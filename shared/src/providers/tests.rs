@@ -667,10 +667,16 @@ fn lal_is_sent_byte_for_byte() {
 fn every_prepared_synthetic_event_is_accepted_about_the_check_stream() {
     for provider in ALL_IMITATE {
         let (event, body) = provider.synthetic("livehook-check", "nonce-1");
+        // What signs inside the body (Tencent's key; a signed platform's
+        // secret, for Volcengine's `sign`).
+        let body_key = match provider.auth_scheme() {
+            AuthScheme::Signed(_) => crate::providers::testing::SIGNING[1],
+            _ => TENCENT_KEY,
+        };
         let bytes = prepared_body(
             provider,
             &to_vec(&Value::Object(body)),
-            Some(TENCENT_KEY),
+            Some(body_key),
             now(),
             0,
         );
@@ -681,17 +687,23 @@ fn every_prepared_synthetic_event_is_accepted_about_the_check_stream() {
         let path = request_path(provider, event);
         let d = match provider.auth_scheme() {
             // Signed as the tools sign it, through the whole gate (the proof checked).
+            // A GET where the platform sends the fields in the query.
             AuthScheme::Signed(_) => {
-                let (_, wire) = super::wire_body(provider, &bytes);
+                let wire = super::wire(provider, &bytes);
                 let headers = super::signed_headers(
                     provider,
-                    &wire,
+                    &wire.body,
                     Some(crate::providers::testing::SIGNING[1]),
                     now(),
-                    crate::providers::testing::HOST,
+                    wire.target(crate::providers::testing::HOST),
                 );
                 let provider: &'static dyn Provider = provider;
-                crate::providers::testing::deliver_signed(provider, "POST", &path, &headers, &wire)
+                let target = match wire.query.as_str() {
+                    "" => path.clone(),
+                    query => format!("{path}?{query}"),
+                };
+                let (method, body) = (wire.method, &wire.body);
+                crate::providers::testing::deliver_signed(provider, method, &target, &headers, body)
             }
             _ => deliver(provider, &path, &query, &bytes),
         }

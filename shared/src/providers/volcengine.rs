@@ -66,6 +66,11 @@ impl Provider for Volcengine {
         &["sign"]
     }
 
+    /// The same `sign` in the wrapped form's `data`.
+    fn nested_secret_fields(&self) -> &'static [(&'static str, &'static str)] {
+        &[("data", "sign")]
+    }
+
     /// The proof was checked by the gate over these bytes.
     fn accept(&self, inbound: &Inbound<'_>, _verifier: &Verifier) -> Result<Delivery, Rejection> {
         let body = parse_object(inbound.body)?;
@@ -74,7 +79,15 @@ impl Provider for Volcengine {
         let f = wrapped.unwrap_or(top);
         // The push's details, beside the event or in its `detail`.
         let detail = f.object("detail").unwrap_or(f);
-        let event = f.required_text("event_type")?;
+        let event = match (wrapped, top.get("event_type")) {
+            // Neither form: name both places the event could have been.
+            (None, None) => {
+                return Err(Rejection::malformed(
+                    "missing field `event_type` (at the top or in `data`)",
+                ));
+            }
+            _ => f.required_text("event_type")?,
+        };
         let event_type = match event.as_str() {
             "push_start" => EventType::StreamStarted,
             "push_end" => EventType::StreamStopped,

@@ -8,8 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use livehook::providers::{
-    ALL_IMITATE, AuthScheme, Imitate, Provider, prepared_body, request_path, signed_headers,
-    wire_body,
+    ALL_IMITATE, AuthScheme, Imitate, Provider, prepared_body, request_path, signed_headers, wire,
 };
 use livehook_testkit::{LivePipeline, TENCENT_KEY, TOKEN, apigw_event, as_invocation, handle};
 use serde_json::{Value, json};
@@ -161,12 +160,20 @@ async fn deliver(
 /// The API Gateway request of one attempt, as the provider sends it (path,
 /// query token, media type, client headers), as Lambda invocation `id`.
 fn request(provider: &dyn Imitate, event: &str, body: &[u8], id: &str) -> lambda_http::Request {
-    let (content_type, wire) = wire_body(provider, body);
+    // A POST of the body (a form for nginx), or a GET with the fields in the
+    // query (Alibaba's stream callbacks).
+    let on_wire = wire(provider, body);
     let sending = provider.sending();
-    let query = match provider.auth_scheme() {
+    let mut query = match provider.auth_scheme() {
         AuthScheme::QueryToken => format!("token={TOKEN}"),
         AuthScheme::TencentSign | AuthScheme::Signed(_) => String::new(),
     };
+    if !on_wire.query.is_empty() {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(&on_wire.query);
+    }
     let mut headers: Vec<(String, String)> = sending
         .headers
         .iter()
@@ -176,14 +183,22 @@ fn request(provider: &dyn Imitate, event: &str, body: &[u8], id: &str) -> lambda
     // signed anew; Twitch keeps its message id).
     headers.extend(signed_headers(
         provider,
-        &wire,
+        &on_wire.body,
         secret_of(provider).filter(|_| matches!(provider.auth_scheme(), AuthScheme::Signed(_))),
         OffsetDateTime::now_utc(),
-        HOST,
+        on_wire.target(HOST),
     ));
-    let mut event = apigw_event("POST", &request_path(provider, event), &query, &wire);
+    let path = request_path(provider, event);
+    let mut event = apigw_event(on_wire.method, &path, &query, &on_wire.body);
     let user_agent = sending.user_agent.unwrap_or("");
-    event["headers"]["content-type"] = json!(content_type);
+    match on_wire.content_type {
+        Some(content_type) => event["headers"]["content-type"] = json!(content_type),
+        None => {
+            event["headers"]
+                .as_object_mut()
+                .map(|h| h.remove("content-type"));
+        }
+    }
     event["headers"]["user-agent"] = json!(user_agent);
     event["requestContext"]["http"]["userAgent"] = json!(user_agent);
     event["requestContext"]["requestId"] = json!(id);
