@@ -66,6 +66,18 @@ Publish, PublishBatch…):
   each matching entry is answered as a `Failed` entry with that code
   (SenderFault true) and the other entries are published.
 
+What a topic accepted (GET /_livehook/published?target=ARN&from=N, optionally
+&limit=K, at most 1000 by default): {"total": T, "messages": [{"message_id",
+"message", "group_id"}, ...]}, the messages moto published on that topic
+(moto's own record, `Topic.sent_notifications`: each Publish, each accepted
+PublishBatch entry, in order), from the N-th on. What the wrapper refused or
+answered with an injected error never reached moto and is not in it. It is
+how a long run counts publications without a subscribed queue: moto's SQS
+recomputes a queue's attributes over every message it holds for each message
+sent to or received from it, so with a backlog of thousands each Publish to
+the topic (under the lock: every other call waits) and each ReceiveMessage
+takes seconds.
+
 Refusals use SNS's awsQuery error shape (XML ErrorResponse, HTTP 400), so the
 AWS SDKs raise the same modelled errors as against AWS.
 
@@ -278,16 +290,21 @@ def entry_size(params, prefix):
     return size
 
 
-def topic_maximum(arn):
-    """The topic's MaximumMessageSize as moto stored it, else the default."""
+def find_topic(arn):
+    """moto's topic of that ARN, or None."""
     parts = (arn or "").split(":")
     if len(parts) < 6 or parts[2] != "sns":
-        return DEFAULT_MAXIMUM_MESSAGE_SIZE
+        return None
     region, account = parts[3], parts[4]
     try:
-        topic = sns_models.sns_backends[account][region].topics.get(arn)
+        return sns_models.sns_backends[account][region].topics.get(arn)
     except (KeyError, ValueError):
-        topic = None
+        return None
+
+
+def topic_maximum(arn):
+    """The topic's MaximumMessageSize as moto stored it, else the default."""
+    topic = find_topic(arn)
     value = getattr(topic, "maximum_message_size", None)
     try:
         return int(value) if value is not None else DEFAULT_MAXIMUM_MESSAGE_SIZE
@@ -658,6 +675,8 @@ class StrictSerialApp:
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == "/_livehook/faults":
             return self.faults.control(environ, start_response)
+        if environ.get("PATH_INFO") == "/_livehook/published":
+            return self.published(environ, start_response)
         status = []
 
         def recording_start_response(line, headers, exc_info=None):
@@ -727,6 +746,39 @@ class StrictSerialApp:
             time.sleep(float(fault["hold_seconds"]))
         self.log(environ, status, note)
         return body
+
+    def published(self, environ, start_response):
+        """GET ?target=ARN&from=N[&limit=K]: what the topic accepted, from
+        its N-th message on (see the module's docstring)."""
+        params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        try:
+            start = max(0, int(params.get("from") or 0))
+            limit = max(1, int(params.get("limit") or 1000))
+        except ValueError:
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [b"from and limit are numbers"]
+        topic = find_topic(params.get("target"))
+        if topic is None:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"no such topic"]
+        # Under the lock only long enough to copy the page: a publication
+        # in progress is either wholly in it or not yet.
+        with self.lock:
+            total = len(topic.sent_notifications)
+            page = topic.sent_notifications[start : start + limit]
+        body = json.dumps(
+            {
+                "total": total,
+                "messages": [
+                    {"message_id": m[0], "message": m[1], "group_id": m[4]} for m in page
+                ],
+            }
+        ).encode("utf-8")
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
 
     @staticmethod
     def log(environ, status, note):

@@ -4,7 +4,7 @@
 //! In AWS, Lambda reads the outbox table's stream and invokes the relay with
 //! batches of records. Locally (`make dev`, the tests, the bench) nothing
 //! does, so the pump reads the stream through the DynamoDB Streams API of the
-//! emulator (every shard from `TRIM_HORIZON`, following each shard's
+//! emulator (every shard from its checkpoint, following each shard's
 //! iterator), keeps the records the mapping's filter keeps
 //! ([`livehook::relay::mapping_filter`]: `INSERT` and `MODIFY` of events,
 //! never of stream keys), and invokes the relay with the very event Lambda

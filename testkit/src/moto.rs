@@ -1,7 +1,7 @@
 //! The strict AWS emulator: one `moto_server` process per test process, and the
 //! faults injected into it.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// A running `moto_server`.
 pub struct Moto {
@@ -229,6 +229,74 @@ impl Moto {
             &json!({ "target": target }).to_string(),
         );
     }
+}
+
+impl Moto {
+    /// The messages `topic_arn` accepted, from its `from`-th on (moto's own
+    /// record: each `Publish`, each accepted `PublishBatch` entry, in
+    /// order; what the wrapper refused or failed by a fault is not in it).
+    /// The next call's `from` is `from` plus the length of this answer.
+    pub fn accepted(&self, topic_arn: &str, from: usize) -> Result<Vec<Accepted>, String> {
+        let mut out = Vec::new();
+        loop {
+            let query = form_urlencoded::Serializer::new(String::new())
+                .append_pair("target", topic_arn)
+                .append_pair("from", &(from + out.len()).to_string())
+                .append_pair("limit", &ACCEPTED_PAGE.to_string())
+                .finish();
+            let body = get(&self.endpoint, &format!("/_livehook/published?{query}"))?;
+            let page: Value = serde_json::from_slice(&body)
+                .map_err(|e| format!("the emulator's published record: {e}"))?;
+            let messages = page["messages"].as_array().cloned().unwrap_or_default();
+            let got = messages.len();
+            out.extend(messages.into_iter().map(|m| Accepted {
+                message_id: m["message_id"].as_str().unwrap_or_default().to_owned(),
+                message: m["message"].as_str().unwrap_or_default().to_owned(),
+                group_id: m["group_id"].as_str().map(str::to_owned),
+            }));
+            if got < ACCEPTED_PAGE {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// Messages per request to the emulator's published record.
+const ACCEPTED_PAGE: usize = 1000;
+
+/// One message a topic accepted, as the emulator recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The `MessageId` SNS answered.
+    pub message_id: String,
+    /// The message, exactly as published.
+    pub message: String,
+    /// The `MessageGroupId` (FIFO topics).
+    pub group_id: Option<String>,
+}
+
+/// The body of a GET to the emulator's own endpoint `path` (HTTP/1.0: the
+/// server closes the connection after the answer); an error unless 200.
+fn get(endpoint: &str, path: &str) -> Result<Vec<u8>, String> {
+    let address = endpoint.trim_start_matches("http://");
+    let mut stream =
+        TcpStream::connect(address).map_err(|e| format!("connecting to {address}: {e}"))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n")
+        .map_err(|e| format!("writing to {address}: {e}"))?;
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .map_err(|e| format!("reading from {address}: {e}"))?;
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| format!("GET {path}: no complete answer"))?;
+    let status = String::from_utf8_lossy(&answer[..split]);
+    if !status.starts_with("HTTP/1.0 200") && !status.starts_with("HTTP/1.1 200") {
+        let line = status.lines().next().unwrap_or_default().to_owned();
+        return Err(format!("GET {path}: {line}"));
+    }
+    Ok(answer.split_off(split + 4))
 }
 
 /// A fault for [`Moto::inject`].

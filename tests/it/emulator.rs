@@ -610,3 +610,90 @@ async fn a_cancelled_transaction_leaves_no_stream_record() {
     }
     assert_eq!(keys, ["after"], "the stream's records");
 }
+
+/// What a topic accepted is read back from the emulator's own record, in
+/// order and from a cursor: each Publish and each accepted PublishBatch
+/// entry; never a request refused for its size, a request failed by an
+/// injected outage, or an entry refused by an injected fault. (The soak
+/// counts publications here.)
+#[tokio::test]
+async fn a_topics_accepted_messages_are_read_back() {
+    let sns = sns();
+    let moto = moto();
+    let arn = topic(&sns, "accepted", &[]).await;
+    assert_eq!(moto.accepted(&arn, 0), Ok(Vec::new()), "a new topic");
+
+    let first = sns
+        .publish()
+        .topic_arn(&arn)
+        .message("one")
+        .send()
+        .await
+        .expect("Publish");
+    assert_refused(
+        sns.publish()
+            .topic_arn(&arn)
+            .message("x".repeat(DEFAULT_MAX + 1))
+            .send()
+            .await,
+        "InvalidParameter",
+        "a message over the topic's maximum",
+    );
+    // Both of the SDK's attempts meet the outage.
+    moto.inject(&Fault {
+        service: "sns",
+        target: arn.clone(),
+        operation: None,
+        count: 2,
+        kind: FaultKind::Error { status: 500 },
+    });
+    sns.publish()
+        .topic_arn(&arn)
+        .message("lost to the outage")
+        .send()
+        .await
+        .expect_err("SNS is down for both attempts");
+    moto.inject(&Fault {
+        service: "sns",
+        target: arn.clone(),
+        operation: Some("PublishBatch"),
+        count: 1,
+        kind: FaultKind::Refuse {
+            code: "ParameterValueInvalid",
+            matching: Some("refused entry"),
+            entries: true,
+        },
+    });
+    let batch = sns
+        .publish_batch()
+        .topic_arn(&arn)
+        .publish_batch_request_entries(entry(0, "two".into()))
+        .publish_batch_request_entries(entry(1, "refused entry".into()))
+        .publish_batch_request_entries(entry(2, "three".into()))
+        .send()
+        .await
+        .expect("PublishBatch");
+    assert_eq!(batch.failed().len(), 1, "{batch:?}");
+
+    let accepted = moto.accepted(&arn, 0).expect("the topic's record");
+    let messages: Vec<&str> = accepted.iter().map(|m| m.message.as_str()).collect();
+    assert_eq!(messages, ["one", "two", "three"]);
+    let ids: Vec<Option<&str>> = accepted
+        .iter()
+        .map(|m| Some(m.message_id.as_str()))
+        .collect();
+    let answered: Vec<Option<&str>> = std::iter::once(first.message_id())
+        .chain(batch.successful().iter().map(|s| s.message_id()))
+        .collect();
+    assert_eq!(ids, answered, "the MessageIds SNS answered");
+    assert_eq!(
+        moto.accepted(&arn, 1),
+        Ok(accepted[1..].to_vec()),
+        "from the 2nd on"
+    );
+    assert_eq!(moto.accepted(&arn, 3), Ok(Vec::new()), "nothing new");
+    assert!(
+        moto.accepted(&format!("{arn}-none"), 0).is_err(),
+        "a topic that does not exist"
+    );
+}

@@ -77,27 +77,20 @@ impl World {
             "--checkpoint",
             &checkpoint,
         ]));
-        let mut child = command
+        let child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
             .expect("starting livehook pump");
-        let stdout = child.stdout.take().expect("pump stdout");
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if line.starts_with("pump: reading") {
-                    return Ok(());
-                }
-            }
-            Err("pump ended before reading the stream".to_owned())
-        })
+        await_ready(
+            child,
+            "livehook pump",
+            Announces::Stdout,
+            "pump: reading",
+            None,
+        )
         .await
-        .expect("the pump reads the stream within 30 s");
-        ready.unwrap_or_else(|e| panic!("livehook pump: {e}"));
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        child
     }
 
     /// The CLI with the environment a user of this stack would have.
@@ -130,31 +123,20 @@ impl World {
     /// Starts `livehook tail …` and waits until it is subscribed.
     async fn tail(&self, args: &[&str]) -> tokio::process::Child {
         let mut command = tokio::process::Command::from(self.cli(args));
-        let mut child = command
+        let child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("starting livehook tail");
-        let stderr = child.stderr.take().expect("tail stderr");
-        let mut lines = tokio::io::BufReader::new(stderr).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if line.starts_with("tail: listening") {
-                    return Ok(());
-                }
-                if line.contains("error") {
-                    return Err(line);
-                }
-            }
-            Err("tail ended before subscribing".to_owned())
-        })
+        await_ready(
+            child,
+            "livehook tail",
+            Announces::Stderr,
+            "tail: listening",
+            Some("error"),
+        )
         .await
-        .expect("tail subscribed within 30 s");
-        ready.unwrap_or_else(|e| panic!("livehook tail: {e}"));
-        // Keep draining stderr so the child never blocks on it.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        child
     }
 
     /// `livehook send PROVIDER HOOK` to this world's function of the
@@ -204,6 +186,47 @@ impl World {
     async fn published(&self) -> Vec<Received> {
         self.stack.settled().await
     }
+}
+
+/// Where a spawned `livehook` says it is ready.
+#[derive(Clone, Copy)]
+enum Announces {
+    Stdout,
+    Stderr,
+}
+
+/// Waits (at most 30 s) until `child`'s stream `on` has a line starting
+/// with `ready`; the test fails if the stream ends first or a line holding
+/// `failure` comes first. The stream is then drained in the background, so
+/// the child never blocks on it.
+async fn await_ready(
+    mut child: tokio::process::Child,
+    name: &str,
+    on: Announces,
+    ready: &str,
+    failure: Option<&str>,
+) -> tokio::process::Child {
+    let stream: Box<dyn tokio::io::AsyncRead + Unpin + Send> = match on {
+        Announces::Stdout => Box::new(child.stdout.take().expect("a piped stdout")),
+        Announces::Stderr => Box::new(child.stderr.take().expect("a piped stderr")),
+    };
+    let mut lines = tokio::io::BufReader::new(stream).lines();
+    let outcome = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.starts_with(ready) {
+                return Ok(());
+            }
+            if failure.is_some_and(|f| line.contains(f)) {
+                return Err(line);
+            }
+        }
+        Err(format!("ended before saying `{ready}`"))
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{name} did not say `{ready}` within 30 s"));
+    outcome.unwrap_or_else(|e| panic!("{name}: {e}"));
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    child
 }
 
 async fn finish(child: tokio::process::Child) -> (bool, String) {

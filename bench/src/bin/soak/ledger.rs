@@ -1,4 +1,4 @@
-//! What reached subscribers, what the table holds, and the books that must
+//! What SNS accepted, what the table holds, and the books that must
 //! balance: every record published at least once or listed as failed,
 //! every repeat under a known id.
 
@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use livehook::record::StoredRecord;
+use livehook_testkit::Moto;
 use serde_json::Value;
 
 use crate::senders::{Outcome, delivery_in};
 
-/// One message read from the queue subscribed to the topic.
+/// One message the topic accepted.
 #[derive(Debug, Clone)]
 pub struct Published {
     /// The CloudEvent id.
@@ -22,7 +22,7 @@ pub struct Published {
     pub delivery: Option<usize>,
 }
 
-/// Everything read from the queue so far.
+/// What the topic accepted so far.
 #[derive(Debug, Default)]
 pub struct Received {
     pub messages: Vec<Published>,
@@ -30,65 +30,54 @@ pub struct Received {
     pub deliveries: BTreeSet<usize>,
 }
 
-/// Drains the queue until aborted, deleting what it read.
-pub async fn drain(sqs: aws_sdk_sqs::Client, queue_url: String, into: Arc<Mutex<Received>>) {
-    loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(0)
-            .visibility_timeout(600)
-            .send()
-            .await;
-        let messages = match received {
-            Ok(r) => r.messages.unwrap_or_default(),
-            Err(e) => {
-                eprintln!("soak: ReceiveMessage: {e:?}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
+impl Received {
+    /// Adds messages as published (the envelope's JSON).
+    pub fn add<'a>(&mut self, messages: impl IntoIterator<Item = &'a str>) {
+        for message in messages {
+            let published = parse(message);
+            if let Some(d) = published.delivery {
+                self.deliveries.insert(d);
             }
-        };
-        if messages.is_empty() {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            continue;
-        }
-        let mut entries = Vec::new();
-        {
-            let mut seen = into.lock().expect("ledger lock");
-            for (n, m) in messages.iter().enumerate() {
-                let published = parse(m.body().unwrap_or_default());
-                if let Some(d) = published.delivery {
-                    seen.deliveries.insert(d);
-                }
-                seen.messages.push(published);
-                if let Some(handle) = m.receipt_handle() {
-                    entries.push(
-                        DeleteMessageBatchRequestEntry::builder()
-                            .id(n.to_string())
-                            .receipt_handle(handle)
-                            .build()
-                            .expect("a delete entry"),
-                    );
-                }
-            }
-        }
-        let deleted = sqs
-            .delete_message_batch()
-            .queue_url(&queue_url)
-            .set_entries(Some(entries))
-            .send()
-            .await;
-        if let Err(e) = deleted {
-            eprintln!("soak: DeleteMessageBatch: {e:?}");
+            self.messages.push(published);
         }
     }
 }
 
-/// An SNS notification as SQS delivers it (not raw).
-fn parse(body: &str) -> Published {
-    let notification: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-    let message = notification["Message"].as_str().unwrap_or_default();
+/// Everything `topic_arn` accepted: the emulator's own record of what SNS
+/// published (a request or entry it refused or failed is not in it).
+pub async fn accepted(moto: &'static Moto, topic_arn: &str) -> Result<Received, String> {
+    let arn = topic_arn.to_owned();
+    let all = tokio::task::spawn_blocking(move || moto.accepted(&arn, 0))
+        .await
+        .map_err(|e| format!("reading the published record: {e}"))??;
+    let mut received = Received::default();
+    received.add(all.iter().map(|m| m.message.as_str()));
+    Ok(received)
+}
+
+/// Follows what the topic accepts, into `into`, until aborted: one cheap
+/// request to the emulator every half second for what is new since the
+/// last (it never waits inside the emulator or holds its lock).
+pub async fn follow(moto: &'static Moto, topic_arn: String, into: Arc<Mutex<Received>>) {
+    let mut next = 0;
+    loop {
+        let arn = topic_arn.clone();
+        match tokio::task::spawn_blocking(move || moto.accepted(&arn, next)).await {
+            Ok(Ok(new)) => {
+                next += new.len();
+                into.lock()
+                    .expect("ledger lock")
+                    .add(new.iter().map(|m| m.message.as_str()));
+            }
+            Ok(Err(e)) => eprintln!("soak: reading the published record: {e}"),
+            Err(e) => eprintln!("soak: reading the published record: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A message as published: the CloudEvents envelope.
+fn parse(message: &str) -> Published {
     let envelope: Value = serde_json::from_str(message).unwrap_or(Value::Null);
     Published {
         id: envelope["id"].as_str().unwrap_or_default().to_owned(),
@@ -243,4 +232,101 @@ pub fn account(
         }
     }
     books
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::senders::nonce;
+
+    fn outcome(statuses: &[u16]) -> Outcome {
+        Outcome {
+            provider: "srs",
+            statuses: statuses.to_vec(),
+        }
+    }
+
+    /// The envelope the relay publishes for delivery `n` under `id`.
+    fn message(id: &str, n: usize) -> String {
+        serde_json::json!({"id": id, "data": {"stream": nonce(n)}}).to_string()
+    }
+
+    fn stored(n: usize, id: &str) -> Stored {
+        Stored {
+            delivery: Some(n),
+            ids: vec![id.to_owned()],
+        }
+    }
+
+    fn received(messages: &[(&str, usize)]) -> Received {
+        let bodies: Vec<String> = messages.iter().map(|(id, n)| message(id, *n)).collect();
+        let mut received = Received::default();
+        received.add(bodies.iter().map(String::as_str));
+        received
+    }
+
+    /// Three deliveries: one published twice (a repeat), one listed as
+    /// failed, one answered 503 twice and never written.
+    #[test]
+    fn balanced_books() {
+        let outcomes = [outcome(&[200]), outcome(&[503, 200]), outcome(&[503, 503])];
+        let stored = [stored(0, "a"), stored(1, "b")];
+        let failed: BTreeSet<String> = ["b".to_owned()].into();
+        let books = account(
+            &outcomes,
+            &received(&[("a", 0), ("a", 0)]),
+            &stored,
+            0,
+            Some(&failed),
+        );
+        assert!(books.lost.is_empty(), "{:?}", books.lost);
+        assert!(books.unexplained.is_empty(), "{:?}", books.unexplained);
+        assert_eq!(
+            (books.accepted, books.not_accepted, books.attempts),
+            (2, 1, 5)
+        );
+        assert_eq!((books.messages, books.published, books.repeats), (2, 1, 1));
+        assert_eq!(books.failed_listed, Some(1));
+    }
+
+    /// A record neither published nor listed, and a delivery answered 200
+    /// with no record, are lost.
+    #[test]
+    fn loss_is_caught() {
+        let outcomes = [outcome(&[200]), outcome(&[200])];
+        let books = account(&outcomes, &received(&[]), &[stored(0, "a")], 0, None);
+        assert_eq!(books.lost.len(), 2, "{:?}", books.lost);
+        assert!(books.lost[0].contains("delivery 1"), "{:?}", books.lost);
+        assert!(books.lost[1].starts_with("a "), "{:?}", books.lost);
+    }
+
+    /// A message under an id no record holds, one carrying another
+    /// delivery's nonce, and a delivery written twice are unexplained.
+    #[test]
+    fn the_unexplained_is_caught() {
+        let outcomes = [outcome(&[200]), outcome(&[200])];
+        let stored = [stored(0, "a"), stored(1, "b"), stored(1, "c")];
+        let books = account(
+            &outcomes,
+            &received(&[("a", 0), ("b", 0), ("c", 1), ("x", 1)]),
+            &stored,
+            0,
+            None,
+        );
+        assert!(books.lost.is_empty(), "{:?}", books.lost);
+        assert_eq!(books.unexplained.len(), 3, "{:?}", books.unexplained);
+        assert!(
+            books
+                .unexplained
+                .iter()
+                .any(|u| u.contains("message b carries"))
+        );
+        assert!(
+            books
+                .unexplained
+                .iter()
+                .any(|u| u.contains("message x under"))
+        );
+        assert!(books.unexplained.iter().any(|u| u.contains("written as 2")));
+    }
 }
