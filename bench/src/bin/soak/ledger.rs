@@ -20,6 +20,8 @@ pub struct Published {
     pub id: String,
     /// The delivery whose nonce it carries.
     pub delivery: Option<usize>,
+    /// The envelope's `time`.
+    pub time: Option<String>,
 }
 
 /// What the topic accepted so far.
@@ -82,6 +84,7 @@ fn parse(message: &str) -> Published {
     Published {
         id: envelope["id"].as_str().unwrap_or_default().to_owned(),
         delivery: delivery_in(message),
+        time: envelope["time"].as_str().map(str::to_owned),
     }
 }
 
@@ -90,6 +93,8 @@ fn parse(message: &str) -> Published {
 pub struct Stored {
     pub delivery: Option<usize>,
     pub ids: Vec<String>,
+    /// When it was received (RFC 3339), as recorded.
+    pub first_seen: Option<String>,
 }
 
 /// Every outbox record of `table` (other items are counted, not read).
@@ -113,6 +118,7 @@ pub async fn records(
                 Ok(record) => out.push(Stored {
                     delivery: record.messages.iter().find_map(|m| delivery_in(&m.body)),
                     ids: record.messages.iter().map(|m| m.id.clone()).collect(),
+                    first_seen: record.first_seen,
                 }),
                 Err(_) => others += 1,
             }
@@ -186,13 +192,34 @@ pub fn account(
             )),
         }
     }
+    let record_of: HashMap<usize, &Stored> = stored
+        .iter()
+        .filter_map(|r| r.delivery.map(|d| (d, r)))
+        .collect();
+    // What is known of a message's delivery: enough to tell why.
+    let about = |m: &Published| match m.delivery {
+        Some(d) if d < outcomes.len() => format!(
+            "delivery {d} ({}, answered {:?}); this event received at {}, its record {:?} at {}",
+            outcomes[d].provider,
+            outcomes[d].statuses,
+            m.time.as_deref().unwrap_or("?"),
+            record_of.get(&d).map(|r| &r.ids),
+            record_of
+                .get(&d)
+                .and_then(|r| r.first_seen.as_deref())
+                .unwrap_or("?"),
+        ),
+        other => format!("delivery {other:?}"),
+    };
     let mut published: HashMap<&str, usize> = HashMap::new();
     for m in &received.messages {
         *published.entry(&m.id).or_default() += 1;
         match known.get(m.id.as_str()) {
-            None => books
-                .unexplained
-                .push(format!("message {} under an id no record holds", m.id)),
+            None => books.unexplained.push(format!(
+                "message {} under an id no record holds: {}",
+                m.id,
+                about(m)
+            )),
             Some(d) if *d != m.delivery => books.unexplained.push(format!(
                 "message {} carries delivery {:?}, its record {:?}",
                 m.id, m.delivery, d
@@ -255,6 +282,7 @@ mod tests {
         Stored {
             delivery: Some(n),
             ids: vec![id.to_owned()],
+            first_seen: None,
         }
     }
 

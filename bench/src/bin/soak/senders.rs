@@ -87,9 +87,14 @@ pub fn secret_of(provider: &dyn Provider) -> Option<&'static str> {
     }
 }
 
-/// Sends deliveries `0..count`, at most `concurrency` requests in flight;
-/// retries wait `time_scale` × the provider's delay without holding a slot.
-/// `started` counts the deliveries whose first attempt has begun.
+/// Sends deliveries `0..count`, at most `concurrency` first attempts in
+/// flight; retries wait `time_scale` × the provider's delay without holding
+/// a slot, then take one of their own `concurrency` slots. (Tokio's
+/// semaphore is first come, first served: sharing the first attempts' slots,
+/// a retry waited behind every delivery not yet begun, minutes into a
+/// 10,000 run, past ZLMediaKit's one-minute window, and was published as a
+/// new event, as a retry that late really is.) `started` counts the
+/// deliveries whose first attempt has begun.
 pub async fn send_all(
     pipelines: Arc<HashMap<&'static str, LivePipeline>>,
     count: usize,
@@ -97,7 +102,10 @@ pub async fn send_all(
     time_scale: f64,
     started: Arc<AtomicUsize>,
 ) -> Vec<Outcome> {
-    let slots = Arc::new(Semaphore::new(concurrency.max(1)));
+    let slots = Arc::new(Slots {
+        first: Semaphore::new(concurrency.max(1)),
+        retries: Semaphore::new(concurrency.max(1)),
+    });
     let mut tasks = Vec::with_capacity(count);
     for n in 0..count {
         let (pipelines, slots, started) = (pipelines.clone(), slots.clone(), started.clone());
@@ -112,9 +120,15 @@ pub async fn send_all(
     outcomes
 }
 
+/// Requests in flight: first attempts, and retries apart.
+struct Slots {
+    first: Semaphore,
+    retries: Semaphore,
+}
+
 async fn deliver(
     pipelines: &HashMap<&'static str, LivePipeline>,
-    slots: &Semaphore,
+    slots: &Slots,
     n: usize,
     time_scale: f64,
     started: &AtomicUsize,
@@ -125,27 +139,30 @@ async fn deliver(
     let (name, body) = provider.synthetic(&nonce, &nonce);
     let body = serde_json::to_vec(&Value::Object(body)).expect("JSON");
     let secret = secret_of(provider);
-    let first_sent = OffsetDateTime::now_utc();
     let delays = retry_delays(provider);
     let mut statuses = Vec::new();
+    // When the first attempt went out (the time a sender's retries keep).
+    let mut first_sent = None;
     for attempt in 0..=delays.len() {
         if attempt > 0 {
             let delay = delays[attempt - 1] as f64 * time_scale;
             tokio::time::sleep(Duration::from_secs_f64(delay)).await;
         }
-        let attempt_number = u32::try_from(attempt).unwrap_or(u32::MAX);
-        let prepared = prepared_body(provider, &body, secret, first_sent, attempt_number);
-        let request = request(provider, name, &prepared, &format!("{nonce}-{attempt}"));
-        let status = {
-            let _slot = slots
-                .acquire()
-                .await
-                .expect("the semaphore is never closed");
-            if attempt == 0 {
-                started.fetch_add(1, Ordering::SeqCst);
-            }
-            handle(pipeline, request).await.status
+        let pool = if attempt == 0 {
+            &slots.first
+        } else {
+            &slots.retries
         };
+        let slot = pool.acquire().await.expect("the semaphore is never closed");
+        if attempt == 0 {
+            started.fetch_add(1, Ordering::SeqCst);
+        }
+        let sent = *first_sent.get_or_insert_with(OffsetDateTime::now_utc);
+        let attempt_number = u32::try_from(attempt).unwrap_or(u32::MAX);
+        let prepared = prepared_body(provider, &body, secret, sent, attempt_number);
+        let request = request(provider, name, &prepared, &format!("{nonce}-{attempt}"));
+        let status = handle(pipeline, request).await.status;
+        drop(slot);
         statuses.push(status);
         if status == 200 {
             break;
