@@ -79,7 +79,10 @@ impl Chaos<'_> {
                         service: "sns",
                         target: self.topic_arn.clone(),
                         operation: None,
-                        count: 1,
+                        // Every time, as SNS refuses a message for what it
+                        // is (a single use was spent on a whole batch's
+                        // refusal, and the message, re-sent alone, passed).
+                        count: u32::MAX,
                         kind: FaultKind::Refuse {
                             code: REFUSAL_CODES[rng.usize(0..REFUSAL_CODES.len())],
                             matching: Some(matching),
