@@ -81,6 +81,35 @@ pub struct Signature {
     pub timestamp: Option<Timestamp>,
 }
 
+impl Signature {
+    /// `<header>: <timestamp>=<unix s>,<signature>=<hex HMAC-SHA256(secret,
+    /// timestamp + "." + body)>`, the layout Stripe's webhooks made common
+    /// (Mux's `t`/`v1`, Cloudflare Stream's `time`/`sig1`).
+    pub const fn timestamped_pairs(
+        header: &'static str,
+        timestamp: &'static str,
+        signature: &'static str,
+    ) -> Signature {
+        Signature {
+            header,
+            layout: Layout::Pairs {
+                timestamp,
+                signature,
+            },
+            algorithm: Algorithm::HmacSha256,
+            encoding: Encoding::Hex,
+            message: TIMESTAMP_DOT_BODY,
+            timestamp: Some(Timestamp {
+                source: TimestampSource::Pair,
+                format: TimeFormat::UnixSeconds,
+            }),
+        }
+    }
+}
+
+/// The message of [`Signature::timestamped_pairs`].
+const TIMESTAMP_DOT_BODY: &[Part] = &[Part::Timestamp, Part::Text("."), Part::Body];
+
 /// How a signature header's value is written.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Layout {

@@ -16,12 +16,13 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{AuthScheme, Delivery, Deployment, Identity, Imitate, Provider, Sending, single};
-use crate::auth::Verifier;
+use super::imitate::stamp::{TimeField, Unit, refresh_times};
+use super::signed::Signed;
+use super::{Delivery, Identity, single};
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, from_unix_millis, from_unix_seconds};
 use crate::inbound::Inbound;
-use crate::json::{Fields, parse_object};
+use crate::json::Fields;
 use crate::key;
 use crate::proof::{Algorithm, Encoding, Layout, Part, Proof, Scheme, Signature};
 
@@ -62,27 +63,18 @@ const RTC: i64 = 1;
 /// Cloud Recording's events (product 3).
 const CLOUD_RECORDING: i64 = 3;
 
-impl Provider for Agora {
-    fn name(&self) -> &'static str {
-        NAME
-    }
+impl Signed for Agora {
+    const NAME: &'static str = NAME;
+    const PROOF: &'static Proof = &PROOF;
+    const CONSOLE: &'static str = "Agora Console, Notifications (NCS) event callback URL";
+    // Agora resends at once, then at growing intervals, three times: the
+    // default sending.
+    const TIME_FIELDS: &'static [TimeField] = &[
+        (&["payload", "ts"], Unit::Seconds),
+        (&["payload", "sendts"], Unit::Millis),
+    ];
 
-    fn auth_scheme(&self) -> AuthScheme {
-        AuthScheme::Signed(&PROOF)
-    }
-
-    fn deployment(&self) -> Deployment {
-        Deployment {
-            console: "Agora Console, Notifications (NCS) event callback URL",
-            settings: &[],
-            own_settings: &[],
-        }
-    }
-
-    /// The proof was checked by the gate over these bytes.
-    fn accept(&self, inbound: &Inbound<'_>, _verifier: &Verifier) -> Result<Delivery, Rejection> {
-        let body = parse_object(inbound.body)?;
-        let f = Fields(&body);
+    fn normalize(&self, inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejection> {
         let notice = f.required_text("noticeId")?;
         let product = f.int("productId");
         let event = f.int("eventType");
@@ -136,6 +128,25 @@ impl Provider for Agora {
             time,
             data,
         ))
+    }
+
+    /// The event's own time ([`Signed::TIME_FIELDS`]) and `notifyMs`, the
+    /// send time, new on every resend.
+    fn refresh(&self, body: &mut Map<String, Value>, now: OffsetDateTime, attempt: u32) {
+        refresh_times(body, Self::TIME_FIELDS, now);
+        let millis = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        body.insert(
+            "notifyMs".to_owned(),
+            Value::from(millis + i64::from(attempt) * 1000),
+        );
+    }
+
+    fn synthetic_body(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
+        let body = serde_json::json!({
+            "noticeId": format!("livehook-check-{nonce}"), "productId": RTC, "eventType": 101, "notifyMs": 0,
+            "payload": {"channelName": stream, "ts": 0},
+        });
+        ("channel_create", super::into_map(body))
     }
 }
 
@@ -211,54 +222,10 @@ fn recording_file(details: Fields<'_>) -> Option<FileInfo> {
     })
 }
 
-impl Imitate for Agora {
-    fn sending(&self) -> Sending {
-        Sending {
-            // Agora resends at once, then at growing intervals, three times.
-            resends: true,
-            ..Sending::DEFAULT
-        }
-    }
-
-    /// `notifyMs` (the send time, new on every resend) and `payload.ts`
-    /// (channel events) or `payload.sendts` (recording events).
-    fn prepare(
-        &self,
-        body: &mut Map<String, Value>,
-        _secret: Option<&str>,
-        now: OffsetDateTime,
-        attempt: u32,
-    ) {
-        let millis = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-        body.insert(
-            "notifyMs".to_owned(),
-            Value::from(millis + i64::from(attempt) * 1000),
-        );
-        if let Some(Value::Object(payload)) = body.get_mut("payload") {
-            if payload.contains_key("ts") {
-                payload.insert("ts".to_owned(), Value::from(now.unix_timestamp()));
-            }
-            if payload.contains_key("sendts") {
-                payload.insert("sendts".to_owned(), Value::from(millis));
-            }
-        }
-    }
-
-    fn synthetic(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
-        let body = serde_json::json!({
-            "noticeId": format!("livehook-check-{nonce}"), "productId": RTC, "eventType": 101, "notifyMs": 0,
-            "payload": {"channelName": stream, "ts": 0},
-        });
-        ("channel_create", super::into_map(body))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::testing::{
-        SIGNING, deliver_signed, now, signed_headers, signed_platform_contract,
-    };
+    use crate::providers::testing::{now, signed_platform_contract};
 
     const CREATED: &[u8] = br#"{"noticeId":"2000001428:4330:107","productId":1,"eventType":101,"notifyMs":1611566412672,"payload":{"channelName":"test_webhook","ts":1611566412}}"#;
 
@@ -304,17 +271,11 @@ mod tests {
     }
 
     fn sample(name: &str) -> Vec<u8> {
-        let path = format!("{}/../events/agora/{name}.json", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(path)
-            .unwrap()
-            .trim_end()
-            .as_bytes()
-            .to_vec()
+        crate::providers::testing::sample(&Agora, name)
     }
 
     fn send(body: &[u8]) -> Delivery {
-        let headers = signed_headers(&Agora, SIGNING[0], body, now(), &[]);
-        deliver_signed(&Agora, "POST", "/agora", &headers, body).unwrap()
+        crate::providers::testing::deliver_signed_body(&Agora, body).unwrap()
     }
 
     #[test]
@@ -421,10 +382,6 @@ mod tests {
 
     #[test]
     fn a_resend_with_a_new_notify_ms_is_the_same_notice() {
-        let send = |body: &[u8]| {
-            let headers = signed_headers(&Agora, SIGNING[0], body, now(), &[]);
-            deliver_signed(&Agora, "POST", "/agora", &headers, body).unwrap()
-        };
         let first = send(CREATED);
         let resent = String::from_utf8_lossy(CREATED).replace("1611566412672", "1611566415001");
         assert_eq!(send(resent.as_bytes()).key, first.key);

@@ -19,20 +19,16 @@
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
 
-use super::imitate::stamp::{TimeField, Unit, refresh_times};
-use super::{AuthScheme, Delivery, Deployment, Identity, Imitate, Provider, Sending, single};
-use crate::auth::Verifier;
+use super::imitate::stamp::{TimeField, Unit};
+use super::signed::Signed;
+use super::{Delivery, Identity, single};
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, from_unix_seconds, parse_rfc3339};
 use crate::inbound::Inbound;
-use crate::json::{Fields, parse_object};
+use crate::json::Fields;
 use crate::key;
-use crate::proof::{
-    Algorithm, Encoding, Layout, Part, Proof, Scheme, Signature, TimeFormat, Timestamp,
-    TimestampSource,
-};
+use crate::proof::{Proof, Scheme, Signature};
 
 /// Cloudflare Stream adapter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,52 +43,46 @@ pub static PROOF: Proof = Proof {
     secret_variable: "LIVEHOOK_CLOUDFLARE_SECRET",
     secret_about: "Cloudflare Stream webhook secret (returned by PUT /accounts/{id}/stream/webhook) and the Notifications webhook destination's secret, comma-separated (and for rotation)",
     schemes: &[
-        Scheme::Signature(Signature {
-            header: "webhook-signature",
-            layout: Layout::Pairs {
-                timestamp: "time",
-                signature: "sig1",
-            },
-            algorithm: Algorithm::HmacSha256,
-            encoding: Encoding::Hex,
-            message: &[Part::Timestamp, Part::Text("."), Part::Body],
-            timestamp: Some(Timestamp {
-                source: TimestampSource::Pair,
-                format: TimeFormat::UnixSeconds,
-            }),
-        }),
+        Scheme::Signature(Signature::timestamped_pairs(
+            "webhook-signature",
+            "time",
+            "sig1",
+        )),
         Scheme::SecretHeader("cf-webhook-auth"),
     ],
     tolerance: Duration::from_secs(300),
 };
 
-impl Provider for Cloudflare {
-    fn name(&self) -> &'static str {
-        NAME
-    }
+impl Signed for Cloudflare {
+    const NAME: &'static str = NAME;
+    const PROOF: &'static Proof = &PROOF;
+    const CONSOLE: &'static str = "Cloudflare Stream webhook notificationUrl (PUT /accounts/{id}/stream/webhook) and Notifications webhook destination for Stream Live";
+    // Both Stream and Notifications retry a failed delivery: the default sending.
+    const TIME_FIELDS: &'static [TimeField] = TIME_FIELDS;
 
-    fn auth_scheme(&self) -> AuthScheme {
-        AuthScheme::Signed(&PROOF)
-    }
-
-    fn deployment(&self) -> Deployment {
-        Deployment {
-            console: "Cloudflare Stream webhook notificationUrl (PUT /accounts/{id}/stream/webhook) and Notifications webhook destination for Stream Live",
-            settings: &[],
-            own_settings: &[],
-        }
-    }
-
-    /// The proof was checked by the gate over these bytes.
-    fn accept(&self, inbound: &Inbound<'_>, _verifier: &Verifier) -> Result<Delivery, Rejection> {
-        let body = parse_object(inbound.body)?;
-        let f = Fields(&body);
+    fn normalize(&self, inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejection> {
         // A notification has its `data`; a video is the video object itself.
-        if body.contains_key("data") {
+        if f.0.contains_key("data") {
             live_input(inbound, f, f.object("data"))
         } else {
             video(inbound, f)
         }
+    }
+
+    fn synthetic_body(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
+        let body = serde_json::json!({
+            "name": "livehook check",
+            "text": format!("Notification type: Stream Live Input\nInput ID: {stream}"),
+            "data": {
+                "notification_name": "Stream Live Input",
+                "input_id": stream,
+                "event_type": "live_input.connected",
+                "updated_at": "1970-01-01T00:00:00Z",
+            },
+            "ts": 0,
+            "livehook_check": nonce,
+        });
+        ("live_input.connected", super::into_map(body))
     }
 }
 
@@ -194,42 +184,6 @@ fn video(inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejection> {
     ))
 }
 
-impl Imitate for Cloudflare {
-    fn sending(&self) -> Sending {
-        Sending {
-            // Both Stream and Notifications retry a failed delivery.
-            resends: true,
-            ..Sending::DEFAULT
-        }
-    }
-
-    fn prepare(
-        &self,
-        body: &mut Map<String, Value>,
-        _secret: Option<&str>,
-        now: OffsetDateTime,
-        _attempt: u32,
-    ) {
-        refresh_times(body, TIME_FIELDS, now);
-    }
-
-    fn synthetic(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
-        let body = serde_json::json!({
-            "name": "livehook check",
-            "text": format!("Notification type: Stream Live Input\nInput ID: {stream}"),
-            "data": {
-                "notification_name": "Stream Live Input",
-                "input_id": stream,
-                "event_type": "live_input.connected",
-                "updated_at": "1970-01-01T00:00:00Z",
-            },
-            "ts": 0,
-            "livehook_check": nonce,
-        });
-        ("live_input.connected", super::into_map(body))
-    }
-}
-
 /// Cloudflare's own times of the event.
 const TIME_FIELDS: &[TimeField] = &[
     (&["modified"], Unit::Rfc3339),
@@ -242,24 +196,15 @@ mod tests {
     use super::*;
     use crate::error::AuthFailure;
     use crate::providers::testing::{
-        SIGNING, WRONG_SIGNING, deliver_signed, now, signed_headers, signed_platform_contract,
+        SIGNING, WRONG_SIGNING, deliver_signed, signed_headers, signed_platform_contract,
     };
 
     fn sample(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/../events/cloudflare/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read_to_string(path)
-            .unwrap()
-            .trim_end()
-            .as_bytes()
-            .to_vec()
+        crate::providers::testing::sample(&Cloudflare, name)
     }
 
     fn deliver(body: &[u8]) -> Result<Delivery, Rejection> {
-        let headers = signed_headers(&Cloudflare, SIGNING[0], body, now(), &[]);
-        deliver_signed(&Cloudflare, "POST", "/cloudflare", &headers, body)
+        crate::providers::testing::deliver_signed_body(&Cloudflare, body)
     }
 
     fn notify(secret: &str, body: &[u8]) -> Result<Delivery, Rejection> {
@@ -288,7 +233,7 @@ mod tests {
         let body = sample("video.ready");
         let header =
             "time=1230811200,sig1=540ea8fadac7f6a14d4f6fcc13a46b1e4c4c03194aac30648a6b7a3baf18ba8c";
-        let at = OffsetDateTime::from_unix_timestamp(1_230_811_200).unwrap();
+        let at = time::OffsetDateTime::from_unix_timestamp(1_230_811_200).unwrap();
         assert_eq!(
             signed_headers(&Cloudflare, SIGNING[0], &body, at, &[]),
             [("webhook-signature".to_owned(), header.to_owned())]

@@ -11,14 +11,14 @@
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
 
-use super::{AuthScheme, Delivery, Deployment, Identity, Imitate, Provider, Sending, single};
-use crate::auth::Verifier;
+use super::imitate::stamp::{TimeField, Unit};
+use super::signed::Signed;
+use super::{Delivery, Identity, Sending, single};
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, from_unix_seconds};
 use crate::inbound::Inbound;
-use crate::json::{Fields, object_without_nested, parse_object};
+use crate::json::{Fields, object_without_nested};
 use crate::key;
 use crate::proof::{Proof, Scheme};
 
@@ -41,31 +41,21 @@ pub static PROOF: Proof = Proof {
 /// servers) and an ingress's stream key, which would let anyone publish.
 const NESTED_SECRETS: &[(&str, &str)] = &[("room", "turnPassword"), ("ingressInfo", "streamKey")];
 
-impl Provider for LiveKit {
-    fn name(&self) -> &'static str {
-        NAME
-    }
+impl Signed for LiveKit {
+    const NAME: &'static str = NAME;
+    const PROOF: &'static Proof = &PROOF;
+    const CONSOLE: &'static str =
+        "LiveKit Cloud project settings, Webhooks (self-hosted: webhook.urls in livekit.yaml) URL";
+    const NESTED_SECRETS: &'static [(&'static str, &'static str)] = NESTED_SECRETS;
+    // LiveKit retries a failed delivery (its SDK warns of duplicates).
+    const SENDING: Sending = Sending {
+        headers: &[("content-type", "application/webhook+json")],
+        ..Sending::DEFAULT
+    };
+    /// `createdAt`: Unix seconds, as LiveKit writes it (a string).
+    const TIME_FIELDS: &'static [TimeField] = &[(&["createdAt"], Unit::Seconds)];
 
-    fn auth_scheme(&self) -> AuthScheme {
-        AuthScheme::Signed(&PROOF)
-    }
-
-    fn nested_secret_fields(&self) -> &'static [(&'static str, &'static str)] {
-        NESTED_SECRETS
-    }
-
-    fn deployment(&self) -> Deployment {
-        Deployment {
-            console: "LiveKit Cloud project settings, Webhooks (self-hosted: webhook.urls in livekit.yaml) URL",
-            settings: &[],
-            own_settings: &[],
-        }
-    }
-
-    /// The proof was checked by the gate over these bytes.
-    fn accept(&self, inbound: &Inbound<'_>, _verifier: &Verifier) -> Result<Delivery, Rejection> {
-        let body = parse_object(inbound.body)?;
-        let f = Fields(&body);
+    fn normalize(&self, inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejection> {
         let event = f.required_text("event")?;
         let egress = f.object("egressInfo");
         let egress_status = egress.and_then(|e| e.text("status"));
@@ -140,35 +130,8 @@ impl Provider for LiveKit {
             data,
         ))
     }
-}
 
-impl Imitate for LiveKit {
-    fn sending(&self) -> Sending {
-        Sending {
-            // LiveKit retries a failed delivery (its SDK warns of duplicates).
-            resends: true,
-            headers: &[("content-type", "application/webhook+json")],
-            ..Sending::DEFAULT
-        }
-    }
-
-    /// `createdAt` refreshed (Unix seconds, as LiveKit writes it: a string).
-    fn prepare(
-        &self,
-        body: &mut Map<String, Value>,
-        _secret: Option<&str>,
-        now: OffsetDateTime,
-        _attempt: u32,
-    ) {
-        if body.contains_key("createdAt") {
-            body.insert(
-                "createdAt".to_owned(),
-                Value::String(now.unix_timestamp().to_string()),
-            );
-        }
-    }
-
-    fn synthetic(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
+    fn synthetic_body(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
         let body = serde_json::json!({
             "event": "room_started",
             "room": {"sid": format!("RM_{nonce}"), "name": stream, "emptyTimeout": 300, "creationTime": "0"},
@@ -206,17 +169,11 @@ mod tests {
     };
 
     fn sample(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/../events/livekit/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let text = std::fs::read_to_string(path).unwrap();
-        text.trim_end().as_bytes().to_vec()
+        crate::providers::testing::sample(&LiveKit, name)
     }
 
     fn deliver(body: &[u8]) -> Result<Delivery, Rejection> {
-        let headers = signed_headers(&LiveKit, SIGNING[0], body, now(), &[]);
-        deliver_signed(&LiveKit, "POST", "/livekit", &headers, body)
+        crate::providers::testing::deliver_signed_body(&LiveKit, body)
     }
 
     #[test]

@@ -28,6 +28,7 @@ mod mediamtx;
 mod mux;
 mod nginx;
 pub mod settings;
+mod signed;
 mod srs;
 mod tencent;
 mod twitch;

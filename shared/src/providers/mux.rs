@@ -8,20 +8,16 @@
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
 
-use super::imitate::stamp::{TimeField, Unit, refresh_times};
-use super::{AuthScheme, Delivery, Deployment, Identity, Imitate, Provider, Sending, single};
-use crate::auth::Verifier;
+use super::imitate::stamp::{TimeField, Unit};
+use super::signed::Signed;
+use super::{Delivery, Identity, single};
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, parse_rfc3339};
 use crate::inbound::Inbound;
-use crate::json::{Fields, object_without_nested, parse_object};
+use crate::json::{Fields, object_without_nested};
 use crate::key;
-use crate::proof::{
-    Algorithm, Encoding, Layout, Part, Proof, Scheme, Signature, TimeFormat, Timestamp,
-    TimestampSource,
-};
+use crate::proof::{Proof, Scheme, Signature};
 
 /// Mux webhook adapter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -33,20 +29,11 @@ const NAME: &str = "mux";
 pub static PROOF: Proof = Proof {
     secret_variable: "LIVEHOOK_MUX_SECRET",
     secret_about: "Mux webhook signing secret(s) (Settings, Webhooks, Show Signing Secret), comma-separated for rotation",
-    schemes: &[Scheme::Signature(Signature {
-        header: "mux-signature",
-        layout: Layout::Pairs {
-            timestamp: "t",
-            signature: "v1",
-        },
-        algorithm: Algorithm::HmacSha256,
-        encoding: Encoding::Hex,
-        message: &[Part::Timestamp, Part::Text("."), Part::Body],
-        timestamp: Some(Timestamp {
-            source: TimestampSource::Pair,
-            format: TimeFormat::UnixSeconds,
-        }),
-    })],
+    schemes: &[Scheme::Signature(Signature::timestamped_pairs(
+        "mux-signature",
+        "t",
+        "v1",
+    ))],
     tolerance: Duration::from_secs(300),
 };
 
@@ -60,31 +47,15 @@ const NESTED_SECRETS: &[(&str, &str)] = &[
     ("data", "url"),
 ];
 
-impl Provider for Mux {
-    fn name(&self) -> &'static str {
-        NAME
-    }
+impl Signed for Mux {
+    const NAME: &'static str = NAME;
+    const PROOF: &'static Proof = &PROOF;
+    const CONSOLE: &'static str = "Mux dashboard, Settings, Webhooks URL (per environment)";
+    const NESTED_SECRETS: &'static [(&'static str, &'static str)] = NESTED_SECRETS;
+    // Mux retries for up to 24 hours until it gets a 2xx: the default sending.
+    const TIME_FIELDS: &'static [TimeField] = TIME_FIELDS;
 
-    fn auth_scheme(&self) -> AuthScheme {
-        AuthScheme::Signed(&PROOF)
-    }
-
-    fn nested_secret_fields(&self) -> &'static [(&'static str, &'static str)] {
-        NESTED_SECRETS
-    }
-
-    fn deployment(&self) -> Deployment {
-        Deployment {
-            console: "Mux dashboard, Settings, Webhooks URL (per environment)",
-            settings: &[],
-            own_settings: &[],
-        }
-    }
-
-    /// The proof was checked by the gate over these bytes.
-    fn accept(&self, inbound: &Inbound<'_>, _verifier: &Verifier) -> Result<Delivery, Rejection> {
-        let body = parse_object(inbound.body)?;
-        let f = Fields(&body);
+    fn normalize(&self, inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejection> {
         let event = f.required_text("type")?;
         let event_type = event_type(&event);
         let data = f.object("data");
@@ -139,6 +110,19 @@ impl Provider for Mux {
             f.text("created_at").as_deref().and_then(parse_rfc3339),
             normalized,
         ))
+    }
+
+    fn synthetic_body(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
+        let body = serde_json::json!({
+            "type": "video.live_stream.active",
+            "object": {"type": "live_stream", "id": stream},
+            "id": format!("livehook-check-{nonce}"),
+            "environment": {"name": "livehook check", "id": "check"},
+            "data": {"id": stream, "status": "active"},
+            "created_at": "1970-01-01T00:00:00Z",
+            "livehook_check": nonce,
+        });
+        ("video.live_stream.active", super::into_map(body))
     }
 }
 
@@ -199,61 +183,20 @@ fn error_text(errors: Fields<'_>) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-impl Imitate for Mux {
-    fn sending(&self) -> Sending {
-        Sending {
-            // Mux retries for up to 24 hours until it gets a 2xx.
-            resends: true,
-            ..Sending::DEFAULT
-        }
-    }
-
-    fn prepare(
-        &self,
-        body: &mut Map<String, Value>,
-        _secret: Option<&str>,
-        now: OffsetDateTime,
-        _attempt: u32,
-    ) {
-        refresh_times(body, TIME_FIELDS, now);
-    }
-
-    fn synthetic(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
-        let body = serde_json::json!({
-            "type": "video.live_stream.active",
-            "object": {"type": "live_stream", "id": stream},
-            "id": format!("livehook-check-{nonce}"),
-            "environment": {"name": "livehook check", "id": "check"},
-            "data": {"id": stream, "status": "active"},
-            "created_at": "1970-01-01T00:00:00Z",
-            "livehook_check": nonce,
-        });
-        ("video.live_stream.active", super::into_map(body))
-    }
-}
-
 /// Mux's own time of the event.
 const TIME_FIELDS: &[TimeField] = &[(&["created_at"], Unit::Rfc3339)];
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::testing::{
-        SIGNING, deliver_signed, now, signed_headers, signed_platform_contract,
-    };
+    use crate::providers::testing::signed_platform_contract;
 
     fn sample(name: &str) -> Vec<u8> {
-        let path = format!("{}/../events/mux/{name}.json", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(path)
-            .unwrap()
-            .trim_end()
-            .as_bytes()
-            .to_vec()
+        crate::providers::testing::sample(&Mux, name)
     }
 
     fn deliver(body: &[u8]) -> Result<Delivery, Rejection> {
-        let headers = signed_headers(&Mux, SIGNING[0], body, now(), &[]);
-        deliver_signed(&Mux, "POST", "/mux", &headers, body)
+        crate::providers::testing::deliver_signed_body(&Mux, body)
     }
 
     #[test]

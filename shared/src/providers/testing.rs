@@ -105,6 +105,29 @@ pub fn signed_headers(
     headers
 }
 
+/// The committed sample `events/<provider>/<name>.json`: the body as the
+/// platform sends it (the file's final newline is not part of it).
+pub fn sample(provider: &dyn Provider, name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../events/{}/{name}.json",
+        env!("CARGO_MANIFEST_DIR"),
+        provider.name()
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.trim_end().as_bytes().to_vec()
+}
+
+/// `body` POSTed to the provider's route, signed as the platform signs it
+/// with the first of [`SIGNING`] at the test clock, through the whole gate
+/// ([`deliver_signed`]).
+pub fn deliver_signed_body(
+    provider: &'static dyn Provider,
+    body: &[u8],
+) -> Result<Delivery, Rejection> {
+    let headers = signed_headers(provider, SIGNING[0], body, now(), &[]);
+    deliver_signed(provider, "POST", &super::route(provider), &headers, body)
+}
+
 /// Delivers a request through the whole gate (proof, adapter, replay
 /// window off, redaction) at the test clock, with [`SIGNING`] configured.
 pub fn deliver_signed(

@@ -13,16 +13,14 @@
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
 
-use super::{
-    Answer, AuthScheme, Delivery, Deployment, Identity, Imitate, Provider, Sending, single,
-};
-use crate::auth::Verifier;
+use super::imitate::stamp::{TimeField, Unit};
+use super::signed::Signed;
+use super::{Answer, Delivery, Identity, single};
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, parse_rfc3339};
 use crate::inbound::Inbound;
-use crate::json::{Fields, parse_object};
+use crate::json::Fields;
 use crate::key;
 use crate::proof::{
     Algorithm, Encoding, Layout, Part, Proof, Scheme, Signature, TimeFormat, Timestamp,
@@ -60,26 +58,19 @@ pub static PROOF: Proof = Proof {
     tolerance: Duration::from_secs(600),
 };
 
-impl Provider for Twitch {
-    fn name(&self) -> &'static str {
-        NAME
-    }
+impl Signed for Twitch {
+    const NAME: &'static str = NAME;
+    const PROOF: &'static Proof = &PROOF;
+    const CONSOLE: &'static str =
+        "Twitch EventSub subscription transport.callback (POST /eventsub/subscriptions)";
+    // Twitch resends a notification that is not answered 2xx in a few
+    // seconds, with the same message id: the default sending.
+    const TIME_FIELDS: &'static [TimeField] = &[
+        (&["event", "started_at"], Unit::Rfc3339),
+        (&["event", "followed_at"], Unit::Rfc3339),
+    ];
 
-    fn auth_scheme(&self) -> AuthScheme {
-        AuthScheme::Signed(&PROOF)
-    }
-
-    fn deployment(&self) -> Deployment {
-        Deployment {
-            console: "Twitch EventSub subscription transport.callback (POST /eventsub/subscriptions)",
-            settings: &[],
-            own_settings: &[],
-        }
-    }
-
-    /// The proof (over the message id, its timestamp and these bytes) was
-    /// checked by the gate.
-    fn accept(&self, inbound: &Inbound<'_>, _verifier: &Verifier) -> Result<Delivery, Rejection> {
+    fn normalize(&self, inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejection> {
         let header = |name: &str| {
             inbound
                 .headers
@@ -87,8 +78,6 @@ impl Provider for Twitch {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let body = parse_object(inbound.body)?;
-        let f = Fields(&body);
         let message_id = header(MESSAGE_ID)
             .ok_or_else(|| Rejection::malformed("missing Twitch-Eventsub-Message-Id"))?;
         let message_type = header(MESSAGE_TYPE).unwrap_or_default();
@@ -168,6 +157,44 @@ impl Provider for Twitch {
         delivery.answer = answer;
         Ok(delivery)
     }
+
+    /// The message id (a UUID, the same for every resend of one body, as
+    /// Twitch keeps it across resends) and the message type the body's
+    /// shape says: a `challenge` is a verification, an `event` a
+    /// notification, anything else a revocation.
+    fn chosen_headers(&self, body: &[u8]) -> Vec<(String, String)> {
+        use sha2::Digest;
+        let hex = key::to_hex(&sha2::Sha256::digest(body));
+        let id = format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        );
+        let kind = match serde_json::from_slice::<Map<String, Value>>(body) {
+            Ok(b) if b.contains_key("challenge") => "webhook_callback_verification",
+            Ok(b) if b.contains_key("event") => "notification",
+            Ok(_) => "revocation",
+            Err(_) => "notification",
+        };
+        vec![
+            (MESSAGE_ID.to_owned(), id),
+            (MESSAGE_TYPE.to_owned(), kind.to_owned()),
+        ]
+    }
+
+    fn synthetic_body(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
+        let body = serde_json::json!({
+            "subscription": {"id": format!("livehook-check-{nonce}"), "status": "enabled", "type": "stream.online", "version": "1",
+                "condition": {"broadcaster_user_id": "0"}, "transport": {"method": "webhook", "callback": "https://example.com/twitch"},
+                "created_at": "1970-01-01T00:00:00Z", "cost": 0},
+            "event": {"id": nonce, "broadcaster_user_id": "0", "broadcaster_user_login": stream, "broadcaster_user_name": stream,
+                "type": "live", "started_at": "1970-01-01T00:00:00Z"},
+        });
+        ("stream.online", super::into_map(body))
+    }
 }
 
 /// The catalog type of a notification, by its subscription type: the
@@ -193,72 +220,6 @@ fn notification_type(subscription_type: &str) -> EventType {
     }
 }
 
-impl Imitate for Twitch {
-    fn sending(&self) -> Sending {
-        Sending {
-            // Twitch resends a notification that is not answered 2xx in a
-            // few seconds, with the same message id.
-            resends: true,
-            ..Sending::DEFAULT
-        }
-    }
-
-    fn prepare(
-        &self,
-        body: &mut Map<String, Value>,
-        _secret: Option<&str>,
-        now: OffsetDateTime,
-        _attempt: u32,
-    ) {
-        let at = crate::event::format_time(now);
-        if let Some(Value::Object(event)) = body.get_mut("event") {
-            for field in EVENT_TIMES {
-                if event.contains_key(*field) {
-                    event.insert((*field).to_owned(), Value::String(at.clone()));
-                }
-            }
-        }
-    }
-
-    /// The message id (a UUID, the same for every resend of one body, as
-    /// Twitch keeps it across resends) and the message type the body's
-    /// shape says: a `challenge` is a verification, an `event` a
-    /// notification, anything else a revocation.
-    fn headers_before_signing(&self, body: &[u8]) -> Vec<(String, String)> {
-        use sha2::Digest;
-        let hex = key::to_hex(&sha2::Sha256::digest(body));
-        let id = format!(
-            "{}-{}-{}-{}-{}",
-            &hex[0..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..32]
-        );
-        let kind = match serde_json::from_slice::<Map<String, Value>>(body) {
-            Ok(b) if b.contains_key("challenge") => "webhook_callback_verification",
-            Ok(b) if b.contains_key("event") => "notification",
-            Ok(_) => "revocation",
-            Err(_) => "notification",
-        };
-        vec![
-            (MESSAGE_ID.to_owned(), id),
-            (MESSAGE_TYPE.to_owned(), kind.to_owned()),
-        ]
-    }
-
-    fn synthetic(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
-        let body = serde_json::json!({
-            "subscription": {"id": format!("livehook-check-{nonce}"), "status": "enabled", "type": "stream.online", "version": "1",
-                "condition": {"broadcaster_user_id": "0"}, "transport": {"method": "webhook", "callback": "https://example.com/twitch"},
-                "created_at": "1970-01-01T00:00:00Z", "cost": 0},
-            "event": {"id": nonce, "broadcaster_user_id": "0", "broadcaster_user_login": stream, "broadcaster_user_name": stream,
-                "type": "live", "started_at": "1970-01-01T00:00:00Z"},
-        });
-        ("stream.online", super::into_map(body))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,15 +228,7 @@ mod tests {
     };
 
     fn sample(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/../events/twitch/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read_to_string(path)
-            .unwrap()
-            .trim_end()
-            .as_bytes()
-            .to_vec()
+        crate::providers::testing::sample(&Twitch, name)
     }
 
     fn deliver(kind: &str, id: &str, body: &[u8]) -> Result<Delivery, Rejection> {
@@ -406,7 +359,8 @@ mod tests {
 
     #[test]
     fn tools_choose_the_message_headers_before_signing() {
-        let headers = |body: &[u8]| Twitch.headers_before_signing(body);
+        let headers =
+            |body: &[u8]| crate::providers::Imitate::headers_before_signing(&Twitch, body);
         let online = sample("stream.online");
         let first = headers(&online);
         // A resend of the same delivery keeps its message id; another event has its own.
