@@ -39,12 +39,15 @@ pub static PROOF: Proof = Proof {
 
 /// A live stream's `stream_key` and `srt_passphrase` let anyone publish to
 /// it; a simulcast target's `stream_key` (and an SRT target's `url`, which
-/// carries its passphrase) publish to the third-party service; a direct
-/// upload's `url` is a signed URL that uploads into the account.
+/// carries its passphrase) publish to the third-party service, and a live
+/// stream lists its targets with theirs (`simulcast_targets`, left out
+/// whole); a direct upload's `url` is a signed URL that uploads into the
+/// account.
 const NESTED_SECRETS: &[(&str, &str)] = &[
     ("data", "stream_key"),
     ("data", "srt_passphrase"),
     ("data", "url"),
+    ("data", "simulcast_targets"),
 ];
 
 impl Signed for Mux {
@@ -335,6 +338,14 @@ mod tests {
             (
                 "video.live_stream.simulcast_target.broadcasting",
                 &["live_123456789_AbCdEf", "rtmp://live.twitch.tv"][..],
+            ),
+            (
+                "video.live_stream.active",
+                &[
+                    "a8b7c6d5-e4f3",
+                    "live_987654321_ZyXw",
+                    "srt://srt.example.com",
+                ][..],
             ),
         ] {
             let d = deliver(&sample(name)).unwrap();
