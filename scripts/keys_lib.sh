@@ -47,18 +47,22 @@ keys_create() {
   key=$(keys_cli keys create "$@" 2>"$log" | tail -n 1) && [ -n "$key" ] && echo "$key"
 }
 
-# rtmp_push URL SECONDS LOG: ffmpeg publishes a test picture to URL for
-# SECONDS (in real time); its exit status is the publisher's.
+# rtmp_push URL SECONDS LOG: ffmpeg publishes a test picture (H.264), or a
+# tone (AAC) when $keys_media is audio, to URL for SECONDS (in real time);
+# its exit status is the publisher's.
 rtmp_push() {
-  timeout $(($2 + 60)) ffmpeg -nostdin -hide_banner -loglevel error -re \
-    -f lavfi -i "testsrc=size=160x120:rate=15" -t "$2" -c:v libx264 -preset ultrafast -g 15 \
+  local media=(-f lavfi -i "testsrc=size=160x120:rate=15" -c:v libx264 -preset ultrafast -g 15)
+  [ "${keys_media:-video}" = audio ] && media=(-f lavfi -i "sine=frequency=1000:sample_rate=44100" -c:a aac)
+  timeout $(($2 + 60)) ffmpeg -nostdin -hide_banner -loglevel error -re "${media[@]}" -t "$2" \
     -f flv "$1" >"$3" 2>&1
 }
 
-# rtmp_play URL LOG: ffmpeg plays URL until it has decoded 15 frames; its
-# exit status is the player's.
+# rtmp_play URL LOG: ffmpeg plays URL until it has decoded 15 frames (of
+# $keys_media); its exit status is the player's.
 rtmp_play() {
-  timeout 60 ffmpeg -nostdin -hide_banner -loglevel error -i "$1" -frames:v 15 -f null - >"$2" 2>&1
+  local frames=-frames:v
+  [ "${keys_media:-video}" = audio ] && frames=-frames:a
+  timeout 60 ffmpeg -nostdin -hide_banner -loglevel error -i "$1" "$frames" 15 -f null - >"$2" 2>&1
 }
 
 # ffmpeg_error LOG: ffmpeg's last error, without the URL (it holds the key).
