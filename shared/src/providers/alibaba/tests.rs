@@ -250,3 +250,34 @@ fn unknown_callbacks_are_published_as_unrecognized() {
     .unwrap();
     assert_eq!(unknown_action.event_type(), EventType::Unrecognized);
 }
+
+#[test]
+fn synthetic_stream_callbacks_go_as_signed_gets_one_event_per_nonce() {
+    // As the tools send it: a GET, its fields in the query, signed for the
+    // query's `app`.
+    let send = |nonce: &str| {
+        let (_, body) = Alibaba.synthetic("livehook-check", nonce);
+        let bytes = crate::providers::prepared_body(
+            &Alibaba,
+            &serde_json::to_vec(&body).unwrap(),
+            None,
+            now(),
+            0,
+        );
+        let wire = crate::providers::wire(&Alibaba, &bytes);
+        assert_eq!((wire.method, wire.body.as_slice()), ("GET", &b""[..]));
+        let headers = crate::providers::signed_headers(
+            &Alibaba,
+            &wire.body,
+            Some(SIGNING[0]),
+            now(),
+            wire.target(HOST),
+        );
+        let path = format!("/alibaba?{}", wire.query);
+        deliver_signed(&Alibaba, "GET", &path, &headers, b"").unwrap()
+    };
+    let (first, second) = (send("n-1"), send("n-2"));
+    assert_eq!(first.event_type(), EventType::StreamStarted);
+    assert_ne!(first.key, second.key, "two checks in one second");
+    assert_eq!(send("n-1").key, first.key, "a resend is the same event");
+}
