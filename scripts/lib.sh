@@ -94,8 +94,8 @@ watch_start() {
 
 # watch_warm BASE [FUNCTION…]: starts every function (or those named) under
 # `cargo lambda watch` (it starts one on its first request) so that the first
-# real delivery is answered at once: a GET to each provider (405, nothing
-# stored) and an empty batch to the relay, all at once, each repeated until
+# real delivery is answered at once: a PUT to each provider (405, nothing
+# stored: no provider takes PUT, while Alibaba's takes GET) and an empty batch to the relay, all at once, each repeated until
 # the function itself answers (the gateway answers 5xx while a function is
 # still starting).
 watch_warm() {
@@ -114,7 +114,7 @@ watch_warm() {
             "$1/2015-03-31/functions/relay/invocations") || status=000
           [ "$status" = 200 ] && exit 0
         else
-          status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 "$1/lambda-url/$f/") || status=000
+          status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 -X PUT "$1/lambda-url/$f/") || status=000
           [ "$status" = 405 ] && exit 0
         fi
         sleep 1
