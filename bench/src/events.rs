@@ -271,4 +271,41 @@ mod tests {
         assert_eq!(p["stream"], "bench-1");
         assert_eq!(p["param"], "");
     }
+
+    #[test]
+    fn every_providers_event_passes_its_gate() {
+        // As its function admits it: the token, Tencent's key, or the
+        // platform's proof (Volcengine's in the body, Alibaba's stream
+        // callback a GET signed for the query's domain).
+        use livehook::auth::{Secret, TokenSet, Verifier};
+        use livehook::pipeline::{Gate, Limits};
+        let verifier = Verifier {
+            tokens: TokenSet::parse("bench-token"),
+            tencent_key: Some(Secret::new("bench-key")),
+            signing: livehook::proof::SigningSecrets::parse(crate::SIGNING_SECRET),
+            allow_unauthenticated: false,
+            ..Verifier::default()
+        };
+        for provider in ALL {
+            let events = Events::new(provider.name(), None, "bench-token", "bench-key");
+            let event = events.event(1, 0);
+            // Sent with the method the platform uses for this delivery.
+            let sent: Value = serde_json::from_str(&event).unwrap();
+            let method = wire(events.provider, &events.body(1, 0).1).method;
+            assert_eq!(sent["requestContext"]["http"]["method"], method);
+            let request = lambda_http::request::from_str(&event).unwrap();
+            let gate = Gate::new(
+                provider,
+                verifier.clone(),
+                Limits {
+                    max_body_bytes: 1 << 20,
+                    retention: std::time::Duration::from_secs(86_400),
+                    replay_window: std::time::Duration::ZERO,
+                    max_message_bytes: 262_144,
+                },
+            );
+            let admitted = gate.admit(&request, OffsetDateTime::now_utc(), "bench");
+            assert!(admitted.is_ok(), "{}: {admitted:?}", provider.name());
+        }
+    }
 }

@@ -339,17 +339,18 @@ async fn post(
 }
 
 /// The hint for a first delivery refused with 401.
-fn credential_hint(provider: &dyn Imitate) -> &'static str {
+fn credential_hint(provider: &dyn Imitate) -> String {
     match provider.auth_scheme() {
         AuthScheme::QueryToken => {
-            "wrong token: --token (LIVEHOOK_TOKEN) must be one of the stack's Token values"
+            "wrong token: --token (LIVEHOOK_TOKEN) must be one of the stack's Token values".to_owned()
         }
         AuthScheme::TencentSign => {
-            "wrong Tencent key: --tencent-key (LIVEHOOK_TENCENT_KEY) must equal the stack's TencentKey, the callback key set in Tencent's console"
+            "wrong Tencent key: --tencent-key (LIVEHOOK_TENCENT_KEY) must equal the stack's TencentKey, the callback key set in Tencent's console".to_owned()
         }
-        AuthScheme::Signed(_) => {
-            "wrong signing secret: --secret (or the platform's LIVEHOOK_<PROVIDER>_SECRET) must be one of the function's secrets, the one set in the platform's console (LiveKit: APIKEY:SECRET)"
-        }
+        AuthScheme::Signed(proof) => format!(
+            "wrong signing secret: --secret (or {}) must be one of the function's secrets, the one set in the platform's console (LiveKit: APIKEY:SECRET)",
+            proof.secret_variable
+        ),
     }
 }
 
@@ -441,7 +442,7 @@ async fn check_one(
         Ok(status) if status.is_success() => outcome.status = status.as_u16().to_string(),
         Ok(status) => {
             outcome.status = status.as_u16().to_string();
-            outcome.problems.push(credential_hint(provider).to_owned());
+            outcome.problems.push(credential_hint(provider));
             return Ok(outcome);
         }
         Err(e) => {
@@ -578,5 +579,11 @@ mod tests {
     #[test]
     fn nonces_are_unique() {
         assert_ne!(nonce("a"), nonce("a"));
+    }
+
+    #[test]
+    fn a_refused_platform_is_told_its_own_secret_variable() {
+        let hint = credential_hint(&livehook::providers::Volcengine);
+        assert!(hint.contains("LIVEHOOK_VOLCENGINE_KEY"), "{hint}");
     }
 }
