@@ -19,18 +19,14 @@
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
 
-use super::imitate::stamp::{TimeField, Unit, refresh_times};
-use super::{
-    AuthScheme, Delivery, Deployment, Identity, Imitate, Provider, Receiving, Sending,
-    file_extension, single,
-};
-use crate::auth::Verifier;
+use super::imitate::stamp::{TimeField, Unit};
+use super::signed::Signed;
+use super::{Delivery, Identity, Receiving, Sending, file_extension, single};
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, FileInfo, format_time, from_unix_seconds};
 use crate::inbound::Inbound;
-use crate::json::{Fields, parse_object};
+use crate::json::Fields;
 use crate::key;
 use crate::proof::{
     Algorithm, Encoding, Layout, Part, Proof, Scheme, Signature, TimeFormat, Timestamp,
@@ -73,34 +69,23 @@ pub static PROOF: Proof = Proof {
 /// the same stream later is a new event.
 const UNTIMED_WINDOW: Duration = Duration::from_secs(600);
 
-impl Provider for Alibaba {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn auth_scheme(&self) -> AuthScheme {
-        AuthScheme::Signed(&PROOF)
-    }
-
-    fn deployment(&self) -> Deployment {
-        Deployment {
-            console: "ApsaraVideo Live console, Feature Management > Callbacks (stream ingest on the ingest domain; recording and snapshot on the streaming domain), with callback authentication on",
-            settings: &[],
-            own_settings: &[],
-        }
-    }
-
-    fn receiving(&self) -> Receiving {
-        Receiving {
-            query_on_get: true,
-            ..Receiving::DEFAULT
-        }
-    }
+impl Signed for Alibaba {
+    const NAME: &'static str = NAME;
+    const PROOF: &'static Proof = &PROOF;
+    const CONSOLE: &'static str = "ApsaraVideo Live console, Feature Management > Callbacks (stream ingest on the ingest domain; recording and snapshot on the streaming domain), with callback authentication on";
+    const RECEIVING: Receiving = Receiving {
+        query_on_get: true,
+        ..Receiving::DEFAULT
+    };
+    const SENDING: Sending = Sending {
+        // A reply not within 5 s is retried, 5 times, 1 s apart.
+        retry_delays_seconds: &[1, 1, 1, 1, 1],
+        ..Sending::DEFAULT
+    };
+    const TIME_FIELDS: &'static [TimeField] = TIME_FIELDS;
 
     /// The proof was checked by the gate (over the headers and the domain).
-    fn accept(&self, inbound: &Inbound<'_>, _verifier: &Verifier) -> Result<Delivery, Rejection> {
-        let body = parse_object(inbound.body)?;
-        let f = Fields(&body);
+    fn normalize(&self, inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejection> {
         if let Some(action) = f.text("action") {
             return stream_callback(inbound, f, action);
         }
@@ -111,6 +96,22 @@ impl Provider for Alibaba {
             _ => record_status(inbound, f, event.unwrap_or_default())?,
         };
         Ok(super::windowed(delivery, NAME, inbound, UNTIMED_WINDOW))
+    }
+
+    /// Stream callbacks (the ones with an `action`) come as `GET`s.
+    fn as_query(&self, body: &Map<String, Value>) -> bool {
+        body.contains_key("action")
+    }
+
+    fn synthetic_body(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
+        // The nonce names the ingest domain: the key holds the domain, so
+        // two checks within one second are two events.
+        let body = serde_json::json!({
+            "action": "publish", "ip": "127.0.0.1", "id": stream,
+            "app": format!("{nonce}.livehook.check"), "appname": "live", "time": "0",
+            "node": "livehook-check", "usrargs": format!("livehook_check={nonce}"),
+        });
+        ("publish", super::into_map(body))
     }
 }
 
@@ -289,42 +290,6 @@ fn snapshot(inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejection>
         f.int("CreateTime").and_then(from_unix_seconds),
         data,
     ))
-}
-
-impl Imitate for Alibaba {
-    fn sending(&self) -> Sending {
-        Sending {
-            // A reply not within 5 s is retried, 5 times, 1 s apart.
-            retry_delays_seconds: &[1, 1, 1, 1, 1],
-            ..Sending::DEFAULT
-        }
-    }
-
-    /// Stream callbacks (the ones with an `action`) come as `GET`s.
-    fn sends_as_query(&self, body: &Map<String, Value>) -> bool {
-        body.contains_key("action")
-    }
-
-    fn prepare(
-        &self,
-        body: &mut Map<String, Value>,
-        _secret: Option<&str>,
-        now: OffsetDateTime,
-        _attempt: u32,
-    ) {
-        refresh_times(body, TIME_FIELDS, now);
-    }
-
-    fn synthetic(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
-        // The nonce names the ingest domain: the key holds the domain, so
-        // two checks within one second are two events.
-        let body = serde_json::json!({
-            "action": "publish", "ip": "127.0.0.1", "id": stream,
-            "app": format!("{nonce}.livehook.check"), "appname": "live", "time": "0",
-            "node": "livehook-check", "usrargs": format!("livehook_check={nonce}"),
-        });
-        ("publish", super::into_map(body))
-    }
 }
 
 /// Alibaba's own times of the event (stream callbacks, recording files,

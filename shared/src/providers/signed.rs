@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::imitate::stamp::{TimeField, refresh_times};
-use super::{AuthScheme, Delivery, Deployment, Imitate, Provider, Sending};
+use super::{AuthScheme, Delivery, Deployment, Imitate, Provider, Receiving, Sending};
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::inbound::Inbound;
@@ -27,6 +27,11 @@ pub(crate) trait Signed: Send + Sync + std::panic::RefUnwindSafe + 'static {
     const CONSOLE: &'static str;
     /// [`Provider::nested_secret_fields`]: none unless stated.
     const NESTED_SECRETS: &'static [(&'static str, &'static str)] = &[];
+    /// [`Provider::secret_fields`]: none unless stated (Volcengine's `sign`).
+    const SECRETS: &'static [&'static str] = &[];
+    /// [`Provider::receiving`]: a JSON `POST` unless stated (Alibaba's
+    /// stream callbacks come as `GET`).
+    const RECEIVING: Receiving = Receiving::DEFAULT;
     /// [`Imitate::sending`]: every signed platform resends a delivery that
     /// is not answered 2xx.
     const SENDING: Sending = Sending::DEFAULT;
@@ -43,6 +48,25 @@ pub(crate) trait Signed: Send + Sync + std::panic::RefUnwindSafe + 'static {
     fn refresh(&self, body: &mut Map<String, Value>, now: OffsetDateTime, attempt: u32) {
         let _ = attempt;
         refresh_times(body, Self::TIME_FIELDS, now);
+    }
+
+    /// Signs `body` with `secret` where the platform signs inside the body
+    /// (Volcengine's `t` and `sign`), after [`Signed::refresh`]; nothing
+    /// unless stated (the others sign headers).
+    fn sign_body(
+        &self,
+        body: &mut Map<String, Value>,
+        secret: &str,
+        now: OffsetDateTime,
+        attempt: u32,
+    ) {
+        let _ = (body, secret, now, attempt);
+    }
+
+    /// [`Imitate::sends_as_query`]: never unless stated.
+    fn as_query(&self, body: &Map<String, Value>) -> bool {
+        let _ = body;
+        false
     }
 
     /// [`Imitate::headers_before_signing`]: none unless stated (Twitch's
@@ -69,6 +93,14 @@ impl<T: Signed> Provider for T {
         T::NESTED_SECRETS
     }
 
+    fn secret_fields(&self) -> &'static [&'static str] {
+        T::SECRETS
+    }
+
+    fn receiving(&self) -> Receiving {
+        T::RECEIVING
+    }
+
     fn deployment(&self) -> Deployment {
         Deployment {
             console: T::CONSOLE,
@@ -92,11 +124,18 @@ impl<T: Signed> Imitate for T {
     fn prepare(
         &self,
         body: &mut Map<String, Value>,
-        _secret: Option<&str>,
+        secret: Option<&str>,
         now: OffsetDateTime,
         attempt: u32,
     ) {
         self.refresh(body, now, attempt);
+        if let Some(secret) = secret {
+            self.sign_body(body, secret, now, attempt);
+        }
+    }
+
+    fn sends_as_query(&self, body: &Map<String, Value>) -> bool {
+        self.as_query(body)
     }
 
     fn headers_before_signing(&self, body: &[u8]) -> Vec<(String, String)> {

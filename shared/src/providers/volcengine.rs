@@ -15,13 +15,13 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::imitate::stamp::{TimeField, Unit, refresh_times};
-use super::{AuthScheme, Delivery, Deployment, Identity, Imitate, Provider, Sending, single};
-use crate::auth::Verifier;
+use super::imitate::stamp::{TimeField, Unit};
+use super::signed::Signed;
+use super::{Delivery, Identity, Sending, single};
 use crate::error::Rejection;
 use crate::event::{EventData, EventType, from_unix_millis, from_unix_seconds};
 use crate::inbound::Inbound;
-use crate::json::{Fields, object_without, object_without_nested, parse_object};
+use crate::json::{Fields, object_without, object_without_nested};
 use crate::key;
 use crate::proof::{Proof, Scheme, sign_expiry};
 
@@ -43,38 +43,22 @@ pub static PROOF: Proof = Proof {
 /// How far ahead Volcengine sets a notification's expiry `t`.
 const SIGN_VALID_FOR: i64 = 600;
 
-impl Provider for Volcengine {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn auth_scheme(&self) -> AuthScheme {
-        AuthScheme::Signed(&PROOF)
-    }
-
-    fn deployment(&self) -> Deployment {
-        Deployment {
-            console: "Volcengine live console, domain > callback settings (回调配置), with the callback key (AuthKeyPrimary)",
-            settings: &[],
-            own_settings: &[],
-        }
-    }
-
+impl Signed for Volcengine {
+    const NAME: &'static str = NAME;
+    const PROOF: &'static Proof = &PROOF;
+    const CONSOLE: &'static str = "Volcengine live console, domain > callback settings (回调配置), with the callback key (AuthKeyPrimary)";
     /// `sign` covers only `t`: whoever read it could forge callbacks until
-    /// `t` passes.
-    fn secret_fields(&self) -> &'static [&'static str] {
-        &["sign"]
-    }
+    /// `t` passes; the wrapped form has it in `data`.
+    const SECRETS: &'static [&'static str] = &["sign"];
+    const NESTED_SECRETS: &'static [(&'static str, &'static str)] = &[("data", "sign")];
+    const SENDING: Sending = Sending {
+        // At once, 3 times 3 s apart (then from a queue, up to 10 min).
+        retry_delays_seconds: &[3, 3, 3],
+        ..Sending::DEFAULT
+    };
+    const TIME_FIELDS: &'static [TimeField] = TIME_FIELDS;
 
-    /// The same `sign` in the wrapped form's `data`.
-    fn nested_secret_fields(&self) -> &'static [(&'static str, &'static str)] {
-        &[("data", "sign")]
-    }
-
-    /// The proof was checked by the gate over these bytes.
-    fn accept(&self, inbound: &Inbound<'_>, _verifier: &Verifier) -> Result<Delivery, Rejection> {
-        let body = parse_object(inbound.body)?;
-        let top = Fields(&body);
+    fn normalize(&self, inbound: &Inbound<'_>, top: Fields<'_>) -> Result<Delivery, Rejection> {
         let wrapped = top.object("data").filter(|d| d.get("event_type").is_some());
         let f = wrapped.unwrap_or(top);
         // The push's details, beside the event or in its `detail`.
@@ -108,7 +92,7 @@ impl Provider for Volcengine {
         let raw = if wrapped.is_some() {
             object_without_nested(inbound.body, &[("data", "sign")])?
         } else {
-            object_without(inbound.body, self.secret_fields())?
+            object_without(inbound.body, Self::SECRETS)?
         };
         let data = EventData {
             provider_event: event,
@@ -133,6 +117,20 @@ impl Provider for Volcengine {
             time,
             data,
         ))
+    }
+
+    fn sign_body(
+        &self,
+        body: &mut Map<String, Value>,
+        secret: &str,
+        now: OffsetDateTime,
+        attempt: u32,
+    ) {
+        self.sign_attempt(body, secret, now, attempt);
+    }
+
+    fn synthetic_body(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
+        Self::synthetic_push(stream, nonce)
     }
 }
 
@@ -164,38 +162,26 @@ fn sign_event(body: &mut Map<String, Value>, secret: &str, t: i64) {
     }
 }
 
-impl Imitate for Volcengine {
-    fn sending(&self) -> Sending {
-        Sending {
-            // At once, 3 times 3 s apart (then from a queue, up to 10 min).
-            retry_delays_seconds: &[3, 3, 3],
-            ..Sending::DEFAULT
-        }
-    }
-
-    /// Times refreshed; each attempt carries `t` = its send time + 10 min
-    /// and `sign` = md5(key + t), as Volcengine signs each retry.
-    fn prepare(
+impl Volcengine {
+    /// Each attempt carries `t` = its send time + 10 min and `sign` =
+    /// md5(key + t), as Volcengine signs each retry.
+    fn sign_attempt(
         &self,
         body: &mut Map<String, Value>,
-        secret: Option<&str>,
+        secret: &str,
         now: OffsetDateTime,
         attempt: u32,
     ) {
-        refresh_times(body, TIME_FIELDS, now);
-        if let Some(secret) = secret {
-            let waited: i64 = self
-                .sending()
-                .retry_delays_seconds
-                .iter()
-                .take(attempt as usize)
-                .map(|&s| i64::try_from(s).unwrap_or(0))
-                .sum();
-            sign_event(body, secret, now.unix_timestamp() + SIGN_VALID_FOR + waited);
-        }
+        let waited: i64 = Self::SENDING
+            .retry_delays_seconds
+            .iter()
+            .take(attempt as usize)
+            .map(|&s| i64::try_from(s).unwrap_or(0))
+            .sum();
+        sign_event(body, secret, now.unix_timestamp() + SIGN_VALID_FOR + waited);
     }
 
-    fn synthetic(&self, stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
+    fn synthetic_push(stream: &str, nonce: &str) -> (&'static str, Map<String, Value>) {
         let body = serde_json::json!({
             "vhost": "livehook.check", "domain": "livehook.check", "app": "live",
             "stream": stream, "event_type": "push_start", "sign": "", "t": 0,

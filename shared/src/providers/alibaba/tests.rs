@@ -1,3 +1,6 @@
+use time::OffsetDateTime;
+
+use crate::providers::Imitate;
 use lambda_http::http::{HeaderMap, HeaderValue};
 
 use super::*;

@@ -1,5 +1,6 @@
 use super::*;
 use crate::error::AuthFailure;
+use crate::providers::Imitate;
 use crate::providers::testing::{SIGNING, WRONG_SIGNING, deliver_signed, now};
 
 fn sample(name: &str) -> Map<String, Value> {
