@@ -229,4 +229,32 @@ mod tests {
         let event = event_for(&livehook::providers::Mux, &sample, &stored);
         assert!(event["headers"].get("mux-signature").is_none());
     }
+
+    /// `cargo lambda invoke --data-file events/apigw/<provider>.json` against
+    /// `make dev` must pass the gate: the committed files are exactly what
+    /// `livehook events apigw` writes with its defaults (make dev's token).
+    #[test]
+    fn the_committed_events_are_what_events_apigw_writes() {
+        let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/apigw");
+        let out = std::env::temp_dir().join(format!("livehook-apigw-{}", std::process::id()));
+        let options = Options {
+            token: "dev-token-0123456789",
+            fresh: None,
+            signing: "devkey:dev-signing-secret-0123456789",
+        };
+        let written = write_all(&out, &options).unwrap();
+        assert_eq!(written.len(), providers::ALL_IMITATE.len());
+        for path in written {
+            let path = Path::new(&path);
+            let name = path.file_name().unwrap();
+            let fresh = std::fs::read_to_string(path).unwrap();
+            let stored = std::fs::read_to_string(committed.join(name)).unwrap_or_default();
+            assert!(
+                fresh == stored,
+                "events/apigw/{} is stale: run `livehook events apigw`",
+                name.to_string_lossy()
+            );
+        }
+        std::fs::remove_dir_all(&out).unwrap();
+    }
 }
