@@ -29,8 +29,10 @@ fail() { failed=$((failed + 1)); echo "walk: FAIL $*"; }
 terminal="$work/terminal"
 
 # The tools are installed already (make test, or the checkout's .venv). A
-# newcomer's shell has no livehook settings (e2e.sh exports its own).
-env -u LIVEHOOK_TOKEN -u LIVEHOOK_TENCENT_KEY -u LIVEHOOK_URL -u LIVEHOOK_TABLE -u LIVEHOOK_TOPIC_ARN \
+# newcomer's shell has no livehook settings (e2e.sh exports its own). SIGINT
+# back to its default: a walk started from a background job inherits it
+# ignored, and then the Ctrl-C below would never reach make dev.
+env --default-signal=INT -u LIVEHOOK_TOKEN -u LIVEHOOK_TENCENT_KEY -u LIVEHOOK_URL -u LIVEHOOK_TABLE -u LIVEHOOK_TOPIC_ARN \
   make --no-print-directory -C "$root" -o .venv/.installed dev MOTO_PORT="$MOTO_PORT" WATCH_PORT="$WATCH_PORT" \
   >"$terminal" 2>"$work/build" &
 dev_pid=$!
