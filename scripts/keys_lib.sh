@@ -5,6 +5,27 @@
 # lib.sh), which share keys_scenario. They use the caller's ok/fail, $root,
 # $endpoint, $livehook and $LIVEHOOK_TABLE.
 
+# keys_real_server LABEL BIN PROVIDER HINT: the opening of a run against a real
+# server built from source: its binary (BIN, from the variable the make target
+# names; HINT says how to get one) and ffmpeg present, else exit 2; then a stack
+# of its own with both admissions keyed and PROVIDER's function warm. Sets $work
+# (removed, with the stack stopped, on exit).
+keys_real_server() {
+  local label=$1 bin=$2 provider=$3 hint=$4
+  if [ -z "$bin" ] || [ ! -x "$bin" ]; then
+    printf '%s keys e2e: %s\n' "$label" "$hint" >&2
+    exit 2
+  fi
+  command -v ffmpeg >/dev/null || {
+    echo "$label keys e2e: ffmpeg is missing" >&2
+    exit 2
+  }
+  work=$(mktemp -d)
+  trap 'stack_stop; rm -rf "$work"' EXIT
+  keys_standalone "$work" publish,play
+  watch_warm "$base" "$provider"
+}
+
 # keys_standalone WORK [SETTING]: the local stack of a run of its own (emulator,
 # tables, topic, every function under `cargo lambda watch` with
 # LIVEHOOK_STREAM_KEYS=SETTING if given, `livehook pump`), as e2e.sh starts it; sets

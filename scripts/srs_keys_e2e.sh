@@ -14,16 +14,8 @@ source "$(dirname "$0")/lib.sh"
 source "$root/scripts/keys_lib.sh"
 
 SRS_BIN=${SRS_BIN:-}
-if [ -z "$SRS_BIN" ] || [ ! -x "$SRS_BIN" ]; then
-  echo "srs keys e2e: set SRS_BIN to an SRS binary (objs/srs of an SRS build, e.g." >&2
-  echo "  ./configure --rtc=off --srt=off --sys-ssl=on && make; see the README)" >&2
-  exit 2
-fi
-command -v ffmpeg >/dev/null || { echo "srs keys e2e: ffmpeg is missing" >&2; exit 2; }
-work=$(mktemp -d)
-trap 'stack_stop; rm -rf "$work"' EXIT
-keys_standalone "$work" publish,play
-watch_warm "$base" srs
+keys_real_server srs "$SRS_BIN" srs "set SRS_BIN to an SRS binary (objs/srs of an SRS build, e.g.
+  ./configure --rtc=off --srt=off --sys-ssl=on && make; see the README)"
 
 port=$(free_port)
 url=$(url_for "$base" srs)

@@ -15,16 +15,8 @@ source "$(dirname "$0")/lib.sh"
 source "$root/scripts/keys_lib.sh"
 
 ZLM_BIN=${ZLM_BIN:-}
-if [ -z "$ZLM_BIN" ] || [ ! -x "$ZLM_BIN" ]; then
-  echo "zlm keys e2e: set ZLM_BIN to a ZLMediaKit MediaServer binary (release/linux/Release/MediaServer" >&2
-  echo "  of a build: cmake -DENABLE_WEBRTC=OFF -DENABLE_SRT=OFF … && make; see the README)" >&2
-  exit 2
-fi
-command -v ffmpeg >/dev/null || { echo "zlm keys e2e: ffmpeg is missing" >&2; exit 2; }
-work=$(mktemp -d)
-trap 'stack_stop; rm -rf "$work"' EXIT
-keys_standalone "$work" publish,play
-watch_warm "$base" zlmediakit
+keys_real_server zlm "$ZLM_BIN" zlmediakit "set ZLM_BIN to a ZLMediaKit MediaServer binary (release/linux/Release/MediaServer
+  of a build: cmake -DENABLE_WEBRTC=OFF -DENABLE_SRT=OFF … && make; see the README)"
 
 port=$(free_port)
 mkdir -p "$work/zlm"
