@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 
 use super::{
     ADMISSION_SETTINGS, Delivery, Deployment, Identity, Imitate, Provider, Receiving, Refusal,
-    Sending, authenticated_body, into_map, per_delivery_key, single,
+    Sending, authenticated_body, into_map, per_delivery_key, single, windowed,
 };
 use crate::auth::Verifier;
 use crate::error::Rejection;
@@ -120,20 +120,11 @@ impl Provider for Mediamtx {
             Some(path) => Identity::Stream(path),
             None => Identity::Other(f.text("ip").unwrap_or_else(|| "unknown".to_owned())),
         };
-        let mut delivery = single(NAME, inbound, key, event_type, identity, None, data);
-        if window.is_some() {
-            // A windowed key: the event id is the key and 16 hex digits of
-            // this invocation, so that a viewing after the window is an
-            // event with its own id ([`crate::record::record_key`]).
-            let invocation = crate::key::derive(
-                NAME,
-                &[delivery.key.as_bytes(), inbound.request_id.as_bytes()],
-            );
-            for outgoing in &mut delivery.events {
-                outgoing.event.id = format!("{}-{}", delivery.key, &invocation[..16]);
-            }
-        }
-        delivery.dedupe_window = window;
+        let delivery = single(NAME, inbound, key, event_type, identity, None, data);
+        let mut delivery = match window {
+            Some(window) => windowed(delivery, NAME, inbound, window),
+            None => delivery,
+        };
         delivery.admission = admission;
         Ok(delivery)
     }
