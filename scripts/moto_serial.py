@@ -37,10 +37,12 @@ depends on:
   expressions do not use is refused by AWS with a ValidationException;
   moto accepts it. So is a transaction's ConditionCheck without a condition.
 * Cancelled transactions. moto undoes a cancelled TransactWriteItems by
-  swapping in copies of its tables, leaving the writes it had applied in the
-  stream that open iterators read (a refused stream key's event record
-  published) and hiding later writes from those iterators; the wrapper
-  keeps the tables and drops those stream records, as AWS writes none.
+  swapping in deep copies of its tables, copied before every call (time in
+  the table's size), leaving the writes it had applied in the stream that
+  open iterators read (a refused stream key's event record published) and
+  hiding later writes from those iterators; the wrapper
+  (moto_transactions.py) snapshots only the items the transaction names,
+  puts them back and drops those stream records, as AWS writes none.
 * FIFO ids. `MessageGroupId` and `MessageDeduplicationId` must be 1 to 128
   characters, each an ASCII letter, digit or punctuation mark: a space or a
   non-ASCII character (a Chinese stream name used as group id) is refused
@@ -108,12 +110,13 @@ import uuid
 from urllib.parse import parse_qsl, urlencode
 
 import moto.sns.models as sns_models
-from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     create_backend_app,
 )
 from waitress import create_server
+
+import moto_transactions
 
 DEFAULT_MAXIMUM_MESSAGE_SIZE = 262144  # 256 KiB, every topic's default
 LOWEST_MAXIMUM_MESSAGE_SIZE = 1024
@@ -126,42 +129,7 @@ sns_models.MAXIMUM_MESSAGE_LENGTH = HIGHEST_MAXIMUM_MESSAGE_SIZE
 
 
 
-def atomic_transactions(original):
-    """moto undoes a cancelled TransactWriteItems by putting deep copies of
-    its tables in place: the writes it applied before the cancellation stay
-    in the old table's stream shard, which the stream iterators already
-    handed out still read (a cancelled write published), and those
-    iterators never see a later write (it goes to the copy's shard). AWS
-    writes nothing of a cancelled transaction to the stream. So the live
-    table objects are kept, their state taken back from the copies, and the
-    cancelled writes' stream records dropped."""
-
-    def transact_write_items(self, transact_items):
-        live = dict(self.tables)
-        streamed = {
-            name: len(table.stream_shard.items)
-            for name, table in live.items()
-            if getattr(table, "stream_shard", None) is not None
-        }
-        try:
-            return original(self, transact_items)
-        except Exception:
-            for name, table in live.items():
-                restored = self.tables.get(name)
-                if restored is not None and restored is not table:
-                    shard = getattr(table, "stream_shard", None)
-                    table.__dict__.update(restored.__dict__)
-                    table.stream_shard = shard
-                    if shard is not None:
-                        shard.table = table
-                        del shard.items[streamed.get(name, len(shard.items)):]
-                    self.tables[name] = table
-            raise
-
-    return transact_write_items
-
-
-DynamoDBBackend.transact_write_items = atomic_transactions(DynamoDBBackend.transact_write_items)
+moto_transactions.install()
 
 # ASCII letters, digits and punctuation (!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~).
 FIFO_ID = re.compile(r"[!-~]{1,128}")

@@ -1,8 +1,8 @@
 //! The emulator itself (scripts/moto_serial.py): it must refuse what AWS
 //! refuses, or a test passes here and the code fails in production. Black
 //! box, through the AWS SDK the functions use: SNS's message-size, batch and
-//! FIFO-id rules with SNS's own error codes, HTTP/1.1 keep-alive, and atomic
-//! conditional writes under concurrency.
+//! FIFO-id rules with SNS's own error codes, HTTP/1.1 keep-alive, atomic
+//! conditional writes under concurrency, and all-or-nothing transactions.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -520,16 +520,9 @@ async fn unused_expression_values_and_names_are_refused() {
         .expect("every value used: accepted");
 }
 
-/// A cancelled transaction writes nothing to the table's stream, and a
-/// stream reader that was already reading sees the writes after it (moto
-/// leaves the cancelled writes in the stream its readers hold and hides the
-/// later ones; the wrapper does as AWS does). A refused stream key's event
-/// record must never be published.
-#[tokio::test]
-async fn a_cancelled_transaction_leaves_no_stream_record() {
-    use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
+/// An iterator at the start of the table's stream.
+async fn stream_start(stack: &Stack) -> (aws_sdk_dynamodbstreams::Client, Option<String>) {
     use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-    let stack = Stack::new("cancelled-tx").await;
     let streams = streams_client(&stack.endpoint);
     let arn = stack
         .dynamodb
@@ -551,7 +544,7 @@ async fn a_cancelled_transaction_leaves_no_stream_record() {
         .and_then(|d| d.shards.and_then(|s| s.into_iter().next()))
         .and_then(|s| s.shard_id)
         .expect("a shard");
-    let mut iterator = streams
+    let iterator = streams
         .get_shard_iterator()
         .stream_arn(&arn)
         .shard_id(&shard)
@@ -560,6 +553,47 @@ async fn a_cancelled_transaction_leaves_no_stream_record() {
         .await
         .expect("GetShardIterator")
         .shard_iterator;
+    (streams, iterator)
+}
+
+/// The keys (`pk`) of the stream records an iterator reads, in order.
+async fn stream_keys(
+    streams: &aws_sdk_dynamodbstreams::Client,
+    mut iterator: Option<String>,
+) -> Vec<String> {
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        let page = streams
+            .get_records()
+            .set_shard_iterator(iterator.take())
+            .send()
+            .await
+            .expect("GetRecords");
+        for record in page.records() {
+            let key = record
+                .dynamodb()
+                .and_then(|d| d.keys())
+                .and_then(|k| k.get("pk"))
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            keys.push(key);
+        }
+        iterator = page.next_shard_iterator;
+    }
+    keys
+}
+
+/// A cancelled transaction writes nothing to the table's stream, and a
+/// stream reader that was already reading sees the writes after it (moto
+/// leaves the cancelled writes in the stream its readers hold and hides the
+/// later ones; the wrapper does as AWS does). A refused stream key's event
+/// record must never be published.
+#[tokio::test]
+async fn a_cancelled_transaction_leaves_no_stream_record() {
+    use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
+    let stack = Stack::new("cancelled-tx").await;
+    let (streams, iterator) = stream_start(&stack).await;
 
     let check = ConditionCheck::builder()
         .table_name(&stack.table)
@@ -587,28 +621,116 @@ async fn a_cancelled_transaction_leaves_no_stream_record() {
         )]))
         .await;
     assert!(stack.item("cancelled").await.is_none());
+    assert_eq!(
+        stream_keys(&streams, iterator).await,
+        ["after"],
+        "the stream's records"
+    );
+}
 
-    let mut keys = Vec::new();
-    for _ in 0..3 {
-        let page = streams
-            .get_records()
-            .set_shard_iterator(iterator.take())
-            .send()
-            .await
-            .expect("GetRecords");
-        for record in page.records() {
-            let key = record
-                .dynamodb()
-                .and_then(|d| d.keys())
-                .and_then(|k| k.get("pk"))
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
-            keys.push(key);
-        }
-        iterator = page.next_shard_iterator;
+/// A transaction cancelled by its last operation's condition leaves every
+/// item as it was, though moto applied the operations before it: an item an
+/// Update changed in place, one a Delete removed, one a Put created, each in
+/// tables that hold other items; the reasons are AWS's, one per operation,
+/// with the failed condition's old item when asked for; and the stream holds
+/// nothing of it. A transaction that commits is all there.
+#[tokio::test]
+async fn a_cancelled_transaction_undoes_every_write() {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    use aws_sdk_dynamodb::types::{
+        ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    };
+    use std::collections::HashMap;
+    let stack = Stack::new("undone-tx").await;
+    let item = |pk: &str, n: &str| {
+        HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(pk.into())),
+            ("n".to_owned(), AttributeValue::N(n.into())),
+        ])
+    };
+    let (streams, iterator) = stream_start(&stack).await;
+    let before = ["updated", "deleted", "bystander", "checked"];
+    for pk in before {
+        stack.put_item(item(pk, "1")).await;
     }
-    assert_eq!(keys, ["after"], "the stream's records");
+    let key = |pk: &str| AttributeValue::S(pk.into());
+    let update = Update::builder()
+        .table_name(&stack.table)
+        .key("pk", key("updated"))
+        .update_expression("SET n = n + :one, added = :one")
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .build()
+        .expect("an update");
+    let delete = Delete::builder()
+        .table_name(&stack.table)
+        .key("pk", key("deleted"))
+        .build()
+        .expect("a delete");
+    let put = Put::builder()
+        .table_name(&stack.table)
+        .item("pk", key("created"))
+        .build()
+        .expect("a put");
+    let check = ConditionCheck::builder()
+        .table_name(&stack.table)
+        .key("pk", key("checked"))
+        .condition_expression("attribute_not_exists(pk)")
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .expect("a check");
+    let transaction = |check: Option<ConditionCheck>| {
+        let mut request = stack
+            .dynamodb
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update.clone()).build())
+            .transact_items(TransactWriteItem::builder().delete(delete.clone()).build())
+            .transact_items(TransactWriteItem::builder().put(put.clone()).build());
+        if let Some(check) = check {
+            request =
+                request.transact_items(TransactWriteItem::builder().condition_check(check).build());
+        }
+        request.send()
+    };
+
+    let error = transaction(Some(check))
+        .await
+        .expect_err("the last condition fails")
+        .into_service_error();
+    let TransactWriteItemsError::TransactionCanceledException(cancelled) = error else {
+        panic!("not a cancellation: {error:?}");
+    };
+    let reasons: Vec<_> = cancelled
+        .cancellation_reasons()
+        .iter()
+        .map(|r| r.code().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(reasons, ["None", "None", "None", "ConditionalCheckFailed"]);
+    assert_eq!(
+        cancelled.cancellation_reasons()[3].item(),
+        Some(&item("checked", "1")),
+        "the failed condition's old item"
+    );
+    assert_eq!(
+        stack.item("updated").await,
+        Some(item("updated", "1")),
+        "updated in place"
+    );
+    assert_eq!(stack.item("deleted").await, Some(item("deleted", "1")));
+    assert_eq!(stack.item("created").await, None);
+    assert_eq!(stack.item("bystander").await, Some(item("bystander", "1")));
+    assert_eq!(stack.items().await.len(), 4, "the table's items");
+
+    transaction(None).await.expect("no condition: committed");
+    let mut updated = item("updated", "2");
+    updated.insert("added".into(), AttributeValue::N("1".into()));
+    assert_eq!(stack.item("updated").await, Some(updated));
+    assert_eq!(stack.item("deleted").await, None);
+    assert!(stack.item("created").await.is_some());
+    assert_eq!(
+        stream_keys(&streams, iterator).await,
+        [&before[..], &["updated", "deleted", "created"]].concat(),
+        "the committed transaction's records, none of the cancelled one's"
+    );
 }
 
 /// What a topic accepted is read back from the emulator's own record, in
