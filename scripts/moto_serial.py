@@ -11,8 +11,9 @@ depends on:
   without a lock, so two concurrent conditional puts can both succeed, which
   real DynamoDB never allows (our idempotency claim relies on it). Waitress
   serves connections from a thread pool, but one global lock lets only one
-  request at a time into moto (SQS long polls excepted: they only read a
-  queue, and would stall every other call for up to 20 s).
+  request at a time into moto (an SQS long poll takes it only for each
+  immediate try of its receive, see moto_sqs.py: it would stall every other
+  call for up to 20 s).
 * Keep-alive. AWS endpoints speak HTTP/1.1 and keep connections open; the
   SDK's connection pool, its reuse of idle connections and what happens when
   one goes stale are only exercised if the emulator does the same.
@@ -116,6 +117,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from waitress import create_server
 
+import moto_sqs
 import moto_transactions
 
 DEFAULT_MAXIMUM_MESSAGE_SIZE = 262144  # 256 KiB, every topic's default
@@ -130,6 +132,9 @@ sns_models.MAXIMUM_MESSAGE_LENGTH = HIGHEST_MAXIMUM_MESSAGE_SIZE
 
 
 moto_transactions.install()
+# The lock that lets one request at a time into moto.
+MOTO = moto_sqs.SerialLock()
+moto_sqs.install(MOTO)
 
 # ASCII letters, digits and punctuation (!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~).
 FIFO_ID = re.compile(r"[!-~]{1,128}")
@@ -448,9 +453,9 @@ def is_sqs_receive(environ):
     """Whether the request is SQS ReceiveMessage (JSON or query protocol)."""
     if environ.get("HTTP_X_AMZ_TARGET", "") == "AmazonSQS.ReceiveMessage":
         return True
-    return signing_service(environ) == "sqs" and "ReceiveMessage" in environ.get(
-        "QUERY_STRING", ""
-    )
+    if signing_service(environ) != "sqs":
+        return False
+    return (query_params(environ) or {}).get("Action") == "ReceiveMessage"
 
 
 class Faults:
@@ -637,7 +642,7 @@ class StrictSerialApp:
 
     def __init__(self, app):
         self.app = app
-        self.lock = threading.Lock()
+        self.lock = MOTO
         self.faults = Faults()
 
     def __call__(self, environ, start_response):
@@ -673,9 +678,10 @@ class StrictSerialApp:
                 body = refusal_response(refusal, recording_start_response)
                 self.log(environ, status, f" injected refusal: {fault['refuse']}")
                 return body
-        # An SQS long poll (WaitTimeSeconds) waits inside moto for up to 20 s;
-        # under the lock it would stall every other call for that long. It
-        # only reads a queue, so it runs beside the serialized calls.
+        # An SQS long poll (WaitTimeSeconds) waits for up to 20 s; under the
+        # lock it would stall every other call for that long. Its receive
+        # takes the lock for each try (moto_sqs.py), the rest of it only
+        # reads its request.
         with self.lock if not is_sqs_receive(environ) else contextlib.nullcontext():
             refusal = sns_refusal(environ) or dynamodb_refusal(environ)
             if refusal is not None:

@@ -819,3 +819,39 @@ async fn a_topics_accepted_messages_are_read_back() {
         "a topic that does not exist"
     );
 }
+
+/// An SQS long poll waits beside the other calls, not in front of them (the
+/// emulator lets one call at a time into moto): a message sent while the poll
+/// waits is accepted at once and reaches that poll. Held behind the poll, the
+/// send would be served only after the poll had come back empty.
+#[tokio::test]
+async fn a_long_poll_receives_what_is_sent_while_it_waits() {
+    let stack = Stack::new("long-poll").await;
+    let (sqs, url) = (stack.sqs.clone(), stack.queue_url.clone());
+    let poll = tokio::spawn(async move {
+        sqs.receive_message()
+            .queue_url(&url)
+            .wait_time_seconds(5)
+            .send()
+            .await
+            .expect("ReceiveMessage")
+    });
+    // Time for the poll to reach the emulator: were the send first, the poll
+    // would find its message at once and the test prove less, not fail.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stack
+        .sqs
+        .send_message()
+        .queue_url(&stack.queue_url)
+        .message_body("sent during the poll")
+        .send()
+        .await
+        .expect("SendMessage");
+    let received = poll.await.expect("the poll's task");
+    let bodies: Vec<_> = received
+        .messages()
+        .iter()
+        .filter_map(|m| m.body())
+        .collect();
+    assert_eq!(bodies, ["sent during the poll"]);
+}
