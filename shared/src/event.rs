@@ -114,6 +114,11 @@ pub enum EventType {
     /// A snapshot image is available.
     #[serde(rename = "snapshot.ready")]
     SnapshotReady,
+    /// A platform's automated review flagged a live stream's picture or
+    /// sound (Alibaba's audio moderation): `data.reason` is the label it
+    /// gave, its full verdict is in `raw`.
+    #[serde(rename = "moderation.flagged")]
+    ModerationFlagged,
     /// A video file finished uploading to a VOD service.
     #[serde(rename = "vod.uploaded")]
     VodUploaded,
@@ -193,7 +198,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in DESIGN.md's order.
-    pub const ALL: [EventType; 46] = [
+    pub const ALL: [EventType; 47] = [
         EventType::StreamStarted,
         EventType::StreamStopped,
         EventType::StreamEnded,
@@ -220,6 +225,7 @@ impl EventType {
         EventType::RecordingUpdated,
         EventType::RecordingFailed,
         EventType::SnapshotReady,
+        EventType::ModerationFlagged,
         EventType::VodUploaded,
         EventType::VodTranscoded,
         EventType::VodFailed,
@@ -271,6 +277,7 @@ impl EventType {
             EventType::RecordingUpdated => "recording.updated",
             EventType::RecordingFailed => "recording.failed",
             EventType::SnapshotReady => "snapshot.ready",
+            EventType::ModerationFlagged => "moderation.flagged",
             EventType::VodUploaded => "vod.uploaded",
             EventType::VodTranscoded => "vod.transcoded",
             EventType::VodFailed => "vod.failed",
@@ -468,7 +475,9 @@ pub struct EventData {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
     /// Why livehook refused a client (`stream.refused`): `missing_key`,
-    /// `no_key_for_stream`, `wrong_key`, `expired_key`, `revoked_key`.
+    /// `no_key_for_stream`, `wrong_key`, `expired_key`, `revoked_key`; why
+    /// a platform's review flagged a stream (`moderation.flagged`): its
+    /// label (`ad`, `porn`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// How long the stream was pushed, in milliseconds.

@@ -6,8 +6,10 @@
 //!   hands them over as a JSON object ([`Receiving::query_on_get`]);
 //! - the others are `POST`ed JSON: recording status (`event`
 //!   `record_started` / `record_paused` / `record_resumed`), recording files
-//!   (`uri`, `duration`, `start_time`, `stop_time`) and snapshots
-//!   (`event` `live_snapshot`).
+//!   (`uri`, `duration`, `start_time`, `stop_time`, `push_args`), snapshots
+//!   (`event` `live_snapshot`) and audio moderation verdicts (the default
+//!   template of `AddLiveAudioAuditNotifyConfig`: `domain`, `app`,
+//!   `stream`, `timestamp`, `result`).
 //!
 //! Proven, when the callback's authentication key (`NotifyAuthKey`) is set,
 //! by `ALI-LIVE-SIGNATURE = md5(<domain>|<ALI-LIVE-TIMESTAMP>|<key>)` in the
@@ -93,6 +95,9 @@ impl Signed for Alibaba {
         let delivery = match event.as_deref() {
             Some("live_snapshot") => snapshot(inbound, f)?,
             None if f.text("uri").is_some() => return record_file(inbound, f),
+            None if f.get("result").is_some_and(Value::is_array) => {
+                return audio_moderation(inbound, f);
+            }
             _ => record_status(inbound, f, event.unwrap_or_default())?,
         };
         Ok(super::windowed(delivery, NAME, inbound, UNTIMED_WINDOW))
@@ -292,10 +297,57 @@ fn snapshot(inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejection>
     ))
 }
 
+/// An audio moderation verdict: a stretch of a stream's sound the review
+/// flagged (Alibaba calls back only what it flags).
+fn audio_moderation(inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejection> {
+    let (domain, app, stream) = (f.text("domain"), f.text("app"), f.text("stream"));
+    let verdicts = f.get("result").and_then(Value::as_array);
+    // The label of the first verdict that is not a pass: what was flagged.
+    let label = verdicts
+        .into_iter()
+        .flatten()
+        .filter(|v| v.get("suggestion").and_then(Value::as_str) != Some("pass"))
+        .find_map(|v| v.get("label").and_then(Value::as_str))
+        .map(str::to_owned);
+    // The same verdict is resent as the same body; another one of the same
+    // second differs in its result.
+    let verdict = serde_json::to_vec(&f.get("result")).unwrap_or_default();
+    let event_key = key::derive(
+        NAME,
+        &[
+            b"audio_moderation",
+            domain.as_deref().unwrap_or("").as_bytes(),
+            app.as_deref().unwrap_or("").as_bytes(),
+            stream.as_deref().unwrap_or("").as_bytes(),
+            f.text("timestamp").unwrap_or_default().as_bytes(),
+            &verdict,
+        ],
+    );
+    let data = EventData {
+        provider_event: "audio_moderation".to_owned(),
+        app: app.clone(),
+        stream: stream.clone(),
+        domain: domain.clone(),
+        reason: label,
+        raw: super::raw_json(inbound.body)?,
+        ..EventData::default()
+    };
+    Ok(single(
+        NAME,
+        inbound,
+        event_key,
+        EventType::ModerationFlagged,
+        Identity::of_stream(app, stream, |_| domain),
+        f.int("timestamp").and_then(from_unix_seconds),
+        data,
+    ))
+}
+
 /// Alibaba's own times of the event (stream callbacks, recording files,
-/// snapshots).
+/// snapshots, moderation verdicts).
 const TIME_FIELDS: &[TimeField] = &[
     (&["time"], Unit::Seconds),
+    (&["timestamp"], Unit::Seconds),
     (&["stop_time"], Unit::Seconds),
     (&["CreateTime"], Unit::Seconds),
     (&["start_time"], Unit::Seconds),

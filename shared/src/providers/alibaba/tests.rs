@@ -284,3 +284,52 @@ fn synthetic_stream_callbacks_go_as_signed_gets_one_event_per_nonce() {
     assert_ne!(first.key, second.key, "two checks in one second");
     assert_eq!(send("n-1").key, first.key, "a resend is the same event");
 }
+
+#[test]
+fn audio_moderation_verdicts_are_flagged_once_each() {
+    let body = sample("audio_moderation");
+    let flagged = post(&body, SIGNING[0], now()).unwrap();
+    let event = &flagged.events[0].event;
+    assert_eq!(event.event_type, EventType::ModerationFlagged);
+    assert_eq!(event.subject, "alibaba/liveApp/liveStream");
+    assert_eq!(event.time, "2019-10-25T07:45:15Z");
+    assert_eq!(event.data.reason.as_deref(), Some("ad"));
+    assert_eq!(event.data.domain.as_deref(), Some("example.com"));
+    assert_eq!(
+        flagged.dedupe_window, None,
+        "a verdict has a time of its own"
+    );
+    // Resent (signed again with the other key, later): the same event.
+    let resent = post(&body, SIGNING[1], now() + time::Duration::seconds(2)).unwrap();
+    assert_eq!(resent.key, flagged.key);
+    // Another verdict of the same stream in the same second is another one.
+    let mut other: Map<String, Value> = serde_json::from_slice(&body).unwrap();
+    other["result"][0]["label"] = Value::from("abuse");
+    let other = post(&serde_json::to_vec(&other).unwrap(), SIGNING[0], now()).unwrap();
+    assert_ne!(other.key, flagged.key);
+    assert_eq!(other.events[0].event.data.reason.as_deref(), Some("abuse"));
+
+    // A passed verdict is not what was flagged: the label is the first
+    // verdict that is not a pass.
+    let mixed = br#"{"domain":"d","app":"a","stream":"s","timestamp":1,"result":[{"label":"normal","suggestion":"pass"},{"label":"porn","suggestion":"review"}]}"#;
+    let mixed = post(mixed, SIGNING[0], now()).unwrap();
+    assert_eq!(mixed.events[0].event.data.reason.as_deref(), Some("porn"));
+    // A `result` that is no list of verdicts is not a moderation callback.
+    let odd = br#"{"domain":"d","app":"a","stream":"s","timestamp":1,"result":"x"}"#;
+    assert_eq!(
+        post(odd, SIGNING[0], now()).unwrap().event_type(),
+        EventType::Unrecognized
+    );
+    // Unsigned (Alibaba documents no proof for moderation callbacks): 401.
+    assert_eq!(
+        deliver_signed(&Alibaba, "POST", "/alibaba", &[], &body).unwrap_err(),
+        Rejection::Unauthenticated(AuthFailure::MissingSignature)
+    );
+}
+
+#[test]
+fn a_recording_file_keeps_its_push_arguments() {
+    let file = post(&sample("record_file"), SIGNING[0], now()).unwrap();
+    let published = serde_json::to_string(&file.events[0].event).unwrap();
+    assert!(published.contains("callback_myid"), "{published}");
+}
