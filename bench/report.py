@@ -351,10 +351,8 @@ def main() -> None:
                "SRS on_publish deliveries of one stream, each presenting its key (`param` `?key=…`; the key's item "
                "put in the table before the run), in the same rounds as the naive handler. An allowed admission is "
                "one `TransactWriteItems` (the key's condition, its `last_used`, and the event's conditional `Put`); "
-               "the probe's refusal (a wrong key) is measured once. The admissions run against an emulator of "
-               "their own, fresh each round: moto's `TransactWriteItems` deep-copies the table on every call (its "
-               "rollback), so their latency is the emulator's (tens of ms, growing with the table), not AWS's, and "
-               "a call that outlasts the 1 s attempt timeout is retried, which the CPU figure then includes.", "",
+               "the probe's refusal (a wrong key) is measured once. They run against the same emulator and table as "
+               "the naive handler (the emulator's transaction costs the items it names, scripts/moto_transactions.py).", "",
                "| | admission (srs) | naive, 1 call | ÷ naive 1 call |", "|---|---:|---:|---:|"]
         for key, name, spec, unit in [
             ("cpu_ms_per_event", "CPU per delivery", ".3f", " ms"),

@@ -150,23 +150,11 @@ side() { # side LABEL [ARGS…] -- COMMAND…
   echo "bench: warm $label, round $round/$rounds ($per_round $baseline_provider $baseline_event invocations)…"
   warm "$per_round" --provider "$baseline_provider" --event "$baseline_event" --label "$label" "$@"
 }
-# moto's TransactWriteItems deep-copies the table on every call (its
-# rollback), so admissions get a fresh emulator of their own each round and
-# ADMISSION_EVENTS of them: their latency is the emulator's, their CPU the function's.
-admission_events=${ADMISSION_EVENTS:-200}
 admission_side() { # the srs function admitting each publish by its stream key
-  echo "bench: warm admission/$admission_provider, round $round/$rounds ($admission_events on_publish with the stream's key, own emulator)…"
-  (
-    stack_pids=()
-    export MOTO_RECORDER_FILEPATH="$root/$out/moto_recording_admission"
-    aport=$(free_port)
-    bench_emulator "$aport" "$out/emulator-admission.log"
-    LIVEHOOK_STREAM_KEYS=publish "$driver" warm --events "$admission_events" --duplicate-every "$duplicate_every" \
-      --emulator "http://127.0.0.1:$aport" --provider "$admission_provider" --label "admission/$admission_provider" \
-      --stream bench-admitted --stream-key livehook/bench-admitted --query-field param \
-      -- "target/lambda/$admission_provider/bootstrap" | tee -a "$out/runs.jsonl"
-    stack_stop
-  )
+  echo "bench: warm admission/$admission_provider, round $round/$rounds ($per_round on_publish with the stream's key)…"
+  LIVEHOOK_STREAM_KEYS=publish warm "$per_round" --provider "$admission_provider" --label "admission/$admission_provider" \
+    --stream bench-admitted --stream-key livehook/bench-admitted --query-field param \
+    -- "target/lambda/$admission_provider/bootstrap"
 }
 relay_side() { # relay_side BATCH [ARGS…]: the relay on the last records the handler wrote
   local batch=$1
