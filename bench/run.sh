@@ -6,9 +6,12 @@
 #   2. release builds (cargo lambda, x86_64), once: every provider's function,
 #      the relay, the naive Rust baselines (bench/naive: NAIVE_CALLS=3 or 1);
 #      the Python peer's venv (bench/python/)
-#   3. cold start of each (runtime-bench cold; the relay's with its first batch)
-#   4. warm CPU per event, latency, peak RSS, AWS calls (runtime-bench warm):
-#      every provider of the registry, then, in interleaved rounds, on the
+#   3. in ROUNDS interleaved rounds, so that a drift of the shared machine's
+#      load favours no label: cold starts of every function and baseline
+#      (runtime-bench cold, COLD_RUNS spread over the rounds; the relay's with
+#      its first batch, in the first round), then warm CPU per event, latency,
+#      peak RSS, AWS calls (runtime-bench warm): every provider of the
+#      registry on its synthetic deliveries, then, on the
 #      same Bililive FileClosed deliveries: the livehook handler, the naive
 #      handler with three calls and with one, Python, livehook with the X-Ray
 #      header, the srs function admitting publishes by stream key
@@ -17,6 +20,7 @@
 #      handler wrote, read from the table's stream, 1 and 10 per invocation
 # Nothing here asserts a time; it measures and reports. Counts:
 #   COLD_RUNS=15 WARM_EVENTS=3000 ROUNDS=3 PROVIDER_EVENTS=300 DUPLICATE_EVERY=5 bench/run.sh
+# (COLD_RUNS and WARM_EVENTS in all, over the rounds; PROVIDER_EVENTS per round.)
 # A narrow run while iterating: PROVIDERS="srs" (the per-provider rows of
 # those only; the side-by-side labels always run); BENCH_BUILT=1 skips the
 # builds and measures those in target/.
@@ -111,11 +115,14 @@ size relay target/lambda/relay/bootstrap.zip
 size naive-3call target/lambda/naive-bililive/bootstrap.zip
 size naive-1call target/lambda/naive-bililive/bootstrap.zip
 size python "$out/python.zip"
+# Each round's share of the cold starts (the report pools a label's spawns).
+rounds=${ROUNDS:-3}
+cold_per_round=$(((cold_runs + rounds - 1) / rounds))
 cold() { # cold LABEL COMMAND…
   local label=$1
   shift
-  echo "bench: cold start of $label ($cold_runs spawns)…"
-  "$driver" cold --provider "$baseline_provider" --event "$baseline_event" --label "$label" --runs "$cold_runs" \
+  echo "bench: cold start of $label, round $round/$rounds ($cold_per_round spawns)…"
+  "$driver" cold --provider "$baseline_provider" --event "$baseline_event" --label "$label" --runs "$cold_per_round" \
     -- "$@" | tee -a "$out/runs.jsonl"
 }
 warm() { # warm EVENTS ARGS… -- COMMAND…
@@ -125,22 +132,6 @@ warm() { # warm EVENTS ARGS… -- COMMAND…
     --emulator "$emulator" "$@" | tee -a "$out/runs.jsonl"
 }
 
-for p in "${providers[@]}"; do
-  echo "bench: cold start of $p ($cold_runs spawns)…"
-  "$driver" cold --provider "$p" --runs "$cold_runs" -- "target/lambda/$p/bootstrap" | tee -a "$out/runs.jsonl"
-done
-cold livehook "$handler"
-cold naive-3call "$naive"
-NAIVE_CALLS=1 cold naive-1call "$naive"
-cold python "${python_peer[@]}"
-
-for p in "${providers[@]}"; do
-  echo "bench: warm $p ($provider_events invocations, its synthetic deliveries)…"
-  warm "$provider_events" --provider "$p" -- "target/lambda/$p/bootstrap"
-done
-# In ROUNDS interleaved rounds (WARM_EVENTS in all per label), so that a drift
-# of the shared machine's load does not favour whoever runs last.
-rounds=${ROUNDS:-3}
 per_round=$((warm_events / rounds))
 # The new events of a round's handler run: the records the relay is fed.
 relay_events=$((duplicate_every > 0 ? per_round - per_round / duplicate_every : per_round))
@@ -165,6 +156,20 @@ relay_side() { # relay_side BATCH [ARGS…]: the relay on the last records the h
     | tee -a "$out/runs.jsonl"
 }
 for round in $(seq "$rounds"); do
+  # Cold starts first: the naive handler's beside every provider's, so that
+  # an init goal is read against the same moment's machine.
+  for p in "${providers[@]}"; do
+    echo "bench: cold start of $p, round $round/$rounds ($cold_per_round spawns)…"
+    "$driver" cold --provider "$p" --runs "$cold_per_round" -- "target/lambda/$p/bootstrap" | tee -a "$out/runs.jsonl"
+  done
+  cold livehook "$handler"
+  cold naive-3call "$naive"
+  NAIVE_CALLS=1 cold naive-1call "$naive"
+  cold python "${python_peer[@]}"
+  for p in "${providers[@]}"; do
+    echo "bench: warm $p, round $round/$rounds ($provider_events invocations, its synthetic deliveries)…"
+    warm "$provider_events" --provider "$p" -- "target/lambda/$p/bootstrap"
+  done
   side livehook -- "$handler"
   side naive-3call -- "$naive"
   NAIVE_CALLS=1 side naive-1call -- "$naive"
