@@ -247,7 +247,7 @@ fn stream_batch(
     envelope: &str,
     count: usize,
     now: OffsetDateTime,
-) -> aws_lambda_events::event::dynamodb::Event {
+) -> livehook::stream_event::StreamBatch {
     let records: Vec<serde_json::Value> = (0..count)
         .map(|n| {
             let key = format!("{n:032x}");

@@ -7,7 +7,6 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_http::{Request, service_fn};
 use lambda_runtime::LambdaEvent;
@@ -19,6 +18,7 @@ use crate::providers::Provider;
 use crate::relay::Relay;
 use crate::sink::SnsSink;
 use crate::store::DynamoStore;
+use crate::stream_event::StreamBatch;
 use crate::telemetry;
 
 /// Loads the AWS SDK configuration with deadlines that keep a hung
@@ -144,7 +144,7 @@ pub async fn serve_relay() -> Result<(), lambda_runtime::Error> {
 async fn run_relay<D: DeadLetters>(relay: Relay<SnsSink, D>) -> Result<(), lambda_runtime::Error> {
     let relay = &relay;
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: LambdaEvent<Event>| async move {
+        move |event: LambdaEvent<StreamBatch>| async move {
             // Lambda's deadline for this invocation (Unix ms), as an Instant.
             let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
             let left_ms = i128::from(event.context.deadline) - now_ms;

@@ -33,6 +33,7 @@ pub mod redact;
 pub mod relay;
 pub mod sink;
 pub mod store;
+pub mod stream_event;
 pub mod stream_keys;
 pub mod telemetry;
 

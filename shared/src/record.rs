@@ -32,6 +32,7 @@ use time::OffsetDateTime;
 use crate::event::format_time;
 use crate::providers::Recorded;
 use crate::sink::Message;
+use crate::stream_event::{Attr, OutboxImage};
 
 /// DynamoDB's item limit (400 KB, attribute names included).
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
@@ -234,40 +235,48 @@ pub struct StoredRecord {
 }
 
 impl StoredRecord {
-    /// Reads a record from a stream image or a `GetItem`/`Scan` item
-    /// (converted with `serde_dynamo::Item::from`).
+    /// Reads a record from a `GetItem`/`Scan` item (converted with
+    /// `serde_dynamo::Item::from`) or a stream image.
     pub fn from_item(item: &HashMap<String, Image>) -> Result<StoredRecord, NotARecord> {
-        let text = |name: &str| match item.get(name) {
-            Some(Image::S(v)) => Some(v.clone()),
-            _ => None,
-        };
+        Self::read(|name| item.get(name))
+    }
+
+    /// Reads a record from the relay's stream image.
+    pub fn from_image(image: &OutboxImage) -> Result<StoredRecord, NotARecord> {
+        Self::read(|name| image.get(name))
+    }
+
+    fn read<'a, V: AttrValue + 'a>(
+        get: impl Fn(&str) -> Option<&'a V>,
+    ) -> Result<StoredRecord, NotARecord> {
+        let text = |name: &str| get(name).and_then(V::s).map(str::to_owned);
         let required = |name: &str| text(name).ok_or_else(|| NotARecord(format!("no {name}")));
         let key = required("pk")?;
-        let bodies: Vec<String> = match (
-            item.get("envelope"),
-            item.get("envelopes"),
-            item.get("envelopes_gz"),
-        ) {
-            (Some(Image::S(one)), _, _) => vec![one.clone()],
-            (_, Some(Image::L(many)), _) => many
-                .iter()
-                .map(|v| match v {
-                    Image::S(body) => Ok(body.clone()),
-                    _ => Err(NotARecord("an envelope is not a string".to_owned())),
+        let bodies: Vec<String> = if let Some(one) = get("envelope").and_then(V::s) {
+            vec![one.to_owned()]
+        } else if let Some(many) = get("envelopes").and_then(V::l) {
+            many.iter()
+                .map(|v| {
+                    v.s()
+                        .map(str::to_owned)
+                        .ok_or_else(|| NotARecord("an envelope is not a string".to_owned()))
                 })
-                .collect::<Result<_, _>>()?,
-            (_, _, Some(Image::B(compressed))) => gunzip(compressed)?,
-            _ => return Err(NotARecord(format!("{key} has no envelope"))),
+                .collect::<Result<_, _>>()?
+        } else if let Some(compressed) = get("envelopes_gz").and_then(V::b) {
+            gunzip(compressed)?
+        } else {
+            return Err(NotARecord(format!("{key} has no envelope")));
         };
-        let ids: Vec<String> = match item.get("ids") {
-            Some(Image::L(ids)) => ids
+        let ids: Vec<String> = match get("ids").and_then(V::l) {
+            Some(ids) => ids
                 .iter()
-                .map(|v| match v {
-                    Image::S(id) => Ok(id.clone()),
-                    _ => Err(NotARecord("an id is not a string".to_owned())),
+                .map(|v| {
+                    v.s()
+                        .map(str::to_owned)
+                        .ok_or_else(|| NotARecord("an id is not a string".to_owned()))
                 })
                 .collect::<Result<_, _>>()?,
-            _ => vec![key.clone()],
+            None => vec![key.clone()],
         };
         if ids.len() != bodies.len() {
             return Err(NotARecord(format!(
@@ -281,12 +290,11 @@ impl StoredRecord {
             event_type: required("type")?,
             subject: required("subject")?,
             stream: text("stream"),
-            check: matches!(item.get("livehook_check"), Some(Image::Bool(true))),
+            check: get("livehook_check").and_then(V::bool) == Some(true),
             first_seen: text("first_seen"),
-            first_seen_ms: match item.get("first_seen_ms") {
-                Some(Image::N(ms)) => ms.parse().ok(),
-                _ => None,
-            },
+            first_seen_ms: get("first_seen_ms")
+                .and_then(V::n)
+                .and_then(|ms| ms.parse().ok()),
             messages: ids
                 .into_iter()
                 .zip(bodies)
@@ -322,6 +330,82 @@ fn gunzip(compressed: &[u8]) -> Result<Vec<String>, NotARecord> {
         .map_err(|e| NotARecord(format!("envelopes_gz is not gzip: {e}")))?;
     serde_json::from_slice(&json)
         .map_err(|e| NotARecord(format!("envelopes_gz is not a list of envelopes: {e}")))
+}
+
+/// An attribute value as a record is read from it: `serde_dynamo`'s (items,
+/// the pump's images) or the relay's lean stream image.
+trait AttrValue: Sized {
+    fn s(&self) -> Option<&str>;
+    fn n(&self) -> Option<&str>;
+    fn b(&self) -> Option<&[u8]>;
+    fn bool(&self) -> Option<bool>;
+    fn l(&self) -> Option<&[Self]>;
+}
+
+impl AttrValue for Image {
+    fn s(&self) -> Option<&str> {
+        match self {
+            Image::S(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn n(&self) -> Option<&str> {
+        match self {
+            Image::N(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn b(&self) -> Option<&[u8]> {
+        match self {
+            Image::B(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn bool(&self) -> Option<bool> {
+        match self {
+            Image::Bool(v) => Some(*v),
+            _ => None,
+        }
+    }
+    fn l(&self) -> Option<&[Self]> {
+        match self {
+            Image::L(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl AttrValue for Attr {
+    fn s(&self) -> Option<&str> {
+        match self {
+            Attr::S(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn n(&self) -> Option<&str> {
+        match self {
+            Attr::N(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn b(&self) -> Option<&[u8]> {
+        match self {
+            Attr::B(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn bool(&self) -> Option<bool> {
+        match self {
+            Attr::Bool(v) => Some(*v),
+            _ => None,
+        }
+    }
+    fn l(&self) -> Option<&[Self]> {
+        match self {
+            Attr::L(v) => Some(v),
+            _ => None,
+        }
+    }
 }
 
 /// The record key (`pk`) of a published event id. An event that is not its
@@ -373,7 +457,14 @@ mod tests {
 
     fn round_trip(record: &Record) -> StoredRecord {
         let image: serde_dynamo::Item = record.item.clone().into();
-        StoredRecord::from_item(&image).unwrap()
+        let stored = StoredRecord::from_item(&image).unwrap();
+        // The relay's lean image of the same item, as the stream's JSON carries it, reads the same.
+        assert_eq!(StoredRecord::from_image(&lean(&image)).unwrap(), stored);
+        stored
+    }
+
+    fn lean(image: &serde_dynamo::Item) -> OutboxImage {
+        serde_json::from_str(&serde_json::to_string(image).unwrap()).unwrap()
     }
 
     #[test]
@@ -475,8 +566,10 @@ mod tests {
         let mut item = HashMap::new();
         item.insert("pk".to_owned(), Image::S("x".into()));
         assert!(StoredRecord::from_item(&item).is_err());
+        assert!(StoredRecord::from_image(&lean(&item.clone().into())).is_err());
         item.insert("envelopes_gz".to_owned(), Image::B(b"not gzip".to_vec()));
         assert!(StoredRecord::from_item(&item).is_err());
+        assert!(StoredRecord::from_image(&lean(&item.clone().into())).is_err());
     }
 
     #[test]

@@ -15,13 +15,14 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use time::OffsetDateTime;
 
 use crate::dead_letter::{DeadLetter, DeadLetters, NoDeadLetters};
 use crate::record::StoredRecord;
 use crate::sink::{EventSink, Message, Sent};
+use crate::stream_event::{Attr, StreamBatch, StreamRecord};
 use crate::telemetry::RelayCounts;
 
 /// A record still unpublished this long after it was written is
@@ -50,7 +51,8 @@ pub fn mapping_filter() -> String {
     .to_string()
 }
 
-/// Whether [`mapping_filter`] lets `record` through to the relay.
+/// Whether [`mapping_filter`] lets `record` through to the relay (the
+/// pump's records; the relay's own are [`StreamRecord::admitted`]).
 pub fn mapping_admits(record: &EventRecord) -> bool {
     matches!(record.event_name.as_str(), "INSERT" | "MODIFY")
         && !matches!(
@@ -94,15 +96,6 @@ pub struct Relay<K, D = NoDeadLetters> {
     dead_letter_after: Duration,
 }
 
-/// The stream record's position, as `batchItemFailures` names it.
-fn position(record: &EventRecord) -> String {
-    record
-        .change
-        .sequence_number
-        .clone()
-        .unwrap_or_else(|| record.event_id.clone())
-}
-
 impl<K: EventSink> Relay<K> {
     /// A relay publishing through `sink`, with no dead-letter table: what
     /// cannot be published is retried.
@@ -142,7 +135,7 @@ impl<K: EventSink, D: DeadLetters> Relay<K, D> {
     }
 
     /// Publishes one batch of stream records; never fails as a whole.
-    pub async fn relay(&self, event: &Event) -> BatchReport {
+    pub async fn relay(&self, event: &StreamBatch) -> BatchReport {
         self.relay_until(event, None).await
     }
 
@@ -152,29 +145,29 @@ impl<K: EventSink, D: DeadLetters> Relay<K, D> {
     /// relay has given up on it.
     pub async fn relay_until(
         &self,
-        event: &Event,
+        event: &StreamBatch,
         deadline: Option<std::time::Instant>,
     ) -> BatchReport {
         let mut report = BatchReport::default();
         // Records and their first message's index in `messages`.
-        let mut outboxes: Vec<(&EventRecord, StoredRecord)> =
+        let mut outboxes: Vec<(&StreamRecord, StoredRecord)> =
             Vec::with_capacity(event.records.len());
         for record in &event.records {
             // TTL deletions and stream keys: the mapping's filter keeps them
             // out in AWS and the pump locally; skipped here too should a
             // mapping lack it.
-            let key_item = matches!(record.change.new_image.get("pk"),
-                Some(serde_dynamo::AttributeValue::S(pk)) if crate::stream_keys::is_key_item(pk));
-            if !mapping_admits(record) || key_item {
+            let key_item = matches!(&record.change.new_image.pk,
+                Some(Attr::S(pk)) if crate::stream_keys::is_key_item(pk));
+            if !record.admitted() || key_item {
                 report.counts.skipped += 1;
                 continue;
             }
-            match StoredRecord::from_item(&record.change.new_image) {
+            match StoredRecord::from_image(&record.change.new_image) {
                 Ok(outbox) => outboxes.push((record, outbox)),
                 Err(e) => {
                     // Retrying cannot make it readable: counted, left in the table.
                     report.counts.refused += 1;
-                    tracing::error!(sequence = position(record), error = %e, "stream record is not an outbox record; skipped");
+                    tracing::error!(sequence = record.position(), error = %e, "stream record is not an outbox record; skipped");
                 }
             }
         }
@@ -249,7 +242,7 @@ impl<K: EventSink, D: DeadLetters> Relay<K, D> {
             }
             if failed {
                 report.counts.batch_failures += 1;
-                report.failed.push(position(record));
+                report.failed.push(record.position());
             }
         }
         tracing::info!(
@@ -305,7 +298,8 @@ mod tests {
         .item
     }
 
-    fn event(records: &[(&str, &str, HashMap<String, AttributeValue>)]) -> Event {
+    /// A stream event as Lambda sends it, every member the relay ignores included.
+    fn event_json(records: &[(&str, &str, HashMap<String, AttributeValue>)]) -> serde_json::Value {
         let records: Vec<serde_json::Value> = records
             .iter()
             .map(|(name, sequence, item)| {
@@ -320,7 +314,12 @@ mod tests {
                 })
             })
             .collect();
-        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+        serde_json::json!({ "Records": records })
+    }
+
+    /// The same, read as the relay reads it.
+    fn event(records: &[(&str, &str, HashMap<String, AttributeValue>)]) -> StreamBatch {
+        serde_json::from_str(&event_json(records).to_string()).unwrap()
     }
 
     fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
@@ -497,7 +496,7 @@ mod tests {
             OffsetDateTime::now_utc(),
             None,
         );
-        let batch = event(&[
+        let json = event_json(&[
             ("INSERT", "1", item("a", &["{a}"])),
             ("MODIFY", "2", item("b", &["{b}"])),
             ("REMOVE", "3", item("c", &["{c}"])),
@@ -505,19 +504,25 @@ mod tests {
             ("MODIFY", "5", key.clone()),
             ("REMOVE", "6", key),
         ]);
-        let admitted: Vec<(bool, bool)> = batch
+        // The pump's records and the relay's own, from the same event.
+        let pump: aws_lambda_events::event::dynamodb::Event =
+            serde_json::from_value(json.clone()).unwrap();
+        let lean: StreamBatch = serde_json::from_value(json).unwrap();
+        let admitted: Vec<(bool, bool, bool)> = pump
             .records
             .iter()
-            .map(|record| {
+            .zip(&lean.records)
+            .map(|(record, own)| {
                 let json = serde_json::to_value(record).unwrap();
                 (
                     mapping_admits(record),
                     pattern_matches(&pattern, Some(&json)),
+                    own.admitted(),
                 )
             })
             .collect();
         let expected = [true, true, false, false, false, false];
-        assert_eq!(admitted, expected.map(|a| (a, a)));
+        assert_eq!(admitted, expected.map(|a| (a, a, a)));
     }
 
     #[test]

@@ -6,11 +6,11 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use crate::{LivePipeline, LiveRelay};
-use aws_lambda_events::event::dynamodb::Event;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use livehook::stream_event::StreamBatch;
 
 /// Serves `http://127.0.0.1:<port>/<provider>…` with that provider's pipeline, as API Gateway and
 /// the Lambda runtime would hand the request over. Returns the base URL.
@@ -68,7 +68,7 @@ pub async fn serve_relay(relay: LiveRelay) -> String {
                             .await
                             .map(|b| b.to_bytes())
                             .unwrap_or_default();
-                        let answer = match serde_json::from_slice::<Event>(&body) {
+                        let answer = match serde_json::from_slice::<StreamBatch>(&body) {
                             Ok(event) if wanted => {
                                 let report = relay.relay(&event).await;
                                 (

@@ -19,6 +19,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use livehook::providers::AuthScheme;
 use livehook::relay::Relay;
+use livehook::stream_event::StreamBatch;
 use livehook_pump::{Invoke, InvokeError, PollSummary, Pump};
 use serde_json::Value;
 
@@ -554,7 +555,11 @@ pub struct InProcessRelay<D = DynamoDeadLetters> {
 
 impl<D: DeadLetters> Invoke for InProcessRelay<D> {
     async fn invoke(&self, event: &Event) -> Result<DynamoDbEventResponse, InvokeError> {
-        let report = self.relay.relay(event).await;
+        // Through the event's JSON, as Lambda hands it to the relay.
+        let batch: StreamBatch = serde_json::to_vec(event)
+            .and_then(|json| serde_json::from_slice(&json))
+            .map_err(|e| InvokeError(format!("the stream event does not read back: {e}")))?;
+        let report = self.relay.relay(&batch).await;
         let lost = self
             .lose_answers
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
