@@ -52,6 +52,13 @@ pub fn cpu_sample(pid: u32) -> Option<CpuSample> {
     })
 }
 
+impl CpuSample {
+    /// The on-CPU time of its live threads so far (ms).
+    pub fn on_cpu_ms(&self) -> f64 {
+        ms(self.on_cpu)
+    }
+}
+
 /// The CPU used between two samples, per event (and per invocation): the
 /// threads' on-CPU time, split into user and system in the proportion of
 /// the clock ticks; the ticks alone when a thread exited in between.

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use livehook_bench::proc::cpu_sample;
 use livehook_bench::runtime_api::*;
 use livehook_bench::stats::*;
 use serde_json::{Value, json};
@@ -13,6 +14,9 @@ use crate::{Common, label, merge};
 pub struct ColdStarts {
     /// Spawn → first `GET …/next`, sorted (ms).
     pub inits: Vec<f64>,
+    /// The CPU the process used until that first `GET …/next` (its threads'
+    /// on-CPU time, ms), sorted: init without the wait for a shared core.
+    pub init_cpus: Vec<f64>,
     /// First invocation: event handed out → answer, sorted (ms).
     pub firsts: Vec<f64>,
     /// The first invocations' answers.
@@ -24,9 +28,10 @@ impl ColdStarts {
         let (inits, firsts) = (&self.inits, &self.firsts);
         json!({
             "init_ms": {"median": percentile(inits, 50.0), "p90": percentile(inits, 90.0), "min": inits.first(), "max": inits.last()},
+            "init_cpu_ms": {"median": percentile(&self.init_cpus, 50.0), "p90": percentile(&self.init_cpus, 90.0)},
             "first_invocation_ms": {"median": percentile(firsts, 50.0), "p90": percentile(firsts, 90.0)},
             // Every spawn's, so that the report pools the spawns of a label's rounds.
-            "inits_ms": inits, "firsts_ms": firsts,
+            "inits_ms": inits, "firsts_ms": firsts, "init_cpus_ms": self.init_cpus,
         })
     }
 }
@@ -40,7 +45,8 @@ pub fn cold_starts(
     payload: impl Fn(usize) -> String,
 ) -> ColdStarts {
     let api = RuntimeApi::start();
-    let (mut inits, mut firsts, mut answers) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut inits, mut init_cpus, mut firsts, mut answers) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
         let started = Instant::now();
         let mut child = spawn(command, &api);
@@ -50,6 +56,10 @@ pub fn cold_starts(
             std::process::exit(1);
         };
         inits.push(ms(at - started));
+        // Waiting for its first event now: what it has used is its init.
+        if let Some(cpu) = cpu_sample(child.id()) {
+            init_cpus.push(cpu.on_cpu_ms());
+        }
         let id = format!("cold-{run}");
         let handed = Instant::now();
         hand_out(request, &id, payload(run), trace);
@@ -66,6 +76,7 @@ pub fn cold_starts(
     }
     ColdStarts {
         inits: sorted(inits),
+        init_cpus: sorted(init_cpus),
         firsts: sorted(firsts),
         answers,
     }
