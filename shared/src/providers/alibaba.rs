@@ -21,6 +21,7 @@
 use std::time::Duration;
 
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
 
 use super::imitate::stamp::{TimeField, Unit};
 use super::signed::Signed;
@@ -120,6 +121,58 @@ impl Signed for Alibaba {
     }
 }
 
+/// Where a callback happened: the domain, application and stream its
+/// fields name (each callback family names them differently).
+struct Place {
+    domain: Option<String>,
+    app: Option<String>,
+    stream: Option<String>,
+}
+
+impl Place {
+    fn of(f: Fields<'_>, [domain, app, stream]: [&str; 3]) -> Self {
+        Place {
+            domain: f.text(domain),
+            app: f.text(app),
+            stream: f.text(stream),
+        }
+    }
+
+    /// The domain, application and stream as parts of a key.
+    fn key_parts(&self) -> [&[u8]; 3] {
+        [&self.domain, &self.app, &self.stream].map(|v| v.as_deref().unwrap_or("").as_bytes())
+    }
+
+    /// One event of `data` about this place: its stream's identity, and the
+    /// place and the raw body in the event's data.
+    fn deliver(
+        self,
+        inbound: &Inbound<'_>,
+        event_key: String,
+        event_type: EventType,
+        time: Option<OffsetDateTime>,
+        data: EventData,
+    ) -> Result<Delivery, Rejection> {
+        let data = EventData {
+            app: self.app.clone(),
+            stream: self.stream.clone(),
+            domain: self.domain.clone(),
+            raw: super::raw_json(inbound.body)?,
+            ..data
+        };
+        let domain = self.domain;
+        Ok(single(
+            NAME,
+            inbound,
+            event_key,
+            event_type,
+            Identity::of_stream(self.app, self.stream, |_| domain),
+            time,
+            data,
+        ))
+    }
+}
+
 /// `publish` / `publish_done`, from the query of a `GET`.
 fn stream_callback(
     inbound: &Inbound<'_>,
@@ -131,38 +184,26 @@ fn stream_callback(
         "publish_done" => EventType::StreamStopped,
         _ => EventType::Unrecognized,
     };
-    let (domain, app, stream) = (f.text("app"), f.text("appname"), f.text("id"));
+    let place = Place::of(f, ["app", "appname", "id"]);
     let time = f.text("time").unwrap_or_default();
     let event_key = key::derive(
         NAME,
         &[
-            action.as_bytes(),
-            domain.as_deref().unwrap_or("").as_bytes(),
-            app.as_deref().unwrap_or("").as_bytes(),
-            stream.as_deref().unwrap_or("").as_bytes(),
-            time.as_bytes(),
-        ],
+            &[action.as_bytes()],
+            place.key_parts().as_slice(),
+            &[time.as_bytes()],
+        ]
+        .concat(),
     );
     let data = EventData {
         provider_event: action,
-        app: app.clone(),
-        stream: stream.clone(),
-        domain: domain.clone(),
         client_ip: f.text("ip"),
         node: f.text("node"),
         url_params: f.text("usrargs"),
-        raw: super::raw_json(inbound.body)?,
         ..EventData::default()
     };
-    Ok(single(
-        NAME,
-        inbound,
-        event_key,
-        event_type,
-        Identity::of_stream(app, stream, |_| domain),
-        f.int("time").and_then(from_unix_seconds),
-        data,
-    ))
+    let time = f.int("time").and_then(from_unix_seconds);
+    place.deliver(inbound, event_key, event_type, time, data)
 }
 
 /// A recording's status: started, paused, resumed (no time of its own).
@@ -177,57 +218,33 @@ fn record_status(
         "record_resumed" => EventType::RecordingResumed,
         _ => EventType::Unrecognized,
     };
-    let (domain, app, stream) = (f.text("domain"), f.text("app"), f.text("stream"));
+    let place = Place::of(f, ["domain", "app", "stream"]);
     let event_key = if event_type == EventType::Unrecognized {
         key::derive(NAME, &[b"body", inbound.body])
     } else {
         key::derive(
             NAME,
-            &[
-                event.as_bytes(),
-                domain.as_deref().unwrap_or("").as_bytes(),
-                app.as_deref().unwrap_or("").as_bytes(),
-                stream.as_deref().unwrap_or("").as_bytes(),
-            ],
+            &[&[event.as_bytes()], place.key_parts().as_slice()].concat(),
         )
     };
     let data = EventData {
         provider_event: event,
-        app: app.clone(),
-        stream: stream.clone(),
-        domain: domain.clone(),
-        raw: super::raw_json(inbound.body)?,
         ..EventData::default()
     };
-    Ok(single(
-        NAME,
-        inbound,
-        event_key,
-        event_type,
-        Identity::of_stream(app, stream, |_| domain),
-        None,
-        data,
-    ))
+    place.deliver(inbound, event_key, event_type, None, data)
 }
 
 /// A recording file written to OSS.
 fn record_file(inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejection> {
     let uri = f.required_text("uri")?;
-    let (domain, app, stream) = (f.text("domain"), f.text("app"), f.text("stream"));
+    let place = Place::of(f, ["domain", "app", "stream"]);
     let event_key = key::derive(
         NAME,
-        &[
-            b"record_file",
-            domain.as_deref().unwrap_or("").as_bytes(),
-            uri.as_bytes(),
-        ],
+        &[b"record_file", place.key_parts()[0], uri.as_bytes()],
     );
     let stop = f.int("stop_time").and_then(from_unix_seconds);
     let data = EventData {
         provider_event: "record_file".to_owned(),
-        app: app.clone(),
-        stream: stream.clone(),
-        domain: domain.clone(),
         file: Some(FileInfo {
             path: Some(uri.clone()),
             format: file_extension(&uri),
@@ -239,37 +256,23 @@ fn record_file(inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejecti
             end_time: stop.map(format_time),
             ..FileInfo::default()
         }),
-        raw: super::raw_json(inbound.body)?,
         ..EventData::default()
     };
-    Ok(single(
-        NAME,
-        inbound,
-        event_key,
-        EventType::RecordingReady,
-        Identity::of_stream(app, stream, |_| domain),
-        stop,
-        data,
-    ))
+    place.deliver(inbound, event_key, EventType::RecordingReady, stop, data)
 }
 
 /// A snapshot written to OSS.
 fn snapshot(inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejection> {
-    let (domain, app, stream) = (
-        f.text("DomainName"),
-        f.text("AppName"),
-        f.text("StreamName"),
-    );
+    let place = Place::of(f, ["DomainName", "AppName", "StreamName"]);
     let object = f.text("OssObject");
     let event_key = key::derive(
         NAME,
         &[
-            b"live_snapshot",
-            domain.as_deref().unwrap_or("").as_bytes(),
-            app.as_deref().unwrap_or("").as_bytes(),
-            stream.as_deref().unwrap_or("").as_bytes(),
-            object.as_deref().unwrap_or("").as_bytes(),
-        ],
+            &[b"live_snapshot".as_slice()],
+            place.key_parts().as_slice(),
+            &[object.as_deref().unwrap_or("").as_bytes()],
+        ]
+        .concat(),
     );
     let url = match (f.text("OssBucket"), f.text("OssEndpoint"), &object) {
         (Some(bucket), Some(endpoint), Some(object)) => {
@@ -279,28 +282,17 @@ fn snapshot(inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejection>
     };
     let data = EventData {
         provider_event: "live_snapshot".to_owned(),
-        app: app.clone(),
-        stream: stream.clone(),
-        domain: domain.clone(),
         snapshot_url: url,
-        raw: super::raw_json(inbound.body)?,
         ..EventData::default()
     };
-    Ok(single(
-        NAME,
-        inbound,
-        event_key,
-        EventType::SnapshotReady,
-        Identity::of_stream(app, stream, |_| domain),
-        f.int("CreateTime").and_then(from_unix_seconds),
-        data,
-    ))
+    let time = f.int("CreateTime").and_then(from_unix_seconds);
+    place.deliver(inbound, event_key, EventType::SnapshotReady, time, data)
 }
 
 /// An audio moderation verdict: a stretch of a stream's sound the review
 /// flagged (Alibaba calls back only what it flags).
 fn audio_moderation(inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejection> {
-    let (domain, app, stream) = (f.text("domain"), f.text("app"), f.text("stream"));
+    let place = Place::of(f, ["domain", "app", "stream"]);
     let verdicts = f.get("result").and_then(Value::as_array);
     // The label of the first verdict that is not a pass: what was flagged.
     let label = verdicts
@@ -312,35 +304,23 @@ fn audio_moderation(inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Re
     // The same verdict is resent as the same body; another one of the same
     // second differs in its result.
     let verdict = serde_json::to_vec(&f.get("result")).unwrap_or_default();
+    let timestamp = f.text("timestamp").unwrap_or_default();
     let event_key = key::derive(
         NAME,
         &[
-            b"audio_moderation",
-            domain.as_deref().unwrap_or("").as_bytes(),
-            app.as_deref().unwrap_or("").as_bytes(),
-            stream.as_deref().unwrap_or("").as_bytes(),
-            f.text("timestamp").unwrap_or_default().as_bytes(),
-            &verdict,
-        ],
+            &[b"audio_moderation".as_slice()],
+            place.key_parts().as_slice(),
+            &[timestamp.as_bytes(), &verdict],
+        ]
+        .concat(),
     );
     let data = EventData {
         provider_event: "audio_moderation".to_owned(),
-        app: app.clone(),
-        stream: stream.clone(),
-        domain: domain.clone(),
         reason: label,
-        raw: super::raw_json(inbound.body)?,
         ..EventData::default()
     };
-    Ok(single(
-        NAME,
-        inbound,
-        event_key,
-        EventType::ModerationFlagged,
-        Identity::of_stream(app, stream, |_| domain),
-        f.int("timestamp").and_then(from_unix_seconds),
-        data,
-    ))
+    let time = f.int("timestamp").and_then(from_unix_seconds);
+    place.deliver(inbound, event_key, EventType::ModerationFlagged, time, data)
 }
 
 /// Alibaba's own times of the event (stream callbacks, recording files,
