@@ -143,6 +143,11 @@ impl Place {
         [&self.domain, &self.app, &self.stream].map(|v| v.as_deref().unwrap_or("").as_bytes())
     }
 
+    /// The key of a `kind` of callback about this place, then `rest`.
+    fn key(&self, kind: &[u8], rest: &[&[u8]]) -> String {
+        key::derive(NAME, &[&[kind], self.key_parts().as_slice(), rest].concat())
+    }
+
     /// One event of `data` about this place: its stream's identity, and the
     /// place and the raw body in the event's data.
     fn deliver(
@@ -186,15 +191,7 @@ fn stream_callback(
     };
     let place = Place::of(f, ["app", "appname", "id"]);
     let time = f.text("time").unwrap_or_default();
-    let event_key = key::derive(
-        NAME,
-        &[
-            &[action.as_bytes()],
-            place.key_parts().as_slice(),
-            &[time.as_bytes()],
-        ]
-        .concat(),
-    );
+    let event_key = place.key(action.as_bytes(), &[time.as_bytes()]);
     let data = EventData {
         provider_event: action,
         client_ip: f.text("ip"),
@@ -222,10 +219,7 @@ fn record_status(
     let event_key = if event_type == EventType::Unrecognized {
         key::derive(NAME, &[b"body", inbound.body])
     } else {
-        key::derive(
-            NAME,
-            &[&[event.as_bytes()], place.key_parts().as_slice()].concat(),
-        )
+        place.key(event.as_bytes(), &[])
     };
     let data = EventData {
         provider_event: event,
@@ -265,14 +259,9 @@ fn record_file(inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejecti
 fn snapshot(inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejection> {
     let place = Place::of(f, ["DomainName", "AppName", "StreamName"]);
     let object = f.text("OssObject");
-    let event_key = key::derive(
-        NAME,
-        &[
-            &[b"live_snapshot".as_slice()],
-            place.key_parts().as_slice(),
-            &[object.as_deref().unwrap_or("").as_bytes()],
-        ]
-        .concat(),
+    let event_key = place.key(
+        b"live_snapshot",
+        &[object.as_deref().unwrap_or("").as_bytes()],
     );
     let url = match (f.text("OssBucket"), f.text("OssEndpoint"), &object) {
         (Some(bucket), Some(endpoint), Some(object)) => {
@@ -305,15 +294,7 @@ fn audio_moderation(inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Re
     // second differs in its result.
     let verdict = serde_json::to_vec(&f.get("result")).unwrap_or_default();
     let timestamp = f.text("timestamp").unwrap_or_default();
-    let event_key = key::derive(
-        NAME,
-        &[
-            &[b"audio_moderation".as_slice()],
-            place.key_parts().as_slice(),
-            &[timestamp.as_bytes(), &verdict],
-        ]
-        .concat(),
-    );
+    let event_key = place.key(b"audio_moderation", &[timestamp.as_bytes(), &verdict]);
     let data = EventData {
         provider_event: "audio_moderation".to_owned(),
         reason: label,
