@@ -115,8 +115,9 @@ pub enum EventType {
     #[serde(rename = "snapshot.ready")]
     SnapshotReady,
     /// A platform's automated review flagged a live stream's picture or
-    /// sound (Alibaba's audio moderation): `data.reason` is the label it
-    /// gave, its full verdict is in `raw`.
+    /// sound (Alibaba's video and audio moderation): `data.reason` is the
+    /// label it gave, `data.snapshot_url` the flagged frame when there is
+    /// one, its full verdict is in `raw`.
     #[serde(rename = "moderation.flagged")]
     ModerationFlagged,
     /// A video file finished uploading to a VOD service.

@@ -7,9 +7,12 @@
 //! - the others are `POST`ed JSON: recording status (`event`
 //!   `record_started` / `record_paused` / `record_resumed`), recording files
 //!   (`uri`, `duration`, `start_time`, `stop_time`, `push_args`), snapshots
-//!   (`event` `live_snapshot`) and audio moderation verdicts (the default
+//!   (`event` `live_snapshot`), audio moderation verdicts (the default
 //!   template of `AddLiveAudioAuditNotifyConfig`: `domain`, `app`,
-//!   `stream`, `timestamp`, `result`).
+//!   `stream`, `timestamp`, `result`) and video moderation verdicts
+//!   (`AddLiveDetectNotifyConfig`: `DomainName`, `AppName`, `StreamName`,
+//!   the flagged frame's `OssEndpoint` / `OssBucket` / `OssObject`, and
+//!   `Result`, each model's verdicts).
 //!
 //! Proven, when the callback's authentication key (`NotifyAuthKey`) is set,
 //! by `ALI-LIVE-SIGNATURE = md5(<domain>|<ALI-LIVE-TIMESTAMP>|<key>)` in the
@@ -67,9 +70,9 @@ pub static PROOF: Proof = Proof {
 };
 
 /// How long a callback without a time of its own (recording status,
-/// snapshots) is one event: Alibaba retries 5 times, 1 s apart, each
-/// waiting 5 s, so its resends are over within a minute; the same status of
-/// the same stream later is a new event.
+/// snapshots, video moderation verdicts) is one event: Alibaba retries 5
+/// times, 1 s apart, each waiting 5 s, so its resends are over within a
+/// minute; the same status of the same stream later is a new event.
 const UNTIMED_WINDOW: Duration = Duration::from_secs(600);
 
 impl Signed for Alibaba {
@@ -99,6 +102,7 @@ impl Signed for Alibaba {
             None if f.get("result").is_some_and(Value::is_array) => {
                 return audio_moderation(inbound, f);
             }
+            None if f.get("Result").is_some_and(Value::is_array) => video_moderation(inbound, f)?,
             _ => record_status(inbound, f, event.unwrap_or_default())?,
         };
         Ok(super::windowed(delivery, NAME, inbound, UNTIMED_WINDOW))
@@ -263,33 +267,50 @@ fn snapshot(inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejection>
         b"live_snapshot",
         &[object.as_deref().unwrap_or("").as_bytes()],
     );
-    let url = match (f.text("OssBucket"), f.text("OssEndpoint"), &object) {
-        (Some(bucket), Some(endpoint), Some(object)) => {
-            Some(format!("https://{bucket}.{endpoint}/{object}"))
-        }
-        _ => object.clone(),
-    };
     let data = EventData {
         provider_event: "live_snapshot".to_owned(),
-        snapshot_url: url,
+        snapshot_url: oss_url(f, object.as_deref()),
         ..EventData::default()
     };
     let time = f.int("CreateTime").and_then(from_unix_seconds);
     place.deliver(inbound, event_key, EventType::SnapshotReady, time, data)
 }
 
+/// The URL of the OSS object a callback names (its path when the bucket or
+/// endpoint is missing).
+fn oss_url(f: Fields<'_>, object: Option<&str>) -> Option<String> {
+    match (f.text("OssBucket"), f.text("OssEndpoint"), object) {
+        (Some(bucket), Some(endpoint), Some(object)) => {
+            Some(format!("https://{bucket}.{endpoint}/{object}"))
+        }
+        _ => object.map(str::to_owned),
+    }
+}
+
+/// The label of the first verdict that is not a pass: what was flagged.
+/// `suggestion` and `label` name the verdict's fields (each moderation
+/// callback spells them its own way).
+fn flagged_label<'a>(
+    verdicts: impl IntoIterator<Item = &'a Value>,
+    [suggestion, label]: [&str; 2],
+) -> Option<String> {
+    verdicts
+        .into_iter()
+        .filter(|v| v.get(suggestion).and_then(Value::as_str) != Some("pass"))
+        .find_map(|v| v.get(label).and_then(Value::as_str))
+        .map(str::to_owned)
+}
+
 /// An audio moderation verdict: a stretch of a stream's sound the review
 /// flagged (Alibaba calls back only what it flags).
 fn audio_moderation(inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejection> {
     let place = Place::of(f, ["domain", "app", "stream"]);
-    let verdicts = f.get("result").and_then(Value::as_array);
-    // The label of the first verdict that is not a pass: what was flagged.
-    let label = verdicts
+    let verdicts = f
+        .get("result")
+        .and_then(Value::as_array)
         .into_iter()
-        .flatten()
-        .filter(|v| v.get("suggestion").and_then(Value::as_str) != Some("pass"))
-        .find_map(|v| v.get("label").and_then(Value::as_str))
-        .map(str::to_owned);
+        .flatten();
+    let label = flagged_label(verdicts, ["suggestion", "label"]);
     // The same verdict is resent as the same body; another one of the same
     // second differs in its result.
     let verdict = serde_json::to_vec(&f.get("result")).unwrap_or_default();
@@ -302,6 +323,36 @@ fn audio_moderation(inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Re
     };
     let time = f.int("timestamp").and_then(from_unix_seconds);
     place.deliver(inbound, event_key, EventType::ModerationFlagged, time, data)
+}
+
+/// A video moderation verdict: a frame of a stream the review flagged,
+/// saved to OSS (Alibaba calls back only what it flags). `Result` holds
+/// each model's (`BizType`) verdicts in its own `Result`. No time of its
+/// own.
+fn video_moderation(inbound: &Inbound<'_>, f: Fields<'_>) -> Result<Delivery, Rejection> {
+    let place = Place::of(f, ["DomainName", "AppName", "StreamName"]);
+    let verdicts = f
+        .get("Result")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|model| model.get("Result").and_then(Value::as_array))
+        .flatten();
+    let label = flagged_label(verdicts, ["Suggestion", "Label"]);
+    // A resend is the same body: the frame and its verdicts.
+    let object = f.text("OssObject");
+    let verdict = serde_json::to_vec(&f.get("Result")).unwrap_or_default();
+    let event_key = place.key(
+        b"video_moderation",
+        &[object.as_deref().unwrap_or("").as_bytes(), &verdict],
+    );
+    let data = EventData {
+        provider_event: "video_moderation".to_owned(),
+        reason: label,
+        snapshot_url: oss_url(f, object.as_deref()),
+        ..EventData::default()
+    };
+    place.deliver(inbound, event_key, EventType::ModerationFlagged, None, data)
 }
 
 /// Alibaba's own times of the event (stream callbacks, recording files,

@@ -333,3 +333,68 @@ fn a_recording_file_keeps_its_push_arguments() {
     let published = serde_json::to_string(&file.events[0].event).unwrap();
     assert!(published.contains("callback_myid"), "{published}");
 }
+
+#[test]
+fn video_moderation_verdicts_flag_the_frame_once_each() {
+    let body = sample("video_moderation");
+    let flagged = post(&body, SIGNING[0], now()).unwrap();
+    let event = &flagged.events[0].event;
+    assert_eq!(event.event_type, EventType::ModerationFlagged);
+    assert_eq!(event.subject, "alibaba/ondemand_oss/gs0911_4");
+    assert_eq!(event.data.domain.as_deref(), Some("qt01.alivecdn.com"));
+    assert_eq!(event.data.reason.as_deref(), Some("Porn"));
+    assert_eq!(
+        event.data.snapshot_url.as_deref(),
+        Some(
+            "https://mts-bucket-test.oss-cn-hangzhou.aliyuncs.com/customer/ondemand_oss/gs0911_4/1505131029218.jpg"
+        )
+    );
+    // No time of its own: received now, one event within the window of
+    // Alibaba's retries.
+    assert_eq!(event.time, format_time(now()));
+    assert_eq!(flagged.dedupe_window, Some(UNTIMED_WINDOW));
+    let resent = post(&body, SIGNING[1], now() + time::Duration::seconds(2)).unwrap();
+    assert_eq!(resent.key, flagged.key, "a resend is the same event");
+    // Another flagged frame of the same stream is another event.
+    let mut other: Map<String, Value> = serde_json::from_slice(&body).unwrap();
+    other["OssObject"] = Value::from("customer/ondemand_oss/gs0911_4/1505131031218.jpg");
+    let other = post(&serde_json::to_vec(&other).unwrap(), SIGNING[0], now()).unwrap();
+    assert_ne!(other.key, flagged.key);
+
+    // The label is the first verdict, of any model, that is not a pass.
+    let mixed = br#"{"DomainName":"d","AppName":"a","StreamName":"s","OssObject":"o.jpg","Result":[{"BizType":"d","Result":[{"Label":"normal","Suggestion":"pass"}]},{"BizType":"x","Result":[{"Label":"politics","Suggestion":"block"}]}]}"#;
+    let mixed = post(mixed, SIGNING[0], now()).unwrap();
+    assert_eq!(mixed.event_type(), EventType::ModerationFlagged);
+    assert_eq!(
+        mixed.events[0].event.data.reason.as_deref(),
+        Some("politics")
+    );
+    // Without bucket and endpoint the frame is named by its path.
+    assert_eq!(
+        mixed.events[0].event.data.snapshot_url.as_deref(),
+        Some("o.jpg")
+    );
+    // A `Result` that is no list of verdicts is not a moderation callback.
+    let odd = br#"{"DomainName":"d","AppName":"a","StreamName":"s","Result":"x"}"#;
+    assert_eq!(
+        post(odd, SIGNING[0], now()).unwrap().event_type(),
+        EventType::Unrecognized
+    );
+
+    // The proof stays out of what is published; the verdict is kept whole.
+    let published = serde_json::to_string(event).unwrap();
+    let signature = proof_headers(SIGNING[0], HOST, now())
+        .into_iter()
+        .find(|(name, _)| name == "ali-live-signature")
+        .map(|(_, value)| value)
+        .unwrap();
+    for secret in [SIGNING[0], SIGNING[1], signature.as_str()] {
+        assert!(!published.contains(secret), "{published}");
+    }
+    assert!(published.contains("\"BizType\""), "{published}");
+    // Unsigned (Alibaba documents no proof for moderation callbacks): 401.
+    assert_eq!(
+        deliver_signed(&Alibaba, "POST", "/alibaba", &[], &body).unwrap_err(),
+        Rejection::Unauthenticated(AuthFailure::MissingSignature)
+    );
+}
