@@ -733,6 +733,236 @@ async fn a_cancelled_transaction_undoes_every_write() {
     );
 }
 
+/// The reasons of a cancelled transaction, one code per operation, and the
+/// items they returned.
+fn cancellation(
+    error: SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        HttpResponse,
+    >,
+) -> (
+    Vec<String>,
+    Vec<Option<std::collections::HashMap<String, AttributeValue>>>,
+) {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    let error = error.into_service_error();
+    let TransactWriteItemsError::TransactionCanceledException(cancelled) = error else {
+        panic!("not a cancellation: {error:?}");
+    };
+    cancelled
+        .cancellation_reasons()
+        .iter()
+        .map(|r| (r.code().unwrap_or_default().to_owned(), r.item().cloned()))
+        .unzip()
+}
+
+/// Conditions of one transaction with the same text are each evaluated with
+/// their own values and names (the emulator parses a transaction's repeated
+/// expressions once): the same `n = :v` with another `:v`, the same
+/// `#f = :one` with another `#f`, on items where reusing the first one's
+/// would answer the other way.
+#[tokio::test]
+async fn a_transactions_conditions_each_use_their_own_values_and_names() {
+    use aws_sdk_dynamodb::types::{
+        ConditionCheck, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    };
+    use std::collections::HashMap;
+    let stack = Stack::new("same-text-tx").await;
+    let n = |v: &str| AttributeValue::N(v.into());
+    let item = |pk: &str, vn: &str, vm: &str| {
+        HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(pk.into())),
+            ("n".to_owned(), n(vn)),
+            ("m".to_owned(), n(vm)),
+        ])
+    };
+    stack.put_item(item("a", "1", "2")).await;
+    stack.put_item(item("b", "2", "1")).await;
+    stack.put_item(item("c", "1", "1")).await;
+    let key = |pk: &str| AttributeValue::S(pk.into());
+    // Checks `n = :v` on `pk`.
+    let check = |pk: &str, v: &str| {
+        let check = ConditionCheck::builder()
+            .table_name(&stack.table)
+            .key("pk", key(pk))
+            .condition_expression("n = :v")
+            .expression_attribute_values(":v", n(v))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .expect("a check");
+        TransactWriteItem::builder().condition_check(check).build()
+    };
+    // Sets `seen = :v` on `pk` if `n = :v`.
+    let update = |pk: &str, v: &str| {
+        let update = Update::builder()
+            .table_name(&stack.table)
+            .key("pk", key(pk))
+            .update_expression("SET seen = :v")
+            .condition_expression("n = :v")
+            .expression_attribute_values(":v", n(v))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .expect("an update");
+        TransactWriteItem::builder().update(update).build()
+    };
+    let send = |items: Vec<TransactWriteItem>| {
+        stack
+            .dynamodb
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+    };
+
+    // b's n is 2, not a's 1: cancelled by b alone, b's item returned.
+    let error = send(vec![check("a", "1"), update("b", "1")])
+        .await
+        .expect_err("b's condition fails");
+    let (reasons, items) = cancellation(error);
+    assert_eq!(reasons, ["None", "ConditionalCheckFailed"]);
+    assert_eq!(items, [None, Some(item("b", "2", "1"))]);
+    assert_eq!(stack.item("b").await, Some(item("b", "2", "1")));
+
+    // The same text with b's own value holds.
+    send(vec![check("a", "1"), update("b", "2")])
+        .await
+        .expect("each condition with its own value: committed");
+    let mut b = item("b", "2", "1");
+    b.insert("seen".into(), n("2"));
+    assert_eq!(stack.item("b").await, Some(b.clone()));
+    // And the other way round: a's value on b fails.
+    let error = send(vec![update("a", "1"), check("b", "1")])
+        .await
+        .expect_err("b's condition fails");
+    let (reasons, items) = cancellation(error);
+    assert_eq!(reasons, ["None", "ConditionalCheckFailed"]);
+    assert_eq!(items, [None, Some(b.clone())]);
+    assert_eq!(
+        stack.item("a").await,
+        Some(item("a", "1", "2")),
+        "a's update undone"
+    );
+
+    // `#f = :one`: a's n is 1, b's m is 1.
+    let named = |pk: &str, field: &str| {
+        let check = ConditionCheck::builder()
+            .table_name(&stack.table)
+            .key("pk", key(pk))
+            .condition_expression("#f = :one")
+            .expression_attribute_names("#f", field)
+            .expression_attribute_values(":one", n("1"))
+            .build()
+            .expect("a check");
+        TransactWriteItem::builder().condition_check(check).build()
+    };
+    send(vec![named("a", "n"), named("b", "m"), update("c", "1")])
+        .await
+        .expect("each condition with its own name: committed");
+    let error = send(vec![named("a", "n"), named("b", "n"), update("c", "1")])
+        .await
+        .expect_err("b's n is not 1");
+    let (reasons, _) = cancellation(error);
+    assert_eq!(reasons, ["None", "ConditionalCheckFailed", "None"]);
+}
+
+/// An admission's transaction, as the functions send it: the stream key's
+/// Update (`last_used`, and here a use counter) under the key's condition,
+/// and the event's conditional Put. Committed, the Update applies exactly
+/// once and each item has one stream record; a duplicate event cancels it
+/// (the Put's reason with the event's old item, the key's write undone); a
+/// wrong key cancels it by the Update's reason with the key's old item, and
+/// the event is not written.
+#[tokio::test]
+async fn an_admissions_transaction_applies_its_update_once() {
+    use aws_sdk_dynamodb::types::{
+        Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    };
+    use std::collections::HashMap;
+    let stack = Stack::new("admission-tx").await;
+    let s = |v: &str| AttributeValue::S(v.into());
+    let key_item = HashMap::from([
+        ("pk".to_owned(), s("streamkey#publish#live/cam")),
+        ("key_sha256".to_owned(), s("right")),
+        ("uses".to_owned(), AttributeValue::N("0".into())),
+    ]);
+    stack.put_item(key_item.clone()).await;
+    let (streams, iterator) = stream_start(&stack).await;
+    let event =
+        |pk: &str| HashMap::from([("pk".to_owned(), s(pk)), ("envelope".to_owned(), s("{}"))]);
+    let admission = |hash: &str, now: &str, event_pk: &str| {
+        let update = Update::builder()
+            .table_name(&stack.table)
+            .key("pk", s("streamkey#publish#live/cam"))
+            .update_expression("SET last_used = :now, uses = uses + :one")
+            .condition_expression(
+                "key_sha256 = :hash AND attribute_not_exists(revoked) \
+                 AND (attribute_not_exists(expires_ms) OR expires_ms > :now_ms)",
+            )
+            .expression_attribute_values(":hash", s(hash))
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":now_ms", AttributeValue::N("1000".into()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .expect("an update");
+        let put = Put::builder()
+            .table_name(&stack.table)
+            .set_item(Some(event(event_pk)))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .expect("a put");
+        stack
+            .dynamodb
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+    };
+
+    admission("right", "first", "event-1")
+        .await
+        .expect("the right key: committed");
+    let mut used = key_item.clone();
+    used.insert("last_used".into(), s("first"));
+    used.insert("uses".into(), AttributeValue::N("1".into()));
+    assert_eq!(
+        stack.item("streamkey#publish#live/cam").await,
+        Some(used.clone())
+    );
+    assert_eq!(stack.item("event-1").await, Some(event("event-1")));
+
+    let error = admission("right", "second", "event-1")
+        .await
+        .expect_err("the event is a duplicate");
+    let (reasons, items) = cancellation(error);
+    assert_eq!(reasons, ["None", "ConditionalCheckFailed"]);
+    assert_eq!(items, [None, Some(event("event-1"))]);
+    assert_eq!(
+        stack.item("streamkey#publish#live/cam").await,
+        Some(used.clone()),
+        "the key's update undone"
+    );
+
+    let error = admission("wrong", "third", "event-2")
+        .await
+        .expect_err("the wrong key");
+    let (reasons, items) = cancellation(error);
+    assert_eq!(reasons, ["ConditionalCheckFailed", "None"]);
+    assert_eq!(items, [Some(used.clone()), None]);
+    assert_eq!(stack.item("event-2").await, None);
+    assert_eq!(stack.item("streamkey#publish#live/cam").await, Some(used));
+
+    assert_eq!(
+        stream_keys(&streams, iterator).await,
+        [
+            "streamkey#publish#live/cam",
+            "streamkey#publish#live/cam",
+            "event-1"
+        ],
+        "the key's Put, then one record of each committed write"
+    );
+}
+
 /// What a topic accepted is read back from the emulator's own record, in
 /// order and from a cursor: each Publish and each accepted PublishBatch
 /// entry; never a request refused for its size, a request failed by an
