@@ -8,11 +8,11 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
-use lambda_http::{Request, service_fn};
 use lambda_runtime::LambdaEvent;
 
 use crate::config::{Config, RelayConfig};
 use crate::dead_letter::{DeadLetters, DynamoDeadLetters};
+use crate::http_api::HttpApiRequest;
 use crate::pipeline::Pipeline;
 use crate::providers::Provider;
 use crate::relay::Relay;
@@ -98,9 +98,17 @@ pub async fn serve(provider: &'static dyn Provider) -> Result<(), lambda_http::E
         }
     };
     let pipeline = &pipeline;
-    lambda_http::run(service_fn(move |request: Request| async move {
-        Ok::<_, Infallible>(pipeline.handle(request).await)
-    }))
+    // API Gateway's event read directly, not through lambda_http's request
+    // conversion (see crate::http_api). Boxed: the runtime's future is deep
+    // enough to exceed the compiler's default query depth in the binary's main.
+    Box::pin(lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<HttpApiRequest>| async move {
+            let response = pipeline
+                .handle_event(event.payload, &event.context.request_id)
+                .await;
+            Ok::<_, Infallible>(response)
+        },
+    )))
     .await
 }
 

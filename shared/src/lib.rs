@@ -21,6 +21,7 @@ pub mod config;
 pub mod dead_letter;
 pub mod error;
 pub mod event;
+pub mod http_api;
 pub mod inbound;
 mod json;
 pub mod key;

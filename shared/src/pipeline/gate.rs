@@ -8,13 +8,14 @@
 use std::io::Read;
 use std::time::Duration;
 
+use lambda_http::Request;
 use lambda_http::http::{HeaderMap, Method, header};
-use lambda_http::{Request, RequestExt};
 use time::OffsetDateTime;
 
 use crate::auth::Verifier;
 use crate::error::Rejection;
 use crate::event::DataSchemas;
+use crate::http_api::HttpRequest;
 use crate::inbound::Inbound;
 use crate::providers::{AuthScheme, Delivery, Provider, Settings};
 use crate::redact::Redactor;
@@ -112,17 +113,28 @@ impl Gate {
         now: OffsetDateTime,
         request_id: &str,
     ) -> Result<Delivery, Rejection> {
+        self.admit_http(&HttpRequest::of(request), now, request_id)
+    }
+
+    /// [`Gate::admit`] for a request however it arrived (the functions read
+    /// API Gateway's event directly, see [`crate::http_api`]).
+    pub fn admit_http(
+        &self,
+        request: &HttpRequest<'_>,
+        now: OffsetDateTime,
+        request_id: &str,
+    ) -> Result<Delivery, Rejection> {
         let receiving = self.provider.receiving();
-        let get = request.method() == Method::GET && receiving.query_on_get;
-        if request.method() != Method::POST && !get {
+        let get = request.method == Method::GET && receiving.query_on_get;
+        if request.method != Method::POST && !get {
             return Err(Rejection::MethodNotAllowed);
         }
-        let raw = request.body().as_ref();
+        let raw = request.body;
         let limit = self.limits.max_body_bytes;
         if raw.len() > limit {
             return Err(Rejection::PayloadTooLarge { limit });
         }
-        let query = request.uri().query().unwrap_or("");
+        let query = request.query;
         // Before anything is done with the body: a sender without the
         // secret costs neither the gzip nor the form decoding.
         match self.provider.auth_scheme() {
@@ -135,25 +147,18 @@ impl Gate {
             // adapter); a signed platform's proof is checked below.
             AuthScheme::TencentSign | AuthScheme::Signed(_) => {}
         }
-        let mut decoded = decode_body(request.headers(), raw, limit)?;
+        let mut decoded = decode_body(request.headers, raw, limit)?;
         if get {
             // The fields are the query: the body of a GET is nothing.
             decoded = Some(decode_form(query.as_bytes(), limit)?);
-        } else if receiving.form_body && is_form(request.headers()) {
+        } else if receiving.form_body && is_form(request.headers) {
             let form = decode_form(decoded.as_deref().unwrap_or(raw), limit)?;
             decoded = Some(form);
         }
-        // The raw path as the client sent it: the URI's path is normalized
-        // (`/lal/x/..` → `/lal/`), which would turn traversal into a hook name.
-        let raw_path = request.raw_http_path();
         let inbound = Inbound {
-            path: if raw_path.is_empty() {
-                request.uri().path()
-            } else {
-                raw_path
-            },
+            path: request.path,
             query,
-            headers: request.headers(),
+            headers: request.headers,
             body: decoded.as_deref().unwrap_or(raw),
             received_at: now,
             request_id,

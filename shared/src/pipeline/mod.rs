@@ -11,12 +11,14 @@
 
 use std::time::Instant;
 
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use lambda_http::{Body, Request, RequestExt, Response};
 use time::OffsetDateTime;
 
 use crate::config::{AdmissionOnFailure, Config};
 use crate::error::Rejection;
 use crate::event::DataSchemas;
+use crate::http_api::{HttpApiRequest, HttpRequest, proxy_response};
 use crate::providers::Provider;
 use crate::store::IdempotencyStore;
 use crate::stream_keys::Required;
@@ -82,25 +84,56 @@ impl<S: IdempotencyStore> Pipeline<S> {
     /// Handles one Lambda HTTP request: never fails, every outcome is a
     /// response. Logs one line and one EMF metrics line.
     pub async fn handle(&self, request: Request) -> Response<Body> {
+        let request_id = request
+            .lambda_context_ref()
+            .map(|c| c.request_id.as_str())
+            .unwrap_or_default();
+        self.answer(Ok(HttpRequest::of(&request)), request_id).await
+    }
+
+    /// Handles one API Gateway HTTP API event, read as is from the Runtime
+    /// API by invocation `request_id`: the proxy response (see
+    /// [`crate::http_api`]), logged and counted as [`Pipeline::handle`] does.
+    pub async fn handle_event(
+        &self,
+        mut event: HttpApiRequest,
+        request_id: &str,
+    ) -> ApiGatewayV2httpResponse {
+        let body = event.take_body();
+        let request = match &body {
+            Ok(body) => Ok(event.request(body)),
+            Err(rejection) => Err(rejection.clone()),
+        };
+        proxy_response(self.answer(request, request_id).await)
+    }
+
+    /// The response to `request` (or to a request that could not be read),
+    /// with its log line and EMF line.
+    async fn answer(
+        &self,
+        request: Result<HttpRequest<'_>, Rejection>,
+        request_id: &str,
+    ) -> Response<Body> {
         let started = Instant::now();
         let now = (self.clock)();
-        let context = request.lambda_context_ref();
-        let request_id = context
-            .map(|c| c.request_id.clone())
-            .filter(|id| !id.is_empty())
-            .unwrap_or_else(crate::key::fresh);
-        let invocation = Invocation {
-            request_id: &request_id,
-            now,
+        let fresh;
+        let request_id = if request_id.is_empty() {
+            fresh = crate::key::fresh();
+            fresh.as_str()
+        } else {
+            request_id
         };
+        let invocation = Invocation { request_id, now };
 
-        let result = self.process(&request, invocation).await;
-
-        let query = request
-            .uri()
-            .query()
-            .map(|q| self.gate.redactor().log_query(q))
-            .unwrap_or_default();
+        let (result, query) = match &request {
+            Ok(request) => (self.process_http(request, invocation).await, request.query),
+            Err(rejection) => (Err(Failure::Rejected(rejection.clone())), ""),
+        };
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            self.gate.redactor().log_query(query)
+        };
         let provider = self.gate.provider().name();
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let outcome = match &result {
@@ -158,9 +191,19 @@ impl<S: IdempotencyStore> Pipeline<S> {
         request: &Request,
         invocation: Invocation<'_>,
     ) -> Result<Answered, Failure> {
+        self.process_http(&HttpRequest::of(request), invocation)
+            .await
+    }
+
+    /// [`Pipeline::process`] for a request however it arrived.
+    pub async fn process_http(
+        &self,
+        request: &HttpRequest<'_>,
+        invocation: Invocation<'_>,
+    ) -> Result<Answered, Failure> {
         let delivery = self
             .gate
-            .admit(request, invocation.now, invocation.request_id)?;
+            .admit_http(request, invocation.now, invocation.request_id)?;
         let admission = delivery
             .admission
             .as_ref()
