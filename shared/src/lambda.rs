@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::LambdaEvent;
@@ -54,10 +55,18 @@ pub async fn pipeline_from_env(
 /// get the time its own invocation has (each call is bounded by Lambda's
 /// deadline for the batch, see [`crate::relay::Relay::relay_until`]), with
 /// [`relay_timeouts`] as the outer bounds and three attempts.
+///
+/// Stalled-stream protection is off: it watches the throughput of every
+/// body, for streams that can stall for good (downloads); the relay's
+/// bodies are a `PublishBatch` held in memory and SNS's short answer, and
+/// an attempt that stalls is ended by the attempt timeout and retried.
+/// Watching them cost under 1 % of the relay's instructions at batch 10
+/// (bench/notes.md, "The relay at batch 10: instruction counts").
 pub async fn relay_sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(relay_timeouts())
         .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .load()
         .await
 }

@@ -9,7 +9,6 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sns::Client;
-use aws_sdk_sns::config::timeout::TimeoutConfig;
 use aws_sdk_sns::error::SdkError;
 use aws_sdk_sns::operation::publish::PublishError;
 use aws_sdk_sns::operation::publish_batch::PublishBatchError;
@@ -167,10 +166,17 @@ fn time_left(deadline: Instant) -> Option<Duration> {
         .filter(|left| !left.is_zero())
 }
 
-/// A per-call override: the operation ends by the deadline.
-fn bounded(left: Duration) -> aws_sdk_sns::config::Builder {
-    aws_sdk_sns::config::Builder::default()
-        .timeout_config(TimeoutConfig::builder().operation_timeout(left).build())
+/// The outcome of a call still unanswered when the time `left` to it has
+/// passed: retried. Calls are bounded from outside (`tokio::time::timeout`,
+/// which drops the call, retries included, as the SDK's operation timeout
+/// would) rather than by a per-call config override, which builds a config
+/// layer and merges it into every call's configuration.
+fn out_of_time(left: Option<Duration>) -> Sent {
+    let left = left.unwrap_or_default();
+    Sent::Failed(format!(
+        "no answer from SNS within the {} ms left in this invocation",
+        left.as_millis()
+    ))
 }
 
 /// [`EventSink`] on an SNS topic; a `.fifo` topic gets `MessageGroupId` =
@@ -217,14 +223,11 @@ impl SnsSink {
                 .message_deduplication_id(m.id);
         }
         let sent = match left {
-            Some(left) => {
-                request
-                    .customize()
-                    .config_override(bounded(left))
-                    .send()
-                    .await
-            }
-            None => request.send().await,
+            Some(left) => tokio::time::timeout(left, request.send()).await.ok(),
+            None => Some(request.send().await),
+        };
+        let Some(sent) = sent else {
+            return out_of_time(left);
         };
         match sent {
             Ok(_) => Sent::Published,
@@ -284,14 +287,14 @@ impl SnsSink {
             .topic_arn(&self.topic_arn)
             .set_publish_batch_request_entries(Some(entries));
         let sent = match left {
-            Some(left) => {
-                request
-                    .customize()
-                    .config_override(bounded(left))
-                    .send()
-                    .await
+            Some(left) => tokio::time::timeout(left, request.send()).await.ok(),
+            None => Some(request.send().await),
+        };
+        let Some(sent) = sent else {
+            for &index in batch {
+                outcomes[index].get_or_insert_with(|| out_of_time(left));
             }
-            None => request.send().await,
+            return;
         };
         match sent {
             Ok(output) => {

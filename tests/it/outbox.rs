@@ -469,6 +469,41 @@ async fn a_slow_sns_slows_the_relay_and_each_record_is_published_once() {
 }
 
 #[tokio::test]
+async fn a_call_unanswered_at_the_deadline_fails_for_a_retry() {
+    let stack = Stack::new("deadline").await;
+    // SNS applies the batch and answers after 5 s; the sink has 1 s left
+    // after its margin, and its client would wait 10 s for the answer.
+    moto().inject(&fault(
+        "sns",
+        &stack.topic_arn,
+        Some("PublishBatch"),
+        1,
+        FaultKind::HoldReply { seconds: 5.0 },
+    ));
+    let sink = SnsSink::new(sns_client(&stack.endpoint, None), &stack.topic_arn, 262_144);
+    let message = livehook::sink::Message {
+        body: "{}",
+        id: "held",
+        provider: "lal",
+        event_type: "stream.started",
+        stream: None,
+        subject: "lal/x",
+        replay: false,
+        check: false,
+    };
+    let deadline = Instant::now() + livehook::sink::DEADLINE_MARGIN + Duration::from_secs(1);
+    let outcomes = sink
+        .publish_until(&[message.clone(), message], deadline)
+        .await;
+    assert!(
+        outcomes.iter().all(
+            |o| matches!(o, Sent::Failed(reason) if reason.contains("left in this invocation"))
+        ),
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_sink_with_no_time_left_sends_nothing_and_fails_for_a_retry() {
     let stack = Stack::new("no-time").await;
     let sink = SnsSink::new(sns_client(&stack.endpoint, None), &stack.topic_arn, 262_144);
