@@ -61,8 +61,8 @@ pub const HUMAN_HOOK_WIDTH: usize = 34;
 /// How the functions write their logs (`LIVEHOOK_LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
-    /// One JSON object per line plus an EMF metrics line per request: what
-    /// CloudWatch Logs and metric filters read (the default).
+    /// One JSON object per line, a delivery's line also its EMF metrics
+    /// document: what CloudWatch Logs and metrics read (the default).
     Json,
     /// One short line per delivery and per relay batch for a person at a
     /// terminal (`make dev`); no EMF lines.
@@ -88,6 +88,13 @@ impl LogFormat {
 /// Set once by [`init`]: whether EMF lines are written (JSON format only).
 static HUMAN: AtomicBool = AtomicBool::new(false);
 
+/// Set by [`init`] in the JSON format: a delivery's log line is written by
+/// [`log_delivery`] itself, with its EMF metrics in the same JSON document
+/// (one write instead of two). Unset (tests' own subscribers, the human
+/// format), the line goes through `tracing` and the metrics on a line of
+/// their own.
+static COMBINED: AtomicBool = AtomicBool::new(false);
+
 /// Installs the log subscriber (level from `RUST_LOG`, default `info`) in
 /// the format of `LIVEHOOK_LOG_FORMAT`. Safe to call more than once.
 pub fn init() {
@@ -102,7 +109,9 @@ pub fn init_with(format: LogFormat) {
     HUMAN.store(format == LogFormat::Human, Ordering::Relaxed);
     match format {
         LogFormat::Json => {
-            let _ = tracing_subscriber::fmt()
+            // The delivery's line is ours only when this subscriber, whose
+            // JSON it reproduces, is the one installed.
+            let installed = tracing_subscriber::fmt()
                 .json()
                 .with_env_filter(filter)
                 .with_current_span(false)
@@ -110,6 +119,7 @@ pub fn init_with(format: LogFormat) {
                 .with_target(false)
                 .without_time() // CloudWatch stamps every line.
                 .try_init();
+            COMBINED.store(installed.is_ok(), Ordering::Relaxed);
         }
         LogFormat::Human => {
             let set =
@@ -141,9 +151,18 @@ const EMF_DECLARATION: &str = concat!(
 /// written on every request, and the former `format!`/`join` version made a
 /// dozen small allocations per line.
 pub fn emf_line(provider: &str, outcome: Outcome, timestamp_ms: i64) -> String {
-    use std::fmt::Write as _;
     let mut line = String::with_capacity(EMF_DECLARATION.len() + provider.len() + 128);
-    line.push_str(r#"{"_aws":{"Timestamp":"#);
+    line.push('{');
+    push_emf_members(&mut line, provider, outcome, timestamp_ms);
+    line.push('}');
+    line
+}
+
+/// The members of an EMF document (`"_aws":…,"provider":…` and the
+/// counts), without its braces.
+fn push_emf_members(line: &mut String, provider: &str, outcome: Outcome, timestamp_ms: i64) {
+    use std::fmt::Write as _;
+    line.push_str(r#""_aws":{"Timestamp":"#);
     let _ = write!(line, "{timestamp_ms}");
     line.push_str(EMF_DECLARATION);
     // Provider names are plain ASCII identifiers: nothing to escape.
@@ -154,7 +173,148 @@ pub fn emf_line(provider: &str, outcome: Outcome, timestamp_ms: i64) -> String {
         line.push_str(o.as_str());
         line.push_str(if o == outcome { r#"":1"# } else { r#"":0"# });
     }
-    line.push('}');
+}
+
+/// What is logged of one delivery: the fields of its `delivery handled`
+/// (accepted or duplicate, INFO) or `delivery not accepted` (WARN) line.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct DeliveryLog<'a> {
+    /// The invocation's request id.
+    pub request_id: &'a str,
+    /// The provider's name (also the metrics' dimension).
+    pub provider: &'a str,
+    /// The published id (accepted and duplicate only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<&'a str>,
+    /// The canonical type (accepted and duplicate only).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<&'a str>,
+    /// The provider's hook (accepted and duplicate only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook: Option<&'a str>,
+    /// The event's subject (accepted and duplicate only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<&'a str>,
+    /// The outcome (as counted).
+    #[serde(serialize_with = "outcome_name")]
+    pub outcome: Outcome,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// Why it was not accepted (never a secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a str>,
+    /// Microseconds spent on it.
+    pub latency_us: u64,
+    /// The query string, secrets redacted.
+    pub query: &'a str,
+}
+
+fn outcome_name<S: serde::Serializer>(outcome: &Outcome, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(outcome.as_str())
+}
+
+impl DeliveryLog<'_> {
+    fn accepted(&self) -> bool {
+        matches!(self.outcome, Outcome::Accepted | Outcome::Duplicate)
+    }
+
+    /// The line's message.
+    pub fn message(&self) -> &'static str {
+        if self.accepted() {
+            "delivery handled"
+        } else {
+            "delivery not accepted"
+        }
+    }
+
+    /// The JSON log line of the delivery with its EMF metrics in the same
+    /// document (EMF takes other members beside its own): the
+    /// `{"level":…,"fields":{…}}` the JSON subscriber writes for the
+    /// `tracing` event, then the members of [`emf_line`].
+    pub fn combined_line(&self, timestamp_ms: i64) -> String {
+        let mut line = String::with_capacity(EMF_DECLARATION.len() + 512);
+        line.push_str(if self.accepted() {
+            r#"{"level":"INFO","fields":{"message":""#
+        } else {
+            r#"{"level":"WARN","fields":{"message":""#
+        });
+        line.push_str(self.message());
+        line.push_str(r#"","#);
+        // The fields after the message: serialized as an object, its `{` dropped.
+        let mut fields = serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned());
+        fields.remove(0);
+        line.push_str(&fields);
+        line.push(',');
+        push_emf_members(&mut line, self.provider, self.outcome, timestamp_ms);
+        line.push_str("}\n");
+        line
+    }
+
+    /// The `tracing` event of this line (target `livehook::pipeline`, as
+    /// the pipeline's own events).
+    fn trace(&self) {
+        let d = self;
+        let outcome = d.outcome.as_str();
+        if self.accepted() {
+            tracing::info!(
+                target: "livehook::pipeline",
+                request_id = d.request_id,
+                provider = d.provider,
+                event_id = d.event_id.unwrap_or_default(),
+                r#type = d.event_type.unwrap_or_default(),
+                hook = d.hook.unwrap_or_default(),
+                subject = d.subject.unwrap_or_default(),
+                outcome,
+                status = d.status,
+                latency_us = d.latency_us,
+                query = d.query,
+                "delivery handled"
+            );
+        } else {
+            tracing::warn!(
+                target: "livehook::pipeline",
+                request_id = d.request_id,
+                provider = d.provider,
+                outcome,
+                status = d.status,
+                detail = d.detail.unwrap_or_default(),
+                latency_us = d.latency_us,
+                query = d.query,
+                "delivery not accepted"
+            );
+        }
+    }
+}
+
+/// Logs one delivery and counts its outcome: in the JSON format one line
+/// carrying both (its EMF metrics beside the log fields), which is one
+/// write to stdout instead of two; otherwise the `tracing` event and
+/// [`emit_metrics`]. A log level that filters the line out leaves the
+/// metrics on their own line.
+pub fn log_delivery(log: &DeliveryLog<'_>, timestamp_ms: i64) {
+    if !COMBINED.load(Ordering::Relaxed) {
+        log.trace();
+        emit_metrics(log.provider, log.outcome, timestamp_ms);
+        return;
+    }
+    let enabled = if log.accepted() {
+        tracing::enabled!(target: "livehook::pipeline", tracing::Level::INFO)
+    } else {
+        tracing::enabled!(target: "livehook::pipeline", tracing::Level::WARN)
+    };
+    let line = delivery_output(log, timestamp_ms, enabled);
+    // One write of the whole line (stdout is line-buffered).
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), line.as_bytes());
+}
+
+/// What [`log_delivery`] writes in the JSON format: the combined line, or
+/// the EMF line alone when the log line is filtered out.
+fn delivery_output(log: &DeliveryLog<'_>, timestamp_ms: i64, line_enabled: bool) -> String {
+    if line_enabled {
+        return log.combined_line(timestamp_ms);
+    }
+    let mut line = emf_line(log.provider, log.outcome, timestamp_ms);
+    line.push('\n');
     line
 }
 
@@ -253,6 +413,90 @@ mod tests {
         for o in Outcome::ALL {
             assert_eq!(v[o.as_str()], u8::from(o == Outcome::Accepted));
         }
+    }
+
+    /// What the JSON subscriber of [`init_with`] writes for `log`'s
+    /// `tracing` event.
+    fn traced(log: &DeliveryLog<'_>) -> serde_json::Value {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer(Arc::default());
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_target(false)
+            .without_time()
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || log.trace());
+        let bytes = buffer.0.lock().unwrap().clone();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    fn delivery(outcome: Outcome) -> DeliveryLog<'static> {
+        let accepted = matches!(outcome, Outcome::Accepted | Outcome::Duplicate);
+        DeliveryLog {
+            request_id: "r-1",
+            provider: "alibaba",
+            event_id: accepted.then_some("5335113e424633734c66808b13d8c50a"),
+            event_type: accepted.then_some("stream.started"),
+            hook: accepted.then_some("publish"),
+            subject: accepted.then_some("alibaba/live.example/app/s \"1\""),
+            outcome,
+            status: if accepted { 200 } else { 401 },
+            detail: (!accepted).then_some("wrong_token"),
+            latency_us: 1234,
+            query: "action=publish&token=***&名=値",
+        }
+    }
+
+    #[test]
+    fn a_combined_line_is_the_traced_log_line_and_the_emf_document() {
+        for outcome in [
+            Outcome::Accepted,
+            Outcome::Duplicate,
+            Outcome::Unauthenticated,
+        ] {
+            let log = delivery(outcome);
+            let line = log.combined_line(1_700_000_000_000);
+            assert!(
+                line.ends_with("}\n") && !line.trim_end().contains('\n'),
+                "{line}"
+            );
+            let mut combined: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let emf: serde_json::Value =
+                serde_json::from_str(&emf_line("alibaba", outcome, 1_700_000_000_000)).unwrap();
+            // The EMF document's every member, at the top level.
+            for (name, value) in emf.as_object().unwrap() {
+                assert_eq!(&combined[name], value, "{name}");
+                combined.as_object_mut().unwrap().remove(name);
+            }
+            // And the rest is the line the subscriber writes for the event.
+            assert_eq!(combined, traced(&log), "{outcome:?}");
+        }
+    }
+
+    #[test]
+    fn a_filtered_out_line_leaves_its_metrics() {
+        let log = delivery(Outcome::Accepted);
+        let only = delivery_output(&log, 5, false);
+        assert_eq!(
+            only,
+            format!("{}\n", emf_line("alibaba", Outcome::Accepted, 5))
+        );
+        assert_eq!(delivery_output(&log, 5, true), log.combined_line(5));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::http_api::{HttpApiRequest, HttpRequest, proxy_response};
 use crate::providers::Provider;
 use crate::store::IdempotencyStore;
 use crate::stream_keys::Required;
-use crate::telemetry::{Outcome, emit_metrics};
+use crate::telemetry::{DeliveryLog, Outcome, log_delivery};
 
 mod admission;
 pub mod answer;
@@ -82,7 +82,8 @@ impl<S: IdempotencyStore> Pipeline<S> {
     }
 
     /// Handles one Lambda HTTP request: never fails, every outcome is a
-    /// response. Logs one line and one EMF metrics line.
+    /// response. Logs one line and counts the outcome (EMF; see
+    /// [`log_delivery`]).
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let request_id = request
             .lambda_context_ref()
@@ -108,7 +109,7 @@ impl<S: IdempotencyStore> Pipeline<S> {
     }
 
     /// The response to `request` (or to a request that could not be read),
-    /// with its log line and EMF line.
+    /// logged and counted.
     async fn answer(
         &self,
         request: Result<HttpRequest<'_>, Rejection>,
@@ -136,50 +137,47 @@ impl<S: IdempotencyStore> Pipeline<S> {
         };
         let provider = self.gate.provider().name();
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let outcome = match &result {
-            Ok(accepted) => {
-                let outcome = if accepted.duplicate {
+        let detail;
+        let log = match &result {
+            Ok(accepted) => DeliveryLog {
+                request_id,
+                provider,
+                event_id: Some(&accepted.id),
+                event_type: Some(accepted.event_type),
+                hook: Some(&accepted.hook),
+                subject: Some(&accepted.subject),
+                outcome: if accepted.duplicate {
                     Outcome::Duplicate
                 } else {
                     Outcome::Accepted
-                };
-                tracing::info!(
-                    request_id,
-                    provider,
-                    event_id = accepted.id,
-                    r#type = accepted.event_type,
-                    hook = accepted.hook,
-                    subject = accepted.subject,
-                    outcome = outcome.as_str(),
-                    status = 200,
-                    latency_us,
-                    query,
-                    "delivery handled"
-                );
-                outcome
-            }
+                },
+                status: 200,
+                detail: None,
+                latency_us,
+                query: &query,
+            },
             Err(failure) => {
-                let outcome = failure.outcome();
-                let detail = match failure {
+                detail = match failure {
                     Failure::Rejected(Rejection::Unauthenticated(why)) => why.as_str().to_owned(),
                     other => other.to_string(),
                 };
-                tracing::warn!(
+                DeliveryLog {
                     request_id,
                     provider,
-                    outcome = outcome.as_str(),
-                    status = failure.status().as_u16(),
-                    detail,
+                    event_id: None,
+                    event_type: None,
+                    hook: None,
+                    subject: None,
+                    outcome: failure.outcome(),
+                    status: failure.status().as_u16(),
+                    detail: Some(&detail),
                     latency_us,
-                    query,
-                    "delivery not accepted"
-                );
-                outcome
+                    query: &query,
+                }
             }
         };
-        emit_metrics(
-            provider,
-            outcome,
+        log_delivery(
+            &log,
             i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0),
         );
         answer::respond(result, self.gate.provider(), self.admission_on_failure)
