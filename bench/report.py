@@ -16,7 +16,9 @@ RUNS.jsonl holds runtime-bench's cold, warm and relay results and
 `livehook+xray` is the handler with the X-Ray trace header. `admission/srs`
 is the srs function with `LIVEHOOK_STREAM_KEYS=publish` on SRS on_publish
 deliveries that present the stream's key (one `TransactWriteItems` each),
-in the same rounds. The goals are
+in the same rounds. Every warm result also carries the emulator's own time
+in its invocations (scripts/moto_timing.py): `emulator_ms` and the latency
+less it, `latency_less_emulator_ms`. The goals are
 the outbox design's (README, Performance). bench/notes.md (profiles, changes tried) is appended.
 """
 import json
@@ -77,8 +79,9 @@ def label_of(r: dict) -> str:
 def merge_rounds(runs: list) -> dict:
     """One warm result per label: the rounds of a label merged. CPU per event
     is over all events (per invocation over all invocations); latency
-    percentiles are the mean of the rounds'; peak RSS the highest; AWS calls
-    from the first round."""
+    percentiles are the mean of the rounds' (the emulator's time and the
+    latency less it too, when every round has them); peak RSS the highest;
+    AWS calls from the first round."""
     by_label: dict = {}
     for r in runs:
         by_label.setdefault(label_of(r), []).append(r)
@@ -93,6 +96,11 @@ def merge_rounds(runs: list) -> dict:
             total = sum(weight(r) for r in rs)
             return sum(r[key] * weight(r) for r in rs) / max(total, 1)
 
+        def mean_of(key, fields):
+            if any(not r.get(key) for r in rs):
+                return None
+            return {f: sum(r[key][f] for r in rs) / len(rs) for f in fields}
+
         statuses: dict = {}
         for r in rs:
             for k, v in (r.get("statuses") or {}).items():
@@ -105,6 +113,8 @@ def merge_rounds(runs: list) -> dict:
                                                           lambda r: r.get("invocations") or r["events"]),
                         "cpu_ms_per_event_by_round": [r.get("cpu_ms_per_event") for r in rs],
                         "latency_ms": {p: sum(r["latency_ms"][p] for r in rs) / len(rs) for p in ("p50", "p99")},
+                        "emulator_ms": mean_of("emulator_ms", ("p50", "mean")),
+                        "latency_less_emulator_ms": mean_of("latency_less_emulator_ms", ("p50", "p99")),
                         "peak_rss_kb": max(r.get("peak_rss_kb") or 0 for r in rs),
                         "batch_failures": sum(r.get("batch_failures") or 0 for r in rs),
                         "invocation_errors": sum(r.get("invocation_errors") or 0 for r in rs),
@@ -162,6 +172,10 @@ def main() -> None:
             "cpu_ms_per_event_by_round": w.get("cpu_ms_per_event_by_round"),
             "p50_ms": (w.get("latency_ms") or {}).get("p50"),
             "p99_ms": (w.get("latency_ms") or {}).get("p99"),
+            # The emulator's time in an invocation (median), and the latency less it.
+            "emulator_p50_ms": (w.get("emulator_ms") or {}).get("p50"),
+            "p50_less_emulator_ms": (w.get("latency_less_emulator_ms") or {}).get("p50"),
+            "p99_less_emulator_ms": (w.get("latency_less_emulator_ms") or {}).get("p99"),
             "init_ms": (c.get("init_ms") or {}).get("median"),
             "first_invocation_ms": (c.get("first_invocation_ms") or {}).get("median"),
             "peak_rss_mb": (w.get("peak_rss_kb") or 0) / 1024 or None,
@@ -203,8 +217,9 @@ def main() -> None:
                            "unweighted_sum_ms": plain,
                            "unweighted_sum_over_naive_3call": ratio(plain, three["cpu_ms_per_event"])}
 
+    latency_keys = ("cpu_ms_per_event", "p50_ms", "p99_ms", "p50_less_emulator_ms", "p99_less_emulator_ms")
     ratios = {
-        "livehook/naive-1call": {k: ratio(lh[k], one[k]) for k in ("cpu_ms_per_event", "p50_ms", "p99_ms")},
+        "livehook/naive-1call": {k: ratio(lh[k], one[k]) for k in latency_keys},
         "livehook/naive-3call": {k: ratio(lh[k], three[k]) for k in ("cpu_ms_per_event", "p50_ms", "p99_ms")},
         "livehook/python": {k: ratio(lh[k], side["python"][k]) for k in ("cpu_ms_per_event", "p50_ms", "p99_ms")},
         "naive-1call/naive-3call": {"cpu_ms_per_event": ratio(one["cpu_ms_per_event"], three["cpu_ms_per_event"])},
@@ -212,7 +227,7 @@ def main() -> None:
         "relay-b1/naive-3call": {"cpu_ms_per_event": ratio(side["relay/b1"]["cpu_ms_per_event"], three["cpu_ms_per_event"])},
     }
     if admission:
-        ratios["admission/naive-1call"] = {k: ratio(admission[k], one[k]) for k in ("cpu_ms_per_event", "p50_ms", "p99_ms")}
+        ratios["admission/naive-1call"] = {k: ratio(admission[k], one[k]) for k in latency_keys}
 
     # Every provider's handler (their synthetic deliveries): no label of their own.
     per_provider = [r for r in warm.values() if label_of(r) == r["provider"] and not r.get("event") and r.get("kind") != "relay"]
@@ -259,11 +274,15 @@ def main() -> None:
     ratio_goal("handler + relay at batch 10 ÷ naive three-call", together["10"]["sum_over_naive_3call"], SUM_B10_OVER_THREE_CALL)
     ratio_goal("handler + relay at batch 1 ÷ naive three-call", together["1"]["sum_over_naive_3call"], SUM_B1_OVER_THREE_CALL)
     ratio_goal("warm p50 ÷ naive one-call", ratios["livehook/naive-1call"]["p50_ms"], P50_OVER_ONE_CALL)
+    ratio_goal("warm p50 less the emulator's time ÷ naive one-call's", ratios["livehook/naive-1call"]["p50_less_emulator_ms"],
+               P50_OVER_ONE_CALL)
     ratio_goal("warm p50 ÷ naive three-call", ratios["livehook/naive-3call"]["p50_ms"], P50_OVER_THREE_CALL)
     if admission:
         ratio_goal("admission (srs on_publish, stream key checked): CPU per delivery ÷ naive one-call",
                    ratios["admission/naive-1call"]["cpu_ms_per_event"], ADMISSION_OVER_ONE_CALL)
         ratio_goal("admission: warm p50 ÷ naive one-call", ratios["admission/naive-1call"]["p50_ms"], ADMISSION_P50_OVER_ONE_CALL)
+        ratio_goal("admission: warm p50 less the emulator's time ÷ naive one-call's",
+                   ratios["admission/naive-1call"]["p50_less_emulator_ms"], ADMISSION_P50_OVER_ONE_CALL)
         c = admission["aws_calls"] or {}
         ops = c.get("operations") or {}
         refused_in_run = (admission["admission"] or {}).get("refused")
@@ -318,13 +337,16 @@ def main() -> None:
         ("cpu_ms_per_invocation", "CPU per invocation", ".3f", " ms"),
         ("p50_ms", "warm p50 (handlers: the provider's wait)", ".2f", " ms"),
         ("p99_ms", "warm p99", ".2f", " ms"),
+        ("emulator_p50_ms", "… of which the emulator's time, median per invocation", ".2f", " ms"),
+        ("p50_less_emulator_ms", "warm p50 less the emulator's time", ".2f", " ms"),
+        ("p99_less_emulator_ms", "warm p99 less the emulator's time", ".2f", " ms"),
         ("init_ms", "init (spawn → first `/next`), median", ".1f", " ms"),
         ("first_invocation_ms", "first invocation, median", ".1f", " ms"),
         ("peak_rss_mb", "peak RSS", ".1f", " MB"),
         ("zip_mb", "deployment zip", ".2f", " MB"),
     ]:
         cells = [fmt(side[n][key], spec, unit) for n, _ in columns]
-        rs = [fmt(ratio(lh[key], o[key]), ".2f", "×") if key not in ("cpu_ms_per_invocation", "first_invocation_ms") else ""
+        rs = [fmt(ratio(lh[key], o[key]), ".2f", "×") if key not in ("cpu_ms_per_invocation", "first_invocation_ms", "emulator_p50_ms") else ""
               for o in (one, three)]
         table.append(f"| {name} | " + " | ".join(cells + rs) + " |")
 
@@ -382,7 +404,10 @@ def main() -> None:
           "(bench/naive, no token, no normalization, no envelope, no logs) with one conditional `PutItem` of the "
           "record (`NAIVE_CALLS=1`) or with claim, publish and complete, and the Python Powertools peer (three "
           "calls). Every label runs in the same interleaved rounds. CPU is utime+stime of the function's process "
-          "÷ events; latency is event handed out → response posted.", "",
+          "÷ events; latency is event handed out → response posted. The emulator's time is how long it took over "
+          "the invocation's AWS requests (scripts/moto_timing.py: from the parsed request to the answer built, "
+          "around the strict wrapper and moto, which interprets each request in Python); the latency less it "
+          "is the function's own wait and the loopback's, per invocation.", "",
           "## Side by side", "", *table, "",
           f"Mean stream record (`SizeBytes`) fed to the relay: {fmt(record_bytes, '.0f', ' bytes')}.", "",
           "## livehook: handler + relay", "", *total_table, "",
@@ -404,10 +429,13 @@ def main() -> None:
             ("system_ms_per_event", "… of which system", ".3f", " ms"),
             ("p50_ms", "warm p50", ".2f", " ms"),
             ("p99_ms", "warm p99", ".2f", " ms"),
+            ("emulator_p50_ms", "… of which the emulator's time, median", ".2f", " ms"),
+            ("p50_less_emulator_ms", "warm p50 less the emulator's time", ".2f", " ms"),
+            ("p99_less_emulator_ms", "warm p99 less the emulator's time", ".2f", " ms"),
             ("peak_rss_mb", "peak RSS", ".1f", " MB"),
         ]:
-            md.append(f"| {name} | {fmt(admission[key], spec, unit)} | {fmt(one[key], spec, unit)} | "
-                      f"{fmt(ratio(admission[key], one[key]), '.2f', '×')} |")
+            over = "" if key == "emulator_p50_ms" else fmt(ratio(admission[key], one[key]), ".2f", "×")
+            md.append(f"| {name} | {fmt(admission[key], spec, unit)} | {fmt(one[key], spec, unit)} | {over} |")
         md += [f"| CPU per delivery, each round (ms) | "
                f"{', '.join(f'{v:.3f}' for v in admission['cpu_ms_per_event_by_round'] or [] if v is not None)} | "
                f"{', '.join(f'{v:.3f}' for v in one['cpu_ms_per_event_by_round'] or [] if v is not None)} | |",
@@ -427,8 +455,8 @@ def main() -> None:
                f"of those rounds (CPU {fmt(one['cpu_ms_per_event'], '.3f', ' ms')}, init median {fmt(one_init, '.1f', ' ms')}, "
                f"init CPU median {fmt(one_init_cpu, '.2f', ' ms')}). Init CPU is what the process used until its first "
                "`GET …/next`: init without the wait for a shared core.", "",
-               "| function | init median ms | init p90 ms | init ÷ naive 1 call | init CPU median ms | init CPU ÷ naive 1 call | CPU per delivery | CPU ÷ naive 1 call | CPU each round (ms) | p50 ms | p99 ms | peak RSS | AWS calls new / duplicate | answers | zip |",
-               "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|---:|"]
+               "| function | init median ms | init p90 ms | init ÷ naive 1 call | init CPU median ms | init CPU ÷ naive 1 call | CPU per delivery | CPU ÷ naive 1 call | CPU each round (ms) | p50 ms | p99 ms | p50 less the emulator ms | peak RSS | AWS calls new / duplicate | answers | zip |",
+               "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---|---:|"]
         for r in per_provider:
             c = cold.get(r["provider"], {})
             calls_ = r.get("aws_calls") or {}
@@ -440,6 +468,7 @@ def main() -> None:
                       f"{fmt(ratio(init, one_init), '.2f', '×')} | {fmt(init_cpu)} | {fmt(ratio(init_cpu, one_init_cpu), '.2f', '×')} | "
                       f"{fmt(r.get('cpu_ms_per_event'), '.3f', ' ms')} | {fmt(ratio(r.get('cpu_ms_per_event'), one['cpu_ms_per_event']), '.2f', '×')} | "
                       f"{by_round} | {fmt(r['latency_ms']['p50'])} | {fmt(r['latency_ms']['p99'])} | "
+                      f"{fmt((r.get('latency_less_emulator_ms') or {}).get('p50'))} | "
                       f"{(r['peak_rss_kb'] or 0) / 1024:.1f} MB | {calls_.get('new_event')} / {calls_.get('duplicate')} | "
                       f"{', '.join(f'{k}: {v}' for k, v in (r.get('statuses') or {}).items())} | "
                       f"{fmt((s.get('zip_bytes') or 0) / 1e6, '.2f', ' MB')} |")

@@ -22,8 +22,12 @@
 #   COLD_RUNS=15 WARM_EVENTS=3000 ROUNDS=3 PROVIDER_EVENTS=300 DUPLICATE_EVERY=5 bench/run.sh
 # (COLD_RUNS and WARM_EVENTS in all, over the rounds; PROVIDER_EVENTS per round.)
 # A narrow run while iterating: PROVIDERS="srs" (the per-provider rows of
-# those only; the side-by-side labels always run); BENCH_BUILT=1 skips the
-# builds and measures those in target/.
+# those only; PROVIDERS= none), LABELS="naive-1call admission" (those of the
+# side-by-side labels only: livehook naive-3call naive-1call admission python
+# livehook+xray relay; the relay is fed the livehook handler's records, so
+# it needs livehook); BENCH_BUILT=1 skips the builds and measures those in
+# target/. Every warm result carries the emulator's own time in its
+# invocations (scripts/moto_timing.py) and the latency less it.
 # (about 5 minutes once built on 2 shared cores; the release builds take 15–25 minutes the first time)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -59,16 +63,28 @@ else
   driver_build "$out/build.log"
 fi
 driver=target/release/runtime-bench
-if [ -n "${PROVIDERS:-}" ]; then
+if [ -n "${PROVIDERS+set}" ]; then
   read -ra providers <<<"$PROVIDERS"
 else
   mapfile -t providers < <("$driver" providers)
+fi
+labels=" ${LABELS:-livehook naive-3call naive-1call admission python livehook+xray relay} "
+wants() { [[ $labels == *" $1 "* ]]; }
+if wants relay && ! wants livehook; then
+  echo "bench: the relay is fed the livehook handler's records: LABELS needs livehook with relay" >&2
+  exit 1
 fi
 # Admission with stream keys: SRS on_publish, the client's query in `param`.
 admission_provider=srs
 # One build of every bootstrap: the functions and the naive baselines (a
 # package of its own, so nothing of the bench driver is unified into them).
-mapfile -t bins < <(printf '%s\n' "${providers[@]}" "$baseline_provider" "$admission_provider" relay naive-bililive | sort -u)
+# (Those of the labels run.)
+wanted=("${providers[@]}")
+if wants livehook || wants livehook+xray; then wanted+=("$baseline_provider"); fi
+if wants admission; then wanted+=("$admission_provider"); fi
+if wants relay; then wanted+=(relay); fi
+if wants naive-1call || wants naive-3call; then wanted+=(naive-bililive); fi
+mapfile -t bins < <(printf '%s\n' "${wanted[@]}" | sort -u)
 if [ "$built" != 1 ]; then
   cargo lambda build --release --x86-64 $(printf -- '--bin %s ' "${bins[@]}") --output-format zip >>"$out/build.log" 2>&1
   # The zips above; the bare bootstraps for timing.
@@ -87,16 +103,18 @@ target/release/hostile --bin-dir target/lambda --out "$out/hostile.md" >>"$out/b
 relay=target/lambda/relay/bootstrap
 naive=target/lambda/naive-bililive/bootstrap
 
-echo "bench: Python peer venv (bench/python/requirements.txt)…"
 pyvenv=bench/.venv-python
-if [ ! -x "$pyvenv/bin/python" ] || [ bench/python/requirements.txt -nt "$pyvenv/.installed" ]; then
-  python3 -m venv "$pyvenv"
-  "$pyvenv/bin/pip" install --quiet --disable-pip-version-check -r bench/python/requirements.txt
-  touch "$pyvenv/.installed"
+if wants python; then
+  echo "bench: Python peer venv (bench/python/requirements.txt)…"
+  if [ ! -x "$pyvenv/bin/python" ] || [ bench/python/requirements.txt -nt "$pyvenv/.installed" ]; then
+    python3 -m venv "$pyvenv"
+    "$pyvenv/bin/pip" install --quiet --disable-pip-version-check -r bench/python/requirements.txt
+    touch "$pyvenv/.installed"
+  fi
+  # Its deployment package: the handler and Powertools (the Lambda Python
+  # runtime brings boto3; awslambdaric is the runtime's own client).
+  "$pyvenv/bin/python" bench/python/package.py "$pyvenv" "$out/python.zip"
 fi
-# Its deployment package: the handler and Powertools (the Lambda Python
-# runtime brings boto3; awslambdaric is the runtime's own client).
-"$pyvenv/bin/python" bench/python/package.py "$pyvenv" "$out/python.zip"
 python_peer=("$pyvenv/bin/python" -m awslambdaric handler.handler)
 
 port=$(free_port)
@@ -110,11 +128,11 @@ size() { # size LABEL ZIP: the deployment size, for the report
   printf '{"mode":"size","label":"%s","zip_bytes":%s}\n' "$1" "$(stat -c %s "$2")" >>"$out/runs.jsonl"
 }
 for p in "${providers[@]}"; do size "$p" "target/lambda/$p/bootstrap.zip"; done
-size livehook "target/lambda/$baseline_provider/bootstrap.zip"
-size relay target/lambda/relay/bootstrap.zip
-size naive-3call target/lambda/naive-bililive/bootstrap.zip
-size naive-1call target/lambda/naive-bililive/bootstrap.zip
-size python "$out/python.zip"
+if wants livehook; then size livehook "target/lambda/$baseline_provider/bootstrap.zip"; fi
+if wants relay; then size relay target/lambda/relay/bootstrap.zip; fi
+if wants naive-3call; then size naive-3call target/lambda/naive-bililive/bootstrap.zip; fi
+if wants naive-1call; then size naive-1call target/lambda/naive-bililive/bootstrap.zip; fi
+if wants python; then size python "$out/python.zip"; fi
 # Each round's share of the cold starts (the report pools a label's spawns).
 rounds=${ROUNDS:-3}
 cold_per_round=$(((cold_runs + rounds - 1) / rounds))
@@ -162,29 +180,33 @@ for round in $(seq "$rounds"); do
     echo "bench: cold start of $p, round $round/$rounds ($cold_per_round spawns)…"
     "$driver" cold --provider "$p" --runs "$cold_per_round" -- "target/lambda/$p/bootstrap" | tee -a "$out/runs.jsonl"
   done
-  cold livehook "$handler"
-  cold naive-3call "$naive"
-  NAIVE_CALLS=1 cold naive-1call "$naive"
-  cold python "${python_peer[@]}"
+  if wants livehook; then cold livehook "$handler"; fi
+  if wants naive-3call; then cold naive-3call "$naive"; fi
+  if wants naive-1call; then NAIVE_CALLS=1 cold naive-1call "$naive"; fi
+  if wants python; then cold python "${python_peer[@]}"; fi
   for p in "${providers[@]}"; do
     echo "bench: warm $p, round $round/$rounds ($provider_events invocations, its synthetic deliveries)…"
     warm "$provider_events" --provider "$p" -- "target/lambda/$p/bootstrap"
   done
-  side livehook -- "$handler"
-  side naive-3call -- "$naive"
-  NAIVE_CALLS=1 side naive-1call -- "$naive"
-  admission_side
-  side python -- "${python_peer[@]}"
-  side livehook+xray --xray -- "$handler"
-  # The relay's cold starts (its first batch of one record) once, in the first round.
-  if [ "$round" = 1 ]; then
-    relay_side 1 --cold-runs "$cold_runs"
-  else
-    relay_side 1
+  if wants livehook; then side livehook -- "$handler"; fi
+  if wants naive-3call; then side naive-3call -- "$naive"; fi
+  if wants naive-1call; then NAIVE_CALLS=1 side naive-1call -- "$naive"; fi
+  if wants admission; then admission_side; fi
+  if wants python; then side python -- "${python_peer[@]}"; fi
+  if wants livehook+xray; then side livehook+xray --xray -- "$handler"; fi
+  if wants relay; then
+    # The relay's cold starts (its first batch of one record) once, in the first round.
+    if [ "$round" = 1 ]; then
+      relay_side 1 --cold-runs "$cold_runs"
+    else
+      relay_side 1
+    fi
+    relay_side 10
   fi
-  relay_side 10
 done
-"$driver" cold --provider "$baseline_provider" --event "$baseline_event" --label livehook+xray --xray \
-  --runs "$cold_runs" -- "$handler" | tee -a "$out/runs.jsonl"
+if wants livehook+xray; then
+  "$driver" cold --provider "$baseline_provider" --event "$baseline_event" --label livehook+xray --xray \
+    --runs "$cold_runs" -- "$handler" | tee -a "$out/runs.jsonl"
+fi
 
 "$root/.venv/bin/python" bench/report.py "$out/runs.jsonl"

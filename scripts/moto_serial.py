@@ -81,6 +81,9 @@ sent to or received from it, so with a backlog of thousands each Publish to
 the topic (under the lock: every other call waits) and each ReceiveMessage
 takes seconds.
 
+How long the emulator took over each request, for the bench: GET
+/_livehook/timings (moto_timing.py).
+
 Refusals use SNS's awsQuery error shape (XML ErrorResponse, HTTP 400), so the
 AWS SDKs raise the same modelled errors as against AWS.
 
@@ -118,6 +121,7 @@ from moto.moto_server.werkzeug_app import (
 from waitress import create_server
 
 import moto_sqs
+import moto_timing
 import moto_transactions
 
 DEFAULT_MAXIMUM_MESSAGE_SIZE = 262144  # 256 KiB, every topic's default
@@ -789,7 +793,7 @@ def main():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = DomainDispatcherApplication(create_backend_app)
     server = create_server(
-        StrictSerialApp(app),
+        moto_timing.Timed(StrictSerialApp(app)),
         host=args.host,
         port=args.port,
         threads=8,

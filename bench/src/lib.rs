@@ -1,6 +1,8 @@
 //! What the benchmark binaries share: the local Lambda Runtime API, the
-//! emulator's request recorder, `/proc` sampling and statistics.
+//! emulator's request recorder and its time per request, `/proc` sampling
+//! and statistics.
 
+pub mod emulator_time;
 pub mod events;
 pub mod proc;
 pub mod recorder;

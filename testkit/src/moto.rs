@@ -261,6 +261,29 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// The AWS requests the emulator served that started at or after
+    /// `from_ns` (ns since the epoch): each one's start and how long the
+    /// emulator took over it (ns), in order. Its own API is not in it.
+    pub fn timings(&self, from_ns: u128) -> Result<Vec<(u128, u128)>, String> {
+        let body = get(
+            &self.endpoint,
+            &format!("/_livehook/timings?from={from_ns}"),
+        )?;
+        let answer: Value =
+            serde_json::from_slice(&body).map_err(|e| format!("the emulator's timings: {e}"))?;
+        answer["timings"]
+            .as_array()
+            .ok_or("no timings")?
+            .iter()
+            .map(|t| match (t[0].as_u64(), t[1].as_u64()) {
+                (Some(start), Some(duration)) => Ok((start.into(), duration.into())),
+                _ => Err(format!("a timing is not two numbers: {t}")),
+            })
+            .collect()
+    }
+}
+
 /// Messages per request to the emulator's published record.
 const ACCEPTED_PAGE: usize = 1000;
 

@@ -453,6 +453,40 @@ fn an_emulator_never_takes_another_server_on_its_port_for_itself() {
     );
 }
 
+/// The emulator reports how long it took over each AWS request (the bench
+/// subtracts it from the functions' latency): one timing per request, in
+/// order, each within the time the client waited for it; its own API (the
+/// faults, the published record, the timings) is not timed.
+#[tokio::test]
+async fn the_emulator_times_each_aws_request() {
+    let moto = Moto::start();
+    let dynamodb = dynamodb_client(&moto.endpoint, None);
+    let unix_ns = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after the epoch")
+            .as_nanos()
+    };
+    let mut waits = Vec::new();
+    for _ in 0..3 {
+        let sent = unix_ns();
+        dynamodb.list_tables().send().await.expect("ListTables");
+        waits.push((sent, unix_ns()));
+        moto.clear_faults("nothing");
+    }
+    let timings = moto.timings(waits[0].0).expect("the timings");
+    assert_eq!(timings.len(), 3, "one per AWS request: {timings:?}");
+    for ((start, duration), (sent, answered)) in timings.iter().zip(&waits) {
+        assert!(*duration > 0, "{timings:?}");
+        assert!(
+            sent <= start && start + duration <= *answered,
+            "within the client's wait: {timings:?} {waits:?}"
+        );
+    }
+    let later = moto.timings(waits[2].0).expect("the timings");
+    assert_eq!(later, timings[2..], "from a start on");
+}
+
 /// A write that declares an expression value or name its expressions do not
 /// use: AWS refuses it (ValidationException), moto accepts it. The same in a
 /// transaction's operations (the stream keys' admission), and a used one

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+use livehook_bench::emulator_time::{emulator_fields, unix_ns};
 use livehook_bench::proc::*;
 use livehook_bench::recorder::*;
 use livehook_bench::runtime_api::*;
@@ -181,11 +182,14 @@ pub fn relay(args: &RelayArgs) -> Vec<Value> {
 
     let (mut latencies, mut failures, mut errors, mut events) =
         (Vec::new(), 0_usize, 0_usize, 0_usize);
+    let mut spans = Vec::new();
     let cpu_before = cpu_sample(child.id());
     let started = Instant::now();
     for (batch, chunk) in batches.iter().zip(records.chunks(batch_size)) {
+        let from = unix_ns();
         match invoke(batch, &mut child, &mut pending) {
             Some((answer, latency)) => {
+                spans.push((from, unix_ns()));
                 latencies.push(latency);
                 events += chunk.len();
                 match batch_failures(&answer) {
@@ -201,6 +205,7 @@ pub fn relay(args: &RelayArgs) -> Vec<Value> {
     let cpu_after = cpu_sample(child.id());
     stop(child);
     let invocations = latencies.len();
+    let emulator_time = emulator_fields(Some(&args.emulator), &spans, &latencies);
     let cpu = cpu_fields(cpu_before, cpu_after, events, invocations);
     let latencies = sorted(latencies);
     let mut result = json!({
@@ -212,6 +217,7 @@ pub fn relay(args: &RelayArgs) -> Vec<Value> {
         "aws_calls": calls,
     });
     merge(&mut result, cpu);
+    merge(&mut result, emulator_time);
     merge(&mut result, common);
     out.push(result);
     out

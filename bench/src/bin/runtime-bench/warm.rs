@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::process::Child;
 use std::time::Instant;
 
+use livehook_bench::emulator_time::{emulator_fields, unix_ns};
 use livehook_bench::events::Events;
 use livehook_bench::proc::*;
 use livehook_bench::recorder::*;
@@ -34,6 +35,8 @@ pub fn warm(
     let base = 2_000_000 * (1 + std::process::id() as usize % 1000);
     let mut pending: Option<Incoming> = None;
     let mut latencies = Vec::with_capacity(total);
+    // Each invocation's span on the wall clock, for the emulator's time in it.
+    let mut spans = Vec::with_capacity(total);
     let mut statuses = HashMap::<u16, usize>::new();
     let mut invocation = 0_usize;
     // One invocation of event `n`: its answer and latency (event handed out → response).
@@ -92,8 +95,10 @@ pub fn warm(
         let resend = duplicate_every > 0 && i % duplicate_every == duplicate_every - 1;
         let n = if resend { last } else { base + i };
         last = n;
+        let from = unix_ns();
         match invoke(&events, n, u32::from(resend), &mut child, &mut pending) {
             Some((answer, latency)) => {
+                spans.push((from, unix_ns()));
                 *statuses.entry(answer.status()).or_default() += 1;
                 if admission.as_ref().is_some_and(|a| a.is_refusal(&answer)) {
                     refusals += 1;
@@ -108,6 +113,7 @@ pub fn warm(
     let cpu_after = cpu_sample(child.id());
     stop(child);
     let done = latencies.len();
+    let emulator_time = emulator_fields(emulator, &spans, &latencies);
     let cpu = cpu_fields(cpu_before, cpu_after, done, done);
     let latencies = sorted(latencies);
     let mut result = json!({
@@ -122,5 +128,6 @@ pub fn warm(
         result["admission"] = json!({"stream": common.stream_key, "refused": refusals});
     }
     merge(&mut result, cpu);
+    merge(&mut result, emulator_time);
     result
 }
