@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// The outcome of one request, as logged and counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +120,8 @@ pub fn init_with(format: LogFormat) {
                 .with_span_list(false)
                 .with_target(false)
                 .without_time() // CloudWatch stamps every line.
+                .finish()
+                .with(events_only())
                 .try_init();
             COMBINED.store(installed.is_ok(), Ordering::Relaxed);
         }
@@ -129,9 +133,18 @@ pub fn init_with(format: LogFormat) {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(filter)
                 .event_format(human::Human { ansi })
+                .finish()
+                .with(events_only())
                 .try_init();
         }
     }
+}
+
+/// Turns every span off: neither format writes spans, and lambda_runtime
+/// opens one per invocation (its request id and trace id formatted and
+/// stored, then dropped) that would otherwise cost every delivery.
+fn events_only() -> tracing_subscriber::filter::FilterFn {
+    tracing_subscriber::filter::filter_fn(|metadata| !metadata.is_span())
 }
 
 /// The part of every EMF line after the timestamp up to the provider: the
@@ -486,6 +499,19 @@ mod tests {
             // And the rest is the line the subscriber writes for the event.
             assert_eq!(combined, traced(&log), "{outcome:?}");
         }
+    }
+
+    #[test]
+    fn spans_are_off_and_events_on() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .finish()
+            .with(events_only());
+        tracing::subscriber::with_default(subscriber, || {
+            assert!(tracing::info_span!("Lambda runtime invoke", requestId = "r").is_disabled());
+            assert!(tracing::enabled!(tracing::Level::INFO));
+        });
     }
 
     #[test]
