@@ -10,6 +10,7 @@ use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::LambdaEvent;
+use serde_json::value::RawValue;
 
 use crate::config::{Config, RelayConfig};
 use crate::dead_letter::{DeadLetters, DynamoDeadLetters};
@@ -111,11 +112,14 @@ pub async fn serve(provider: &'static dyn Provider) -> Result<(), lambda_http::E
     // conversion (see crate::http_api). Boxed: the runtime's future is deep
     // enough to exceed the compiler's default query depth in the binary's main.
     Box::pin(lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: LambdaEvent<HttpApiRequest>| async move {
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            // Parsed here rather than by lambda_runtime, whose path tracking
+            // (serde_path_to_error) keeps a String of every key it reads.
+            let request = HttpApiRequest::from_json(event.payload.get())?;
             let response = pipeline
-                .handle_event(event.payload, &event.context.request_id)
+                .handle_event(request, &event.context.request_id)
                 .await;
-            Ok::<_, Infallible>(response)
+            Ok::<_, lambda_runtime::Error>(response)
         },
     )))
     .await
