@@ -190,8 +190,10 @@ def main() -> None:
             "record_bytes_mean": w.get("record_bytes_mean"),
         }
 
-    # The relay's init and zip are those of its one bootstrap, whatever the batch.
-    relay_cold = next((r for r in runs if r["mode"] == "cold" and r.get("kind") == "relay"), {})
+    # The relay's init and zip are those of its one bootstrap, whatever the
+    # batch; its cold starts, one set per round, pooled as the handlers' are.
+    relay_colds = [r for r in runs if r["mode"] == "cold" and r.get("kind") == "relay"]
+    relay_cold = next(iter(merge_cold(relay_colds).values()), {})
     side = {name: row(name) for name in HANDLERS + RELAYS}
     admission = {**row(ADMISSION), "admission": warm.get(ADMISSION, {}).get("admission")} if ADMISSION in warm else None
     for name in RELAYS:
