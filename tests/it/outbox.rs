@@ -468,6 +468,20 @@ async fn a_slow_sns_slows_the_relay_and_each_record_is_published_once() {
     assert!(seen.values().all(|&n| n == 1), "each once: {seen:?}");
 }
 
+/// A small message for the sink's deadline tests.
+fn lal_started(id: &str) -> livehook::sink::Message<'_> {
+    livehook::sink::Message {
+        body: "{}",
+        id,
+        provider: "lal",
+        event_type: "stream.started",
+        stream: None,
+        subject: "lal/x",
+        replay: false,
+        check: false,
+    }
+}
+
 #[tokio::test]
 async fn a_call_unanswered_at_the_deadline_fails_for_a_retry() {
     let stack = Stack::new("deadline").await;
@@ -481,16 +495,7 @@ async fn a_call_unanswered_at_the_deadline_fails_for_a_retry() {
         FaultKind::HoldReply { seconds: 5.0 },
     ));
     let sink = SnsSink::new(sns_client(&stack.endpoint, None), &stack.topic_arn, 262_144);
-    let message = livehook::sink::Message {
-        body: "{}",
-        id: "held",
-        provider: "lal",
-        event_type: "stream.started",
-        stream: None,
-        subject: "lal/x",
-        replay: false,
-        check: false,
-    };
+    let message = lal_started("held");
     let deadline = Instant::now() + livehook::sink::DEADLINE_MARGIN + Duration::from_secs(1);
     let outcomes = sink
         .publish_until(&[message.clone(), message], deadline)
@@ -507,16 +512,7 @@ async fn a_call_unanswered_at_the_deadline_fails_for_a_retry() {
 async fn a_sink_with_no_time_left_sends_nothing_and_fails_for_a_retry() {
     let stack = Stack::new("no-time").await;
     let sink = SnsSink::new(sns_client(&stack.endpoint, None), &stack.topic_arn, 262_144);
-    let message = livehook::sink::Message {
-        body: "{}",
-        id: "late",
-        provider: "lal",
-        event_type: "stream.started",
-        stream: None,
-        subject: "lal/x",
-        replay: false,
-        check: false,
-    };
+    let message = lal_started("late");
     let outcomes = sink
         .publish_until(&[message.clone(), message], Instant::now())
         .await;
