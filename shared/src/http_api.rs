@@ -230,8 +230,9 @@ fn nullable_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::
 }
 
 /// Headers from a JSON object of names to a value or a list of values
-/// (`null` is no headers). A name or value HTTP does not allow fails the
-/// event, as in `lambda_http`.
+/// (`null` is no headers). A name or value HTTP does not allow (a space in
+/// a name, a control character in a value) fails the event, as in
+/// `lambda_http`; a value beyond ASCII is kept as its bytes.
 fn headers<'de, D: Deserializer<'de>>(deserializer: D) -> Result<HeaderMap, D::Error> {
     struct Headers;
     impl<'de> Visitor<'de> for Headers {
@@ -264,7 +265,9 @@ struct Values<'m> {
 
 impl Values<'_> {
     fn append<E: de::Error>(&mut self, value: &str) -> Result<(), E> {
-        let value = HeaderValue::from_str(value).map_err(E::custom)?;
+        // As bytes: a value beyond ASCII (a client's UTF-8 `User-Agent`) is
+        // legal HTTP and must not fail a delivery; only control characters do.
+        let value = HeaderValue::from_bytes(value.as_bytes()).map_err(E::custom)?;
         self.map.append(self.name, value);
         Ok(())
     }

@@ -163,6 +163,24 @@ fn a_header_http_forbids_fails_the_event() {
     assert!(HttpApiRequest::from_json(&e.to_string()).is_err());
 }
 
+#[test]
+fn a_header_value_beyond_ascii_is_kept_as_its_bytes() {
+    let e = event(
+        "POST",
+        "/p",
+        "",
+        json!({"user-agent": "直播助手/1.0"}),
+        json!(""),
+        false,
+    );
+    let mut e = read(&e);
+    let r = e.request(&[]);
+    assert_eq!(
+        r.headers.get("user-agent").map(HeaderValue::as_bytes),
+        Some("直播助手/1.0".as_bytes())
+    );
+}
+
 fn response(content_type: Option<&str>, body: Body) -> Value {
     let mut builder = Response::builder()
         .status(StatusCode::OK)
