@@ -252,11 +252,18 @@ impl DeliveryLog<'_> {
             r#"{"level":"WARN","fields":{"message":""#
         });
         line.push_str(self.message());
-        line.push_str(r#"","#);
-        // The fields after the message: serialized as an object, its `{` dropped.
-        let mut fields = serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned());
-        fields.remove(0);
-        line.push_str(&fields);
+        line.push('"');
+        // The fields after the message: serialized as an object, its `{`
+        // dropped (`,"…":…}` follows the message; an object of no fields
+        // would close `fields` right after it).
+        let fields = serde_json::to_string(self).unwrap_or_default();
+        match fields.strip_prefix('{') {
+            Some(rest) if rest != "}" => {
+                line.push(',');
+                line.push_str(rest);
+            }
+            _ => line.push('}'),
+        }
         line.push(',');
         push_emf_members(&mut line, self.provider, self.outcome, timestamp_ms);
         line.push_str("}\n");
