@@ -31,6 +31,8 @@ import sys
 HANDLERS = ["livehook", "naive-1call", "naive-3call", "python"]
 # Admission with stream keys: the srs function checking a publish key.
 ADMISSION = "admission/srs"
+# A second naive one-call process paired with the first: a ratio of equal code.
+CONTROL = "control/naive-1call"
 RELAYS = ["relay/b1", "relay/b10"]
 # Limits for every livehook function, handlers and relay alike.
 LIMITS = {"init_ms": 8.0, "peak_rss_mb": 10.0, "zip_mb": 4.0}
@@ -156,10 +158,83 @@ def merge_cold(runs: list) -> dict:
     return merged
 
 
+def spread(values: list):
+    """The spread of per-pair ratios: how many, median, p10–p90, min–max."""
+    v = sorted(x for x in values if x is not None)
+    if not v:
+        return None
+    return {"pairs": len(v), "median": percentile(v, 50), "p10": percentile(v, 10), "p90": percentile(v, 90),
+            "min": v[0], "max": v[-1]}
+
+
+PAIRED_KEYS = ("cpu_ms_per_event", "p50_ms", "p99_ms", "p50_less_emulator_ms", "p99_less_emulator_ms")
+
+
+def paired_ratios(runs: list) -> dict:
+    """Every function measured in pairs (runtime-bench paired): its ratios to
+    the reference, the naive one-call handler, from its pairs (each of its
+    blocks and the two reference blocks right before and after it).
+    - CPU (the headline, what a goal judges): the function's CPU summed over
+      all its blocks per delivery ÷ the reference's summed over the blocks
+      around them per delivery (a reference block counted once for each
+      block beside it); every block kept. The spread: each pair's ratio
+      (block ÷ the two around it), median, p10–p90, min–max.
+    - Latency: the mean of the rounds' p50 (p99; and less the emulator's
+      time) ÷ the mean of the rounds' p50 of the reference's blocks around
+      the function's (every p50 of the report is a mean of rounds'); the
+      spread of the per-pair p50 ratios."""
+    by_label: dict = {}
+    for r in runs:
+        if r.get("paired"):
+            by_label.setdefault(label_of(r), []).append(r)
+    out = {}
+    for name, rs in by_label.items():
+        pairs = [p for r in rs for p in r["paired"]["pairs"]
+                 if p.get("cpu_ms") is not None and p.get("reference_cpu_ms") is not None
+                 and p["events"] and p["reference_events"]]
+        own = sum(p["cpu_ms"] for p in pairs) / sum(p["events"] for p in pairs) if pairs else None
+        ref = sum(p["reference_cpu_ms"] for p in pairs) / sum(p["reference_events"] for p in pairs) if pairs else None
+
+        def mean(values):
+            return None if not values or any(v is None for v in values) else sum(values) / len(values)
+
+        reference = {"cpu_ms_per_event": ref}
+        function = {"cpu_ms_per_event": own}
+        for key, own_field, ref_field, stat in (("p50_ms", "latency_ms", "reference_latency_ms", "p50"),
+                                                ("p99_ms", "latency_ms", "reference_latency_ms", "p99"),
+                                                ("p50_less_emulator_ms", "latency_less_emulator_ms",
+                                                 "reference_latency_less_emulator_ms", "p50"),
+                                                ("p99_less_emulator_ms", "latency_less_emulator_ms",
+                                                 "reference_latency_less_emulator_ms", "p99")):
+            function[key] = mean([(r.get(own_field) or {}).get(stat) for r in rs])
+            reference[key] = mean([(r["paired"].get(ref_field) or {}).get(stat) for r in rs])
+        per_pair = lambda a, b: [ratio(p.get(a), p.get(b)) for p in pairs]  # noqa: E731
+        out[name] = {
+            "reference": rs[0]["paired"]["reference"], "rounds": len(rs), "pairs": len(pairs),
+            "block": rs[0]["paired"].get("block"), "reference_block": rs[0]["paired"].get("reference_block"),
+            **{key: ratio(function[key], reference[key]) for key in PAIRED_KEYS},
+            "function": function, "reference_around": reference,
+            "cpu_pairs": spread([ratio(p["cpu_ms"] / p["events"], p["reference_cpu_ms"] / p["reference_events"])
+                                 for p in pairs]),
+            "p50_pairs": spread(per_pair("p50_ms", "reference_p50_ms")),
+            "p50_less_emulator_pairs": spread(per_pair("p50_less_emulator_ms", "reference_p50_less_emulator_ms")),
+        }
+    return out
+
+
+def spread_cell(s, spec=".2f") -> str:
+    """A spread as `median (p10–p90; min–max, N pairs)`."""
+    if not s:
+        return "–"
+    return (f"{s['median']:{spec}}× ({s['p10']:{spec}}–{s['p90']:{spec}}; "
+            f"{s['min']:{spec}}–{s['max']:{spec}}, {s['pairs']} pairs)")
+
+
 def main() -> None:
     runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
     cold = merge_cold([r for r in runs if r["mode"] == "cold" and r.get("kind") != "relay"])
     warm = merge_rounds([r for r in runs if r["mode"] == "warm"])
+    paired = paired_ratios([r for r in runs if r["mode"] == "warm"])
     sizes = {r["label"]: r for r in runs if r["mode"] == "size"}
 
     def row(name: str) -> dict:
@@ -219,9 +294,17 @@ def main() -> None:
                            "unweighted_sum_ms": plain,
                            "unweighted_sum_over_naive_3call": ratio(plain, three["cpu_ms_per_event"])}
 
-    latency_keys = ("cpu_ms_per_event", "p50_ms", "p99_ms", "p50_less_emulator_ms", "p99_less_emulator_ms")
+    latency_keys = PAIRED_KEYS
+
+    def over_one(name, r, key):
+        """A function's ratio to the naive one-call handler: from its pairs
+        when it was measured in pairs, else (a run of the older bench) its
+        row's over the naive handler's row."""
+        value = (paired.get(name) or {}).get(key)
+        return value if name in paired else ratio(r.get(key), one[key])
+
     ratios = {
-        "livehook/naive-1call": {k: ratio(lh[k], one[k]) for k in latency_keys},
+        "livehook/naive-1call": {k: over_one("livehook", lh, k) for k in latency_keys},
         "livehook/naive-3call": {k: ratio(lh[k], three[k]) for k in ("cpu_ms_per_event", "p50_ms", "p99_ms")},
         "livehook/python": {k: ratio(lh[k], side["python"][k]) for k in ("cpu_ms_per_event", "p50_ms", "p99_ms")},
         "naive-1call/naive-3call": {"cpu_ms_per_event": ratio(one["cpu_ms_per_event"], three["cpu_ms_per_event"])},
@@ -229,7 +312,9 @@ def main() -> None:
         "relay-b1/naive-3call": {"cpu_ms_per_event": ratio(side["relay/b1"]["cpu_ms_per_event"], three["cpu_ms_per_event"])},
     }
     if admission:
-        ratios["admission/naive-1call"] = {k: ratio(admission[k], one[k]) for k in latency_keys}
+        ratios["admission/naive-1call"] = {k: over_one(ADMISSION, admission, k) for k in latency_keys}
+    if CONTROL in paired:
+        ratios[f"{CONTROL}/naive-1call"] = {k: paired[CONTROL][k] for k in latency_keys}
 
     # Every provider's handler (their synthetic deliveries): no label of their own.
     per_provider = [r for r in warm.values() if label_of(r) == r["provider"] and not r.get("event") and r.get("kind") != "relay"]
@@ -262,11 +347,8 @@ def main() -> None:
         goal(name, fmt(value, ".2f", "×"), f"≤ {limit}×", value is not None and value <= limit)
 
     ratio_goal("handler CPU per delivery ÷ naive one-call", ratios["livehook/naive-1call"]["cpu_ms_per_event"], HANDLER_OVER_ONE_CALL)
-    # Every provider's function on its own deliveries, in the same rounds as the naive handler.
-    def over_one(r, key):
-        return ratio(r.get(key), one[key])
-
-    provider_cpu = [(r["provider"], over_one(r, "cpu_ms_per_event")) for r in per_provider]
+    # Every provider's function on its own deliveries, paired with the naive handler.
+    provider_cpu = [(r["provider"], over_one(r["provider"], r, "cpu_ms_per_event")) for r in per_provider]
     if provider_cpu:
         worst_cpu = max(provider_cpu, key=lambda nv: nv[1] or 0)
         goal("every provider's handler: CPU per delivery ÷ naive one-call (worst)",
@@ -322,7 +404,7 @@ def main() -> None:
     xray = {"off": row("livehook"), "on": row("livehook+xray")}
     ran_criterion = os.environ.get("BENCH_CRITERION", "0") != "0"
     results = {"machine": machine(), "core_us": criterion() if ran_criterion else {}, "side_by_side": side,
-               "admission": admission,
+               "admission": admission, "paired": paired,
                "livehook_total": together, "ratios": ratios, "goals": goals, "xray": xray, "runs": runs}
     pathlib.Path("bench/results.json").write_text(json.dumps(results, indent=2) + "\n")
 
@@ -348,7 +430,8 @@ def main() -> None:
         ("zip_mb", "deployment zip", ".2f", " MB"),
     ]:
         cells = [fmt(side[n][key], spec, unit) for n, _ in columns]
-        rs = [fmt(ratio(lh[key], o[key]), ".2f", "×") if key not in ("cpu_ms_per_invocation", "first_invocation_ms", "emulator_p50_ms") else ""
+        rs = [fmt(ratios["livehook/naive-1call"][key] if o is one and key in PAIRED_KEYS else ratio(lh[key], o[key]), ".2f", "×")
+              if key not in ("cpu_ms_per_invocation", "first_invocation_ms", "emulator_p50_ms") else ""
               for o in (one, three)]
         table.append(f"| {name} | " + " | ".join(cells + rs) + " |")
 
@@ -374,6 +457,9 @@ def main() -> None:
         return f"{r['events']} ({', '.join(f'{k}: {v}' for k, v in (r['statuses'] or {}).items())})"
 
     table.append("| events (answers) | " + " | ".join(answers_cell(n) for n, _ in columns) + " | | |")
+    if "livehook" in paired:
+        table.append(f"| handler CPU ÷ naive 1 call, per pair: median (p10–p90; min–max) | | | | | | | "
+                     f"{spread_cell(paired['livehook']['cpu_pairs'])} | |")
 
     total_table = ["| livehook = handler + relay, CPU | batch 1 | batch 10 |", "|---|---:|---:|"]
     for key, name, spec, unit in [
@@ -391,6 +477,25 @@ def main() -> None:
     for g in goals:
         goal_table.append(f"| {g['goal']} | {g['measured']} | {g['target']} | {'met' if g['met'] else '**not met**'} |")
 
+    pairing_text = []
+    if paired:
+        any_paired = next(iter(paired.values()))
+        pairing_text = [
+            "**How a ratio to the naive one-call handler is formed (paired blocks).** In each round every provider's "
+            "function, the livehook handler, admission and a control (a second naive one-call process) are spawned "
+            "together with the naive one-call handler and kept warm; they take turns in blocks of "
+            f"{any_paired['block']} deliveries, with a block of {any_paired['reference_block']} of the naive handler "
+            "before, between and after them (so a naive block serves the two blocks beside it), the turn's order "
+            "rotating each round. A block's pair is the two naive blocks around it, measured within the same "
+            "second or so: a phase of the shared machine's load falls on both sides. A function's ratio (the "
+            "goals' figure) is its CPU summed over all its blocks per delivery ÷ the naive handler's CPU summed over "
+            "the blocks around them per delivery (a naive block counted once for each block beside it); every "
+            "block is kept. A p50 ratio is the function's p50 ÷ the p50 of the naive blocks around its blocks (each "
+            "a mean of the rounds', as every p50 here). Beside each ratio: the spread of the per-pair ratios "
+            "(median, p10–p90, min–max), how far one pair strays. The control's ratio is what a paired ratio "
+            "reads when the code is the same. The naive one-call column is all its blocks pooled; the naive "
+            "three-call handler, Python and X-Ray run one after another in the round, the relay after them.", ""]
+
     m = results["machine"]
     record_bytes = side["relay/b1"]["record_bytes_mean"]
     md = ["# livehook benchmark results", "",
@@ -405,11 +510,12 @@ def main() -> None:
           "invocation; it publishes them with `Publish` / `PublishBatch`). The baselines are the naive Rust handler "
           "(bench/naive, no token, no normalization, no envelope, no logs) with one conditional `PutItem` of the "
           "record (`NAIVE_CALLS=1`) or with claim, publish and complete, and the Python Powertools peer (three "
-          "calls). Every label runs in the same interleaved rounds. CPU is utime+stime of the function's process "
-          "÷ events; latency is event handed out → response posted. The emulator's time is how long it took over "
+          "calls). Every label runs in the same interleaved rounds. CPU is the on-CPU time of the function's "
+          "process's threads ÷ events; latency is event handed out → response posted. The emulator's time is how long it took over "
           "the invocation's AWS requests (scripts/moto_timing.py: from the parsed request to the answer built, "
           "around the strict wrapper and moto, which interprets each request in Python); the latency less it "
           "is the function's own wait and the loopback's, per invocation.", "",
+          *pairing_text,
           "## Side by side", "", *table, "",
           f"Mean stream record (`SizeBytes`) fed to the relay: {fmt(record_bytes, '.0f', ' bytes')}.", "",
           "## livehook: handler + relay", "", *total_table, "",
@@ -424,7 +530,10 @@ def main() -> None:
                "one `TransactWriteItems` (the key's condition, its `last_used`, and the event's conditional `Put`); "
                "the probe's refusal (a wrong key) is measured once. They run against the same emulator and table as "
                "the naive handler (the emulator's transaction costs the items it names, scripts/moto_transactions.py).", "",
+               "Paired: the naive column is its blocks around admission's (CPU, latencies), the ratio from the "
+               "pairs; user, system and RSS are the naive handler's row.", "",
                "| | admission (srs) | naive, 1 call | ÷ naive 1 call |", "|---|---:|---:|---:|"]
+        around = (paired.get(ADMISSION) or {}).get("reference_around") or {}
         for key, name, spec, unit in [
             ("cpu_ms_per_event", "CPU per delivery", ".3f", " ms"),
             ("user_ms_per_event", "… of which user", ".3f", " ms"),
@@ -436,8 +545,17 @@ def main() -> None:
             ("p99_less_emulator_ms", "warm p99 less the emulator's time", ".2f", " ms"),
             ("peak_rss_mb", "peak RSS", ".1f", " MB"),
         ]:
-            over = "" if key == "emulator_p50_ms" else fmt(ratio(admission[key], one[key]), ".2f", "×")
-            md.append(f"| {name} | {fmt(admission[key], spec, unit)} | {fmt(one[key], spec, unit)} | {over} |")
+            if key in PAIRED_KEYS and ADMISSION in paired:
+                naive_cell, over = around.get(key), ratios["admission/naive-1call"][key]
+            else:
+                naive_cell, over = one[key], ratio(admission[key], one[key])
+            over = "" if key == "emulator_p50_ms" else fmt(over, ".2f", "×")
+            md.append(f"| {name} | {fmt(admission[key], spec, unit)} | {fmt(naive_cell, spec, unit)} | {over} |")
+        if ADMISSION in paired:
+            pa = paired[ADMISSION]
+            md += [f"| CPU ÷ naive 1 call, per pair: median (p10–p90; min–max) | | | {spread_cell(pa['cpu_pairs'])} |",
+                   f"| p50 ÷ naive 1 call, per pair | | | {spread_cell(pa['p50_pairs'])} |",
+                   f"| p50 less the emulator's time ÷ naive's, per pair | | | {spread_cell(pa['p50_less_emulator_pairs'])} |"]
         md += [f"| CPU per delivery, each round (ms) | "
                f"{', '.join(f'{v:.3f}' for v in admission['cpu_ms_per_event_by_round'] or [] if v is not None)} | "
                f"{', '.join(f'{v:.3f}' for v in one['cpu_ms_per_event_by_round'] or [] if v is not None)} | |",
@@ -453,23 +571,34 @@ def main() -> None:
         one_init_cpu = (cold.get("naive-1call", {}).get("init_cpu_ms") or {}).get("median")
         md += ["## Every provider's handler (its synthetic deliveries)", "",
                "In the same interleaved rounds as the side-by-side labels (each round: every provider's cold "
-               "spawns and warm deliveries, then the others'); the ratios are against the naive one-call handler "
-               f"of those rounds (CPU {fmt(one['cpu_ms_per_event'], '.3f', ' ms')}, init median {fmt(one_init, '.1f', ' ms')}, "
-               f"init CPU median {fmt(one_init_cpu, '.2f', ' ms')}). Init CPU is what the process used until its first "
-               "`GET …/next`: init without the wait for a shared core.", "",
-               "| function | init median ms | init p90 ms | init ÷ naive 1 call | init CPU median ms | init CPU ÷ naive 1 call | CPU per delivery | CPU ÷ naive 1 call | CPU each round (ms) | p50 ms | p99 ms | p50 less the emulator ms | peak RSS | AWS calls new / duplicate | answers | zip |",
-               "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---|---:|"]
-        for r in per_provider:
-            c = cold.get(r["provider"], {})
+               "spawns, then its warm deliveries in the paired blocks). CPU and p50 ratios are paired: against the "
+               "naive one-call handler's blocks right around the function's (see the top of this page); the CPU "
+               "ratio is the pooled one, the spread that of the per-pair ratios. Init is against the naive "
+               f"handler's spawns of the same rounds (CPU over all its blocks {fmt(one['cpu_ms_per_event'], '.3f', ' ms')}, "
+               f"init median {fmt(one_init, '.1f', ' ms')}, init CPU median {fmt(one_init_cpu, '.2f', ' ms')}). Init CPU is "
+               "what the process used until its first `GET …/next`: init without the wait for a shared core. The "
+               "last row, the control, is a second naive one-call process in the same blocks: what a paired ratio "
+               "reads for the same code.", "",
+               "| function | init median ms | init p90 ms | init ÷ naive 1 call | init CPU median ms | init CPU ÷ naive 1 call | CPU per delivery | naive CPU around its blocks | CPU ÷ naive 1 call (paired) | per pair: median (p10–p90; min–max) | CPU each round (ms) | p50 ms | p50 ÷ naive 1 call (paired) | p99 ms | p50 less the emulator ms | peak RSS | AWS calls new / duplicate | answers | zip |",
+               "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---|---|---:|"]
+        rows = [(r["provider"], r) for r in per_provider]
+        if CONTROL in warm:
+            rows.append((CONTROL, warm[CONTROL]))
+        for name, r in rows:
+            c = cold.get(name, {})
             calls_ = r.get("aws_calls") or {}
-            s = sizes.get(r["provider"], {})
+            s = sizes.get(name, {})
+            pr = paired.get(name) or {}
             init = (c.get("init_ms") or {}).get("median")
             init_cpu = (c.get("init_cpu_ms") or {}).get("median")
             by_round = ", ".join(f"{v:.3f}" for v in r.get("cpu_ms_per_event_by_round") or [] if v is not None)
-            md.append(f"| {r['provider']} | {fmt(init)} | {fmt((c.get('init_ms') or {}).get('p90'))} | "
+            md.append(f"| {name} | {fmt(init)} | {fmt((c.get('init_ms') or {}).get('p90'))} | "
                       f"{fmt(ratio(init, one_init), '.2f', '×')} | {fmt(init_cpu)} | {fmt(ratio(init_cpu, one_init_cpu), '.2f', '×')} | "
-                      f"{fmt(r.get('cpu_ms_per_event'), '.3f', ' ms')} | {fmt(ratio(r.get('cpu_ms_per_event'), one['cpu_ms_per_event']), '.2f', '×')} | "
-                      f"{by_round} | {fmt(r['latency_ms']['p50'])} | {fmt(r['latency_ms']['p99'])} | "
+                      f"{fmt(r.get('cpu_ms_per_event'), '.3f', ' ms')} | "
+                      f"{fmt((pr.get('reference_around') or {}).get('cpu_ms_per_event'), '.3f', ' ms')} | "
+                      f"{fmt(over_one(name, r, 'cpu_ms_per_event'), '.2f', '×')} | {spread_cell(pr.get('cpu_pairs'))} | "
+                      f"{by_round} | {fmt(r['latency_ms']['p50'])} | {fmt(over_one(name, {'p50_ms': r['latency_ms']['p50']}, 'p50_ms'), '.2f', '×')} | "
+                      f"{fmt(r['latency_ms']['p99'])} | "
                       f"{fmt((r.get('latency_less_emulator_ms') or {}).get('p50'))} | "
                       f"{(r['peak_rss_kb'] or 0) / 1024:.1f} MB | {calls_.get('new_event')} / {calls_.get('duplicate')} | "
                       f"{', '.join(f'{k}: {v}' for k, v in (r.get('statuses') or {}).items())} | "

@@ -55,27 +55,40 @@ pub fn per_span_ms(spans: &[(u128, u128)], timings: &[(u128, u128)]) -> Vec<f64>
         .collect()
 }
 
+/// The emulator's time in each of `spans` (ms, in order), fetched once:
+/// `None` when it does not report its timings.
+pub fn emulator_per_span(endpoint: &str, spans: &[(u128, u128)]) -> Option<Vec<f64>> {
+    let first = spans.first()?;
+    let timings = emulator_timings(endpoint, first.0)?;
+    Some(per_span_ms(spans, &timings))
+}
+
 /// The JSON fields of a run's emulator time: `emulator_ms` (per invocation:
 /// p50, mean) and `latency_less_emulator_ms` (p50, p99 of each invocation's
 /// latency less its emulator time). `latencies` are the spans' (ms, in the
 /// same order). Null when the emulator does not report its timings.
 pub fn emulator_fields(endpoint: Option<&str>, spans: &[(u128, u128)], latencies: &[f64]) -> Value {
-    let Some((endpoint, first)) = endpoint.zip(spans.first()) else {
-        return Value::Null;
-    };
-    let Some(timings) = emulator_timings(endpoint, first.0) else {
-        return Value::Null;
-    };
-    let emulator = per_span_ms(spans, &timings);
-    let less = sorted(
-        latencies
-            .iter()
-            .zip(&emulator)
-            .map(|(latency, emulator)| latency - emulator)
-            .collect(),
-    );
+    match endpoint.and_then(|endpoint| emulator_per_span(endpoint, spans)) {
+        Some(emulator) => emulator_summary(latencies, &emulator),
+        None => Value::Null,
+    }
+}
+
+/// Each latency less the emulator's time in it (ms, same order).
+pub fn less_emulator(latencies: &[f64], emulator: &[f64]) -> Vec<f64> {
+    latencies
+        .iter()
+        .zip(emulator)
+        .map(|(latency, emulator)| latency - emulator)
+        .collect()
+}
+
+/// [`emulator_fields`] of invocations whose latencies and emulator times
+/// (ms, in the same order) are known.
+pub fn emulator_summary(latencies: &[f64], emulator: &[f64]) -> Value {
+    let less = sorted(less_emulator(latencies, emulator));
     let mean = emulator.iter().sum::<f64>() / emulator.len().max(1) as f64;
-    let emulator = sorted(emulator);
+    let emulator = sorted(emulator.to_vec());
     json!({
         "emulator_ms": {"p50": percentile(&emulator, 50.0), "mean": mean},
         "latency_less_emulator_ms": {"p50": percentile(&less, 50.0), "p99": percentile(&less, 99.0)},

@@ -1,9 +1,10 @@
 //! What the benchmark binaries share: the local Lambda Runtime API, the
-//! emulator's request recorder and its time per request, `/proc` sampling
-//! and statistics.
+//! emulator's request recorder and its time per request, `/proc`
+//! sampling, statistics, and the order of paired runs.
 
 pub mod emulator_time;
 pub mod events;
+pub mod pairing;
 pub mod proc;
 pub mod recorder;
 pub mod runtime_api;

@@ -59,9 +59,52 @@ impl CpuSample {
     }
 }
 
-/// The CPU used between two samples, per event (and per invocation): the
-/// threads' on-CPU time, split into user and system in the proportion of
-/// the clock ticks; the ticks alone when a thread exited in between.
+/// The CPU a process used over a span: the difference of two samples, or
+/// the sum of several such differences (the blocks of a paired run).
+#[derive(Clone, Copy, Default)]
+pub struct CpuUse {
+    user: Duration,
+    system: Duration,
+    on_cpu: Duration,
+    /// A thread exited between two samples: `on_cpu` lost its share, so
+    /// the ticks are the measure.
+    thread_exited: bool,
+    threads: usize,
+}
+
+impl CpuUse {
+    /// What the process used from `before` to `after`.
+    pub fn between(before: &CpuSample, after: &CpuSample) -> CpuUse {
+        CpuUse {
+            user: after.user.saturating_sub(before.user),
+            system: after.system.saturating_sub(before.system),
+            on_cpu: after.on_cpu.saturating_sub(before.on_cpu),
+            thread_exited: !before.threads.is_subset(&after.threads),
+            threads: after.threads.len(),
+        }
+    }
+
+    /// The total (ms): the threads' on-CPU time, or the ticks when a thread exited.
+    pub fn total_ms(&self) -> f64 {
+        if self.thread_exited {
+            ms(self.user + self.system)
+        } else {
+            ms(self.on_cpu)
+        }
+    }
+
+    /// Both spans' use together.
+    pub fn add(&mut self, other: &CpuUse) {
+        self.user += other.user;
+        self.system += other.system;
+        self.on_cpu += other.on_cpu;
+        self.thread_exited |= other.thread_exited;
+        self.threads = self.threads.max(other.threads);
+    }
+}
+
+/// The CPU used between two samples, per event (and per invocation): see
+/// [`cpu_use_fields`].
 pub fn cpu_fields(
     before: Option<CpuSample>,
     after: Option<CpuSample>,
@@ -71,28 +114,28 @@ pub fn cpu_fields(
     let (Some(before), Some(after)) = (before, after) else {
         return json!({"cpu_ms_per_event": null});
     };
-    let user = after.user.saturating_sub(before.user);
-    let system = after.system.saturating_sub(before.system);
-    let ticks = user + system;
-    let thread_exited = !before.threads.is_subset(&after.threads);
-    let total = if thread_exited {
-        ticks
-    } else {
-        after.on_cpu.saturating_sub(before.on_cpu)
-    };
+    cpu_use_fields(&CpuUse::between(&before, &after), events, invocations)
+}
+
+/// CPU per event (and per invocation): the threads' on-CPU time, split
+/// into user and system in the proportion of the clock ticks; the ticks
+/// alone when a thread exited in between.
+pub fn cpu_use_fields(used: &CpuUse, events: usize, invocations: usize) -> Value {
+    let ticks = used.user + used.system;
+    let total = used.total_ms();
     let user_share = if ticks.is_zero() {
         1.0
     } else {
-        user.as_secs_f64() / ticks.as_secs_f64()
+        used.user.as_secs_f64() / ticks.as_secs_f64()
     };
     let per = |d: f64, n: usize| d / n.max(1) as f64;
     json!({
-        "cpu_ms_per_event": per(ms(total), events),
-        "user_ms_per_event": per(ms(total) * user_share, events),
-        "system_ms_per_event": per(ms(total) * (1.0 - user_share), events),
-        "cpu_ms_per_invocation": per(ms(total), invocations),
+        "cpu_ms_per_event": per(total, events),
+        "user_ms_per_event": per(total * user_share, events),
+        "system_ms_per_event": per(total * (1.0 - user_share), events),
+        "cpu_ms_per_invocation": per(total, invocations),
         "cpu_ms_per_event_ticks": per(ms(ticks), events),
-        "cpu_source": if thread_exited { "ticks (a thread exited)" } else { "schedstat" },
-        "threads": after.threads.len(),
+        "cpu_source": if used.thread_exited { "ticks (a thread exited)" } else { "schedstat" },
+        "threads": used.threads,
     })
 }

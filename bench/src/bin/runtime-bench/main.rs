@@ -14,6 +14,11 @@
 //!   With `--stream-key`, every delivery is an admission that presents the
 //!   stream's key (put in the table first): the probe also counts the AWS
 //!   calls of a refusal (a wrong key), and refused answers are counted.
+//! - `paired`: a reference (the naive one-call handler) and subject
+//!   functions, all spawned first and kept warm, run in alternating small
+//!   blocks, each subject block between two reference blocks: every
+//!   subject's `warm` result, with its pairs (its block's CPU and p50, the
+//!   two reference blocks' around it), and the reference's.
 //! - `relay`: the relay function fed with the outbox table's stream, as the
 //!   event source mapping feeds it: the records the handlers' runs wrote,
 //!   read through the DynamoDB Streams API as `livehook pump` reads them
@@ -35,6 +40,7 @@
 
 mod admission;
 mod cold;
+mod paired;
 mod relay;
 mod warm;
 
@@ -114,6 +120,9 @@ enum Mode {
         #[arg(long)]
         emulator: Option<String>,
     },
+    /// Functions measured against a reference in alternating blocks, all
+    /// kept warm: each subject block between two reference blocks.
+    Paired(paired::PairedArgs),
     /// The relay, fed with batches of the outbox table's stream records.
     Relay(RelayArgs),
     /// The providers of the registry, one name per line (what `make bench` iterates).
@@ -189,6 +198,12 @@ fn main() {
             duplicate_every,
             emulator,
         } => warm::warm(common, *events, *duplicate_every, emulator.as_deref()),
+        Mode::Paired(args) => {
+            for result in paired::paired(args) {
+                println!("{result}");
+            }
+            return;
+        }
         Mode::Relay(args) => {
             for result in relay::relay(args) {
                 println!("{result}");
