@@ -20,26 +20,16 @@ appended during the call dropped. Everything else (CancellationReasons,
 ReturnValuesOnConditionCheckFailure, the duplicate-key and validation
 errors) is moto's own.
 
-moto also parses each operation's condition expression three times per
-transaction (its request validation, its transaction loop, and the put,
-update or delete it then calls, which checks the condition again): a fifth
-of an admission's transaction in moto 5.2 (2.9 ms where a PutItem takes
-1.2). Within one transaction the wrapper parses each
-(expression, names, values) once and hands the same parsed condition to
-the later parses: a parsed condition is only evaluated against items, never
-changed, and the same text with the same names and values parses to the
-same condition, so every check and its result stay moto's.
+Conditions and update expressions are parsed once per distinct text
+(moto_expressions.py), as every request's are.
 """
 
 import copy
-import json
 import threading
 
 import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend, Table
-from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models.dynamo_type import DynamoType
-from moto.dynamodb.responses import DynamoHandler
 
 # Set while a transaction runs in this thread: moto's backup copy of a table
 # is then the table itself.
@@ -58,65 +48,6 @@ class _TableCopyShim:
         if isinstance(value, Table) and getattr(_IN_TRANSACTION, "active", False):
             return value
         return copy.deepcopy(value, memo)
-
-
-# While a transaction runs in this thread: its parsed conditions, by
-# (expression, names, values).
-_PARSED = threading.local()
-
-
-def parsed_once(parse):
-    """`parse` (moto's ConditionExpressionParser.parse), which inside a
-    transaction answers a repeated (expression, names, values) with the
-    condition parsed the first time, and the names and values it found."""
-
-    def parse_once(self):
-        memo = getattr(_PARSED, "conditions", None)
-        if memo is None:
-            return parse(self)
-        try:
-            # moto's request validation passes absent maps as {}, its
-            # transaction loop as None: the same parse when it succeeds (an
-            # expression that looks a name or value up fails with either).
-            key = (
-                self.condition_expression,
-                json.dumps(self.expression_attribute_names or {}, sort_keys=True),
-                json.dumps(self.expression_attribute_values or {}, sort_keys=True),
-            )
-        except (TypeError, ValueError):  # not JSON: moto alone
-            return parse(self)
-        found = memo.get(key)
-        if found is None:
-            names, values = len(self.expr_attr_names_found), len(self.expr_attr_values_found)
-            # An invalid expression raises here, every time, as in moto.
-            condition = parse(self)
-            found = (
-                condition,
-                self.expr_attr_names_found[names:],
-                self.expr_attr_values_found[values:],
-            )
-            memo[key] = found
-            return condition
-        condition, names, values = found
-        self.expr_attr_names_found.extend(names)
-        self.expr_attr_values_found.extend(values)
-        return condition
-
-    return parse_once
-
-
-def parsing_once(handle):
-    """`handle` (moto's TransactWriteItems request handler, which validates
-    the request and runs the transaction) with its conditions parsed once."""
-
-    def transact_write_items(self):
-        _PARSED.conditions = {}
-        try:
-            return handle(self)
-        finally:
-            _PARSED.conditions = None
-
-    return transact_write_items
 
 
 def item_key(table, op_type, op):
@@ -229,8 +160,6 @@ def atomic_transactions(original):
 def install():
     """Puts the wrapper in place of moto's TransactWriteItems."""
     dynamodb_models.copy = _TableCopyShim()
-    ConditionExpressionParser.parse = parsed_once(ConditionExpressionParser.parse)
-    DynamoHandler.transact_write_items = parsing_once(DynamoHandler.transact_write_items)
     DynamoDBBackend.transact_write_items = atomic_transactions(
         DynamoDBBackend.transact_write_items
     )
