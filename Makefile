@@ -60,6 +60,7 @@ test: $(TOOLS) $(VENDOR_TOOLS)
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
+	python3 scripts/test_moto_expressions.py
 	$(VENDOR_VERIFY)
 	scripts/deploy_test.sh
 	scripts/e2e.sh
