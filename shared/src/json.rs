@@ -83,7 +83,9 @@ impl<'a> Fields<'a> {
     }
 }
 
-fn value_text(v: &Value) -> Option<String> {
+/// A value as [`Fields::text`] reads it: a non-empty string, or a number
+/// rendered as text.
+pub(crate) fn value_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),

@@ -193,11 +193,10 @@ impl Imitate for Nginx {
 /// The first value of a field: nginx's own when the client's query repeats
 /// its name (the form then holds an array, nginx's value first).
 fn first(body: &Map<String, Value>, name: &str) -> Option<String> {
-    let value = match body.get(name)? {
-        Value::Array(values) => values.first()?,
-        other => other,
-    };
-    Fields(&into_map(serde_json::json!({ "v": value }))).text("v")
+    match body.get(name)? {
+        Value::Array(values) => values.first().and_then(crate::json::value_text),
+        other => crate::json::value_text(other),
+    }
 }
 
 /// Which of nginx's session fields a call carries (`ngx_rtmp_notify_module.c`:
