@@ -462,14 +462,27 @@ pub(crate) fn hook_in_path<'a>(inbound: &Inbound<'a>) -> Result<&'a str, Rejecti
         && hook
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    let has_dot_segment = inbound.path.split('/').any(|segment| {
-        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
-        decoded == "." || decoded == ".."
-    });
+    let has_dot_segment = inbound.path.split('/').any(is_dot_segment);
     if !is_hook_name || has_dot_segment {
         return Err(Rejection::malformed("invalid hook name in the URL path"));
     }
     Ok(hook)
+}
+
+/// Whether a path segment is `.` or `..`, each dot plain or percent-encoded
+/// (`%2e`, any case); read in place, without decoding a copy.
+fn is_dot_segment(segment: &str) -> bool {
+    let mut rest = segment.as_bytes();
+    let mut dots = 0;
+    while !rest.is_empty() {
+        rest = match rest {
+            [b'.', tail @ ..] => tail,
+            [b'%', b'2', e, tail @ ..] if e.eq_ignore_ascii_case(&b'e') => tail,
+            _ => return false,
+        };
+        dots += 1;
+    }
+    dots == 1 || dots == 2
 }
 
 /// The body as a raw JSON value (kept verbatim in `data.raw`), or a 400.

@@ -962,3 +962,35 @@ fn the_readme_introduction_names_every_provider() {
         );
     }
 }
+
+#[test]
+fn dot_segments_are_read_as_decoding_would_read_them() {
+    // What the check replaced: lowercase, decode `%2e`, compare.
+    let decoded = |segment: &str| {
+        let d = segment.to_ascii_lowercase().replace("%2e", ".");
+        d == "." || d == ".."
+    };
+    for segment in [
+        ".",
+        "..",
+        "%2e",
+        "%2E",
+        "%2e%2E",
+        ".%2e",
+        "%2E.",
+        "",
+        "...",
+        "%2e%2e%2e",
+        "%2",
+        "%2f",
+        "a..",
+        "..a",
+        ".%2",
+        "%%2e",
+        "%2e%",
+        "on_publish",
+        "%252e",
+    ] {
+        assert_eq!(is_dot_segment(segment), decoded(segment), "{segment:?}");
+    }
+}
