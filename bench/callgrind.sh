@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Instructions per warm delivery (valgrind's callgrind: deterministic, so a
+# change's effect shows without the shared machine's noise), per function.
+#   CALLGRIND_DIR=target/lambda CALLGRIND_BINS="bililive srs naive-bililive" bench/callgrind.sh
+# Each function runs twice under callgrind, CALLGRIND_FEW and CALLGRIND_MANY
+# deliveries (its synthetic ones, every 5th a duplicate; the naive handler
+# on Bililive FileClosed, as make bench); the difference over the extra
+# deliveries is one delivery's instructions, init and the first calls
+# excluded. Note: valgrind's CPU has no SHA-NI, so SHA-256 counts its
+# software rounds, which the machine does not run. Needs the driver
+# (bench/lib.sh driver_build) and the bootstraps in CALLGRIND_DIR.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/../scripts/lib.sh"
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$root"
+dir=${CALLGRIND_DIR:-target/lambda}
+few=${CALLGRIND_FEW:-20}
+many=${CALLGRIND_MANY:-120}
+out=bench/out/callgrind
+mkdir -p "$out"
+trap 'stack_stop' EXIT
+command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind" >&2; exit 1; }
+driver=target/release/runtime-bench
+port=$(free_port)
+bench_emulator "$port" "$out/emulator.log"
+total() { awk '/^(summary|totals):/ {print $2; exit}' "$1"; }
+for bin in ${CALLGRIND_BINS:-bililive srs nginx lal zlmediakit naive-bililive}; do
+  case $bin in
+    naive-*) args=(--provider bililive --event FileClosed) ;;
+    *) args=(--provider "$bin") ;;
+  esac
+  for n in "$few" "$many"; do
+    "$driver" warm "${args[@]}" --events "$n" --duplicate-every 5 -- \
+      valgrind --tool=callgrind --callgrind-out-file="$out/$bin-$n.out" "$dir/$bin/bootstrap" \
+      >"$out/$bin-$n.json" 2>"$out/$bin-$n.log"
+  done
+  a=$(total "$out/$bin-$few.out")
+  b=$(total "$out/$bin-$many.out")
+  echo "$bin $(((b - a) / (many - few))) instructions per delivery"
+done
