@@ -159,7 +159,7 @@ pub trait Provider: Send + Sync + std::panic::RefUnwindSafe + 'static {
     /// The body of a 200 answer (first delivery and duplicates alike, so a
     /// retry sees exactly what the first delivery saw).
     fn reply(&self, event_id: &str) -> String {
-        format!(r#"{{"ok":true,"id":"{event_id}"}}"#)
+        [r#"{"ok":true,"id":""#, event_id, r#""}"#].concat()
     }
 
     /// Payload fields derived from a secret, which are never published,
@@ -379,11 +379,17 @@ impl Identity {
         other: impl FnOnce(Option<String>) -> Option<String>,
     ) -> Identity {
         match (app, stream) {
-            (Some(app), Some(stream)) => Identity::Stream(format!("{app}/{stream}")),
+            (Some(app), Some(stream)) => Identity::Stream(stream_path(&app, &stream)),
             (None, Some(stream)) => Identity::Stream(stream),
             (app, None) => Identity::Other(other(app).unwrap_or_else(|| "unknown".to_owned())),
         }
     }
+}
+
+/// `<app>/<stream>`, as subjects, stream attributes and stream keys name a
+/// stream (joined in place: no formatting machinery on every delivery).
+pub(crate) fn stream_path(app: &str, stream: &str) -> String {
+    [app, "/", stream].concat()
 }
 
 /// A recorded file's extension, lowercase (`/rec/test-1.FLV` → `flv`);
@@ -415,9 +421,9 @@ impl EventParts {
             event: CloudEvent {
                 specversion: SPEC_VERSION,
                 id: self.key,
-                source: format!("livehook/{}", self.provider),
+                source: ["livehook/", self.provider].concat(),
                 event_type: self.event_type,
-                subject: format!("{}/{}", self.provider, subject_id),
+                subject: [self.provider, "/", &subject_id].concat(),
                 time: format_time(self.time.unwrap_or(received_at)),
                 datacontenttype: DATA_CONTENT_TYPE,
                 // Filled by the gate, which knows the configured base (no allocation here).
@@ -581,7 +587,7 @@ pub(crate) fn windowed(
         &[delivery.key.as_bytes(), inbound.request_id.as_bytes()],
     );
     for outgoing in &mut delivery.events {
-        outgoing.event.id = format!("{}-{}", delivery.key, &invocation[..16]);
+        outgoing.event.id = [delivery.key.as_str(), "-", &invocation[..16]].concat();
     }
     delivery.dedupe_window = Some(window);
     delivery

@@ -145,7 +145,7 @@ impl Provider for Nginx {
                 .zip(app.as_deref().zip(stream.as_deref()))
                 .map(|(action, (app, stream))| Admission {
                     action,
-                    stream: format!("{app}/{stream}"),
+                    stream: super::stream_path(app, stream),
                     presented: Presented::of(match body.get(KEY_PARAMETER) {
                         Some(Value::Array(values)) => values.iter().map(text_of).collect(),
                         Some(one) => vec![text_of(one)],

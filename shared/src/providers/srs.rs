@@ -136,7 +136,7 @@ impl Provider for Srs {
                 .zip(app.as_deref().zip(stream.as_deref()))
                 .map(|(action, (app, stream))| Admission {
                     action,
-                    stream: format!("{app}/{stream}"),
+                    stream: super::stream_path(app, stream),
                     presented: Presented::in_query(data.url_params.as_deref().unwrap_or("")),
                 });
         let identity = Identity::of_stream(app, stream, |_| client_id.or(server_id));

@@ -994,3 +994,24 @@ fn dot_segments_are_read_as_decoding_would_read_them() {
         assert_eq!(is_dot_segment(segment), decoded(segment), "{segment:?}");
     }
 }
+
+#[test]
+fn the_default_reply_and_the_envelope_names_are_exact() {
+    assert_eq!(Lal.reply("0123abcd"), r#"{"ok":true,"id":"0123abcd"}"#);
+    let body =
+        json!({"server_id": "1", "session_id": "S1", "app_name": "live", "stream_name": "cam"});
+    let d = deliver(
+        &Lal,
+        "/lal/on_pub_start",
+        "token=test-token",
+        &to_vec(&body),
+    )
+    .unwrap();
+    let e = &d.events[0].event;
+    assert_eq!(e.source, "livehook/lal");
+    assert_eq!(e.subject, "lal/live/cam");
+    assert_eq!(d.events[0].stream.as_deref(), Some("live/cam"));
+    let srs = json!({"action": "on_publish", "app": "live", "stream": "cam", "param": "?key=k1"});
+    let d = deliver(&Srs, "/srs", "token=test-token", &to_vec(&srs)).unwrap();
+    assert_eq!(d.admission.map(|a| a.stream).as_deref(), Some("live/cam"));
+}

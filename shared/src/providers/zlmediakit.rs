@@ -325,7 +325,7 @@ impl Provider for Zlmediakit {
                 .zip(app.as_deref().zip(stream.as_deref()))
                 .map(|(action, (app, stream))| Admission {
                     action,
-                    stream: format!("{app}/{stream}"),
+                    stream: super::stream_path(app, stream),
                     presented: Presented::in_query(data.url_params.as_deref().unwrap_or("")),
                 });
         let identity = Identity::of_stream(app, stream, |_| server_id);
@@ -334,7 +334,10 @@ impl Provider for Zlmediakit {
         let hook_index = body.remove("hook_index");
         let (delivery_key, event_id, dedupe_window) = match keying {
             Keying::Body(window) => {
-                let canonical = serde_json::to_vec(&body)
+                // Sized once for the usual case: the compact text is about the
+                // body's length or less.
+                let mut canonical = Vec::with_capacity(inbound.body.len());
+                serde_json::to_writer(&mut canonical, &body)
                     .map_err(|_| Rejection::malformed("body is not JSON"))?;
                 let delivery_key = key::derive(NAME, &[hook.as_bytes(), &canonical]);
                 // The record key and 16 hex digits of this delivery: the id
@@ -344,7 +347,7 @@ impl Provider for Zlmediakit {
                     NAME,
                     &[delivery_key.as_bytes(), inbound.request_id.as_bytes()],
                 );
-                let event_id = format!("{delivery_key}-{}", &delivery_hash[..16]);
+                let event_id = [delivery_key.as_str(), "-", &delivery_hash[..16]].concat();
                 (delivery_key, event_id, Some(window))
             }
             Keying::PerDelivery => {
