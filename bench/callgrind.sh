@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Instructions per warm delivery (valgrind's callgrind: deterministic, so a
+# Instructions per warm delivery (valgrind's callgrind: nearly deterministic, so a
 # change's effect shows without the shared machine's noise), per function.
-#   CALLGRIND_DIR=target/lambda CALLGRIND_BINS="bililive srs naive-bililive" bench/callgrind.sh
+#   CALLGRIND_DIR=target/lambda CALLGRIND_BINS="bililive srs naive-bililive" \
+#     CALLGRIND_OUT=bench/out/callgrind bench/callgrind.sh
 # Each function runs twice under callgrind, CALLGRIND_FEW and CALLGRIND_MANY
-# deliveries (its synthetic ones, every 5th a duplicate; the naive handler
-# on Bililive FileClosed, as make bench); the difference over the extra
-# deliveries is one delivery's instructions, init and the first calls
-# excluded. Note: valgrind's CPU has no SHA-NI, so SHA-256 counts its
-# software rounds, which the machine does not run. Needs the driver
+# deliveries (its synthetic ones, every 5th a duplicate; the naive one-call
+# handler on Bililive FileClosed, as make bench); the difference over the
+# extra deliveries is one delivery's instructions, init and the first calls
+# excluded. Ids, nonces and hash seeds still vary (about 0.3 % run to run;
+# a larger CALLGRIND_MANY narrows it). valgrind's CPU has no SHA-NI, so
+# SHA-256 counts software rounds the machine does not run. Needs the driver
 # (bench/lib.sh driver_build) and the bootstraps in CALLGRIND_DIR.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -18,7 +20,7 @@ cd "$root"
 dir=${CALLGRIND_DIR:-target/lambda}
 few=${CALLGRIND_FEW:-20}
 many=${CALLGRIND_MANY:-120}
-out=bench/out/callgrind
+out=${CALLGRIND_OUT:-bench/out/callgrind}
 mkdir -p "$out"
 trap 'stack_stop' EXIT
 command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind" >&2; exit 1; }
@@ -28,7 +30,7 @@ bench_emulator "$port" "$out/emulator.log"
 total() { awk '/^(summary|totals):/ {print $2; exit}' "$1"; }
 for bin in ${CALLGRIND_BINS:-bililive srs nginx lal zlmediakit naive-bililive}; do
   case $bin in
-    naive-*) args=(--provider bililive --event FileClosed) ;;
+    naive-*) args=(--provider bililive --event FileClosed) && export NAIVE_CALLS=1 ;;
     *) args=(--provider "$bin") ;;
   esac
   for n in "$few" "$many"; do
