@@ -28,9 +28,10 @@
 //! cheap when nothing matches (most deliveries): the raw text is only
 //! rewritten when one of the names occurs in it.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
+use memchr::memmem;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -96,6 +97,13 @@ pub const DEFAULT_NAMES: &[&str] = &[
 /// short value occurs by chance in ordinary text (every token is at least
 /// 16 characters; see [`crate::auth::MIN_TOKEN_LEN`]).
 pub const MIN_SECRET_LEN: usize = 8;
+
+/// `://` (a URL, which may carry `user:password@`) and `\u` (an escape
+/// that may spell a name), looked for in every text redaction reads: each
+/// searcher built once, not for every field of every delivery.
+static URL_SCHEME: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("://"));
+static UNICODE_ESCAPE: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new("\\u"));
 
 /// The secret names, and the redaction rules over them.
 #[derive(Clone)]
@@ -282,13 +290,13 @@ impl Redactor {
         }
         let bytes = text.as_bytes();
         // A URL's `user:password@`: an `@` after a `://`.
-        if let Some(at) = text.find("://")
+        if let Some(at) = URL_SCHEME.find(bytes)
             && bytes[at..].contains(&b'@')
         {
             return true;
         }
         // Escapes and percent-encoding can spell a name in other bytes.
-        if text.contains("\\u")
+        if UNICODE_ESCAPE.find(bytes).is_some()
             || text
                 .match_indices('%')
                 .any(|(i, _)| bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit))
@@ -602,7 +610,7 @@ fn mask_url_passwords(text: &str) -> Option<String> {
     let mut out = String::new();
     let mut copied = 0;
     let mut from = 0;
-    while let Some(found) = text[from..].find("://") {
+    while let Some(found) = URL_SCHEME.find(&text.as_bytes()[from..]) {
         let start = from + found + 3;
         // The authority ends where the path, query or fragment begins (or
         // the text around the URL does).
@@ -781,6 +789,18 @@ mod tests {
         assert!(more.is_secret_name("hwsecret") && more.is_secret_name("secret"));
         assert!(!more.might_match(r#"{"app":"live"}"#));
         assert!(more.might_match(r#"{"HWSECRET":"x"}"#));
+    }
+
+    #[test]
+    fn escapes_and_url_passwords_may_match_and_plain_text_does_not() {
+        let r = Redactor::default();
+        // `\u0073ecret` spells `secret`; a URL's `user:password@`.
+        assert!(r.might_match(r#"{"\u0073ecret":"x"}"#));
+        assert!(r.might_match(r#"{"url":"rtmp://u:p@h/live"}"#));
+        assert!(r.might_match("%73ecret=x"));
+        // An `@` only before the URL, a lone backslash, a `:/` that is no scheme.
+        assert!(!r.might_match(r#"{"mail":"a@b","url":"rtmp://h/live"}"#));
+        assert!(!r.might_match(r#"{"path":"C:\\live","t":"a:/b@c"}"#));
     }
 
     #[test]
