@@ -154,21 +154,26 @@ pub const MAX_DEPTH: usize = 128;
 /// passes (and refuses what is not JSON).
 pub(crate) fn check_shape(body: &[u8]) -> Result<(), Rejection> {
     let (mut objects, mut values, mut depth) = (0usize, 0usize, 0usize);
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in body {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
+    let mut at = 0;
+    while let Some(&b) = body.get(at) {
+        at += 1;
         match b {
-            b'"' => in_string = true,
+            // A string counts nothing: jump to its closing quote (memchr
+            // over the string's bytes), past every escaped character.
+            b'"' => loop {
+                match body
+                    .get(at..)
+                    .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+                {
+                    // Unterminated: nothing more to count (serde_json refuses it).
+                    None => return Ok(()),
+                    Some(i) if body[at + i] == b'\\' => at += i + 2,
+                    Some(i) => {
+                        at += i + 1;
+                        break;
+                    }
+                }
+            },
             b'{' | b'[' => {
                 objects += usize::from(b == b'{');
                 values += 1;
@@ -368,6 +373,93 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The byte-at-a-time count `check_shape` replaced: its answers are
+    /// the reference.
+    fn check_shape_bytewise(body: &[u8]) -> Result<(), Rejection> {
+        let (mut objects, mut values, mut depth) = (0usize, 0usize, 0usize);
+        let (mut in_string, mut escaped) = (false, false);
+        for &b in body {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => {
+                    objects += usize::from(b == b'{');
+                    values += 1;
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Err(Rejection::malformed("body is nested too deeply"));
+                    }
+                }
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                b',' => values += 1,
+                _ => continue,
+            }
+            if objects > MAX_OBJECTS {
+                return Err(Rejection::TooComplex {
+                    limit: MAX_OBJECTS,
+                    what: "JSON objects",
+                });
+            }
+            if values > MAX_VALUES {
+                return Err(Rejection::TooComplex {
+                    limit: MAX_VALUES,
+                    what: "JSON values",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn same_answer(body: &[u8]) {
+        assert_eq!(
+            format!("{:?}", check_shape(body)),
+            format!("{:?}", check_shape_bytewise(body)),
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
+    }
+
+    #[test]
+    fn the_shape_is_counted_as_byte_by_byte() {
+        for body in [
+            &br#"{"a":"x\"y","b":[1,{"c":"}"}]}"#[..],
+            br#"{"a":"\\","b":{}}"#,
+            br#"{"a":"unterminated"#,
+            br#"{"a":"ends in an escape\"#,
+            br#""\"#,
+            b"",
+            b"\"\"",
+        ] {
+            same_answer(body);
+        }
+        let deep = "[".repeat(MAX_DEPTH + 1);
+        same_answer(deep.as_bytes());
+        let quoted_deep = format!("\"{deep}\"{deep}");
+        same_answer(quoted_deep.as_bytes());
+        let many = format!("[{}]", "{},".repeat(MAX_OBJECTS + 1));
+        same_answer(many.as_bytes());
+        let values = format!("[{}]", "1,".repeat(MAX_VALUES + 1));
+        same_answer(values.as_bytes());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_are_counted_as_byte_by_byte(body in proptest::collection::vec(
+            proptest::sample::select(b"{}[],\"\\ax:1".to_vec()), 0..300)
+        ) {
+            same_answer(&body);
+        }
+    }
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
