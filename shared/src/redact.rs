@@ -28,6 +28,7 @@
 //! cheap when nothing matches (most deliveries): the raw text is only
 //! rewritten when one of the names occurs in it.
 
+use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -110,6 +111,9 @@ static UNICODE_ESCAPE: LazyLock<memmem::Finder<'static>> =
 pub struct Redactor {
     /// Lowercase names.
     names: Vec<String>,
+    /// The same, as bytes: a name is looked up by its lowercase bytes, one
+    /// hash lookup instead of a comparison with every name.
+    name_set: HashSet<Vec<u8>>,
     /// One automaton over every name and dotted name's last segment, any
     /// case: whether a text may hold a secret-named field in one pass
     /// (`None` when there are no names).
@@ -178,8 +182,10 @@ impl Redactor {
                 .build(&parts)
                 .map_or(NameFinder::Unsearchable, |f| NameFinder::Names(Arc::new(f)))
         };
+        let name_set = names.iter().map(|n| n.as_bytes().to_vec()).collect();
         Redactor {
             names,
+            name_set,
             name_finder,
             secrets: Vec::new(),
             finder: None,
@@ -276,9 +282,22 @@ impl Redactor {
     /// (any case).
     pub fn is_secret_name(&self, name: &str) -> bool {
         let tail = last_segment(name);
-        self.names
-            .iter()
-            .any(|n| n.eq_ignore_ascii_case(name) || n.eq_ignore_ascii_case(tail))
+        self.has_name(name) || (tail.len() != name.len() && self.has_name(tail))
+    }
+
+    /// Whether `candidate` is one of the names, any ASCII case: lowercased
+    /// on the stack and looked up (one longer than any name of a real list
+    /// is compared with each).
+    fn has_name(&self, candidate: &str) -> bool {
+        let mut buffer = [0u8; 64];
+        match buffer.get_mut(..candidate.len()) {
+            Some(lower) => {
+                lower.copy_from_slice(candidate.as_bytes());
+                lower.make_ascii_lowercase();
+                self.name_set.contains(&*lower)
+            }
+            None => self.names.iter().any(|n| n.eq_ignore_ascii_case(candidate)),
+        }
     }
 
     /// Whether `text` may hold something to redact: one of the names occurs
@@ -789,6 +808,45 @@ mod tests {
         assert!(more.is_secret_name("hwsecret") && more.is_secret_name("secret"));
         assert!(!more.might_match(r#"{"app":"live"}"#));
         assert!(more.might_match(r#"{"HWSECRET":"x"}"#));
+    }
+
+    #[test]
+    fn secret_names_are_looked_up_as_compared_with_each() {
+        let long = "x".repeat(70);
+        let r = Redactor::parse(&format!("+{long},Grüße,a.b.Key"));
+        let each = |name: &str| {
+            let tail = last_segment(name);
+            r.names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(name) || n.eq_ignore_ascii_case(tail))
+        };
+        for name in [
+            "secret",
+            "SECRET",
+            "Secret.",
+            "api.Secret",
+            "hook.admin.TOKEN",
+            "api.secretx",
+            "x-amz-signature",
+            "X-Amz-Signature",
+            "server_id",
+            "",
+            ".",
+            "token.",
+            "grüße",
+            "GRüSSE",
+            "Grüße",
+            "a.b.key",
+            "b.KEY",
+            "key",
+            &long,
+            &long.to_uppercase(),
+            &format!("p.{long}"),
+            &"y".repeat(64),
+            &"secret".repeat(11),
+        ] {
+            assert_eq!(r.is_secret_name(name), each(name), "{name:?}");
+        }
     }
 
     #[test]
