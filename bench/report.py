@@ -212,6 +212,7 @@ def paired_ratios(runs: list) -> dict:
         out[name] = {
             "reference": rs[0]["paired"]["reference"], "rounds": len(rs), "pairs": len(pairs),
             "block": rs[0]["paired"].get("block"), "reference_block": rs[0]["paired"].get("reference_block"),
+            "rewarm": rs[0]["paired"].get("rewarm"),
             **{key: ratio(function[key], reference[key]) for key in PAIRED_KEYS},
             "function": function, "reference_around": reference,
             "cpu_pairs": spread([ratio(p["cpu_ms"] / p["events"], p["reference_cpu_ms"] / p["reference_events"])
@@ -486,7 +487,9 @@ def main() -> None:
             "together with the naive one-call handler and kept warm; they take turns in blocks of "
             f"{any_paired['block']} deliveries, with a block of {any_paired['reference_block']} of the naive handler "
             "before, between and after them (so a naive block serves the two blocks beside it), the turn's order "
-            "rotating each round. A block's pair is the two naive blocks around it, measured within the same "
+            f"rotating each round. Every block, on both sides, starts with {any_paired.get('rewarm', 0)} deliveries "
+            "that are not measured: the first delivery after a pause costs about 0.2 ms more CPU (caches refilled), "
+            "which the naive handler's shorter blocks would pay twice as often per delivery. A block's pair is the two naive blocks around it, measured within the same "
             "second or so: a phase of the shared machine's load falls on both sides. A function's ratio (the "
             "goals' figure) is its CPU summed over all its blocks per delivery ÷ the naive handler's CPU summed over "
             "the blocks around them per delivery (a naive block counted once for each block beside it); every "

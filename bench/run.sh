@@ -19,7 +19,10 @@
 #      process as a control, all spawned first and kept warm, sent in
 #      blocks of PAIR_BLOCK (100) deliveries in turn, with a block of
 #      PAIR_REFERENCE_BLOCK (50) of the naive one-call handler before, between
-#      and after them; then, one after another, the naive handler with three
+#      and after them (every block, on both sides, starts with PAIR_REWARM (5)
+#      deliveries that are not measured: the first delivery after a pause
+#      costs ~0.2 ms more CPU, which the naive side's shorter blocks would pay
+#      twice as often per delivery); then, one after another, the naive handler with three
 #      calls, Python, livehook with the X-Ray header (warm CPU per event,
 #      latency, peak RSS, AWS calls: runtime-bench warm); then the relay
 #      (runtime-bench relay) fed with the records the handler wrote, read
@@ -35,7 +38,7 @@
 #      The naive one-call row is all its blocks pooled.
 # Nothing here asserts a time; it measures and reports. Counts:
 #   COLD_RUNS=15 WARM_EVENTS=3000 ROUNDS=3 PROVIDER_EVENTS=300 DUPLICATE_EVERY=5 \
-#   PAIR_BLOCK=100 PAIR_REFERENCE_BLOCK=50 bench/run.sh
+#   PAIR_BLOCK=100 PAIR_REFERENCE_BLOCK=50 PAIR_REWARM=5 bench/run.sh
 # (COLD_RUNS and WARM_EVENTS in all, over the rounds; PROVIDER_EVENTS per round.)
 # A narrow run while iterating: PROVIDERS="srs" (the per-provider rows of
 # those only; PROVIDERS= none), LABELS="naive-1call admission" (those of the
@@ -184,6 +187,7 @@ side() { # side LABEL [ARGS…] -- COMMAND…
 }
 pair_block=${PAIR_BLOCK:-100}
 pair_reference_block=${PAIR_REFERENCE_BLOCK:-50}
+pair_rewarm=${PAIR_REWARM:-5}
 # The deliveries of one block of naive one-call (the reference) and of the
 # Bililive FileClosed labels (each as `runtime-bench warm` arguments).
 reference_spec="--provider $baseline_provider --event $baseline_event --label naive-1call -- env NAIVE_CALLS=1 $naive"
@@ -211,7 +215,7 @@ paired() { # this round's paired blocks: every provider, livehook, admission, th
   fi
   echo "bench: paired blocks, round $round/$rounds: $((${#subjects[@]} / 2)) functions in blocks of $pair_block," \
     "each between two blocks of $pair_reference_block of naive one-call…"
-  "$driver" paired --block "$pair_block" --reference-block "$pair_reference_block" \
+  "$driver" paired --block "$pair_block" --reference-block "$pair_reference_block" --rewarm "$pair_rewarm" \
     --duplicate-every "$duplicate_every" --emulator "$emulator" --rotate "$round" \
     --reference "$reference_spec" "${subjects[@]}" | tee -a "$out/runs.jsonl"
 }

@@ -33,6 +33,11 @@ pub struct PairedArgs {
     /// the two around it).
     #[arg(long, default_value_t = 50)]
     reference_block: usize,
+    /// Deliveries at the start of every block (both sides) that are not
+    /// measured: they re-warm a process after its pause. A multiple of
+    /// `--duplicate-every` keeps every block's share of resends.
+    #[arg(long, default_value_t = 5)]
+    rewarm: usize,
     /// Every Nth delivery of a process repeats the one before (a provider retry).
     #[arg(long, default_value_t = 5)]
     duplicate_every: usize,
@@ -124,10 +129,10 @@ pub fn paired(args: &PairedArgs) -> Vec<Value> {
     let blocks: Vec<Block> = order
         .iter()
         .map(|slot| match *slot {
-            Slot::Reference => reference_process.block(args.reference_block),
+            Slot::Reference => reference_process.block(args.rewarm, args.reference_block),
             Slot::Subject(i) => {
                 next[i] += 1;
-                processes[i].block(counts[i][next[i] - 1])
+                processes[i].block(args.rewarm, counts[i][next[i] - 1])
             }
         })
         .collect();
@@ -204,7 +209,7 @@ pub fn paired(args: &PairedArgs) -> Vec<Value> {
             let sum = |key: &str| pairs.iter().map(|p| p[key].as_f64()).sum::<Option<f64>>();
             let reference_cpu = sum("reference_cpu_ms").zip(sum("reference_events")).map(|(c, n)| c / n.max(1.0));
             json!({
-                "reference": reference_label, "block": args.block, "reference_block": args.reference_block,
+                "reference": reference_label, "block": args.block, "reference_block": args.reference_block, "rewarm": args.rewarm,
                 "reference_cpu_ms_per_event": reference_cpu,
                 "reference_latency_ms": p50_p99(&pooled(&reference_process.latencies, brackets.iter().copied())),
                 "reference_latency_less_emulator_ms": reference_less.map(|l| p50_p99(&pooled(l, brackets.iter().copied()))),
