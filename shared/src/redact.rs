@@ -484,11 +484,11 @@ impl Redactor {
                             out.push_str(&serde_json::to_string(&masked)?);
                             changed = true;
                         }
-                        None => out.push_str(&serde_json::to_string(key)?),
+                        None => push_json_string(out, key)?,
                     }
                     out.push(':');
                     if self.is_secret_name(key) && raw_is_maskable(value) {
-                        out.push_str(&serde_json::to_string(MASK)?);
+                        push_json_string(out, MASK)?;
                         changed = true;
                     } else if self.might_match(value.get()) {
                         changed |= self.rewrite(value.get(), out)?;
@@ -658,6 +658,21 @@ fn mask_url_passwords(text: &str) -> Option<String> {
     })
 }
 
+/// Writes `text` as a JSON string, as serde_json writes it: quoted in place
+/// when nothing in it needs an escape (`"`, `\\`, control characters), else
+/// through serde_json. A rewritten object's every member name goes through
+/// here.
+fn push_json_string(out: &mut String, text: &str) -> Result<(), serde_json::Error> {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::to_string(text)?);
+    }
+    Ok(())
+}
+
 /// The part of a dotted name after its last `.` (`api.secret` → `secret`).
 fn last_segment(name: &str) -> &str {
     name.rsplit('.').next().unwrap_or(name)
@@ -808,6 +823,15 @@ mod tests {
         assert!(more.is_secret_name("hwsecret") && more.is_secret_name("secret"));
         assert!(!more.might_match(r#"{"app":"live"}"#));
         assert!(more.might_match(r#"{"HWSECRET":"x"}"#));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn json_strings_are_written_as_serde_json_writes_them(text in "\\PC*|[\\x00-\\x7f\"\\\\]{0,12}") {
+            let mut out = String::from("x");
+            push_json_string(&mut out, &text).unwrap();
+            proptest::prop_assert_eq!(&out[1..], serde_json::to_string(&text).unwrap());
+        }
     }
 
     #[test]
