@@ -48,7 +48,7 @@
 # provider, livehook, admission or the control does, as their pair);
 # BENCH_BUILT=1 skips the builds and measures those in target/. Every warm result carries the emulator's own time in its
 # invocations (scripts/moto_timing.py) and the latency less it.
-# (about 5 minutes once built on 2 shared cores; the release builds take 15–25 minutes the first time)
+# (about 8.5 minutes at ROUNDS=6 once built, on 2 shared cores; the release builds take 15–25 minutes the first time)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/../scripts/lib.sh"
