@@ -119,16 +119,9 @@ impl Provider for Aodianyun {
             _ => EventType::Unrecognized,
         };
 
-        let identity = match (&data.app, &data.stream) {
-            (Some(app), Some(stream)) => Identity::Stream(format!("{app}/{stream}")),
-            (None, Some(stream)) => Identity::Stream(stream.clone()),
-            _ => Identity::Other(
-                data.owner_id
-                    .clone()
-                    .or_else(|| data.room_id.clone())
-                    .unwrap_or_else(|| "unknown".into()),
-            ),
-        };
+        let identity = Identity::of_stream(data.app.clone(), data.stream.clone(), |_| {
+            data.owner_id.clone().or_else(|| data.room_id.clone())
+        });
         let retry_times = data.retry_times;
         let time = f.int("started_at").and_then(from_unix_seconds);
         body.remove("retry_times");
