@@ -32,7 +32,7 @@ from cfnlint.decode import decode
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PROVIDER_ACTIONS = {"dynamodb:PutItem", "logs:CreateLogStream", "logs:PutLogEvents"}
 # What a function with stream keys (LIVEHOOK_STREAM_KEYS) may do besides, on key items only.
-KEY_ACTIONS = {"dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"}
+KEY_ACTIONS = {"dynamodb:ConditionCheckItem"}
 KEY_ITEMS = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["streamkey#*"]}}
 RELAY_ACTIONS = {
     "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",

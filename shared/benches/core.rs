@@ -268,6 +268,7 @@ fn stream_batch(
                 now,
                 expires_at: now + Duration::from_secs(86_400),
                 dedupe_window: None,
+                key_use: None,
             })
             .expect("a record fits");
             let image: serde_dynamo::Item = record.item.into();

@@ -66,6 +66,7 @@ impl DeadLetter<'_> {
             now,
             expires_at: now + DEAD_LETTER_RETENTION,
             dedupe_window: None,
+            key_use: None,
         })
         .map_err(|e| StoreError(format!("dead letter {}: {e}", self.message.id)))
     }

@@ -20,6 +20,7 @@
 //! | `envelopes` | a split delivery's envelopes (list of texts) |
 //! | `envelopes_gz` | gzip of a JSON array of the envelope texts, when the text would not fit the item |
 //! | `ids` | the events' ids, when they are not just `pk` (split parts, windowed keys) |
+//! | `key_item`, `key_hash` | an admission's stream key: its item's `pk` and the presented key's SHA-256, for the relay to record the key's use (never published) |
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -33,6 +34,7 @@ use crate::event::format_time;
 use crate::providers::Recorded;
 use crate::sink::Message;
 use crate::stream_event::{Attr, OutboxImage};
+use crate::stream_keys::KeyCheck;
 
 /// DynamoDB's item limit (400 KB, attribute names included).
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
@@ -75,6 +77,25 @@ pub struct RecordParts<'a> {
     pub expires_at: OffsetDateTime,
     /// The dedupe window, if the key holds only within one.
     pub dedupe_window: Option<std::time::Duration>,
+    /// The stream key that admitted it: its use, recorded by the relay
+    /// (`first_seen` is the time of use).
+    pub key_use: Option<&'a KeyCheck>,
+}
+
+/// The record attribute of the admitting key item's `pk` (not the key
+/// item's `key_sha256`: the relay's mapping drops images holding that).
+pub const KEY_ITEM: &str = "key_item";
+
+/// The record attribute of the presented key's SHA-256.
+pub const KEY_HASH: &str = "key_hash";
+
+/// The stream key an admitted record was let in by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsedKey {
+    /// The key item's `pk`.
+    pub item_key: String,
+    /// The presented key's SHA-256, as the key item holds it.
+    pub hash: String,
 }
 
 /// The record cannot be written: even compressed it exceeds the item limit.
@@ -144,6 +165,10 @@ impl Record {
                 Recorded::Text(v) => s(v.as_str()),
             };
             item.insert((*name).to_owned(), value);
+        }
+        if let Some(check) = parts.key_use {
+            item.insert(KEY_ITEM.to_owned(), s(check.item_key.as_str()));
+            item.insert(KEY_HASH.to_owned(), s(check.hash.as_str()));
         }
         let ids_are_key = matches!(parts.messages, [one] if one.id == parts.key);
         if !ids_are_key {
@@ -232,6 +257,8 @@ pub struct StoredRecord {
     pub first_seen_ms: Option<i64>,
     /// The messages, in order.
     pub messages: Vec<StoredMessage>,
+    /// The stream key that admitted it, if one did.
+    pub key_use: Option<UsedKey>,
 }
 
 impl StoredRecord {
@@ -295,6 +322,9 @@ impl StoredRecord {
             first_seen_ms: get("first_seen_ms")
                 .and_then(V::n)
                 .and_then(|ms| ms.parse().ok()),
+            key_use: text(KEY_ITEM)
+                .zip(text(KEY_HASH))
+                .map(|(item_key, hash)| UsedKey { item_key, hash }),
             messages: ids
                 .into_iter()
                 .zip(bodies)
@@ -452,6 +482,7 @@ mod tests {
             now: OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap(),
             expires_at: OffsetDateTime::from_unix_timestamp(1_767_229_200).unwrap(),
             dedupe_window: None,
+            key_use: None,
         }
     }
 
@@ -483,6 +514,37 @@ mod tests {
         assert_eq!(outbox.stream.as_deref(), Some("live/a"));
         assert!(!outbox.check);
         assert_eq!(outbox.first_seen_ms, Some(1_767_225_600_000));
+    }
+
+    #[test]
+    fn an_admitted_record_carries_its_keys_use_never_as_a_key_item() {
+        let messages = [message("k", r#"{"id":"k"}"#)];
+        let check = KeyCheck {
+            item_key: "streamkey#publish#live/a".into(),
+            hash: "ab".repeat(32),
+            now_ms: 1,
+        };
+        let record = Record::build(RecordParts {
+            key_use: Some(&check),
+            ..parts("k", &messages)
+        })
+        .unwrap();
+        assert_eq!(record.item[KEY_ITEM], s("streamkey#publish#live/a"));
+        assert_eq!(record.item[KEY_HASH], s("ab".repeat(32)));
+        // What the relay's mapping drops: the key items' own attribute.
+        assert!(!record.item.contains_key(crate::stream_keys::attr::HASH));
+        let outbox = round_trip(&record);
+        assert_eq!(
+            outbox.key_use,
+            Some(UsedKey {
+                item_key: check.item_key.clone(),
+                hash: check.hash.clone()
+            })
+        );
+        assert_eq!(
+            round_trip(&Record::build(parts("k", &messages)).unwrap()).key_use,
+            None
+        );
     }
 
     #[test]

@@ -293,6 +293,7 @@ mod tests {
             now,
             expires_at: now,
             dedupe_window: None,
+            key_use: None,
         })
         .unwrap()
         .item

@@ -159,7 +159,7 @@ pub trait EventSink: Send + Sync {
 
 /// The time a call may take before `deadline`, keeping the margin; `None`
 /// when there is none left.
-fn time_left(deadline: Instant) -> Option<Duration> {
+pub(crate) fn time_left(deadline: Instant) -> Option<Duration> {
     deadline
         .checked_duration_since(Instant::now())
         .and_then(|left| left.checked_sub(DEADLINE_MARGIN))

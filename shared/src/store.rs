@@ -16,7 +16,6 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update,
 };
 
 use crate::error::error_chain;
@@ -60,7 +59,7 @@ pub trait IdempotencyStore: Send + Sync {
 
     /// Writes `record` as [`IdempotencyStore::put_new`] does, only if the
     /// key of `check` admits (its hash, not revoked, not expired): one
-    /// call for both.
+    /// call for both, which writes nothing to the key's item.
     fn put_admitted(
         &self,
         record: Record,
@@ -137,38 +136,22 @@ impl IdempotencyStore for DynamoStore {
         let hash = AttributeValue::S(check.hash.clone());
         let now_ms = AttributeValue::N(check.now_ms.to_string());
         let key = AttributeValue::S(check.item_key.clone());
-        // The key's item comes back when its condition fails: why it refused.
-        let key_op = if check.touch {
-            let update = Update::builder()
-                .table_name(&self.table)
-                .key("pk", key)
-                .update_expression("SET last_used = :now")
-                .condition_expression(stream_keys::CONDITION)
-                .expression_attribute_values(":hash", hash)
-                .expression_attribute_values(":now_ms", now_ms)
-                .expression_attribute_values(":now", AttributeValue::S(check.now.clone()))
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .build()
-                .map_err(built)?;
-            TransactWriteItem::builder().update(update).build()
-        } else {
-            let condition = ConditionCheck::builder()
-                .table_name(&self.table)
-                .key("pk", key)
-                .condition_expression(stream_keys::CONDITION)
-                .expression_attribute_values(":hash", hash)
-                .expression_attribute_values(":now_ms", now_ms)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .build()
-                .map_err(built)?;
-            TransactWriteItem::builder()
-                .condition_check(condition)
-                .build()
-        };
+        // Only checked, never written: the record carries the key's use and
+        // the relay stamps it, so that admissions of one key never conflict
+        // on its item. The item comes back when its condition fails: why it
+        // refused.
+        let condition = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", key)
+            .condition_expression(stream_keys::CONDITION)
+            .expression_attribute_values(":hash", hash)
+            .expression_attribute_values(":now_ms", now_ms)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(built)?;
+        let key_op = TransactWriteItem::builder()
+            .condition_check(condition)
+            .build();
         let (condition, window_start) = put_condition(record.replace_before_ms);
         let mut put = Put::builder()
             .table_name(&self.table)

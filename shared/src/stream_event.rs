@@ -64,6 +64,8 @@ pub struct OutboxImage {
     pub envelopes: Option<Attr>,
     pub envelopes_gz: Option<Attr>,
     pub ids: Option<Attr>,
+    pub key_item: Option<Attr>,
+    pub key_hash: Option<Attr>,
     /// A stream key's hash: present on key items only.
     pub key_sha256: Option<Attr>,
 }
@@ -84,6 +86,8 @@ impl OutboxImage {
             "envelopes" => self.envelopes.as_ref(),
             "envelopes_gz" => self.envelopes_gz.as_ref(),
             "ids" => self.ids.as_ref(),
+            "key_item" => self.key_item.as_ref(),
+            "key_hash" => self.key_hash.as_ref(),
             "key_sha256" => self.key_sha256.as_ref(),
             _ => None,
         }

@@ -320,12 +320,19 @@ pub mod attr {
     pub const EXPIRES_MS: &str = "expires_ms";
     /// When it was revoked (RFC 3339).
     pub const REVOKED: &str = "revoked";
-    /// When it last admitted a publisher (RFC 3339).
+    /// When it last admitted a client (RFC 3339), as the relay records it.
     pub const LAST_USED: &str = "last_used";
+    /// The same, in ms since the epoch: what keeps the record from moving
+    /// backwards (RFC 3339 texts of varying precision do not sort).
+    pub const LAST_USED_MS: &str = "last_used_ms";
 }
 
 /// The key check of one admission, as the store runs it beside the write
 /// of the event's record (see [`crate::store::IdempotencyStore::put_admitted`]).
+/// The check writes nothing to the key's item: the record carries the use
+/// ([`crate::record::RecordParts::key_use`]) and the relay records it, so
+/// that players' and publishers' transactions never conflict on the key's
+/// item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyCheck {
     /// The key item's `pk`.
@@ -334,12 +341,6 @@ pub struct KeyCheck {
     pub hash: String,
     /// The time of the check, ms since the epoch.
     pub now_ms: i64,
-    /// The same, RFC 3339: stored as the key's last use.
-    pub now: String,
-    /// Record the use on the key item (publish keys: one publisher at a
-    /// time). A play key is only checked: many players at once would make
-    /// their transactions conflict on its item.
-    pub touch: bool,
 }
 
 /// The condition a key item must meet to admit: the presented hash, not

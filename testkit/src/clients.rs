@@ -16,19 +16,43 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationIn
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 
 /// The AWS operations a client made, in order (one entry per operation,
-/// however many attempts it took).
+/// however many attempts it took), and the parts of its transactions.
 #[derive(Debug, Clone, Default)]
-pub struct Calls(Arc<Mutex<Vec<String>>>);
+pub struct Calls {
+    names: Arc<Mutex<Vec<String>>>,
+    transactions: Arc<Mutex<Vec<Vec<&'static str>>>>,
+}
 
 impl Calls {
     /// The operations so far, emptying the record.
     pub fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().expect("calls lock"))
+        std::mem::take(&mut *self.names.lock().expect("calls lock"))
     }
 
     /// The operations so far.
     pub fn list(&self) -> Vec<String> {
-        self.0.lock().expect("calls lock").clone()
+        self.names.lock().expect("calls lock").clone()
+    }
+
+    /// Each `TransactWriteItems` so far, as the kinds of its parts in order
+    /// (`ConditionCheck`, `Put`, `Update`, `Delete`), emptying the record.
+    pub fn take_transactions(&self) -> Vec<Vec<&'static str>> {
+        std::mem::take(&mut *self.transactions.lock().expect("calls lock"))
+    }
+}
+
+/// The kind of one part of a transaction.
+fn part_kind(item: &aws_sdk_dynamodb::types::TransactWriteItem) -> &'static str {
+    if item.condition_check().is_some() {
+        "ConditionCheck"
+    } else if item.put().is_some() {
+        "Put"
+    } else if item.update().is_some() {
+        "Update"
+    } else if item.delete().is_some() {
+        "Delete"
+    } else {
+        "<none>"
     }
 }
 
@@ -49,14 +73,21 @@ impl Intercept for CountCalls {
 
     fn read_before_serialization(
         &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let name = cfg
             .load::<Metadata>()
             .map_or_else(|| "<unknown>".to_owned(), |m| m.name().to_owned());
-        self.0.0.lock().expect("calls lock").push(name);
+        self.0.names.lock().expect("calls lock").push(name);
+        if let Some(input) = context
+            .input()
+            .downcast_ref::<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput>()
+        {
+            let parts = input.transact_items().iter().map(part_kind).collect();
+            self.0.transactions.lock().expect("calls lock").push(parts);
+        }
         Ok(())
     }
 }

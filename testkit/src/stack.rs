@@ -365,6 +365,12 @@ impl Stack {
         self.calls.take()
     }
 
+    /// Every `TransactWriteItems` the pipelines made since the last call, as
+    /// the kinds of its parts (see [`Calls::take_transactions`]).
+    pub fn take_transactions(&self) -> Vec<Vec<&'static str>> {
+        self.calls.take_transactions()
+    }
+
     /// Publishes what the table's stream holds, as the event source mapping
     /// would: the pump reads the stream and invokes the in-process relay
     /// until nothing is new or a batch fails (kept for the next call, as the

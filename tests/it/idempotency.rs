@@ -207,6 +207,7 @@ async fn a_windowed_key_replaces_a_lapsed_record_as_a_new_event() {
             now,
             expires_at: now + Duration::from_secs(3600),
             dedupe_window: Some(Duration::from_secs(60)),
+            key_use: None,
         })
         .expect("a record")
     };

@@ -3,6 +3,7 @@
 //! expiry, the `stream.refused` event, and the key in no published, stored
 //! or logged byte.
 
+use livehook::record::{KEY_HASH, KEY_ITEM};
 use livehook::stream_keys::{self, Action, attr};
 use livehook_testkit::*;
 use serde_json::{Value, json};
@@ -132,10 +133,22 @@ async fn revoke(stack: &Stack, action: Action, stream: &str) {
 }
 
 /// Every published message and stored item, and the logs: the keys occur
-/// in none of them.
+/// in none of them, and their hashes (which records may hold) in no
+/// published byte and no log.
 async fn nowhere(stack: &Stack, published: &[Received], keys: &[&str]) {
     let items = format!("{:?}", stack.items().await);
     let logs = logs_text();
+    let hashes: Vec<String> = keys.iter().map(|k| stream_keys::hash(k)).collect();
+    for hash in &hashes {
+        for message in published {
+            assert!(!message.message.contains(hash), "hash published");
+            assert!(
+                !format!("{:?}", message.attributes).contains(hash),
+                "hash in attributes"
+            );
+        }
+        assert!(!logs.contains(hash), "hash logged");
+    }
     for key in keys {
         for message in published {
             assert!(
@@ -179,7 +192,9 @@ async fn each_server_admits_the_key_and_refuses_anything_else_with_its_own_reply
         let n = |i: u32| 100 * s as u32 + i;
         let case = |action, query: String, i| ask(server.name, action, &stream, &query, n(i));
 
-        // The right keys: the allow reply, one AWS call each.
+        // The right keys: the allow reply, one AWS call each, which only
+        // checks the key.
+        stack.take_transactions();
         let reply = handle(
             &pipeline,
             case(Action::Publish, format!("key={publish_key}"), 1),
@@ -201,6 +216,12 @@ async fn each_server_admits_the_key_and_refuses_anything_else_with_its_own_reply
         assert_eq!(
             stack.take_calls(),
             ["TransactWriteItems"],
+            "{}",
+            server.name
+        );
+        assert_eq!(
+            stack.take_transactions(),
+            [["ConditionCheck", "Put"], ["ConditionCheck", "Put"]],
             "{}",
             server.name
         );
@@ -255,15 +276,24 @@ async fn each_server_admits_the_key_and_refuses_anything_else_with_its_own_reply
         assert_eq!(handle(&pipeline, done).await.status, 200, "{}", server.name);
         stack.take_calls();
 
-        // The publisher's use is recorded on its key (a player's is not).
-        let item = stack
-            .item(&stream_keys::item_key(
-                Action::Publish,
-                &format!("live/{stream}"),
-            ))
-            .await
-            .expect("the key");
-        assert!(item.contains_key(attr::LAST_USED), "{}", server.name);
+        // The admissions wrote nothing to the keys' items: each event's
+        // record carries its key's use, for the relay to record.
+        for (action, key) in [(Action::Publish, &publish_key), (Action::Play, &play_key)] {
+            let item_key = stream_keys::item_key(action, &format!("live/{stream}"));
+            let item = stack.item(&item_key).await.expect("the key");
+            assert!(!item.contains_key(attr::LAST_USED), "{}", server.name);
+            let records = stack.items().await;
+            let used: Vec<_> = records
+                .iter()
+                .filter(|r| item_string(r, KEY_ITEM) == Some(item_key.as_str()))
+                .collect();
+            assert_eq!(used.len(), 1, "{}: {used:?}", server.name);
+            assert_eq!(
+                item_string(used[0], KEY_HASH),
+                Some(stream_keys::hash(key).as_str())
+            );
+            assert!(item_string(used[0], "first_seen").is_some());
+        }
     }
 
     let published = stack.messages().await;

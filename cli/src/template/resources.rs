@@ -289,9 +289,9 @@ fn provider(registry: &Registry, f: &Function) -> Vec<String> {
         .any(|(variable, _)| *variable == livehook::stream_keys::SETTING)
     {
         // Stream keys: an admission checks its key in the transaction that writes its
-        // record, and a publisher's records the key's last use; key items only.
+        // record (the relay records the key's last use); key items only.
         lines.push(format!(
-            "            - {{Sid: CheckStreamKeys, Effect: Allow, Action: [dynamodb:ConditionCheckItem, dynamodb:UpdateItem], Resource: !GetAtt EventsTable.Arn, Condition: {{\"ForAllValues:StringLike\": {{\"dynamodb:LeadingKeys\": [\"{}*\"]}}}}}}",
+            "            - {{Sid: CheckStreamKeys, Effect: Allow, Action: [dynamodb:ConditionCheckItem], Resource: !GetAtt EventsTable.Arn, Condition: {{\"ForAllValues:StringLike\": {{\"dynamodb:LeadingKeys\": [\"{}*\"]}}}}}}",
             livehook::stream_keys::ITEM_PREFIX
         ));
     }

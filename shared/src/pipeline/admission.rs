@@ -7,10 +7,10 @@
 use super::answer::{Answered, Failure};
 use super::flow::{self, Invocation, Keyed};
 use super::gate::Gate;
-use crate::event::{EventType, format_time};
+use crate::event::EventType;
 use crate::providers::Delivery;
 use crate::store::IdempotencyStore;
-use crate::stream_keys::{self, Action, Admission, KeyCheck, Presented, Reason};
+use crate::stream_keys::{self, Admission, KeyCheck, Presented, Reason};
 
 /// Runs an admission that needs a key through the store.
 pub(crate) async fn deliver<S: IdempotencyStore>(
@@ -30,8 +30,6 @@ pub(crate) async fn deliver<S: IdempotencyStore>(
                 item_key: stream_keys::item_key(admission.action, &admission.stream),
                 hash: stream_keys::hash(key),
                 now_ms: i64::try_from(now_ms).unwrap_or(i64::MAX),
-                now: format_time(invocation.now),
-                touch: admission.action == Action::Publish,
             };
             let keyed = Keyed {
                 check: Some(&check),

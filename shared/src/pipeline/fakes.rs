@@ -91,16 +91,7 @@ impl IdempotencyStore for MemoryStore {
                 check.now_ms,
             )));
         }
-        let written = self.write(record)?;
-        if check.touch
-            && let Some(item) = self.items.lock().unwrap().get_mut(&check.item_key)
-        {
-            item.insert(
-                stream_keys::attr::LAST_USED.to_owned(),
-                AttributeValue::S(check.now.clone()),
-            );
-        }
-        Ok(Admitted::Written(written))
+        Ok(Admitted::Written(self.write(record)?))
     }
 }
 
