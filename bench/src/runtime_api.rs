@@ -113,6 +113,24 @@ impl RuntimeApi {
     }
 }
 
+/// A new invocation's request id, shaped as Lambda's (a random UUID):
+/// unique across processes and runs, as Lambda's are. The functions that
+/// key an event by its invocation (SRS, nginx-rtmp, lal, ZLMediaKit,
+/// MediaMTX: their servers never resend) would otherwise meet, in every
+/// later process on the same emulator, the records of the earlier ones,
+/// and every delivery would take the duplicate's path.
+pub fn request_id() -> String {
+    let [a, b] = [fastrand::u64(..), fastrand::u64(..)];
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        0x8000 | (b >> 48) & 0x3fff,
+        b & 0xffff_ffff_ffff
+    )
+}
+
 pub fn unix_ms() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -280,4 +298,24 @@ pub fn stop(mut child: Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::request_id;
+
+    #[test]
+    fn request_ids_are_shaped_as_lambdas_and_never_repeat() {
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| request_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        for id in &ids {
+            let groups: Vec<usize> = id.split('-').map(str::len).collect();
+            assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+            assert!(
+                id.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()),
+                "{id}"
+            );
+            assert_eq!(&id[14..15], "4", "{id}");
+        }
+    }
 }

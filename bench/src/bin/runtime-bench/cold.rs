@@ -60,7 +60,7 @@ pub fn cold_starts(
         if let Some(cpu) = cpu_sample(child.id()) {
             init_cpus.push(cpu.on_cpu_ms());
         }
-        let id = format!("cold-{run}");
+        let id = request_id();
         let handed = Instant::now();
         hand_out(request, &id, payload(run), trace);
         let mut pending = None;

@@ -44,7 +44,6 @@ pub struct WarmProcess<'a> {
     /// Deliveries sent so far (duplicates included), and the last event's number.
     sent: usize,
     last: usize,
-    invocation: usize,
     calls: Value,
     /// Every measured delivery: its latency (handed out → answered, ms) and
     /// its span on the wall clock, for the emulator's time in it.
@@ -100,7 +99,6 @@ impl<'a> WarmProcess<'a> {
             base,
             sent: 0,
             last: base,
-            invocation: 0,
             calls: Value::Null,
             latencies: Vec::new(),
             spans: Vec::new(),
@@ -119,8 +117,7 @@ impl<'a> WarmProcess<'a> {
     /// One invocation of event `n` (`refused`: with the admission's wrong
     /// key): its answer and latency.
     fn invoke(&mut self, n: usize, attempt: u32, refused: bool) -> Option<(Answer, f64)> {
-        self.invocation += 1;
-        let id = format!("warm-{}", self.invocation);
+        let id = request_id();
         let events = match (&self.admission, refused) {
             (Some(admission), true) => &admission.refused,
             _ => &self.events,
