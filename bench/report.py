@@ -530,7 +530,7 @@ def main() -> None:
         md += ["## Admission with stream keys (srs, `LIVEHOOK_STREAM_KEYS=publish`)", "",
                "SRS on_publish deliveries of one stream, each presenting its key (`param` `?key=…`; the key's item "
                "put in the table before the run), in the same rounds as the naive handler. An allowed admission is "
-               "one `TransactWriteItems` (the key's condition, its `last_used`, and the event's conditional `Put`); "
+               "one `TransactWriteItems` (a `ConditionCheck` on the key and the event's conditional `Put`; the key's `last_used` is recorded by the relay); "
                "the probe's refusal (a wrong key) is measured once. They run against the same emulator and table as "
                "the naive handler (the emulator's transaction costs the items it names, scripts/moto_transactions.py).", "",
                "Paired: the naive column is its blocks around admission's (CPU, latencies), the ratio from the "

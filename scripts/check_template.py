@@ -34,6 +34,8 @@ PROVIDER_ACTIONS = {"dynamodb:PutItem", "logs:CreateLogStream", "logs:PutLogEven
 # What a function with stream keys (LIVEHOOK_STREAM_KEYS) may do besides, on key items only.
 KEY_ACTIONS = {"dynamodb:ConditionCheckItem"}
 KEY_ITEMS = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["streamkey#*"]}}
+# What the relay may do besides, on key items only: record each key's last use.
+RELAY_KEY_ACTIONS = {"dynamodb:UpdateItem"}
 RELAY_ACTIONS = {
     "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
     "dynamodb:ListStreams", "sns:Publish", "sqs:SendMessage", "dynamodb:PutItem",
@@ -199,7 +201,8 @@ def check(template, registry, functions_dir=None):
         )
         for st in statements(res[role], res):
             extra = actions(st) - allowed - XRAY
-            if keyed and extra <= KEY_ACTIONS and st.get("Condition") == KEY_ITEMS \
+            key_actions = KEY_ACTIONS if keyed else RELAY_KEY_ACTIONS if not is_provider else set()
+            if extra and extra <= key_actions and st.get("Condition") == KEY_ITEMS \
                     and st["Resource"] == {"Fn::GetAtt": ["EventsTable", "Arn"]}:
                 extra = set()
             if extra:

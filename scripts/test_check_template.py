@@ -153,6 +153,13 @@ class CheckTemplate(unittest.TestCase):
         tencent = template["Resources"]["TencentRole"]["Properties"]["Policies"][0]
         tencent["PolicyDocument"]["Statement"].append(statement)
         self.assertTrue(any("TencentFunction (TencentRole) may" in p for p in self.problems(template)))
+        # The relay records keys' uses on key items only.
+        template = copy.deepcopy(self.template)
+        relay = template["Resources"]["RelayRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+        uses = next(st for st in relay["Statement"] if isinstance(st, dict) and st.get("Sid") == "RecordKeyUses")
+        del uses["Condition"]
+        self.assertTrue(any("RelayFunction (RelayRole) may ['dynamodb:UpdateItem']" in p
+                            for p in self.problems(template)))
 
     def test_a_provider_missing_its_setting(self):
         provider = next(p for p in self.registry if p["settings"])

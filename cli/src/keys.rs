@@ -52,7 +52,8 @@ enum KeysCommand {
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         expires: Option<Duration>,
     },
-    /// List the keys: stream, created, expires, last used (never the key).
+    /// List the keys: stream, created, expires, last used (never the key). A key's last
+    /// use is recorded by the relay after it publishes the admitted event: seconds late.
     List {
         #[command(flatten)]
         aws: AwsArgs,

@@ -350,6 +350,9 @@ pub struct RelayConfig {
     /// `LIVEHOOK_DEAD_LETTER_AFTER_SECONDS`: a record still unpublished this
     /// long after it was written is dead-lettered (default 72000, 20 h).
     pub dead_letter_after: Duration,
+    /// `LIVEHOOK_TABLE`: the events table, where stream keys' uses are
+    /// recorded; without it they are not.
+    pub table: Option<String>,
 }
 
 impl RelayConfig {
@@ -387,6 +390,7 @@ impl RelayConfig {
             max_message_bytes: max_message_bytes(get("LIVEHOOK_MAX_MESSAGE_BYTES"))?,
             failed_table: get("LIVEHOOK_FAILED_TABLE"),
             dead_letter_after: Duration::from_secs(dead_letter_after),
+            table: get("LIVEHOOK_TABLE"),
         })
     }
 }
@@ -517,14 +521,17 @@ mod tests {
         assert_eq!(c.max_message_bytes, 1_048_576);
         assert!(relay(&[BASE[1], ("LIVEHOOK_MAX_MESSAGE_BYTES", "10")]).is_err());
         assert_eq!(c.failed_table, None);
+        assert_eq!(c.table, None);
         assert_eq!(c.dead_letter_after, Duration::from_secs(72_000));
         let c = relay(&[
             BASE[1],
+            ("LIVEHOOK_TABLE", "events"),
             ("LIVEHOOK_FAILED_TABLE", "failed"),
             ("LIVEHOOK_DEAD_LETTER_AFTER_SECONDS", "3600"),
         ])
         .unwrap();
         assert_eq!(c.failed_table.as_deref(), Some("failed"));
+        assert_eq!(c.table.as_deref(), Some("events"));
         assert_eq!(c.dead_letter_after, Duration::from_secs(3600));
         // Never at or past the mapping's 24 h: the record would be lost first.
         for after in ["86400", "82801", "59", "soon"] {

@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 use crate::config::{Config, RelayConfig};
 use crate::dead_letter::{DeadLetters, DynamoDeadLetters};
 use crate::http_api::HttpApiRequest;
+use crate::key_use::DynamoKeyUses;
 use crate::pipeline::Pipeline;
 use crate::providers::Provider;
 use crate::relay::Relay;
@@ -137,14 +138,28 @@ pub async fn serve_relay() -> Result<(), lambda_runtime::Error> {
         }
     };
     let sdk = relay_sdk_config().await;
+    // One DynamoDB client for the dead letters and the keys' uses.
+    let dynamodb = (config.failed_table.is_some() || config.table.is_some())
+        .then(|| aws_sdk_dynamodb::Client::new(&sdk));
+    let key_uses = match (&config.table, &dynamodb) {
+        (Some(table), Some(client)) => Some(DynamoKeyUses::new(client.clone(), table)),
+        _ => {
+            tracing::warn!(
+                function = "relay",
+                "no LIVEHOOK_TABLE: stream keys' last use is not recorded"
+            );
+            None
+        }
+    };
     let relay = Relay::new(SnsSink::new(
         aws_sdk_sns::Client::new(&sdk),
         &config.topic_arn,
         config.max_message_bytes,
-    ));
-    match &config.failed_table {
-        Some(table) => {
-            let dead_letters = DynamoDeadLetters::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    ))
+    .with_key_uses(key_uses);
+    match (&config.failed_table, dynamodb) {
+        (Some(table), Some(client)) => {
+            let dead_letters = DynamoDeadLetters::new(client, table);
             // Boxed: the relay's future is deep enough to exceed the
             // compiler's default query depth in the binary's main.
             Box::pin(run_relay(
@@ -152,7 +167,7 @@ pub async fn serve_relay() -> Result<(), lambda_runtime::Error> {
             ))
             .await
         }
-        None => {
+        _ => {
             tracing::warn!(
                 function = "relay",
                 "no LIVEHOOK_FAILED_TABLE: what SNS refuses is retried until the mapping gives up"
@@ -162,7 +177,9 @@ pub async fn serve_relay() -> Result<(), lambda_runtime::Error> {
     }
 }
 
-async fn run_relay<D: DeadLetters>(relay: Relay<SnsSink, D>) -> Result<(), lambda_runtime::Error> {
+async fn run_relay<D: DeadLetters>(
+    relay: Relay<SnsSink, D, Option<DynamoKeyUses>>,
+) -> Result<(), lambda_runtime::Error> {
     let relay = &relay;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<StreamBatch>| async move {

@@ -25,6 +25,7 @@ pub mod http_api;
 pub mod inbound;
 mod json;
 pub mod key;
+pub mod key_use;
 pub mod lambda;
 pub mod pipeline;
 pub mod proof;

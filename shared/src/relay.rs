@@ -12,6 +12,9 @@
 //! dead-letter table ([`crate::dead_letter`]) and counted (`dead_lettered`,
 //! which raises an alarm); only then does its shard move on. If the
 //! dead-letter table cannot take it, the record is retried.
+//!
+//! After publishing, it records each stream key's latest use in the batch
+//! on the key's item ([`crate::key_use`]); that never fails a record.
 
 use std::time::Duration;
 
@@ -20,6 +23,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use time::OffsetDateTime;
 
 use crate::dead_letter::{DeadLetter, DeadLetters, NoDeadLetters};
+use crate::key_use::{KeyUses, NoKeyUses};
 use crate::record::StoredRecord;
 use crate::sink::{EventSink, Message, Sent};
 use crate::stream_event::{Attr, StreamBatch, StreamRecord};
@@ -88,12 +92,13 @@ impl BatchReport {
 }
 
 /// Publishes stream batches through a sink; keeps what it cannot publish in
-/// its dead letters.
+/// its dead letters; records stream keys' uses in its key uses.
 #[derive(Debug)]
-pub struct Relay<K, D = NoDeadLetters> {
+pub struct Relay<K, D = NoDeadLetters, U = NoKeyUses> {
     sink: K,
     dead_letters: D,
     dead_letter_after: Duration,
+    key_uses: U,
 }
 
 impl<K: EventSink> Relay<K> {
@@ -104,11 +109,12 @@ impl<K: EventSink> Relay<K> {
             sink,
             dead_letters: NoDeadLetters,
             dead_letter_after: DEFAULT_DEAD_LETTER_AFTER,
+            key_uses: NoKeyUses,
         }
     }
 }
 
-impl<K: EventSink, D: DeadLetters> Relay<K, D> {
+impl<K: EventSink, D: DeadLetters, U: KeyUses> Relay<K, D, U> {
     /// The same relay keeping what it cannot publish in `dead_letters`: a
     /// refused message at once, a failing one once its record is older than
     /// `after`.
@@ -116,12 +122,28 @@ impl<K: EventSink, D: DeadLetters> Relay<K, D> {
         self,
         dead_letters: E,
         after: Duration,
-    ) -> Relay<K, E> {
+    ) -> Relay<K, E, U> {
         Relay {
             sink: self.sink,
             dead_letters,
             dead_letter_after: after,
+            key_uses: self.key_uses,
         }
+    }
+
+    /// The same relay recording stream keys' uses in `key_uses`.
+    pub fn with_key_uses<V: KeyUses>(self, key_uses: V) -> Relay<K, D, V> {
+        Relay {
+            sink: self.sink,
+            dead_letters: self.dead_letters,
+            dead_letter_after: self.dead_letter_after,
+            key_uses,
+        }
+    }
+
+    /// The key uses (tests inspect fakes through them).
+    pub fn key_uses(&self) -> &U {
+        &self.key_uses
     }
 
     /// The sink (tests inspect fakes through it).
@@ -245,12 +267,21 @@ impl<K: EventSink, D: DeadLetters> Relay<K, D> {
                 report.failed.push(record.position());
             }
         }
+        // After publishing: a key's use never delays its event.
+        if self.key_uses.records() {
+            let uses = crate::key_use::latest(outboxes.iter().map(|(_, outbox)| outbox));
+            if !uses.is_empty() {
+                report.counts.key_uses_failed =
+                    crate::key_use::stamp_all(&self.key_uses, &uses, deadline).await;
+            }
+        }
         tracing::info!(
             records = event.records.len(),
             published = report.counts.published,
             refused = report.counts.refused,
             dead_lettered = report.counts.dead_lettered,
             failed = report.counts.batch_failures,
+            key_uses_failed = report.counts.key_uses_failed,
             "batch relayed"
         );
         report
@@ -266,7 +297,8 @@ mod tests {
     use time::OffsetDateTime;
 
     use super::*;
-    use crate::pipeline::fakes::RecordingSink;
+    use crate::key_use::KeyUses;
+    use crate::pipeline::fakes::{KeyItems, RecordingSink};
     use crate::record::{Record, RecordParts};
 
     fn item(key: &str, bodies: &[&str]) -> HashMap<String, AttributeValue> {
@@ -524,6 +556,127 @@ mod tests {
             .collect();
         let expected = [true, true, false, false, false, false];
         assert_eq!(admitted, expected.map(|a| (a, a, a)));
+    }
+
+    /// An admitted record: its key's use (item, hash) at `at_ms`.
+    fn admitted(
+        key: &str,
+        item_key: &str,
+        hash: &str,
+        at_ms: i64,
+    ) -> HashMap<String, AttributeValue> {
+        let body = format!("{{{key}}}");
+        let messages = [Message {
+            body: &body,
+            id: key,
+            provider: "srs",
+            event_type: "stream.started",
+            stream: Some("live/cam1"),
+            subject: "srs/live/cam1",
+            replay: false,
+            check: false,
+        }];
+        let now = OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000).unwrap();
+        let check = crate::stream_keys::KeyCheck {
+            item_key: item_key.to_owned(),
+            hash: hash.to_owned(),
+            now_ms: at_ms,
+        };
+        Record::build(RecordParts {
+            key,
+            messages: &messages,
+            recorded: &[],
+            now,
+            expires_at: now,
+            dedupe_window: None,
+            key_use: Some(&check),
+        })
+        .unwrap()
+        .item
+    }
+
+    const CAM: &str = "streamkey#publish#live/cam1";
+    const T1: i64 = 1_767_225_601_000;
+    const T2: i64 = 1_767_225_602_500;
+
+    fn at(ms: i64) -> Option<String> {
+        let time = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap();
+        Some(crate::event::format_time(time))
+    }
+
+    #[test]
+    fn each_keys_latest_use_is_recorded_once_after_publishing_never_backwards() {
+        let relay =
+            Relay::new(RecordingSink::default()).with_key_uses(KeyItems::with_key(CAM, "h"));
+        let batch = event(&[
+            ("INSERT", "1", admitted("a", CAM, "h", T2)),
+            ("INSERT", "2", admitted("b", CAM, "h", T1)),
+            ("INSERT", "3", item("c", &["{c}"])),
+        ]);
+        let report = block_on(relay.relay(&batch));
+        assert!(report.failed.is_empty());
+        assert_eq!(report.counts.published, 3);
+        assert_eq!(report.counts.key_uses_failed, 0);
+        assert_eq!(
+            relay.key_uses().calls.load(Ordering::SeqCst),
+            1,
+            "one per key"
+        );
+        assert_eq!(relay.key_uses().last_used(CAM), at(T2));
+        // An older use relayed after a newer one leaves the newer.
+        block_on(relay.relay(&event(&[("INSERT", "4", admitted("d", CAM, "h", T1))])));
+        assert_eq!(relay.key_uses().last_used(CAM), at(T2));
+        // Records without a key's use cost no call.
+        block_on(relay.relay(&event(&[("INSERT", "5", item("e", &["{e}"]))])));
+        assert_eq!(relay.key_uses().calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_replaced_or_missing_key_is_not_stamped_by_an_old_use() {
+        let relay =
+            Relay::new(RecordingSink::default()).with_key_uses(KeyItems::with_key(CAM, "new"));
+        let play = "streamkey#play#live/cam1";
+        let report = block_on(relay.relay(&event(&[
+            ("INSERT", "1", admitted("a", CAM, "old", T1)),
+            ("INSERT", "2", admitted("b", play, "h", T1)),
+        ])));
+        assert_eq!(
+            (report.counts.published, report.counts.key_uses_failed),
+            (2, 0)
+        );
+        assert_eq!(relay.key_uses().last_used(CAM), None);
+        assert!(!relay.key_uses().items.lock().unwrap().contains_key(play));
+    }
+
+    #[test]
+    fn a_failed_stamp_is_counted_and_fails_no_record() {
+        let relay =
+            Relay::new(RecordingSink::default()).with_key_uses(KeyItems::with_key(CAM, "h"));
+        relay.key_uses().failing.store(1, Ordering::SeqCst);
+        let batch = event(&[("INSERT", "1", admitted("a", CAM, "h", T1))]);
+        let report = block_on(relay.relay(&batch));
+        assert!(report.failed.is_empty(), "the event was published");
+        assert_eq!(report.counts.published, 1);
+        assert_eq!(report.counts.key_uses_failed, 1);
+        assert_eq!(relay.key_uses().last_used(CAM), None);
+        // Past the deadline: counted, never sent late.
+        let report = block_on(relay.relay_until(&batch, Some(std::time::Instant::now())));
+        assert_eq!(report.counts.key_uses_failed, 1);
+        assert!(report.failed.is_empty());
+        assert_eq!(relay.key_uses().calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn without_a_table_no_use_is_recorded() {
+        let none: Option<KeyItems> = None;
+        let relay = Relay::new(RecordingSink::default()).with_key_uses(none);
+        let batch = event(&[("INSERT", "1", admitted("a", CAM, "h", T1))]);
+        let report = block_on(relay.relay(&batch));
+        assert_eq!(
+            (report.counts.published, report.counts.key_uses_failed),
+            (1, 0)
+        );
+        assert!(!relay.key_uses().records());
     }
 
     #[test]

@@ -363,19 +363,30 @@ pub struct RelayCounts {
     pub batch_failures: u64,
     /// Records that are not `INSERT` or `MODIFY` (TTL removals).
     pub skipped: u64,
+    /// Stream keys whose use the batch could not record on their item
+    /// (the events were published; the key's next use records it).
+    pub key_uses_failed: u64,
 }
 
 /// The relay's EMF line: namespace `livehook`, dimension `function=relay`,
-/// counts `published`, `refused`, `dead_lettered` and `batch_failures`.
+/// counts `published`, `refused`, `dead_lettered`, `batch_failures` and
+/// `key_uses_failed`.
 pub fn relay_emf_line(counts: RelayCounts, timestamp_ms: i64) -> String {
     format!(
         concat!(
             r#"{{"_aws":{{"Timestamp":{},"CloudWatchMetrics":[{{"Namespace":"livehook","Dimensions":[["function"]],"#,
             r#""Metrics":[{{"Name":"published","Unit":"Count"}},{{"Name":"refused","Unit":"Count"}},"#,
-            r#"{{"Name":"dead_lettered","Unit":"Count"}},{{"Name":"batch_failures","Unit":"Count"}}]}}]}},"#,
-            r#""function":"relay","published":{},"refused":{},"dead_lettered":{},"batch_failures":{}}}"#
+            r#"{{"Name":"dead_lettered","Unit":"Count"}},{{"Name":"batch_failures","Unit":"Count"}},"#,
+            r#"{{"Name":"key_uses_failed","Unit":"Count"}}]}}]}},"#,
+            r#""function":"relay","published":{},"refused":{},"dead_lettered":{},"batch_failures":{},"#,
+            r#""key_uses_failed":{}}}"#
         ),
-        timestamp_ms, counts.published, counts.refused, counts.dead_lettered, counts.batch_failures
+        timestamp_ms,
+        counts.published,
+        counts.refused,
+        counts.dead_lettered,
+        counts.batch_failures,
+        counts.key_uses_failed
     )
 }
 
@@ -540,6 +551,7 @@ mod tests {
             dead_lettered: 3,
             batch_failures: 2,
             skipped: 0,
+            key_uses_failed: 4,
         };
         let v: serde_json::Value = serde_json::from_str(&relay_emf_line(counts, 5)).unwrap();
         assert_eq!(v["function"], "relay");
@@ -548,6 +560,7 @@ mod tests {
             "function"
         );
         assert_eq!(v["dead_lettered"], 3);
+        assert_eq!(v["key_uses_failed"], 4);
         let declared: Vec<&str> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
             .unwrap()
@@ -556,7 +569,13 @@ mod tests {
             .collect();
         assert_eq!(
             declared,
-            ["published", "refused", "dead_lettered", "batch_failures"]
+            [
+                "published",
+                "refused",
+                "dead_lettered",
+                "batch_failures",
+                "key_uses_failed"
+            ]
         );
         assert_eq!(
             (&v["published"], &v["refused"], &v["batch_failures"]),

@@ -35,6 +35,7 @@ pub use apigw::*;
 pub use clients::*;
 pub use fixtures::*;
 pub use livehook::dead_letter::{DeadLetters, DynamoDeadLetters};
+pub use livehook::key_use::{DynamoKeyUses, KeyUses};
 pub use livehook::sink::SnsSink;
 pub use livehook::store::DynamoStore;
 pub use logs::*;
@@ -59,4 +60,4 @@ pub const OLD_SIGNING_SECRET: &str = "it-key-old:it-signing-old";
 pub type LivePipeline = Pipeline<DynamoStore>;
 
 /// The relay under test: the production sink and dead-letter table.
-pub type LiveRelay = Relay<SnsSink, DynamoDeadLetters>;
+pub type LiveRelay = Relay<SnsSink, DynamoDeadLetters, DynamoKeyUses>;

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::clients::CountCalls;
 use crate::{
-    Calls, Config, DeadLetters, DynamoDeadLetters, DynamoStore, LivePipeline, LiveRelay, Pipeline,
-    Provider, SnsSink, TENCENT_KEY, TOKEN, catalog, dynamodb_client, moto, provider_named,
-    sdk_config, sns_client, sqs_client, streams_client,
+    Calls, Config, DeadLetters, DynamoDeadLetters, DynamoKeyUses, DynamoStore, KeyUses,
+    LivePipeline, LiveRelay, Pipeline, Provider, SnsSink, TENCENT_KEY, TOKEN, catalog,
+    dynamodb_client, moto, provider_named, sdk_config, sns_client, sqs_client, streams_client,
 };
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
@@ -326,6 +326,13 @@ impl Stack {
             DynamoDeadLetters::new(dynamodb_client(&self.endpoint, None), &self.failed_table),
             after,
         )
+        .with_key_uses(self.key_uses())
+    }
+
+    /// Stream keys' uses recorded in this stack's table, as the relay does
+    /// (its calls not counted).
+    pub fn key_uses(&self) -> DynamoKeyUses {
+        DynamoKeyUses::new(dynamodb_client(&self.endpoint, None), &self.table)
     }
 
     /// The relay with the SDK deadlines of production's relay
@@ -344,6 +351,7 @@ impl Stack {
             DynamoDeadLetters::new(dynamodb_client(&self.endpoint, None), &self.failed_table),
             livehook::relay::DEFAULT_DEAD_LETTER_AFTER,
         )
+        .with_key_uses(self.key_uses())
     }
 
     /// The ids kept in the dead-letter table (`livehook events list
@@ -413,9 +421,9 @@ impl Stack {
 
     /// Publishes the stream from its start through `relay` (a one-off pump:
     /// the stack's own pump still starts from the stream's start).
-    pub async fn publish_pending_with<D: DeadLetters>(
+    pub async fn publish_pending_with<D: DeadLetters, U: KeyUses>(
         &self,
-        relay: Relay<SnsSink, D>,
+        relay: Relay<SnsSink, D, U>,
     ) -> PollSummary {
         let mut pump = Pump::new(
             dynamodb_client(&self.endpoint, None),
@@ -553,13 +561,13 @@ impl Stack {
 }
 
 /// The relay invoked in-process by the tests' pump.
-pub struct InProcessRelay<D = DynamoDeadLetters> {
-    relay: Relay<SnsSink, D>,
+pub struct InProcessRelay<D = DynamoDeadLetters, U = DynamoKeyUses> {
+    relay: Relay<SnsSink, D, U>,
     /// How many of the next invocations publish and then fail to answer.
     lose_answers: AtomicUsize,
 }
 
-impl<D: DeadLetters> Invoke for InProcessRelay<D> {
+impl<D: DeadLetters, U: KeyUses> Invoke for InProcessRelay<D, U> {
     async fn invoke(&self, event: &Event) -> Result<DynamoDbEventResponse, InvokeError> {
         // Through the event's JSON, as Lambda hands it to the relay.
         let batch: StreamBatch = serde_json::to_vec(event)

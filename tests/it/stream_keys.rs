@@ -3,7 +3,9 @@
 //! expiry, the `stream.refused` event, and the key in no published, stored
 //! or logged byte.
 
+use livehook::key_use::{KeyUse, Stamped};
 use livehook::record::{KEY_HASH, KEY_ITEM};
+use livehook::stream_event::StreamBatch;
 use livehook::stream_keys::{self, Action, attr};
 use livehook_testkit::*;
 use serde_json::{Value, json};
@@ -182,6 +184,8 @@ async fn each_server_admits_the_key_and_refuses_anything_else_with_its_own_reply
     captured_logs();
     let stack = Stack::new("keys-admit").await;
     let mut every_key = Vec::new();
+    // Each key item and the time of its admitted use (its record's first_seen).
+    let mut uses = Vec::new();
     for (s, server) in SERVERS.iter().enumerate() {
         let pipeline = stack.pipeline_with(server.name, BOTH);
         let stream = format!("cam-{}", server.name);
@@ -292,11 +296,26 @@ async fn each_server_admits_the_key_and_refuses_anything_else_with_its_own_reply
                 item_string(used[0], KEY_HASH),
                 Some(stream_keys::hash(key).as_str())
             );
-            assert!(item_string(used[0], "first_seen").is_some());
+            let first_seen = item_string(used[0], "first_seen").expect("first_seen");
+            uses.push((item_key, first_seen.to_owned()));
         }
     }
 
+    // The relay (run by `messages`) records each key's use on its item:
+    // publish and play keys alike.
     let published = stack.messages().await;
+    for (item_key, first_seen) in &uses {
+        let item = stack.item(item_key).await.expect("the key");
+        assert_eq!(
+            item_string(&item, attr::LAST_USED),
+            Some(first_seen.as_str()),
+            "{item_key}"
+        );
+        assert!(
+            item_number(&item, attr::LAST_USED_MS).is_some(),
+            "{item_key}"
+        );
+    }
     let refused: Vec<&Received> = published
         .iter()
         .filter(|m| m.envelope["type"] == "stream.refused")
@@ -399,8 +418,8 @@ async fn off_by_default_and_publish_alone_leaves_players_alone() {
 async fn the_pump_never_hands_the_relay_a_stream_key() {
     let stack = Stack::new("keys-pump").await;
     let pipeline = stack.pipeline_with("srs", BOTH);
-    // The key's creation (INSERT), its use (MODIFY: last used) beside the
-    // event (INSERT), its revocation (MODIFY).
+    // The key's creation (INSERT), the event (INSERT), the key's revocation
+    // (MODIFY); then the relay's record of the key's use (MODIFY).
     let key = create_key(&stack, Action::Publish, "pumped", false).await;
     let reply = handle(
         &pipeline,
@@ -418,4 +437,132 @@ async fn the_pump_never_hands_the_relay_a_stream_key() {
     let published = stack.messages().await;
     assert_eq!(published.len(), 1, "{published:#?}");
     assert_eq!(published[0].envelope["type"], "stream.started");
+    // The revoked key's use is recorded (it happened), and that write of
+    // the relay's never comes back to it.
+    let item = stack
+        .item(&stream_keys::item_key(Action::Publish, "live/pumped"))
+        .await
+        .expect("the key");
+    assert!(item.contains_key(attr::LAST_USED));
+    let summary = stack.publish_pending().await;
+    assert_eq!((summary.delivered, summary.pending), (0, 0), "{summary:?}");
+}
+
+/// A use at `at_ms` of `key` on `item_key`.
+fn key_use(item_key: &str, key: &str, at_ms: i64) -> KeyUse {
+    let at =
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000).expect("time");
+    KeyUse {
+        item_key: item_key.to_owned(),
+        hash: stream_keys::hash(key),
+        at: livehook::event::format_time(at),
+        at_ms,
+    }
+}
+
+#[tokio::test]
+async fn a_keys_use_never_moves_backwards_nor_stamps_a_replaced_or_missing_key() {
+    let stack = Stack::new("keys-stamp").await;
+    let uses = stack.key_uses();
+    let key = create_key(&stack, Action::Publish, "stamp", false).await;
+    let item_key = stream_keys::item_key(Action::Publish, "live/stamp");
+    let last =
+        |item: Option<Item>| item.and_then(|i| item_string(&i, attr::LAST_USED).map(str::to_owned));
+    // A whole second and a fraction of it: their RFC 3339 texts sort the
+    // other way (`…:00Z` after `…:00.5Z`).
+    let (older, newer) = (1_767_225_600_000, 1_767_225_600_500);
+    assert!(key_use(&item_key, &key, older).at > key_use(&item_key, &key, newer).at);
+    let stamp = |at| {
+        let used = key_use(&item_key, &key, at);
+        let uses = &uses;
+        async move { uses.stamp(&used).await }
+    };
+    assert_eq!(stamp(newer).await.expect("stamp"), Stamped::Recorded);
+    assert_eq!(stamp(older).await.expect("stamp"), Stamped::Unchanged);
+    assert_eq!(stamp(newer).await.expect("stamp"), Stamped::Unchanged);
+    let at_newer = key_use(&item_key, &key, newer).at;
+    assert_eq!(last(stack.item(&item_key).await), Some(at_newer.clone()));
+    // Revoked: the use happened, and is recorded.
+    revoke(&stack, Action::Publish, "stamp").await;
+    assert_eq!(stamp(newer + 1).await.expect("stamp"), Stamped::Recorded);
+    // Replaced: the old key's use leaves the new key alone.
+    let renewed = create_key(&stack, Action::Publish, "stamp", false).await;
+    assert_eq!(stamp(newer + 2).await.expect("stamp"), Stamped::Unchanged);
+    assert_eq!(last(stack.item(&item_key).await), None);
+    assert_eq!(
+        uses.stamp(&key_use(&item_key, &renewed, newer + 3))
+            .await
+            .expect("stamp"),
+        Stamped::Recorded
+    );
+    // A key that does not exist is never created by a use.
+    let missing = stream_keys::item_key(Action::Play, "live/none");
+    assert_eq!(
+        uses.stamp(&key_use(&missing, &key, newer))
+            .await
+            .expect("stamp"),
+        Stamped::Unchanged
+    );
+    assert!(stack.item(&missing).await.is_none());
+}
+
+/// The stream batch Lambda would hand the relay for `items` (INSERTs).
+fn batch_of(items: &[Item]) -> StreamBatch {
+    let records: Vec<Value> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let image: serde_dynamo::Item = item.clone().into();
+            json!({"eventID": format!("e{i}"), "eventName": "INSERT",
+                "dynamodb": {"SequenceNumber": format!("{}", 100 + i), "NewImage": image}})
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("a stream batch")
+}
+
+#[tokio::test]
+async fn a_failed_record_of_a_keys_use_is_counted_and_fails_no_record() {
+    captured_logs();
+    let stack = Stack::new("keys-stamp-fails").await;
+    let pipeline = stack.pipeline_with("srs", BOTH);
+    let key = create_key(&stack, Action::Publish, "flaky", false).await;
+    let reply = handle(
+        &pipeline,
+        ask("srs", Action::Publish, "flaky", &format!("key={key}"), 1),
+    )
+    .await;
+    assert_eq!(reply.body, r#"{"code":0}"#);
+    let item_key = stream_keys::item_key(Action::Publish, "live/flaky");
+    let records: Vec<Item> = stack
+        .items()
+        .await
+        .into_iter()
+        .filter(|i| item_string(i, KEY_ITEM) == Some(item_key.as_str()))
+        .collect();
+    assert_eq!(records.len(), 1);
+    // Every attempt of the relay's UpdateItem fails.
+    moto().inject(&Fault {
+        service: "dynamodb",
+        target: stack.table.clone(),
+        operation: Some("UpdateItem"),
+        count: 10,
+        kind: FaultKind::Error { status: 500 },
+    });
+    let report = stack.relay().relay(&batch_of(&records)).await;
+    moto().clear_faults(&stack.table);
+    assert!(report.failed.is_empty(), "{report:?}");
+    assert_eq!(report.counts.published, 1);
+    assert_eq!(report.counts.key_uses_failed, 1);
+    let item = stack.item(&item_key).await.expect("the key");
+    assert!(!item.contains_key(attr::LAST_USED));
+    assert_eq!(stack.queued().await.len(), 1, "the event was published");
+    // The next batch with the key's use records it.
+    let report = stack.relay().relay(&batch_of(&records)).await;
+    assert_eq!(report.counts.key_uses_failed, 0);
+    let item = stack.item(&item_key).await.expect("the key");
+    assert!(item.contains_key(attr::LAST_USED));
+    assert!(
+        !logs_text().contains(&stream_keys::hash(&key)),
+        "no hash logged"
+    );
 }

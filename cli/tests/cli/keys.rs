@@ -5,7 +5,7 @@
 use std::process::Output;
 
 use livehook::stream_keys::{self, Action};
-use livehook_testkit::Stack;
+use livehook_testkit::{Stack, handle, post};
 
 const BIN: &str = env!("CARGO_BIN_EXE_livehook");
 
@@ -97,4 +97,48 @@ async fn keys_are_created_listed_and_revoked_and_only_their_hash_is_stored() {
         .output()
         .expect("running livehook events list");
     assert_eq!(text(&events.stdout), "", "{}", text(&events.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listing_shows_each_keys_last_use_once_the_relay_has_run() {
+    let stack = Stack::new("cli-keys-used").await;
+    let created = |args: &[&str]| {
+        let out = keys(&stack, args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).lines().last().unwrap_or("").to_owned()
+    };
+    let publish = created(&["create", "live/cam2"]);
+    let play = created(&["create", "live/cam2", "--play"]);
+    let pipeline = stack.pipeline_with("srs", &[("LIVEHOOK_STREAM_KEYS", "publish,play")]);
+    // SRS asking whether `live/cam2` may be published (or played) with `key`.
+    let srs = |publish: bool, key: &str, client: &str| {
+        let body = serde_json::json!({"server_id": "vid-1",
+            "action": if publish { "on_publish" } else { "on_play" },
+            "client_id": client, "ip": "10.0.0.5", "vhost": "__defaultVhost__", "app": "live",
+            "stream": "cam2", "tcUrl": "rtmp://127.0.0.1/live", "param": format!("?key={key}")});
+        post("/srs", &serde_json::to_vec(&body).expect("JSON"))
+    };
+    for (request, n) in [(srs(true, &publish, "c1"), 1), (srs(false, &play, "c2"), 2)] {
+        let reply = handle(&pipeline, request).await;
+        assert_eq!(reply.body, r#"{"code":0}"#, "{n}");
+    }
+    let listed = |stack: &Stack| {
+        let json = text(&keys(stack, &["list", "--json"]).stdout);
+        json.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+            .collect::<Vec<_>>()
+    };
+    // Admitted, not yet relayed: no use recorded.
+    assert!(listed(&stack).iter().all(|k| k.get("last_used").is_none()));
+    stack.publish_pending().await;
+    let keys = listed(&stack);
+    assert_eq!(keys.len(), 2);
+    for key in &keys {
+        let used = key["last_used"].as_str().unwrap_or("");
+        assert!(
+            time::OffsetDateTime::parse(used, &time::format_description::well_known::Rfc3339)
+                .is_ok(),
+            "{key}"
+        );
+    }
 }

@@ -128,3 +128,59 @@ impl EventSink for RecordingSink {
             .collect()
     }
 }
+
+/// A key item: its hash, its last use in ms and as text.
+type KeyItem = (String, Option<i64>, Option<String>);
+
+/// Key items in a map, stamped under the condition of the DynamoDB
+/// [`crate::key_use::DynamoKeyUses`]; the next `failing` stamps fail.
+#[derive(Debug, Default)]
+pub struct KeyItems {
+    /// `pk` → its item.
+    pub items: Mutex<HashMap<String, KeyItem>>,
+    pub failing: AtomicUsize,
+    pub calls: AtomicUsize,
+}
+
+impl KeyItems {
+    pub fn with_key(item_key: &str, hash: &str) -> Self {
+        let keys = KeyItems::default();
+        keys.items
+            .lock()
+            .unwrap()
+            .insert(item_key.to_owned(), (hash.to_owned(), None, None));
+        keys
+    }
+
+    /// A key's recorded last use (text).
+    pub fn last_used(&self, item_key: &str) -> Option<String> {
+        self.items
+            .lock()
+            .unwrap()
+            .get(item_key)
+            .and_then(|(_, _, at)| at.clone())
+    }
+}
+
+impl crate::key_use::KeyUses for KeyItems {
+    async fn stamp(
+        &self,
+        key_use: &crate::key_use::KeyUse,
+    ) -> Result<crate::key_use::Stamped, StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if take_one(&self.failing) {
+            return Err(StoreError("injected failure".into()));
+        }
+        let mut items = self.items.lock().unwrap();
+        match items.get_mut(&key_use.item_key) {
+            Some((hash, last_ms, last))
+                if *hash == key_use.hash && last_ms.is_none_or(|ms| ms < key_use.at_ms) =>
+            {
+                *last_ms = Some(key_use.at_ms);
+                *last = Some(key_use.at.clone());
+                Ok(crate::key_use::Stamped::Recorded)
+            }
+            _ => Ok(crate::key_use::Stamped::Unchanged),
+        }
+    }
+}
