@@ -304,6 +304,15 @@ impl Redactor {
     /// in it (any case), or it has `\u` escapes or percent-encoding, behind
     /// which a name could hide. A `false` is certain, so the common delivery costs one pass.
     pub fn might_match(&self, text: &str) -> bool {
+        self.may_hide_beyond_names(text) || self.names_occur(text)
+    }
+
+    /// What [`Redactor::might_match`] looks for besides the names: a
+    /// configured secret, a URL's `user:password@`, an escape or
+    /// percent-encoding. None of these is in a part of a text that has
+    /// none of them, so the members of such a text need only the names
+    /// looked for.
+    fn may_hide_beyond_names(&self, text: &str) -> bool {
         if self.finder.as_ref().is_some_and(|f| f.is_match(text)) {
             return true;
         }
@@ -315,13 +324,14 @@ impl Redactor {
             return true;
         }
         // Escapes and percent-encoding can spell a name in other bytes.
-        if UNICODE_ESCAPE.find(bytes).is_some()
+        UNICODE_ESCAPE.find(bytes).is_some()
             || text
                 .match_indices('%')
                 .any(|(i, _)| bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit))
-        {
-            return true;
-        }
+    }
+
+    /// Whether one of the names occurs in `text`, any case.
+    fn names_occur(&self, text: &str) -> bool {
         match &self.name_finder {
             NameFinder::Names(finder) => finder.is_match(text),
             NameFinder::NoNames => false,
@@ -466,12 +476,21 @@ impl Redactor {
         }
     }
 
+    /// [`Redactor::might_match`] for the parts of `whole` (its members or
+    /// elements): what besides the names it looks for is looked for once
+    /// in `whole`, and in a part only when `whole` has it.
+    fn parts_might_match(&self, whole: &str) -> impl Fn(&str) -> bool {
+        let hides = self.may_hide_beyond_names(whole);
+        move |part| (hides && self.may_hide_beyond_names(part)) || self.names_occur(part)
+    }
+
     /// Writes `text` (one JSON value) to `out` with its secrets replaced;
     /// members and elements in which no name occurs are copied as they are.
     fn rewrite(&self, text: &str, out: &mut String) -> Result<bool, serde_json::Error> {
         let trimmed = text.trim_start();
         match trimmed.as_bytes().first() {
             Some(b'{') => {
+                let might_match = self.parts_might_match(trimmed);
                 let members: Vec<(String, &RawValue)> = crate::json::ordered_members(trimmed)?;
                 let mut changed = false;
                 out.push('{');
@@ -490,7 +509,7 @@ impl Redactor {
                     if self.is_secret_name(key) && raw_is_maskable(value) {
                         push_json_string(out, MASK)?;
                         changed = true;
-                    } else if self.might_match(value.get()) {
+                    } else if might_match(value.get()) {
                         changed |= self.rewrite(value.get(), out)?;
                     } else {
                         out.push_str(value.get());
@@ -500,6 +519,7 @@ impl Redactor {
                 Ok(changed)
             }
             Some(b'[') => {
+                let might_match = self.parts_might_match(trimmed);
                 let items: Vec<&RawValue> = serde_json::from_str(trimmed)?;
                 let mut changed = false;
                 out.push('[');
@@ -507,7 +527,7 @@ impl Redactor {
                     if index > 0 {
                         out.push(',');
                     }
-                    if self.might_match(item.get()) {
+                    if might_match(item.get()) {
                         changed |= self.rewrite(item.get(), out)?;
                     } else {
                         out.push_str(item.get());
@@ -831,6 +851,35 @@ mod tests {
             let mut out = String::from("x");
             push_json_string(&mut out, &text).unwrap();
             proptest::prop_assert_eq!(&out[1..], serde_json::to_string(&text).unwrap());
+        }
+    }
+
+    proptest::proptest! {
+        // A rewrite looks for what is not a name once in the whole text
+        // and for the names in each part: that must answer as
+        // `might_match` on the part alone, for any part of any text.
+        #[test]
+        fn a_parts_might_match_answers_as_might_match_on_the_part(
+            chunks in proptest::collection::vec(proptest::sample::select(vec![
+                "://", "@", "%", "%4", "1", "G", "\\u", "\\", "u0073", "secret", "SeCrEt",
+                "key", "ke", "y", "x", "\"", ":", "/", "?", "=", "&", "bench-token-", "0123456789",
+                "bench-token-0123456789", " ", "{", "}", "[", "]", ",",
+            ]), 0..24),
+            from in 0usize..200,
+            len in 0usize..200,
+        ) {
+            let r = Redactor::parse("+key")
+                .with_secrets(["bench-token-0123456789"])
+                .unwrap();
+            let whole = chunks.concat();
+            let from = from.min(whole.len());
+            let to = (from + len).min(whole.len());
+            let part = &whole[from..to];
+            proptest::prop_assert_eq!(
+                r.parts_might_match(&whole)(part),
+                r.might_match(part),
+                "{:?} in {:?}", part, whole
+            );
         }
     }
 
