@@ -28,7 +28,6 @@
 //! cheap when nothing matches (most deliveries): the raw text is only
 //! rewritten when one of the names occurs in it.
 
-use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -111,9 +110,10 @@ static UNICODE_ESCAPE: LazyLock<memmem::Finder<'static>> =
 pub struct Redactor {
     /// Lowercase names.
     names: Vec<String>,
-    /// The same, as bytes: a name is looked up by its lowercase bytes, one
-    /// hash lookup instead of a comparison with every name.
-    name_set: HashSet<Vec<u8>>,
+    /// The same, sorted by length, then bytes: a name is looked up by a
+    /// binary search (mostly comparing lengths), not compared with every
+    /// name.
+    sorted_names: Vec<String>,
     /// One automaton over every name and dotted name's last segment, any
     /// case: whether a text may hold a secret-named field in one pass
     /// (`None` when there are no names).
@@ -182,10 +182,11 @@ impl Redactor {
                 .build(&parts)
                 .map_or(NameFinder::Unsearchable, |f| NameFinder::Names(Arc::new(f)))
         };
-        let name_set = names.iter().map(|n| n.as_bytes().to_vec()).collect();
+        let mut sorted_names = names.clone();
+        sorted_names.sort_unstable_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
         Redactor {
             names,
-            name_set,
+            sorted_names,
             name_finder,
             secrets: Vec::new(),
             finder: None,
@@ -285,19 +286,15 @@ impl Redactor {
         self.has_name(name) || (tail.len() != name.len() && self.has_name(tail))
     }
 
-    /// Whether `candidate` is one of the names, any ASCII case: lowercased
-    /// on the stack and looked up (one longer than any name of a real list
-    /// is compared with each).
+    /// Whether `candidate` is one of the names, any ASCII case: searched
+    /// for among the sorted names by its length and lowercase bytes.
     fn has_name(&self, candidate: &str) -> bool {
-        let mut buffer = [0u8; 64];
-        match buffer.get_mut(..candidate.len()) {
-            Some(lower) => {
-                lower.copy_from_slice(candidate.as_bytes());
-                lower.make_ascii_lowercase();
-                self.name_set.contains(&*lower)
-            }
-            None => self.names.iter().any(|n| n.eq_ignore_ascii_case(candidate)),
-        }
+        let lower = || candidate.bytes().map(|b| b.to_ascii_lowercase());
+        self.sorted_names
+            .binary_search_by(|name| {
+                (name.len().cmp(&candidate.len())).then_with(|| name.bytes().cmp(lower()))
+            })
+            .is_ok()
     }
 
     /// Whether `text` may hold something to redact: one of the names occurs
@@ -695,7 +692,7 @@ fn push_json_string(out: &mut String, text: &str) -> Result<(), serde_json::Erro
 
 /// The part of a dotted name after its last `.` (`api.secret` → `secret`).
 fn last_segment(name: &str) -> &str {
-    name.rsplit('.').next().unwrap_or(name)
+    name.rsplit_once('.').map_or(name, |(_, tail)| tail)
 }
 
 /// Whether a secret-named field's value hides anything: null and empty
@@ -902,6 +899,12 @@ mod tests {
             "api.secretx",
             "x-amz-signature",
             "X-Amz-Signature",
+            "SIG",
+            "Sign",
+            "signa",
+            "si",
+            "~",
+            "\u{0}",
             "server_id",
             "",
             ".",
