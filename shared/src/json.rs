@@ -6,6 +6,8 @@
 //! type is simply not normalized (it stays in `raw`). Required fields fail with
 //! a [`Rejection::Malformed`] that names the field.
 
+use std::borrow::Cow;
+
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -222,7 +224,7 @@ pub(crate) fn object_without(body: &[u8], fields: &[&str]) -> Result<Box<RawValu
     for (key, value) in members
         .0
         .iter()
-        .filter(|(key, _)| !fields.contains(&key.as_str()))
+        .filter(|(key, _)| !fields.contains(&key.as_ref()))
     {
         if out.len() > 1 {
             out.push(',');
@@ -257,13 +259,13 @@ pub(crate) fn object_without_nested(
     for (i, (name, value)) in ordered_members(text).map_err(malformed)?.iter().enumerate() {
         let drop: Vec<&str> = fields
             .iter()
-            .filter(|(object, _)| object == name)
+            .filter(|(object, _)| *object == name)
             .map(|(_, field)| *field)
             .collect();
         match ordered_members(value.get()) {
             Ok(members) if !drop.is_empty() => {
                 let mut inner = String::from("{");
-                let kept = members.iter().filter(|(n, _)| !drop.contains(&n.as_str()));
+                let kept = members.iter().filter(|(n, _)| !drop.contains(&n.as_ref()));
                 for (j, (n, v)) in kept.enumerate() {
                     push_member(&mut inner, j == 0, n, v.get());
                 }
@@ -278,13 +280,38 @@ pub(crate) fn object_without_nested(
 }
 
 /// An object's members in order, values unparsed (`object_without` and
-/// redaction both rewrite objects member by member, the rest byte for byte).
-pub(crate) fn ordered_members(text: &str) -> Result<Vec<(String, &RawValue)>, serde_json::Error> {
+/// redaction both rewrite objects member by member, the rest byte for byte);
+/// a name is borrowed from `text` unless it has an escape.
+pub(crate) fn ordered_members(
+    text: &str,
+) -> Result<Vec<(Cow<'_, str>, &RawValue)>, serde_json::Error> {
     serde_json::from_str::<Members<'_>>(text).map(|m| m.0)
 }
 
 /// An object's members in order, values unparsed.
-struct Members<'a>(Vec<(String, &'a RawValue)>);
+struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+/// A member's name: the text itself when it has no escape, else decoded.
+struct Name<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Name<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for NameVisitor<'a> {
+            type Value = Name<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, name: &'de str) -> Result<Name<'a>, E> {
+                Ok(Name(Cow::Borrowed(name)))
+            }
+            fn visit_str<E>(self, name: &str) -> Result<Name<'a>, E> {
+                Ok(Name(Cow::Owned(name.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(NameVisitor(std::marker::PhantomData))
+    }
+}
 
 impl<'de: 'a, 'a> serde::Deserialize<'de> for Members<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -299,8 +326,10 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Members<'a> {
                 mut access: A,
             ) -> Result<Members<'a>, A::Error> {
                 let mut members = Vec::new();
-                while let Some(member) = access.next_entry::<String, &'de RawValue>()? {
-                    members.push(member);
+                while let Some((Name(name), value)) =
+                    access.next_entry::<Name<'de>, &'de RawValue>()?
+                {
+                    members.push((name, value));
                 }
                 Ok(Members(members))
             }
@@ -373,6 +402,28 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn members_are_in_order_their_names_borrowed_unless_escaped() {
+        let text = r#"{"b":1, "a\"q":[2], "s\u0065cret":"x", "c\/d":{"e":null}}"#;
+        let members = ordered_members(text).unwrap();
+        let names: Vec<(&str, bool)> = members
+            .iter()
+            .map(|(name, _)| (name.as_ref(), matches!(name, Cow::Borrowed(_))))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("b", true),
+                ("a\"q", false),
+                ("secret", false),
+                ("c/d", false)
+            ]
+        );
+        let values: Vec<&str> = members.iter().map(|(_, value)| value.get()).collect();
+        assert_eq!(values, ["1", "[2]", r#""x""#, r#"{"e":null}"#]);
+        assert!(ordered_members("[1]").is_err());
+    }
 
     /// The byte-at-a-time count `check_shape` replaced: its answers are
     /// the reference.

@@ -28,6 +28,7 @@
 //! cheap when nothing matches (most deliveries): the raw text is only
 //! rewritten when one of the names occurs in it.
 
+use std::borrow::Cow;
 use std::sync::{Arc, LazyLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -473,11 +474,10 @@ impl Redactor {
         }
     }
 
-    /// [`Redactor::might_match`] for the parts of `whole` (its members or
-    /// elements): what besides the names it looks for is looked for once
-    /// in `whole`, and in a part only when `whole` has it.
-    fn parts_might_match(&self, whole: &str) -> impl Fn(&str) -> bool {
-        let hides = self.may_hide_beyond_names(whole);
+    /// [`Redactor::might_match`] for the parts of a text (its members or
+    /// elements), `hides` what [`Redactor::may_hide_beyond_names`] said of
+    /// the whole: that is looked for in a part only when the whole has it.
+    fn parts_might_match(&self, hides: bool) -> impl Fn(&str) -> bool {
         move |part| (hides && self.may_hide_beyond_names(part)) || self.names_occur(part)
     }
 
@@ -487,15 +487,22 @@ impl Redactor {
         let trimmed = text.trim_start();
         match trimmed.as_bytes().first() {
             Some(b'{') => {
-                let might_match = self.parts_might_match(trimmed);
-                let members: Vec<(String, &RawValue)> = crate::json::ordered_members(trimmed)?;
+                let hides = self.may_hide_beyond_names(trimmed);
+                let might_match = self.parts_might_match(hides);
+                let members = crate::json::ordered_members(trimmed)?;
                 let mut changed = false;
                 out.push('{');
                 for (index, (key, value)) in members.iter().enumerate() {
                     if index > 0 {
                         out.push(',');
                     }
-                    match self.mask_secrets(key) {
+                    // A name as it is in the text (no escape) holds a
+                    // configured secret only when the text does.
+                    let masked = match key {
+                        Cow::Borrowed(_) if !hides => None,
+                        _ => self.mask_secrets(key),
+                    };
+                    match masked {
                         Some(masked) => {
                             out.push_str(&serde_json::to_string(&masked)?);
                             changed = true;
@@ -516,7 +523,7 @@ impl Redactor {
                 Ok(changed)
             }
             Some(b'[') => {
-                let might_match = self.parts_might_match(trimmed);
+                let might_match = self.parts_might_match(self.may_hide_beyond_names(trimmed));
                 let items: Vec<&RawValue> = serde_json::from_str(trimmed)?;
                 let mut changed = false;
                 out.push('[');
@@ -873,7 +880,7 @@ mod tests {
             let to = (from + len).min(whole.len());
             let part = &whole[from..to];
             proptest::prop_assert_eq!(
-                r.parts_might_match(&whole)(part),
+                r.parts_might_match(r.may_hide_beyond_names(&whole))(part),
                 r.might_match(part),
                 "{:?} in {:?}", part, whole
             );
@@ -1066,6 +1073,22 @@ mod tests {
         );
         // The secrets never show through `Debug`.
         assert!(!format!("{r:?}").contains(token));
+    }
+
+    #[test]
+    fn a_secret_as_a_member_name_is_masked_behind_any_escape() {
+        let secret = "a/b/c-0123456789";
+        let r = Redactor::default().with_secrets([secret]).unwrap();
+        // One `/` escaped, one not: no spelling of the secret is in the
+        // text, only in the decoded name; the `token` member makes the
+        // text be rewritten.
+        let text = r#"{"a\/b/c-0123456789":1,"plain":2,"token":"t"}"#;
+        let received: Box<RawValue> = serde_json::from_str(text).unwrap();
+        assert!(!r.may_hide_beyond_names(text));
+        assert_eq!(
+            r.redact_raw(&received).unwrap().get(),
+            r#"{"***":1,"plain":2,"token":"***"}"#
+        );
     }
 
     #[test]
