@@ -3,6 +3,8 @@
 # change's effect shows without the shared machine's noise), per function.
 #   CALLGRIND_DIR=target/lambda CALLGRIND_BINS="bililive srs naive-bililive" \
 #     CALLGRIND_OUT=bench/out/callgrind bench/callgrind.sh
+# `admission` among CALLGRIND_BINS is the srs function on make bench's
+# admission deliveries (each presenting its stream key, LIVEHOOK_STREAM_KEYS=publish).
 # Each function runs twice under callgrind, CALLGRIND_FEW and CALLGRIND_MANY
 # deliveries (its synthetic ones, every 5th a duplicate; the naive one-call
 # handler on Bililive FileClosed, as make bench); the difference over the
@@ -29,13 +31,20 @@ port=$(free_port)
 bench_emulator "$port" "$out/emulator.log"
 total() { awk '/^(summary|totals):/ {print $2; exit}' "$1"; }
 for bin in ${CALLGRIND_BINS:-bililive srs nginx lal zlmediakit naive-bililive}; do
+  function=$bin
+  env=()
   case $bin in
-    naive-*) args=(--provider bililive --event FileClosed) && export NAIVE_CALLS=1 ;;
+    naive-*) args=(--provider bililive --event FileClosed) && env=(NAIVE_CALLS=1) ;;
+    admission)
+      function=srs
+      args=(--provider srs --stream bench-admitted --stream-key livehook/bench-admitted --query-field param)
+      env=(LIVEHOOK_STREAM_KEYS=publish)
+      ;;
     *) args=(--provider "$bin") ;;
   esac
   for n in "$few" "$many"; do
-    "$driver" warm "${args[@]}" --events "$n" --duplicate-every 5 -- \
-      valgrind --tool=callgrind --callgrind-out-file="$out/$bin-$n.out" "$dir/$bin/bootstrap" \
+    "$driver" warm "${args[@]}" --events "$n" --duplicate-every 5 -- env "${env[@]}" \
+      valgrind --tool=callgrind --callgrind-out-file="$out/$bin-$n.out" "$dir/$function/bootstrap" \
       >"$out/$bin-$n.json" 2>"$out/$bin-$n.log"
   done
   a=$(total "$out/$bin-$few.out")
