@@ -3,8 +3,9 @@
 //!
 //! An admission only checks its key (a `ConditionCheck` beside the write of
 //! the event's record, [`crate::store::IdempotencyStore::put_admitted`]):
-//! writing the use there would make it a second write on the synchronous
-//! path, and concurrent admissions of one key would conflict on its item.
+//! writing the use there would make the key's item a write of the
+//! synchronous path (DynamoDB's and the emulator's most expensive part of
+//! the transaction, and a second stream record per admission).
 //! The admitted record carries the key's use instead
 //! ([`crate::record::KEY_ITEM`], [`crate::record::KEY_HASH`], its
 //! `first_seen`); the relay, after publishing a batch, stamps each key's

@@ -137,9 +137,10 @@ impl IdempotencyStore for DynamoStore {
         let now_ms = AttributeValue::N(check.now_ms.to_string());
         let key = AttributeValue::S(check.item_key.clone());
         // Only checked, never written: the record carries the key's use and
-        // the relay stamps it, so that admissions of one key never conflict
-        // on its item. The item comes back when its condition fails: why it
-        // refused.
+        // the relay stamps it, so the key's item costs no write and no stream
+        // record per admission. (Concurrent transactions naming one item can
+        // still conflict, a ConditionCheck's too: that is the 503 below.)
+        // The item comes back when its condition fails: why it refused.
         let condition = ConditionCheck::builder()
             .table_name(&self.table)
             .key("pk", key)
