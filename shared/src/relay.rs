@@ -318,14 +318,24 @@ mod tests {
             })
             .collect();
         let now = OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap();
+        record_item(key, &messages, now, None)
+    }
+
+    /// The item of a record of `messages` written at `now`.
+    fn record_item(
+        key: &str,
+        messages: &[Message<'_>],
+        now: OffsetDateTime,
+        key_use: Option<&crate::stream_keys::KeyCheck>,
+    ) -> HashMap<String, AttributeValue> {
         Record::build(RecordParts {
             key,
-            messages: &messages,
+            messages,
             recorded: &[],
             now,
             expires_at: now,
             dedupe_window: None,
-            key_use: None,
+            key_use,
         })
         .unwrap()
         .item
@@ -582,17 +592,7 @@ mod tests {
             hash: hash.to_owned(),
             now_ms: at_ms,
         };
-        Record::build(RecordParts {
-            key,
-            messages: &messages,
-            recorded: &[],
-            now,
-            expires_at: now,
-            dedupe_window: None,
-            key_use: Some(&check),
-        })
-        .unwrap()
-        .item
+        record_item(key, &messages, now, Some(&check))
     }
 
     const CAM: &str = "streamkey#publish#live/cam1";
