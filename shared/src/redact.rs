@@ -109,12 +109,10 @@ static UNICODE_ESCAPE: LazyLock<memmem::Finder<'static>> =
 /// The secret names, and the redaction rules over them.
 #[derive(Clone)]
 pub struct Redactor {
-    /// Lowercase names.
+    /// Lowercase names, sorted by length, then bytes: a name is looked up
+    /// by a binary search (mostly comparing lengths), not compared with
+    /// every name.
     names: Vec<String>,
-    /// The same, sorted by length, then bytes: a name is looked up by a
-    /// binary search (mostly comparing lengths), not compared with every
-    /// name.
-    sorted_names: Vec<String>,
     /// One automaton over every name and dotted name's last segment, any
     /// case: whether a text may hold a secret-named field in one pass
     /// (`None` when there are no names).
@@ -162,12 +160,13 @@ impl Default for Redactor {
 impl Redactor {
     /// A redactor of exactly these names (case is ignored; blanks dropped).
     pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
-        let names: Vec<String> = names
+        let mut names: Vec<String> = names
             .into_iter()
             .map(str::trim)
             .filter(|n| !n.is_empty())
             .map(str::to_ascii_lowercase)
             .collect();
+        names.sort_unstable_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
         let mut parts: Vec<&str> = names
             .iter()
             .flat_map(|n| [n.as_str(), last_segment(n)])
@@ -183,11 +182,8 @@ impl Redactor {
                 .build(&parts)
                 .map_or(NameFinder::Unsearchable, |f| NameFinder::Names(Arc::new(f)))
         };
-        let mut sorted_names = names.clone();
-        sorted_names.sort_unstable_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
         Redactor {
             names,
-            sorted_names,
             name_finder,
             secrets: Vec::new(),
             finder: None,
@@ -274,7 +270,7 @@ impl Redactor {
         }
     }
 
-    /// The names, lowercase.
+    /// The names, lowercase, shortest first.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.names.iter().map(String::as_str)
     }
@@ -291,7 +287,7 @@ impl Redactor {
     /// for among the sorted names by its length and lowercase bytes.
     fn has_name(&self, candidate: &str) -> bool {
         let lower = || candidate.bytes().map(|b| b.to_ascii_lowercase());
-        self.sorted_names
+        self.names
             .binary_search_by(|name| {
                 (name.len().cmp(&candidate.len())).then_with(|| name.bytes().cmp(lower()))
             })
