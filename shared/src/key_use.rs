@@ -32,15 +32,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::error::error_chain;
 use crate::record::StoredRecord;
 use crate::store::StoreError;
-use crate::stream_keys::attr;
+use crate::stream_keys::{UsedKey, attr};
 
 /// One key's latest use in a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyUse {
-    /// The key item's `pk`.
-    pub item_key: String,
-    /// The presented key's SHA-256 (what the key item holds).
-    pub hash: String,
+    /// The key.
+    pub key: UsedKey,
     /// When it was used (RFC 3339, the record's `first_seen`).
     pub at: String,
     /// The same, ms since the epoch.
@@ -126,12 +124,12 @@ impl KeyUses for DynamoKeyUses {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(key_use.item_key.clone()))
+            .key("pk", AttributeValue::S(key_use.key.item_key.clone()))
             .update_expression("SET #last_used = :at, #last_used_ms = :at_ms")
             .condition_expression(CONDITION)
             .expression_attribute_names("#last_used", attr::LAST_USED)
             .expression_attribute_names("#last_used_ms", attr::LAST_USED_MS)
-            .expression_attribute_values(":hash", AttributeValue::S(key_use.hash.clone()))
+            .expression_attribute_values(":hash", AttributeValue::S(key_use.key.hash.clone()))
             .expression_attribute_values(":at", AttributeValue::S(key_use.at.clone()))
             .expression_attribute_values(":at_ms", AttributeValue::N(key_use.at_ms.to_string()))
             .send()
@@ -164,18 +162,17 @@ pub fn latest<'a>(records: impl IntoIterator<Item = &'a StoredRecord>) -> Vec<Ke
         ) else {
             continue;
         };
-        let key_use = KeyUse {
-            item_key: used.item_key.clone(),
-            hash: used.hash.clone(),
+        let key_use = || KeyUse {
+            key: used.clone(),
             at: at.clone(),
             at_ms,
         };
         match index.get(&(used.item_key.as_str(), used.hash.as_str())) {
             Some(&i) if uses[i].at_ms >= at_ms => {}
-            Some(&i) => uses[i] = key_use,
+            Some(&i) => uses[i] = key_use(),
             None => {
                 index.insert((&used.item_key, &used.hash), uses.len());
-                uses.push(key_use);
+                uses.push(key_use());
             }
         }
     }
@@ -202,7 +199,7 @@ pub async fn stamp_all<U: KeyUses>(
         if let Err(e) = stamped {
             failed += 1;
             tracing::warn!(
-                key = key_use.item_key,
+                key = key_use.key.item_key,
                 used_at = key_use.at,
                 error = %e,
                 "the key's last use was not recorded; its next use records it"
@@ -215,7 +212,6 @@ pub async fn stamp_all<U: KeyUses>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::UsedKey;
 
     fn record(item_key: &str, hash: &str, at_ms: i64) -> StoredRecord {
         StoredRecord {
@@ -250,7 +246,15 @@ mod tests {
         let uses = latest(&records);
         let seen: Vec<(&str, &str, i64, &str)> = uses
             .iter()
-            .map(|u| (u.item_key.as_str(), u.hash.as_str(), u.at_ms, u.at.as_str()))
+            .map(|u| {
+                let key = &u.key;
+                (
+                    key.item_key.as_str(),
+                    key.hash.as_str(),
+                    u.at_ms,
+                    u.at.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             seen,

@@ -34,7 +34,7 @@ use crate::event::format_time;
 use crate::providers::Recorded;
 use crate::sink::Message;
 use crate::stream_event::{Attr, OutboxImage};
-use crate::stream_keys::KeyCheck;
+use crate::stream_keys::UsedKey;
 
 /// DynamoDB's item limit (400 KB, attribute names included).
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
@@ -79,7 +79,7 @@ pub struct RecordParts<'a> {
     pub dedupe_window: Option<std::time::Duration>,
     /// The stream key that admitted it: its use, recorded by the relay
     /// (`first_seen` is the time of use).
-    pub key_use: Option<&'a KeyCheck>,
+    pub key_use: Option<&'a UsedKey>,
 }
 
 /// The record attribute of the admitting key item's `pk` (not the key
@@ -88,15 +88,6 @@ pub const KEY_ITEM: &str = "key_item";
 
 /// The record attribute of the presented key's SHA-256.
 pub const KEY_HASH: &str = "key_hash";
-
-/// The stream key an admitted record was let in by.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsedKey {
-    /// The key item's `pk`.
-    pub item_key: String,
-    /// The presented key's SHA-256, as the key item holds it.
-    pub hash: String,
-}
 
 /// The record cannot be written: even compressed it exceeds the item limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -166,9 +157,9 @@ impl Record {
             };
             item.insert((*name).to_owned(), value);
         }
-        if let Some(check) = parts.key_use {
-            item.insert(KEY_ITEM.to_owned(), s(check.item_key.as_str()));
-            item.insert(KEY_HASH.to_owned(), s(check.hash.as_str()));
+        if let Some(used) = parts.key_use {
+            item.insert(KEY_ITEM.to_owned(), s(used.item_key.as_str()));
+            item.insert(KEY_HASH.to_owned(), s(used.hash.as_str()));
         }
         let ids_are_key = matches!(parts.messages, [one] if one.id == parts.key);
         if !ids_are_key {
@@ -519,13 +510,12 @@ mod tests {
     #[test]
     fn an_admitted_record_carries_its_keys_use_never_as_a_key_item() {
         let messages = [message("k", r#"{"id":"k"}"#)];
-        let check = KeyCheck {
+        let used = UsedKey {
             item_key: "streamkey#publish#live/a".into(),
             hash: "ab".repeat(32),
-            now_ms: 1,
         };
         let record = Record::build(RecordParts {
-            key_use: Some(&check),
+            key_use: Some(&used),
             ..parts("k", &messages)
         })
         .unwrap();
@@ -534,13 +524,7 @@ mod tests {
         // What the relay's mapping drops: the key items' own attribute.
         assert!(!record.item.contains_key(crate::stream_keys::attr::HASH));
         let outbox = round_trip(&record);
-        assert_eq!(
-            outbox.key_use,
-            Some(UsedKey {
-                item_key: check.item_key.clone(),
-                hash: check.hash.clone()
-            })
-        );
+        assert_eq!(outbox.key_use, Some(used));
         assert_eq!(
             round_trip(&Record::build(parts("k", &messages)).unwrap()).key_use,
             None

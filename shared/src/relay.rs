@@ -326,7 +326,7 @@ mod tests {
         key: &str,
         messages: &[Message<'_>],
         now: OffsetDateTime,
-        key_use: Option<&crate::stream_keys::KeyCheck>,
+        key_use: Option<&crate::stream_keys::UsedKey>,
     ) -> HashMap<String, AttributeValue> {
         Record::build(RecordParts {
             key,
@@ -587,12 +587,11 @@ mod tests {
             check: false,
         }];
         let now = OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000).unwrap();
-        let check = crate::stream_keys::KeyCheck {
+        let used = crate::stream_keys::UsedKey {
             item_key: item_key.to_owned(),
             hash: hash.to_owned(),
-            now_ms: at_ms,
         };
-        record_item(key, &messages, now, Some(&check))
+        record_item(key, &messages, now, Some(&used))
     }
 
     const CAM: &str = "streamkey#publish#live/cam1";

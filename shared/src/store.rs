@@ -133,9 +133,9 @@ impl IdempotencyStore for DynamoStore {
 
     async fn put_admitted(&self, record: Record, check: &KeyCheck) -> Result<Admitted, StoreError> {
         let built = |e: aws_sdk_dynamodb::error::BuildError| StoreError(e.to_string());
-        let hash = AttributeValue::S(check.hash.clone());
+        let hash = AttributeValue::S(check.key.hash.clone());
         let now_ms = AttributeValue::N(check.now_ms.to_string());
-        let key = AttributeValue::S(check.item_key.clone());
+        let key = AttributeValue::S(check.key.item_key.clone());
         // Only checked, never written: the record carries the key's use and
         // the relay stamps it, so the key's item costs no write and no stream
         // record per admission. (Concurrent transactions naming one item can
@@ -187,7 +187,7 @@ impl IdempotencyStore for DynamoStore {
                         let item = reasons.first().and_then(|r| r.item());
                         return Ok(Admitted::Refused(Reason::of_item(
                             item,
-                            &check.hash,
+                            &check.key.hash,
                             check.now_ms,
                         )));
                     }

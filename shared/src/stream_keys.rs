@@ -327,18 +327,25 @@ pub mod attr {
     pub const LAST_USED_MS: &str = "last_used_ms";
 }
 
+/// The stream key an admission presented: what its check looks up, and
+/// what its admitted record carries for the relay to record its use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsedKey {
+    /// The key item's `pk`.
+    pub item_key: String,
+    /// The presented key's SHA-256, as the key item holds it.
+    pub hash: String,
+}
+
 /// The key check of one admission, as the store runs it beside the write
 /// of the event's record (see [`crate::store::IdempotencyStore::put_admitted`]).
 /// The check writes nothing to the key's item: the record carries the use
 /// ([`crate::record::RecordParts::key_use`]) and the relay records it, so
-/// that players' and publishers' transactions never conflict on the key's
-/// item.
+/// that an admission costs no write on the key's item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyCheck {
-    /// The key item's `pk`.
-    pub item_key: String,
-    /// The presented key's hash.
-    pub hash: String,
+    /// The key presented.
+    pub key: UsedKey,
     /// The time of the check, ms since the epoch.
     pub now_ms: i64,
 }

@@ -453,8 +453,10 @@ fn key_use(item_key: &str, key: &str, at_ms: i64) -> KeyUse {
     let at =
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000).expect("time");
     KeyUse {
-        item_key: item_key.to_owned(),
-        hash: stream_keys::hash(key),
+        key: stream_keys::UsedKey {
+            item_key: item_key.to_owned(),
+            hash: stream_keys::hash(key),
+        },
         at: livehook::event::format_time(at),
         at_ms,
     }

@@ -10,7 +10,7 @@ use super::gate::Gate;
 use crate::event::EventType;
 use crate::providers::Delivery;
 use crate::store::IdempotencyStore;
-use crate::stream_keys::{self, Admission, KeyCheck, Presented, Reason};
+use crate::stream_keys::{self, Admission, KeyCheck, Presented, Reason, UsedKey};
 
 /// Runs an admission that needs a key through the store.
 pub(crate) async fn deliver<S: IdempotencyStore>(
@@ -27,8 +27,10 @@ pub(crate) async fn deliver<S: IdempotencyStore>(
         Presented::Key(key) => {
             let now_ms = invocation.now.unix_timestamp_nanos() / 1_000_000;
             let check = KeyCheck {
-                item_key: stream_keys::item_key(admission.action, &admission.stream),
-                hash: stream_keys::hash(key),
+                key: UsedKey {
+                    item_key: stream_keys::item_key(admission.action, &admission.stream),
+                    hash: stream_keys::hash(key),
+                },
                 now_ms: i64::try_from(now_ms).unwrap_or(i64::MAX),
             };
             let keyed = Keyed {

@@ -80,14 +80,14 @@ impl IdempotencyStore for MemoryStore {
     /// The key's condition and the record's write, as one call.
     async fn put_admitted(&self, record: Record, check: &KeyCheck) -> Result<Admitted, StoreError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        let key = self.item(&check.item_key);
+        let key = self.item(&check.key.item_key);
         if !key
             .as_ref()
-            .is_some_and(|item| stream_keys::admits(item, &check.hash, check.now_ms))
+            .is_some_and(|item| stream_keys::admits(item, &check.key.hash, check.now_ms))
         {
             return Ok(Admitted::Refused(Reason::of_item(
                 key.as_ref(),
-                &check.hash,
+                &check.key.hash,
                 check.now_ms,
             )));
         }
@@ -172,9 +172,9 @@ impl crate::key_use::KeyUses for KeyItems {
             return Err(StoreError("injected failure".into()));
         }
         let mut items = self.items.lock().unwrap();
-        match items.get_mut(&key_use.item_key) {
+        match items.get_mut(&key_use.key.item_key) {
             Some((hash, last_ms, last))
-                if *hash == key_use.hash && last_ms.is_none_or(|ms| ms < key_use.at_ms) =>
+                if *hash == key_use.key.hash && last_ms.is_none_or(|ms| ms < key_use.at_ms) =>
             {
                 *last_ms = Some(key_use.at_ms);
                 *last = Some(key_use.at.clone());

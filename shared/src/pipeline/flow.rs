@@ -79,7 +79,7 @@ pub(crate) async fn deliver<S: IdempotencyStore>(
         now: invocation.now,
         expires_at: invocation.now + gate.limits().retention,
         dedupe_window: delivery.dedupe_window,
-        key_use: keyed.check,
+        key_use: keyed.check.map(|check| &check.key),
     })
     .map_err(|_| Rejection::RecordTooLarge {
         limit: MAX_ITEM_BYTES,
